@@ -1,0 +1,57 @@
+/**
+ * Hand-written JavaScript loop of the closed form
+ *
+ *     H(x) = A^T diag(w) A,   w = -2 t (1 - t^2),   t = tanh(A x + b)
+ *
+ * Straightforward code, as a competent JS developer would write it: per
+ * example compute t and w (in doubles), then H[i][j] = sum_h A[h][i] w[h]
+ * A[h][j] for j >= i, mirrored into the lower half. This is also the
+ * reference every other implementation is checked against.
+ */
+import type { Implementation } from "../types.js";
+import type { Workload } from "../workload.js";
+import { timeOnce } from "../types.js";
+
+export function handHessians(
+  A: Float32Array,
+  b: Float32Array,
+  X: Float32Array,
+  N: number,
+  D: number,
+  H: number,
+): Float32Array {
+  const out = new Float32Array(N * D * D);
+  const w = new Float64Array(H);
+  for (let n = 0; n < N; n++) {
+    const xo = n * D;
+    for (let h = 0; h < H; h++) {
+      const ao = h * D;
+      let z = b[h];
+      for (let d = 0; d < D; d++) z += A[ao + d] * X[xo + d];
+      const t = Math.tanh(z);
+      w[h] = -2 * t * (1 - t * t);
+    }
+    const o = n * D * D;
+    for (let i = 0; i < D; i++) {
+      for (let j = i; j < D; j++) {
+        let s = 0;
+        for (let h = 0; h < H; h++) s += A[h * D + i] * w[h] * A[h * D + j];
+        out[o + i * D + j] = s;
+        out[o + j * D + i] = s;
+      }
+    }
+  }
+  return out;
+}
+
+export const handLoop: Implementation = {
+  name: "hand-loop",
+  method: "plain JS loops over the closed form A^T diag(-2t(1-t^2)) A (reference)",
+  async setup(wl: Workload) {
+    const { A, b, X } = wl;
+    const { N, D, H } = wl.size;
+    const run = () => handHessians(A, b, X, N, D, H);
+    const [firstOutput, firstCallMs] = await timeOnce(run);
+    return { run, firstCallMs, firstOutput };
+  },
+};

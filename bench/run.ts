@@ -1,0 +1,272 @@
+/**
+ * Batched-Hessian benchmark: every implementation in bench/impls.ts, both
+ * sizes, one process. Usage:
+ *
+ *   npx tsx bench/run.ts                 # full run, writes bench/results.json
+ *   BENCH_QUICK=1 npx tsx bench/run.ts   # smoke run (N=256, short timing),
+ *                                        # writes bench/results.quick.json
+ *   BENCH_FILTER=jax-js,functs ...       # only these (reference always runs)
+ *
+ * Protocol per (implementation, size):
+ *   1. setup(): builds the transformed function and measures the first call
+ *      (trace + compile + first run + readback) -> firstCallMs.
+ *   2. The first output and one more run() output are checked against the
+ *      reference (hand loop). A mismatch prints a MISMATCH line and the
+ *      implementation is NOT timed / reported as valid for that size.
+ *   3. Warm-up (>= 1 run, up to ~0.3 s), then SAMPLES samples, each running
+ *      run() back-to-back for >= SAMPLE_MS; the per-batch time of a sample is
+ *      elapsed / iterations; we report the median sample.
+ *      Hessians/s = N / median seconds per batch.
+ *
+ * Why not benny: benny (benchmark.js underneath) reports ops/s with its own
+ * sampling policy and no hook for first-call latency or output checking, and
+ * for the slow entries (seconds per batch) its minimum-sample policy makes
+ * runs very long. This hand loop gives the table we want directly. (benny is
+ * CJS; `import b from "benny"` does work through tsx's interop, but its .d.ts
+ * references @types/benchmark, which isn't installed.)
+ */
+import { writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import os from "node:os";
+
+import { IMPLEMENTATIONS, REFERENCE } from "./impls.js";
+import type { Implementation, Prepared } from "./types.js";
+import {
+  QUICK_SIZES,
+  SIZES,
+  check,
+  makeWorkload,
+  maxAbsDiff,
+  referenceHessians64,
+  type Size,
+} from "./workload.js";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const FILTER = (process.env.BENCH_FILTER ?? "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
+
+const SAMPLE_MS = QUICK ? 100 : 1000;
+const SAMPLES = QUICK ? 3 : 5;
+/** Fewer samples for entries slower than this per batch (keeps runs bounded). */
+const SLOW_BATCH_MS = 1000;
+const SLOW_SAMPLES = 3;
+const WARMUP_MS = QUICK ? 50 : 300;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const OUT_FILE = join(here, QUICK ? "results.quick.json" : "results.json");
+
+interface Row {
+  impl: string;
+  method: string;
+  size: string;
+  N: number;
+  D: number;
+  H: number;
+  valid: boolean;
+  /** null when invalid or failed. */
+  hessiansPerSec: number | null;
+  msPerBatch: number | null;
+  /** Per-sample ms/batch (sorted). */
+  samplesMs: number[];
+  firstCallMs: number | null;
+  maxAbsDiff: number | null;
+  tol: number | null;
+  error?: string;
+  note?: string;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function timeBatches(run: Prepared["run"]): Promise<number[]> {
+  // Warm-up: at least one run, keep going until WARMUP_MS.
+  let t0 = performance.now();
+  let iters = 0;
+  do {
+    await run();
+    iters++;
+  } while (performance.now() - t0 < WARMUP_MS);
+  const warmMs = (performance.now() - t0) / iters;
+  const nSamples = warmMs > SLOW_BATCH_MS ? SLOW_SAMPLES : SAMPLES;
+
+  const samples: number[] = [];
+  for (let s = 0; s < nSamples; s++) {
+    t0 = performance.now();
+    iters = 0;
+    let el = 0;
+    do {
+      await run();
+      iters++;
+      el = performance.now() - t0;
+    } while (el < SAMPLE_MS);
+    samples.push(el / iters);
+  }
+  return samples.sort((a, b) => a - b);
+}
+
+function errMsg(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+async function benchOne(
+  impl: Implementation,
+  size: Size,
+  setupArgs: Parameters<Implementation["setup"]>[0],
+  reference: Float32Array | null,
+): Promise<[Row, Float32Array | null]> {
+  const label = `${impl.name} @ ${size.name}`;
+  const row: Row = {
+    impl: impl.name,
+    method: impl.method,
+    size: size.name,
+    N: size.N,
+    D: size.D,
+    H: size.H,
+    valid: false,
+    hessiansPerSec: null,
+    msPerBatch: null,
+    samplesMs: [],
+    firstCallMs: null,
+    maxAbsDiff: null,
+    tol: null,
+  };
+  let prep: Prepared | undefined;
+  try {
+    prep = await impl.setup(setupArgs);
+    row.firstCallMs = prep.firstCallMs;
+    row.note = prep.note;
+    const ref = reference ?? prep.firstOutput;
+
+    // Check the first-call output and a steady-state output.
+    const c1 = check(`${label} (first call)`, prep.firstOutput, ref);
+    const second = await prep.run();
+    const c2 = check(`${label} (run)`, second, ref);
+    const worst = c1.maxAbsDiff >= c2.maxAbsDiff ? c1 : c2;
+    row.maxAbsDiff = worst.maxAbsDiff;
+    row.tol = worst.tol;
+    if (!c1.ok || !c2.ok) {
+      for (const c of [c1, c2]) if (!c.ok) console.log(`  !! ${c.message}`);
+      return [row, prep.firstOutput];
+    }
+    console.log(`  ${worst.message}; first call ${prep.firstCallMs.toFixed(1)} ms`);
+
+    row.samplesMs = await timeBatches(prep.run);
+    row.msPerBatch = median(row.samplesMs);
+    row.hessiansPerSec = size.N / (row.msPerBatch / 1000);
+    row.valid = true;
+    const spread = `${row.samplesMs[0].toFixed(2)}..${row.samplesMs[row.samplesMs.length - 1].toFixed(2)}`;
+    console.log(
+      `  ${label}: ${fmtRate(row.hessiansPerSec)} Hessians/s (median ${row.msPerBatch.toFixed(2)} ms/batch, samples ${spread} ms)`,
+    );
+    return [row, prep.firstOutput];
+  } catch (e) {
+    row.error = errMsg(e);
+    console.log(`  !! ERROR ${label}: ${row.error}`);
+    return [row, null];
+  } finally {
+    try {
+      prep?.dispose?.();
+    } catch (e) {
+      console.log(`  (dispose failed for ${label}: ${errMsg(e)})`);
+    }
+  }
+}
+
+function fmtRate(x: number | null): string {
+  if (x === null) return "-";
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(x >= 1e5 ? 0 : 1)}k`;
+  return x.toFixed(0);
+}
+
+function printTable(rows: Row[]): void {
+  const header = ["implementation", "size", "D x H x N", "Hessians/s", "ms/batch", "first-call ms", "check"];
+  const body = rows.map((r) => [
+    r.impl,
+    r.size,
+    `${r.D}x${r.H}x${r.N}`,
+    r.valid ? fmtRate(r.hessiansPerSec) : r.error ? "ERROR" : "INVALID",
+    r.msPerBatch === null ? "-" : r.msPerBatch.toFixed(2),
+    r.firstCallMs === null ? "-" : r.firstCallMs.toFixed(1),
+    r.error ? "error" : r.maxAbsDiff === null ? "-" : `${r.valid ? "ok" : "MISMATCH"} ${r.maxAbsDiff.toExponential(1)}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(line(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const b of body) console.log(line(b));
+}
+
+async function main(): Promise<void> {
+  const sizes = QUICK ? QUICK_SIZES : SIZES;
+  const ref = IMPLEMENTATIONS.find((i) => i.name === REFERENCE);
+  if (!ref) throw new Error(`reference implementation ${REFERENCE} not in IMPLEMENTATIONS`);
+  const others = IMPLEMENTATIONS.filter((i) => i !== ref && (FILTER.length === 0 || FILTER.includes(i.name)));
+
+  console.log(
+    `functs batched-Hessian bench${QUICK ? " (BENCH_QUICK smoke run)" : ""}: ` +
+      `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), ` +
+      `sample ${SAMPLE_MS} ms x ${SAMPLES}`,
+  );
+  console.log(`implementations: ${[ref, ...others].map((i) => i.name).join(", ")}`);
+
+  const rows: Row[] = [];
+  // Sizes outer, implementations inner: each implementation's first call for
+  // the first (small) size is its first call in this process, i.e. cold
+  // (apart from one-time library init, which setup excludes and notes).
+  for (const size of sizes) {
+    const w = makeWorkload(size);
+    console.log(`\n== ${size.name}: D=${size.D} H=${size.H} N=${size.N}`);
+
+    const [refRow, refOut] = await benchOne(ref, size, w, null);
+    rows.push(refRow);
+    if (!refOut) throw new Error("reference implementation failed; aborting");
+    // Independent float64 sanity check of the reference itself.
+    const k = Math.min(64, size.N);
+    const d64 = maxAbsDiff(refOut.subarray(0, k * size.D * size.D), referenceHessians64(w, k));
+    if (!(d64 <= 1e-5)) throw new Error(`reference disagrees with float64 closed form: ${d64}`);
+    console.log(`  reference vs float64 closed form (first ${k} examples): maxAbsDiff=${d64.toExponential(2)}`);
+
+    for (const impl of others) {
+      const [row] = await benchOne(impl, size, w, refOut);
+      rows.push(row);
+    }
+  }
+
+  console.log("");
+  printTable(rows);
+  const notes = new Map<string, string>();
+  for (const r of rows) {
+    if (!notes.has(r.impl)) notes.set(r.impl, r.method + (r.note ? `; ${r.note}` : ""));
+  }
+  console.log("");
+  for (const [k, v] of notes) console.log(`  ${k}: ${v}`);
+  console.log(
+    "  first-call ms = build transformed fn + trace/compile + first run + readback; only the first size is a cold call.",
+  );
+
+  const result = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? null,
+    protocol: { sampleMs: SAMPLE_MS, samples: SAMPLES, slowSamples: SLOW_SAMPLES, warmupMs: WARMUP_MS },
+    results: rows,
+  };
+  writeFileSync(OUT_FILE, JSON.stringify(result, null, 2) + "\n");
+  console.log(`\nwrote ${OUT_FILE}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});

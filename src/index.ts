@@ -1,0 +1,16 @@
+/**
+ * functs: composable function transforms on a lazy, fusing array DSL.
+ * This module only re-exports the public API.
+ */
+import './lazy/primitives/index.js';
+import { registerBackend } from './lazy/realize.js';
+import { interpBackend } from './backends/interp/index.js';
+
+registerBackend(interpBackend);
+
+export { Tensor, type NestedNumbers } from './lazy/tensor.js';
+export * from './lazy/ops/index.js';
+export type { DType, TypedArray } from './lazy/dtype.js';
+export type { Shape } from './lazy/shape.js';
+export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, TransformError } from './lazy/errors.js';
+export { setBackend, withBackend, backendNames } from './lazy/realize.js';

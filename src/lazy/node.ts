@@ -1,0 +1,110 @@
+import type { DType, TypedArray } from './dtype.js';
+import type { Shape } from './shape.js';
+import type { PrimitiveRule } from './primitive.js';
+
+export type AttrValue = number | string | boolean | null | readonly AttrValue[];
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+let nextId = 1;
+
+/**
+ * One node of the lazy DAG. Nodes are immutable and hash-consed: building a node that is
+ * structurally equal to a live one returns the live one, so common subexpressions merge.
+ * The one mutation is realization: a node that has computed its value keeps the buffer and
+ * drops its inputs, so that old history can be garbage-collected.
+ */
+export class Node {
+  readonly id = nextId++;
+  /** Inputs; emptied once the node is realized. */
+  inputs: readonly Node[];
+  /** The value, once computed (contiguous, row-major, of `dtype`). */
+  realized: TypedArray | null = null;
+  /** True when the node reads a transform's Param, directly or through its inputs. */
+  readonly readsParam: boolean;
+  /** Length of the longest input chain below this node (0 for leaves). */
+  readonly depth: number;
+
+  constructor(
+    readonly rule: PrimitiveRule,
+    inputs: readonly Node[],
+    readonly shape: Shape,
+    readonly dtype: DType,
+    readonly attrs: Attrs,
+    readonly key: string,
+    /** For a Param leaf: the node whose value it stands for (null under vmap). */
+    readonly binding: Node | null = null,
+  ) {
+    this.inputs = inputs;
+    this.readsParam = rule.op === 'param' || inputs.some((n) => n.readsParam);
+    this.depth = inputs.reduce((d, n) => Math.max(d, n.depth + 1), 0);
+  }
+
+  get op(): string {
+    return this.rule.op;
+  }
+}
+
+// Hash-consing table. Entries hold their nodes weakly so that the table never keeps a
+// node alive; a finalizer removes the entry once its node is collected.
+const table = new Map<string, WeakRef<Node>>();
+const finalizer = new FinalizationRegistry<string>((key) => {
+  const ref = table.get(key);
+  if (ref && ref.deref() === undefined) table.delete(key);
+});
+
+function attrsKey(attrs: Attrs): string {
+  const keys = Object.keys(attrs);
+  if (keys.length === 0) return '';
+  keys.sort();
+  return keys.map((k) => `${k}=${JSON.stringify(attrs[k])}`).join(',');
+}
+
+export function structuralKey(op: string, inputs: readonly Node[], shape: Shape, dtype: DType, attrs: Attrs): string {
+  return `${op}|${dtype}|${shape.join('x')}|${inputs.map((n) => n.id).join(',')}|${attrsKey(attrs)}`;
+}
+
+/** Returns the live node with this structure, or creates it. */
+export function internNode(rule: PrimitiveRule, inputs: readonly Node[], shape: Shape, dtype: DType, attrs: Attrs, binding: Node | null = null): Node {
+  const key = structuralKey(rule.op, inputs, shape, dtype, attrs);
+  const live = table.get(key)?.deref();
+  if (live) return live;
+  const node = new Node(rule, inputs, shape, dtype, attrs, key, binding);
+  table.set(key, new WeakRef(node));
+  finalizer.register(node, key);
+  return node;
+}
+
+/** How many hash-consed nodes are alive (for tests of memory behaviour). */
+export function liveNodeCount(): number {
+  return table.size;
+}
+
+/** Nodes reachable from `roots`, inputs before users, without recursion. */
+export function topoSort(roots: readonly Node[], stopAt?: (n: Node) => boolean): Node[] {
+  const order: Node[] = [];
+  const state = new Map<Node, 1 | 2>();
+  const stack: [Node, number][] = [];
+  for (const root of roots) {
+    if (state.has(root)) continue;
+    stack.push([root, 0]);
+    state.set(root, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [node, i] = top;
+      const inputs = stopAt?.(node) ? [] : node.inputs;
+      if (i < inputs.length) {
+        top[1]++;
+        const child = inputs[i];
+        if (!state.has(child)) {
+          state.set(child, 1);
+          stack.push([child, 0]);
+        }
+      } else {
+        stack.pop();
+        state.set(node, 2);
+        order.push(node);
+      }
+    }
+  }
+  return order;
+}

@@ -1,0 +1,141 @@
+/** Creation of tensors: from data, constants, ranges, identity matrices and random values. */
+import { prim, bufferNode, filled } from '../build.js';
+import { assertDType, allocate, coerce, dtypeOfTypedArray, type DType, type TypedArray } from '../dtype.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { checkShape, formatShape, normalizeAxis, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { randomBatchingFrames } from '../trace.js';
+import type { NestedArray } from './core.js';
+import { add, cast, eq, mul } from './elementwise.js';
+
+export interface CreationOptions {
+  dtype?: DType;
+}
+
+function isTypedArray(x: unknown): x is TypedArray {
+  return x instanceof Float32Array || x instanceof Float64Array || x instanceof Int32Array || x instanceof Uint8Array;
+}
+
+/** Shape of nested arrays; throws on ragged input or values that are not numbers/booleans. */
+function nestedShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0] as NestedArray;
+  }
+  return shape;
+}
+
+function flattenNested(data: NestedArray, shape: readonly number[], out: number[], depth: number, path: string): boolean {
+  if (depth === shape.length) {
+    if (typeof data === 'number') {
+      out.push(data);
+      return false;
+    }
+    if (typeof data === 'boolean') {
+      out.push(data ? 1 : 0);
+      return true;
+    }
+    throw new ArgumentError(`tensor: element at ${path || 'the top'} is ${Array.isArray(data) ? 'an array where a number was expected (ragged nesting)' : JSON.stringify(data)}; nested arrays must be rectangular and hold numbers or booleans`);
+  }
+  if (!Array.isArray(data) || data.length !== shape[depth]) {
+    throw new ArgumentError(`tensor: ragged nested array: ${path || 'the top'} has ${Array.isArray(data) ? `length ${data.length}` : 'a scalar'} where the first row implies length ${shape[depth]} (shape ${formatShape(shape)}); make every row the same length`);
+  }
+  let allBool = true;
+  data.forEach((child: NestedArray, i: number) => {
+    allBool = flattenNested(child, shape, out, depth + 1, `${path}[${i}]`) && allBool;
+  });
+  return allBool && data.length > 0;
+}
+
+/**
+ * A tensor from numbers, booleans, nested arrays or a typed array.
+ * @example tensor([[1, 2], [3, 4]]) // float32 of shape [2, 2]
+ * @example tensor(new Int32Array([1, 2, 3, 4]), { shape: [2, 2] })
+ */
+export function tensor(data: NestedArray | TypedArray, opts: CreationOptions & { shape?: readonly number[] } = {}): Tensor {
+  let values: ArrayLike<number>;
+  let shape: number[];
+  let dtype: DType;
+  if (isTypedArray(data)) {
+    values = data;
+    shape = [data.length];
+    dtype = opts.dtype ? assertDType(opts.dtype, 'tensor') : dtypeOfTypedArray(data);
+  } else {
+    shape = nestedShape(data);
+    const flat: number[] = [];
+    const allBool = flattenNested(data, shape, flat, 0, '');
+    values = flat;
+    dtype = opts.dtype ? assertDType(opts.dtype, 'tensor') : allBool ? 'bool' : 'float32';
+  }
+  if (opts.shape) {
+    const target = checkShape(opts.shape, 'tensor');
+    if (sizeOf(target) !== values.length) throw new ShapeError(`tensor: ${values.length} values do not fill shape ${formatShape(target)} (${sizeOf(target)} elements)`);
+    shape = [...target];
+  }
+  const buffer = allocate(dtype, values.length);
+  for (let i = 0; i < values.length; i++) buffer[i] = coerce(values[i], dtype);
+  return new Tensor(bufferNode(buffer, shape, dtype));
+}
+
+/** A tensor of `shape` filled with `value` (no storage until it is computed). */
+export function full(shape: readonly number[], value: number | boolean, opts: CreationOptions = {}): Tensor {
+  const dtype = opts.dtype ? assertDType(opts.dtype, 'full') : typeof value === 'boolean' ? 'bool' : 'float32';
+  return new Tensor(filled(Number(value), checkShape(shape, 'full'), dtype));
+}
+export const zeros = (shape: readonly number[], opts: CreationOptions = {}): Tensor => full(shape, 0, opts);
+export const ones = (shape: readonly number[], opts: CreationOptions = {}): Tensor => full(shape, 1, opts);
+export const zerosLike = (x: Tensor, opts: CreationOptions = {}): Tensor => full(x.shape, 0, { dtype: opts.dtype ?? x.dtype });
+export const onesLike = (x: Tensor, opts: CreationOptions = {}): Tensor => full(x.shape, 1, { dtype: opts.dtype ?? x.dtype });
+
+/** The position along `axis`, for every element of `shape` (int32 unless a dtype is given). */
+export function iota(shape: readonly number[], axis: number, dtype: DType = 'int32'): Tensor {
+  const s = checkShape(shape, 'iota');
+  return new Tensor(prim('iota', [], { shape: [...s], axis: normalizeAxis('iota', axis, s.length), dtype }));
+}
+
+/**
+ * Values from `start` up to (not including) `stop` in steps of `step`; `arange(n)` is 0..n-1.
+ * Integer arguments give int32, others float32.
+ */
+export function arange(start: number, stop?: number, step = 1, opts: CreationOptions = {}): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  if (![start, stop, step].every(Number.isFinite) || step === 0) throw new ArgumentError(`arange: start ${start}, stop ${stop}, step ${step} must be finite with a non-zero step`);
+  const count = Math.max(0, Math.ceil((stop - start) / step));
+  const dtype = opts.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const positions = iota([count], 0, dtype === 'int32' ? 'int32' : 'float64');
+  return cast(add(mul(positions, step), start), dtype);
+}
+
+/** `num` evenly spaced values from `start` to `stop`, both included. */
+export function linspace(start: number, stop: number, num: number, opts: CreationOptions = {}): Tensor {
+  if (!Number.isInteger(num) || num < 0) throw new ArgumentError(`linspace: num ${num} must be a whole number >= 0`);
+  const dtype = opts.dtype ?? 'float32';
+  const step = num > 1 ? (stop - start) / (num - 1) : 0;
+  return cast(add(mul(iota([num], 0, 'float64'), step), start), dtype);
+}
+
+/** The identity matrix of n rows and m (default n) columns. */
+export function eye(n: number, m = n, opts: CreationOptions = {}): Tensor {
+  checkShape([n, m], 'eye');
+  return cast(eq(iota([n, m], 0), iota([n, m], 1)), opts.dtype ?? 'float32');
+}
+
+export interface RandomOptions extends CreationOptions {
+  /** The seed: equal seeds give equal values. */
+  seed: number;
+}
+
+function random(op: string, shape: readonly number[], opts: RandomOptions, distribution: 'uniform' | 'normal'): Tensor {
+  if (!opts || !Number.isInteger(opts.seed)) throw new ArgumentError(`${op}: pass an integer seed, e.g. ${op}([2, 3], {seed: 0}); results depend only on the seed`);
+  const dtype = opts.dtype ?? 'float32';
+  const s = checkShape(shape, op);
+  const batchedBy = randomBatchingFrames(op);
+  return new Tensor(prim('random', [], { shape: [...s], seed: opts.seed | 0, distribution, dtype, batchedBy }));
+}
+/** Uniform random values in [0, 1). */
+export const rand = (shape: readonly number[], opts: RandomOptions): Tensor => random('rand', shape, opts, 'uniform');
+/** Standard normal random values. */
+export const randn = (shape: readonly number[], opts: RandomOptions): Tensor => random('randn', shape, opts, 'normal');

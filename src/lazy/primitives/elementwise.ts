@@ -1,0 +1,225 @@
+/** The elementwise primitives: unary math, binary arithmetic, comparisons, where, cast. */
+import { allocate, isFloat, type DType } from '../dtype.js';
+import { DTypeError, ShapeError } from '../errors.js';
+import { registerPrimitive, type JvpRule, type PrimitiveRule, type VjpRule } from '../primitive.js';
+import { formatShape, sameShape, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { applyPrim } from '../ops/core.js';
+import * as o from '../ops/elementwise.js';
+import { batchElementwise } from './batching.js';
+
+type OutputType = 'same' | 'bool' | 'cast';
+
+interface ElementwiseSpec {
+  op: string;
+  arity: number;
+  output?: OutputType;
+  /** Input dtypes the op accepts ('float': float32/float64 only). */
+  domain?: 'any' | 'numeric' | 'float';
+  scalar: (...xs: number[]) => number;
+  /** When the scalar function depends on the output dtype (cast). */
+  scalarFor?: (dtype: DType) => (...xs: number[]) => number;
+  js: (...args: string[]) => string;
+  jvp: JvpRule;
+  vjp: VjpRule;
+}
+
+function elementwise(spec: ElementwiseSpec): PrimitiveRule {
+  const output = spec.output ?? 'same';
+  return registerPrimitive({
+    op: spec.op,
+    kind: 'elementwise',
+    arity: spec.arity,
+    scalar: spec.scalar,
+    js: spec.js,
+    jvp: spec.jvp,
+    vjp: spec.vjp,
+    batch: batchElementwise,
+    infer(inputs, attrs) {
+      if (inputs.length !== spec.arity) throw new ShapeError(`${spec.op}: expects ${spec.arity} inputs, got ${inputs.length}`);
+      const shape = inputs[0].shape;
+      if (!inputs.every((n) => sameShape(n.shape, shape))) {
+        throw new ShapeError(`${spec.op}: operand shapes ${inputs.map((n) => formatShape(n.shape)).join(', ')} differ (primitives need equal shapes; use the broadcasting op)`);
+      }
+      const valueInputs = spec.op === 'where' ? inputs.slice(1) : inputs;
+      const dtype0 = valueInputs[0].dtype;
+      if (spec.op !== 'cast' && !valueInputs.every((n) => n.dtype === dtype0)) {
+        throw new DTypeError(`${spec.op}: operand dtypes ${valueInputs.map((n) => n.dtype).join(', ')} differ; cast them to one dtype`);
+      }
+      if (spec.op === 'where' && inputs[0].dtype !== 'bool') throw new DTypeError(`where: the condition must be bool, got ${inputs[0].dtype}`);
+      const domain = spec.domain ?? 'any';
+      if ((domain === 'float' && !isFloat(dtype0)) || (domain === 'numeric' && dtype0 === 'bool')) {
+        throw new DTypeError(`${spec.op}: does not take ${dtype0} operands of shape ${formatShape(shape)}; cast to ${domain === 'float' ? 'float32' : 'int32'} first`);
+      }
+      const dtype: DType = output === 'bool' ? 'bool' : output === 'cast' ? (attrs.dtype as DType) : dtype0;
+      return { shape, dtype };
+    },
+    evaluate(inputs, node) {
+      const out = allocate(node.dtype, sizeOf(node.shape));
+      const f = spec.scalarFor ? spec.scalarFor(node.dtype) : spec.scalar;
+      if (inputs.length === 1) {
+        const [a] = inputs;
+        for (let i = 0; i < out.length; i++) out[i] = f(a[i]);
+      } else if (inputs.length === 2) {
+        const [a, b] = inputs;
+        for (let i = 0; i < out.length; i++) out[i] = f(a[i], b[i]);
+      } else {
+        const [a, b, c] = inputs;
+        for (let i = 0; i < out.length; i++) out[i] = f(a[i], b[i], c[i]);
+      }
+      return out;
+    },
+  });
+}
+
+/** A unary op whose derivative is `derivative(x, out)`: jvp t*d, vjp ct*d. */
+function unary(op: string, domain: ElementwiseSpec['domain'], scalar: (x: number) => number, js: (x: string) => string, derivative: ((x: Tensor, out: Tensor) => Tensor) | null): PrimitiveRule {
+  return elementwise({
+    op,
+    arity: 1,
+    domain,
+    scalar,
+    js,
+    jvp: derivative ? ([x], [t], out) => o.mul(t!, derivative(x, out)) : () => null,
+    vjp: derivative ? (ct, [x], out) => [o.mul(ct, derivative(x, out))] : () => [null],
+  });
+}
+
+/** Round half to even, as NumPy. */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+elementwise({
+  op: 'neg', arity: 1, domain: 'numeric',
+  scalar: (x) => -x,
+  js: (x) => `(-${x})`,
+  jvp: (_p, [t]) => o.neg(t!),
+  vjp: (ct) => [o.neg(ct)],
+});
+unary('recip', 'float', (x) => 1 / x, (x) => `(1/${x})`, (_x, out) => o.neg(o.mul(out, out)));
+unary('sqrt', 'float', Math.sqrt, (x) => `Math.sqrt(${x})`, (_x, out) => o.div(0.5, out));
+unary('exp', 'float', Math.exp, (x) => `Math.exp(${x})`, (_x, out) => out);
+unary('log', 'float', Math.log, (x) => `Math.log(${x})`, (x) => o.reciprocal(x));
+unary('sin', 'float', Math.sin, (x) => `Math.sin(${x})`, (x) => o.cos(x));
+unary('cos', 'float', Math.cos, (x) => `Math.cos(${x})`, (x) => o.neg(o.sin(x)));
+unary('tanh', 'float', Math.tanh, (x) => `Math.tanh(${x})`, (_x, out) => o.sub(1, o.mul(out, out)));
+unary('log1p', 'float', Math.log1p, (x) => `Math.log1p(${x})`, (x) => o.reciprocal(o.add(x, 1)));
+unary('expm1', 'float', Math.expm1, (x) => `Math.expm1(${x})`, (_x, out) => o.add(out, 1));
+unary('abs', 'numeric', Math.abs, (x) => `Math.abs(${x})`, (x) => o.sign(x));
+unary('sign', 'numeric', Math.sign, (x) => `Math.sign(${x})`, null);
+unary('floor', 'float', Math.floor, (x) => `Math.floor(${x})`, null);
+unary('ceil', 'float', Math.ceil, (x) => `Math.ceil(${x})`, null);
+unary('round', 'float', roundHalfEven, (x) => `roundHalfEven(${x})`, null);
+unary('stop_gradient', 'any', (x) => x, (x) => x, null);
+
+const sumTangents = (a: Tensor | null, b: Tensor | null): Tensor | null => (a && b ? o.add(a, b) : a ?? b);
+
+elementwise({
+  op: 'add', arity: 2, domain: 'numeric',
+  scalar: (a, b) => a + b,
+  js: (a, b) => `(${a}+${b})`,
+  jvp: (_p, [ta, tb]) => sumTangents(ta, tb),
+  vjp: (ct) => [ct, ct],
+});
+elementwise({
+  op: 'mul', arity: 2, domain: 'numeric',
+  scalar: (a, b) => a * b,
+  js: (a, b) => `(${a}*${b})`,
+  jvp: ([a, b], [ta, tb]) => sumTangents(ta && o.mul(ta, b), tb && o.mul(a, tb)),
+  vjp: (ct, [a, b]) => [o.mul(ct, b), o.mul(a, ct)],
+});
+elementwise({
+  op: 'div', arity: 2, domain: 'float',
+  scalar: (a, b) => a / b,
+  js: (a, b) => `(${a}/${b})`,
+  jvp: ([, b], [ta, tb], out) => o.div(tb ? o.sub(ta ?? o.mul(tb, 0), o.mul(out, tb)) : ta!, b),
+  vjp: (ct, [, b], out) => [o.div(ct, b), o.neg(o.div(o.mul(ct, out), b))],
+});
+
+/** d(a^b)/da = b a^(b-1), defined as 0 where b == 0 (JAX's convention). */
+const powBase = (a: Tensor, b: Tensor): Tensor => o.where(o.eq(b, 0), 0, o.mul(b, o.pow(a, o.sub(b, 1))));
+/** d(a^b)/db = a^b log(a), defined as 0 where a == 0. */
+const powExponent = (a: Tensor, out: Tensor): Tensor => o.where(o.eq(a, 0), 0, o.mul(out, o.log(a)));
+elementwise({
+  op: 'pow', arity: 2, domain: 'float',
+  scalar: Math.pow,
+  js: (a, b) => `Math.pow(${a},${b})`,
+  jvp: ([a, b], [ta, tb], out) => sumTangents(ta && o.mul(ta, powBase(a, b)), tb && o.mul(tb, powExponent(a, out))),
+  vjp: (ct, [a, b], out) => [o.mul(ct, powBase(a, b)), o.mul(ct, powExponent(a, out))],
+});
+
+/** Where a > b the gradient goes to a, where equal it is split evenly (as JAX). */
+const maxShare = (a: Tensor, b: Tensor): Tensor => o.where(o.gt(a, b), 1, o.where(o.eq(a, b), 0.5, 0)).cast(a.dtype);
+elementwise({
+  op: 'max', arity: 2, domain: 'any',
+  scalar: (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b)),
+  js: (a, b) => `Math.max(${a},${b})`,
+  jvp: ([a, b], [ta, tb]) => {
+    const share = maxShare(a, b);
+    return sumTangents(ta && o.mul(ta, share), tb && o.mul(tb, o.sub(1, share)));
+  },
+  vjp: (ct, [a, b]) => {
+    const share = maxShare(a, b);
+    return [o.mul(ct, share), o.mul(ct, o.sub(1, share))];
+  },
+});
+elementwise({
+  op: 'lt', arity: 2, output: 'bool', domain: 'any',
+  scalar: (a, b) => (a < b ? 1 : 0),
+  js: (a, b) => `(${a}<${b}?1:0)`,
+  jvp: () => null,
+  vjp: () => [null, null],
+});
+elementwise({
+  op: 'eq', arity: 2, output: 'bool', domain: 'any',
+  scalar: (a, b) => (a === b ? 1 : 0),
+  js: (a, b) => `(${a}===${b}?1:0)`,
+  jvp: () => null,
+  vjp: () => [null, null],
+});
+
+function zerosOf(t: Tensor): Tensor {
+  return o.mul(t, 0);
+}
+elementwise({
+  op: 'where', arity: 3, domain: 'any',
+  scalar: (c, a, b) => (c ? a : b),
+  js: (c, a, b) => `(${c}?${a}:${b})`,
+  jvp: ([c, a], [, ta, tb]) => applyPrim('where', [c, ta ?? zerosOf(tb!), tb ?? zerosOf(ta!)]),
+  vjp: (ct, [c]) => {
+    const zero = zerosOf(ct);
+    return [null, applyPrim('where', [c, ct, zero]), applyPrim('where', [c, zero, ct])];
+  },
+});
+
+function castScalar(dtype: DType): (x: number) => number {
+  switch (dtype) {
+    case 'float32': return Math.fround;
+    case 'float64': return (x) => x;
+    case 'int32': return (x) => x | 0;
+    case 'bool': return (x) => (x !== 0 ? 1 : 0);
+    default: return dtype satisfies never;
+  }
+}
+elementwise({
+  op: 'cast', arity: 1, output: 'cast',
+  scalar: (x) => x,
+  scalarFor: castScalar,
+  js: (x) => x,
+  jvp: ([x], [t], out) => (isFloat(x.dtype) && isFloat(out.dtype) ? o.cast(t!, out.dtype) : null),
+  vjp: (ct, [x], out) => [isFloat(x.dtype) && isFloat(out.dtype) ? o.cast(ct, x.dtype) : null],
+});
+
+/** The JavaScript expression of a cast to `dtype` (used by code generators). */
+export function castExpression(dtype: DType, x: string): string {
+  switch (dtype) {
+    case 'float32': return `Math.fround(${x})`;
+    case 'float64': return x;
+    case 'int32': return `(${x}|0)`;
+    case 'bool': return `(${x}!==0?1:0)`;
+    default: return dtype satisfies never;
+  }
+}
+

@@ -1,0 +1,6 @@
+// Importing this module registers every primitive.
+import './leaves.js';
+import './elementwise.js';
+import './reduce.js';
+import './movement.js';
+import './indexing.js';

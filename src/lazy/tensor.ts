@@ -1,0 +1,172 @@
+import type { DType, TypedArray } from './dtype.js';
+import { ArgumentError } from './errors.js';
+import { formatTensor } from './format.js';
+import type { Node } from './node.js';
+import { realize } from './realize.js';
+import { sizeOf, type Shape } from './shape.js';
+import * as ops from './ops/index.js';
+import type { NestedArray, TensorLike } from './ops/core.js';
+import type { ReduceOptions } from './ops/reduce.js';
+import type { Reduction } from './ops/loss.js';
+import type { SliceSpec } from './ops/movement.js';
+
+/** Nested arrays as returned by `toArray()`. */
+export type NestedNumbers = number | boolean | NestedNumbers[];
+
+/**
+ * The user's handle on a lazy value: an immutable DAG node. Every op builds a new node;
+ * nothing is computed until a value is read (`toArray`, `item`, `data`, `dataSync`,
+ * `toString`).
+ * @example
+ * const x = tensor([1, 2, 3]);
+ * x.mul(2).add(1).sum().item(); // 15
+ */
+export class Tensor {
+  constructor(readonly node: Node) {}
+
+  get shape(): Shape {
+    return this.node.shape;
+  }
+  get dtype(): DType {
+    return this.node.dtype;
+  }
+  get rank(): number {
+    return this.node.shape.length;
+  }
+  get size(): number {
+    return sizeOf(this.node.shape);
+  }
+
+  // Reading values -------------------------------------------------------------------
+
+  /** The values as a new typed array (row-major), computing them if needed. */
+  dataSync(): TypedArray {
+    return realize(this.node).slice();
+  }
+  /** The values as a Promise of a typed array (for backends that read asynchronously). */
+  async data(): Promise<TypedArray> {
+    return this.dataSync();
+  }
+  /** The values as nested JavaScript arrays (booleans for bool tensors). */
+  toArray(): NestedNumbers {
+    const data = realize(this.node);
+    const asValue = (v: number): number | boolean => (this.dtype === 'bool' ? v !== 0 : v);
+    const build = (axis: number, offset: number): NestedNumbers => {
+      if (axis === this.rank) return asValue(data[offset]);
+      const n = this.shape[axis];
+      const stride = sizeOf(this.shape.slice(axis + 1));
+      return Array.from({ length: n }, (_, i) => build(axis + 1, offset + i * stride));
+    };
+    return build(0, 0);
+  }
+  /** The single value of a tensor with one element. */
+  item(): number {
+    if (this.size !== 1) throw new ArgumentError(`item: the tensor has shape [${this.shape.join(', ')}] (${this.size} elements); item() needs exactly one`);
+    return realize(this.node)[0];
+  }
+  toString(): string {
+    return formatTensor(realize(this.node), this.shape, this.dtype);
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  // Elementwise ----------------------------------------------------------------------
+
+  add(other: TensorLike): Tensor { return ops.add(this, other); }
+  sub(other: TensorLike): Tensor { return ops.sub(this, other); }
+  mul(other: TensorLike): Tensor { return ops.mul(this, other); }
+  div(other: TensorLike): Tensor { return ops.div(this, other); }
+  pow(other: TensorLike): Tensor { return ops.pow(this, other); }
+  maximum(other: TensorLike): Tensor { return ops.maximum(this, other); }
+  minimum(other: TensorLike): Tensor { return ops.minimum(this, other); }
+  neg(): Tensor { return ops.neg(this); }
+  abs(): Tensor { return ops.abs(this); }
+  sign(): Tensor { return ops.sign(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  log1p(): Tensor { return ops.log1p(this); }
+  expm1(): Tensor { return ops.expm1(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  rsqrt(): Tensor { return ops.rsqrt(this); }
+  reciprocal(): Tensor { return ops.reciprocal(this); }
+  square(): Tensor { return ops.square(this); }
+  sin(): Tensor { return ops.sin(this); }
+  cos(): Tensor { return ops.cos(this); }
+  tan(): Tensor { return ops.tan(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  relu(): Tensor { return ops.relu(this); }
+  gelu(): Tensor { return ops.gelu(this); }
+  softplus(): Tensor { return ops.softplus(this); }
+  floor(): Tensor { return ops.floor(this); }
+  ceil(): Tensor { return ops.ceil(this); }
+  round(): Tensor { return ops.round(this); }
+  clamp(min?: TensorLike, max?: TensorLike): Tensor { return ops.clamp(this, min, max); }
+  /** `where(condition, this, other)`. */
+  where(condition: TensorLike, other: TensorLike): Tensor { return ops.where(condition, this, other); }
+  stopGradient(): Tensor { return ops.stopGradient(this); }
+  eq(other: TensorLike): Tensor { return ops.eq(this, other); }
+  ne(other: TensorLike): Tensor { return ops.ne(this, other); }
+  lt(other: TensorLike): Tensor { return ops.lt(this, other); }
+  le(other: TensorLike): Tensor { return ops.le(this, other); }
+  gt(other: TensorLike): Tensor { return ops.gt(this, other); }
+  ge(other: TensorLike): Tensor { return ops.ge(this, other); }
+  logicalAnd(other: TensorLike): Tensor { return ops.logicalAnd(this, other); }
+  logicalOr(other: TensorLike): Tensor { return ops.logicalOr(this, other); }
+  logicalNot(): Tensor { return ops.logicalNot(this); }
+  cast(dtype: DType): Tensor { return ops.cast(this, dtype); }
+
+  // Reductions -----------------------------------------------------------------------
+
+  sum(opts?: ReduceOptions): Tensor { return ops.sum(this, opts); }
+  mean(opts?: ReduceOptions): Tensor { return ops.mean(this, opts); }
+  prod(opts?: ReduceOptions): Tensor { return ops.prod(this, opts); }
+  max(opts?: ReduceOptions): Tensor { return ops.max(this, opts); }
+  min(opts?: ReduceOptions): Tensor { return ops.min(this, opts); }
+  argmax(opts?: { axis?: number; keepdims?: boolean }): Tensor { return ops.argmax(this, opts); }
+  argmin(opts?: { axis?: number; keepdims?: boolean }): Tensor { return ops.argmin(this, opts); }
+  var(opts?: ReduceOptions & { correction?: number }): Tensor { return ops.variance(this, opts); }
+  std(opts?: ReduceOptions & { correction?: number }): Tensor { return ops.std(this, opts); }
+  logsumexp(opts?: ReduceOptions): Tensor { return ops.logsumexp(this, opts); }
+  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
+
+  // Movement -------------------------------------------------------------------------
+
+  reshape(shape: readonly number[]): Tensor { return ops.reshape(this, shape); }
+  flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
+  permute(perm: readonly number[]): Tensor { return ops.permute(this, perm); }
+  transpose(dim0 = -2, dim1 = -1): Tensor { return ops.transpose(this, dim0, dim1); }
+  /** All axes reversed (NumPy's `.T`). */
+  get T(): Tensor { return ops.permute(this, this.shape.map((_, i) => this.rank - 1 - i)); }
+  movedim(source: number, destination: number): Tensor { return ops.moveaxis(this, source, destination); }
+  expand(shape: readonly number[]): Tensor { return ops.broadcastTo(this, shape); }
+  broadcastTo(shape: readonly number[]): Tensor { return ops.broadcastTo(this, shape); }
+  squeeze(axis?: number | readonly number[]): Tensor { return ops.squeeze(this, axis); }
+  unsqueeze(axis: number): Tensor { return ops.unsqueeze(this, axis); }
+  slice(specs: readonly SliceSpec[]): Tensor { return ops.slice(this, specs); }
+  select(axis: number, index: number): Tensor { return ops.select(this, axis, index); }
+  pad(pads: readonly (readonly [number, number])[], value = 0): Tensor { return ops.pad(this, pads, value); }
+  flip(axis?: number | readonly number[]): Tensor { return ops.flip(this, axis); }
+  concat(others: readonly TensorLike[], axis = 0): Tensor { return ops.concat([this, ...others], axis); }
+  stack(others: readonly TensorLike[], axis = 0): Tensor { return ops.stack([this, ...others], axis); }
+  split(sizeOrSections: number | readonly number[], axis = 0): Tensor[] { return ops.split(this, sizeOrSections, axis); }
+  tile(reps: readonly number[]): Tensor { return ops.tile(this, reps); }
+  gather(axis: number, index: TensorLike): Tensor { return ops.gather(this, axis, index); }
+  indexSelect(axis: number, index: TensorLike): Tensor { return ops.indexSelect(this, axis, index); }
+  scatterAdd(axis: number, index: TensorLike, src: TensorLike): Tensor { return ops.scatterAdd(this, axis, index, src); }
+  diagonal(offset = 0, axis1 = 0, axis2 = 1): Tensor { return ops.diagonal(this, offset, axis1, axis2); }
+  triu(k = 0): Tensor { return ops.triu(this, k); }
+  tril(k = 0): Tensor { return ops.tril(this, k); }
+
+  // Linear algebra and losses --------------------------------------------------------
+
+  matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
+  dot(other: TensorLike): Tensor { return ops.dot(this, other); }
+  outer(other: TensorLike): Tensor { return ops.outer(this, other); }
+  mseLoss(target: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.mseLoss(this, target, opts); }
+  crossEntropy(targets: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.crossEntropy(this, targets, opts); }
+}
+
+export type { NestedArray, TensorLike };
