@@ -14,3 +14,6 @@ export type { DType, TypedArray } from './lazy/dtype.js';
 export type { Shape } from './lazy/shape.js';
 export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, TransformError } from './lazy/errors.js';
 export { setBackend, withBackend, backendNames } from './lazy/realize.js';
+export * from './transforms/index.js';
+export type { PyTree, TreeDef } from './lazy/pytree.js';
+export type { Randomness } from './lazy/trace.js';
