@@ -10,9 +10,13 @@ import { sameShape, sizeOf, type Shape } from './shape.js';
 
 let nextLeafId = 1;
 
+/** Ops whose operands can be swapped: their inputs are put in id order, so a*b and b*a are one node. */
+const COMMUTATIVE = new Set(['add', 'mul', 'max', 'eq']);
+
 /** Builds (or finds) the node `op(inputs)`, simplified. */
-export function prim(op: string, inputs: readonly Node[], attrs: Attrs = {}): Node {
+export function prim(op: string, operands: readonly Node[], attrs: Attrs = {}): Node {
   const rule = primitiveRule(op);
+  const inputs = COMMUTATIVE.has(op) && operands[0].id > operands[1].id ? [operands[1], operands[0]] : operands;
   const { shape, dtype } = rule.infer(inputs, attrs);
   const simpler = simplify(op, inputs, attrs, shape, dtype);
   if (simpler) return simpler;
@@ -52,9 +56,21 @@ export function paramNode(shape: Shape, dtype: DType, binding: Node | null, tran
   return internNode(primitiveRule('param'), [], shape, dtype, { uid: nextLeafId++, transform }, binding);
 }
 
+/**
+ * The single input of a one-input node, or undefined once the node is realized: a realized
+ * node has dropped its inputs, so rules that look through it must treat it as a leaf.
+ */
+function inputBelow(node: Node): Node | undefined {
+  return node.inputs.length > 0 ? node.inputs[0] : undefined;
+}
+
 export function constValueOf(node: Node): number | undefined {
   let n = node;
-  while (n.op === 'reshape' || n.op === 'expand') n = n.inputs[0];
+  while (n.op === 'reshape' || n.op === 'expand') {
+    const below = inputBelow(n);
+    if (!below) return undefined;
+    n = below;
+  }
   if (n.op !== 'const') return undefined;
   const v = n.attrs.value;
   return typeof v === 'number' ? v : Number(v);
@@ -89,7 +105,7 @@ function simplify(op: string, inputs: readonly Node[], attrs: Attrs, shape: Shap
         if (b === 1) return x;
         break;
       case 'neg':
-        if (x.op === 'neg') return x.inputs[0];
+        if (x.op === 'neg' && inputBelow(x)) return inputBelow(x);
         break;
       case 'cast':
         if (x.dtype === dtype) return x;
@@ -102,21 +118,25 @@ function simplify(op: string, inputs: readonly Node[], attrs: Attrs, shape: Shap
     }
     return undefined;
   }
+  // An iota along an axis of size 1 is all zeros (e.g. the one-hot basis of a scalar output).
+  if (op === 'iota' && (attrs.shape as number[])[attrs.axis as number] === 1) return filled(0, shape, dtype);
   const [x] = inputs;
+  // Rules that fold x's own op into this one need x's input, which realization drops.
+  const below = x && inputBelow(x);
   switch (op) {
     case 'reshape':
       if (sameShape(x.shape, shape)) return x;
-      if (x.op === 'reshape') return prim('reshape', [x.inputs[0]], attrs);
+      if (x.op === 'reshape' && below) return prim('reshape', [below], attrs);
       if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
       break;
     case 'expand':
       if (sameShape(x.shape, shape)) return x;
-      if (x.op === 'expand') return prim('expand', [x.inputs[0]], attrs);
+      if (x.op === 'expand' && below) return prim('expand', [below], attrs);
       break;
     case 'permute': {
       const perm = attrs.perm as number[];
       if (perm.every((p, i) => p === i)) return x;
-      if (x.op === 'permute') return prim('permute', [x.inputs[0]], { perm: composePermutations(perm, x.attrs.perm as number[]) });
+      if (x.op === 'permute' && below) return prim('permute', [below], { perm: composePermutations(perm, x.attrs.perm as number[]) });
       if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
       break;
     }
