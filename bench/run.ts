@@ -3,20 +3,26 @@
  * sizes, one process. Usage:
  *
  *   npx tsx bench/run.ts                 # full run, writes bench/results.json
- *   BENCH_QUICK=1 npx tsx bench/run.ts   # smoke run (N=256, short timing),
- *                                        # writes bench/results.quick.json
+ *   BENCH_QUICK=1 npx tsx bench/run.ts   # smoke run (N=256, short timing)
  *   BENCH_FILTER=jax-js,functs ...       # only these (reference always runs)
  *
- * Protocol per (implementation, size):
- *   1. setup(): builds the transformed function and measures the first call
- *      (trace + compile + first run + readback) -> firstCallMs.
+ * Protocol, per size (sizes outer loop, small first):
+ *   1. setup() of each implementation, reference (hand loop) first: builds
+ *      the transformed function and measures the first call (trace + compile
+ *      + first run + readback) -> firstCallMs.
  *   2. The first output and one more run() output are checked against the
- *      reference (hand loop). A mismatch prints a MISMATCH line and the
- *      implementation is NOT timed / reported as valid for that size.
- *   3. Warm-up (>= 1 run, up to ~0.3 s), then SAMPLES samples, each running
- *      run() back-to-back for >= SAMPLE_MS; the per-batch time of a sample is
- *      elapsed / iterations; we report the median sample.
+ *      reference. A mismatch (or an exception) prints a "!!" line and the
+ *      implementation is NOT timed nor reported as valid for that size.
+ *   3. Warm-up (>= 1 run, up to WARMUP_MS) per implementation, then SAMPLES
+ *      samples per implementation (SLOW_SAMPLES if a batch takes > 1 s),
+ *      interleaved round-robin across implementations (the box is a shared,
+ *      noisy 2-core VM; interleaving keeps the ratios honest). A sample runs
+ *      run() back-to-back for >= SAMPLE_MS; its per-batch time is
+ *      elapsed / iterations. We report the median sample:
  *      Hessians/s = N / median seconds per batch.
+ *
+ * Output: table on stdout + bench/results.json (results.quick.json for
+ * BENCH_QUICK, results.partial.json when BENCH_FILTER is set).
  *
  * Why not benny: benny (benchmark.js underneath) reports ops/s with its own
  * sampling policy and no hook for first-call latency or output checking, and
@@ -40,6 +46,7 @@ import {
   maxAbsDiff,
   referenceHessians64,
   type Size,
+  type Workload,
 } from "./workload.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -56,7 +63,8 @@ const SLOW_SAMPLES = 3;
 const WARMUP_MS = QUICK ? 50 : 300;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const OUT_FILE = join(here, QUICK ? "results.quick.json" : "results.json");
+// Only a full, unfiltered run writes results.json.
+const OUT_FILE = join(here, FILTER.length ? "results.partial.json" : QUICK ? "results.quick.json" : "results.json");
 
 interface Row {
   impl: string;
@@ -84,44 +92,25 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function timeBatches(run: Prepared["run"]): Promise<number[]> {
-  // Warm-up: at least one run, keep going until WARMUP_MS.
-  let t0 = performance.now();
+/** Run `run` back-to-back for >= ms; returns ms per batch. */
+async function sample(run: Prepared["run"], ms: number): Promise<number> {
+  const t0 = performance.now();
   let iters = 0;
+  let el = 0;
   do {
     await run();
     iters++;
-  } while (performance.now() - t0 < WARMUP_MS);
-  const warmMs = (performance.now() - t0) / iters;
-  const nSamples = warmMs > SLOW_BATCH_MS ? SLOW_SAMPLES : SAMPLES;
-
-  const samples: number[] = [];
-  for (let s = 0; s < nSamples; s++) {
-    t0 = performance.now();
-    iters = 0;
-    let el = 0;
-    do {
-      await run();
-      iters++;
-      el = performance.now() - t0;
-    } while (el < SAMPLE_MS);
-    samples.push(el / iters);
-  }
-  return samples.sort((a, b) => a - b);
+    el = performance.now() - t0;
+  } while (el < ms);
+  return el / iters;
 }
 
 function errMsg(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-async function benchOne(
-  impl: Implementation,
-  size: Size,
-  setupArgs: Parameters<Implementation["setup"]>[0],
-  reference: Float32Array | null,
-): Promise<[Row, Float32Array | null]> {
-  const label = `${impl.name} @ ${size.name}`;
-  const row: Row = {
+function emptyRow(impl: Implementation, size: Size): Row {
+  return {
     impl: impl.name,
     method: impl.method,
     size: size.name,
@@ -136,45 +125,89 @@ async function benchOne(
     maxAbsDiff: null,
     tol: null,
   };
+}
+
+/**
+ * Setup + verification for one implementation. Returns the Prepared object
+ * only if its outputs match the reference (or it is the reference).
+ */
+async function prepareAndCheck(
+  impl: Implementation,
+  w: Workload,
+  reference: Float32Array | null,
+  row: Row,
+): Promise<Prepared | null> {
+  const label = `${impl.name} @ ${w.size.name}`;
   let prep: Prepared | undefined;
   try {
-    prep = await impl.setup(setupArgs);
+    prep = await impl.setup(w);
     row.firstCallMs = prep.firstCallMs;
     row.note = prep.note;
     const ref = reference ?? prep.firstOutput;
-
     // Check the first-call output and a steady-state output.
     const c1 = check(`${label} (first call)`, prep.firstOutput, ref);
-    const second = await prep.run();
-    const c2 = check(`${label} (run)`, second, ref);
+    const c2 = check(`${label} (run)`, await prep.run(), ref);
     const worst = c1.maxAbsDiff >= c2.maxAbsDiff ? c1 : c2;
     row.maxAbsDiff = worst.maxAbsDiff;
     row.tol = worst.tol;
     if (!c1.ok || !c2.ok) {
       for (const c of [c1, c2]) if (!c.ok) console.log(`  !! ${c.message}`);
-      return [row, prep.firstOutput];
+      safeDispose(prep, label);
+      return null;
     }
     console.log(`  ${worst.message}; first call ${prep.firstCallMs.toFixed(1)} ms`);
-
-    row.samplesMs = await timeBatches(prep.run);
-    row.msPerBatch = median(row.samplesMs);
-    row.hessiansPerSec = size.N / (row.msPerBatch / 1000);
-    row.valid = true;
-    const spread = `${row.samplesMs[0].toFixed(2)}..${row.samplesMs[row.samplesMs.length - 1].toFixed(2)}`;
-    console.log(
-      `  ${label}: ${fmtRate(row.hessiansPerSec)} Hessians/s (median ${row.msPerBatch.toFixed(2)} ms/batch, samples ${spread} ms)`,
-    );
-    return [row, prep.firstOutput];
+    return prep;
   } catch (e) {
     row.error = errMsg(e);
     console.log(`  !! ERROR ${label}: ${row.error}`);
-    return [row, null];
-  } finally {
-    try {
-      prep?.dispose?.();
-    } catch (e) {
-      console.log(`  (dispose failed for ${label}: ${errMsg(e)})`);
+    safeDispose(prep, label);
+    return null;
+  }
+}
+
+function safeDispose(prep: Prepared | undefined, label: string): void {
+  try {
+    prep?.dispose?.();
+  } catch (e) {
+    console.log(`  (dispose failed for ${label}: ${errMsg(e)})`);
+  }
+}
+
+/**
+ * Time all verified implementations of one size. Samples are interleaved
+ * round-robin (impl1 sample, impl2 sample, ..., repeat) so that slow drifts
+ * in machine speed (this is a shared 2-core VM) hit every entry alike.
+ */
+async function timeInterleaved(entries: { label: string; prep: Prepared; row: Row }[]): Promise<void> {
+  const want: number[] = [];
+  for (const e of entries) {
+    // Warm-up: at least one run, keep going until WARMUP_MS.
+    const t0 = performance.now();
+    let iters = 0;
+    do {
+      await e.prep.run();
+      iters++;
+    } while (performance.now() - t0 < WARMUP_MS);
+    const warmMs = (performance.now() - t0) / iters;
+    want.push(warmMs > SLOW_BATCH_MS ? SLOW_SAMPLES : SAMPLES);
+  }
+  const rounds = Math.max(0, ...want);
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < entries.length; i++) {
+      if (r >= want[i]) continue;
+      entries[i].row.samplesMs.push(await sample(entries[i].prep.run, SAMPLE_MS));
     }
+  }
+  for (const { label, row } of entries) {
+    row.samplesMs.sort((a, b) => a - b);
+    row.msPerBatch = median(row.samplesMs);
+    row.hessiansPerSec = row.N / (row.msPerBatch / 1000);
+    row.valid = true;
+    const s = row.samplesMs;
+    console.log(
+      `  ${label}: ${fmtRate(row.hessiansPerSec)} Hessians/s ` +
+        `(median ${row.msPerBatch.toFixed(2)} ms/batch; ${s.length} samples ${s[0].toFixed(2)}..${s[s.length - 1].toFixed(2)} ms)`,
+    );
   }
 }
 
@@ -218,6 +251,7 @@ async function main(): Promise<void> {
   console.log(`implementations: ${[ref, ...others].map((i) => i.name).join(", ")}`);
 
   const rows: Row[] = [];
+  const load0 = os.loadavg();
   // Sizes outer, implementations inner: each implementation's first call for
   // the first (small) size is its first call in this process, i.e. cold
   // (apart from one-time library init, which setup excludes and notes).
@@ -225,20 +259,29 @@ async function main(): Promise<void> {
     const w = makeWorkload(size);
     console.log(`\n== ${size.name}: D=${size.D} H=${size.H} N=${size.N}`);
 
-    const [refRow, refOut] = await benchOne(ref, size, w, null);
+    const refRow = emptyRow(ref, size);
     rows.push(refRow);
-    if (!refOut) throw new Error("reference implementation failed; aborting");
+    const refPrep = await prepareAndCheck(ref, w, null, refRow);
+    if (!refPrep) throw new Error("reference implementation failed; aborting");
+    const refOut = refPrep.firstOutput;
     // Independent float64 sanity check of the reference itself.
     const k = Math.min(64, size.N);
     const d64 = maxAbsDiff(refOut.subarray(0, k * size.D * size.D), referenceHessians64(w, k));
     if (!(d64 <= 1e-5)) throw new Error(`reference disagrees with float64 closed form: ${d64}`);
     console.log(`  reference vs float64 closed form (first ${k} examples): maxAbsDiff=${d64.toExponential(2)}`);
 
+    const entries = [{ label: `${ref.name} @ ${size.name}`, prep: refPrep, row: refRow }];
     for (const impl of others) {
-      const [row] = await benchOne(impl, size, w, refOut);
+      const row = emptyRow(impl, size);
       rows.push(row);
+      const prep = await prepareAndCheck(impl, w, refOut, row);
+      if (prep) entries.push({ label: `${impl.name} @ ${size.name}`, prep, row });
     }
+    console.log(`  timing ${entries.length} verified implementation(s), samples interleaved...`);
+    await timeInterleaved(entries);
+    for (const e of entries) safeDispose(e.prep, e.label);
   }
+  const load1 = os.loadavg();
 
   console.log("");
   printTable(rows);
@@ -259,7 +302,15 @@ async function main(): Promise<void> {
     platform: `${os.platform()} ${os.arch()}`,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model ?? null,
-    protocol: { sampleMs: SAMPLE_MS, samples: SAMPLES, slowSamples: SLOW_SAMPLES, warmupMs: WARMUP_MS },
+    loadavg1mStartEnd: [load0[0], load1[0]],
+    protocol: {
+      sampleMs: SAMPLE_MS,
+      samples: SAMPLES,
+      slowSamples: SLOW_SAMPLES,
+      slowBatchMs: SLOW_BATCH_MS,
+      warmupMs: WARMUP_MS,
+      interleaved: true,
+    },
     results: rows,
   };
   writeFileSync(OUT_FILE, JSON.stringify(result, null, 2) + "\n");
