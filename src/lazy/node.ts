@@ -9,7 +9,8 @@ let nextId = 1;
 
 /**
  * One node of the lazy DAG. Nodes are immutable and hash-consed: building a node that is
- * structurally equal to a live one returns the live one, so common subexpressions merge.
+ * structurally equal to one built since values were last computed returns that node, so
+ * common subexpressions merge.
  * The one mutation is realization: a node that has computed its value keeps the buffer and
  * drops its inputs, so that old history can be garbage-collected.
  */
@@ -44,13 +45,16 @@ export class Node {
   }
 }
 
-// Hash-consing table. Entries hold their nodes weakly so that the table never keeps a
-// node alive; a finalizer removes the entry once its node is collected.
-const table = new Map<string, WeakRef<Node>>();
-const finalizer = new FinalizationRegistry<string>((key) => {
-  const ref = table.get(key);
-  if (ref && ref.deref() === undefined) table.delete(key);
-});
+// Hash-consing table: structurally equal nodes built since values were last computed are
+// one node. The table holds its nodes strongly and starts over whenever a backend computes
+// values (`startNewInterningRegion`, called by realize) or grows past a limit, so it retains
+// at most one lazy region — what the scheduler sees at once — and a loop that reads its
+// values now and then keeps flat memory. (A table of WeakRefs does not achieve that: V8 keeps
+// the target of every WeakRef created during a synchronous job alive until the job ends, so
+// a synchronous training loop would retain its whole history; and the cells of a
+// FinalizationRegistry are freed only by finalizers, which do not run during the job either.)
+const table = new Map<string, Node>();
+const TABLE_LIMIT = 1 << 16;
 
 function attrsKey(attrs: Attrs): string {
   const keys = Object.keys(attrs);
@@ -63,18 +67,30 @@ export function structuralKey(op: string, inputs: readonly Node[], shape: Shape,
   return `${op}|${dtype}|${shape.join('x')}|${inputs.map((n) => n.id).join(',')}|${attrsKey(attrs)}`;
 }
 
-/** Returns the live node with this structure, or creates it. */
+/** Returns the node with this structure built in the current region, or creates it. */
 export function internNode(rule: PrimitiveRule, inputs: readonly Node[], shape: Shape, dtype: DType, attrs: Attrs, binding: Node | null = null): Node {
   const key = structuralKey(rule.op, inputs, shape, dtype, attrs);
-  const live = table.get(key)?.deref();
-  if (live) return live;
+  const known = table.get(key);
+  if (known) return known;
+  if (table.size >= TABLE_LIMIT) table.clear();
   const node = new Node(rule, inputs, shape, dtype, attrs, key, binding);
-  table.set(key, new WeakRef(node));
-  finalizer.register(node, key);
+  table.set(key, node);
   return node;
 }
 
-/** How many hash-consed nodes are alive (for tests of memory behaviour). */
+/**
+ * Forgets the structure built so far: later nodes are not merged with earlier ones. Called
+ * after values are computed, when the region built before is realized or held by the user.
+ */
+export function startNewInterningRegion(): void {
+  table.clear();
+}
+
+/**
+ * How many nodes the hash-consing table holds: those built since values were last computed
+ * (for tests of memory behaviour; the table is the only thing besides the user's tensors
+ * that keeps nodes alive).
+ */
 export function liveNodeCount(): number {
   return table.size;
 }

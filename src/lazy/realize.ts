@@ -1,6 +1,7 @@
 /** Materialization: hands the DAG below requested nodes to the active backend. */
 import type { TypedArray } from './dtype.js';
-import type { Node } from './node.js';
+import { ArgumentError } from './errors.js';
+import { startNewInterningRegion, type Node } from './node.js';
 import { bindParams } from './rewrite.js';
 
 /** What every backend provides: compute the values of the given (Param-free) nodes. */
@@ -21,7 +22,7 @@ export function registerBackend(backend: Backend): void {
 /** Chooses the backend by name ('interp', 'js', ...); returns the previous one's name. */
 export function setBackend(name: string): string {
   const next = known.get(name);
-  if (!next) throw new Error(`setBackend: unknown backend '${name}'; known: ${[...known.keys()].join(', ')}`);
+  if (!next) throw new ArgumentError(`setBackend: unknown backend '${name}'; known: ${[...known.keys()].join(', ')}`);
   const previous = active?.name ?? name;
   active = next;
   return previous;
@@ -55,6 +56,7 @@ export function realize(node: Node): TypedArray {
     return realize(bindParams(node));
   }
   getBackend().realize([node]);
+  startNewInterningRegion();
   return node.realized!;
 }
 
@@ -62,6 +64,9 @@ export function realize(node: Node): TypedArray {
 export function realizeAll(nodes: readonly Node[]): TypedArray[] {
   const bound = nodes.map((n) => (n.readsParam ? bindParams(n) : n));
   const pending = bound.filter((n) => !n.realized);
-  if (pending.length) getBackend().realize([...new Set(pending)]);
+  if (pending.length) {
+    getBackend().realize([...new Set(pending)]);
+    startNewInterningRegion();
+  }
   return bound.map((n) => n.realized!);
 }

@@ -28,9 +28,10 @@ export function stridesOf(shape: Shape): number[] {
 }
 
 export function checkShape(shape: readonly unknown[], op: string): number[] {
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape ${String(shape)} is not an array; pass a list of dimensions, e.g. [${String(shape)}]`);
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new ArgumentError(`${op}: shape ${JSON.stringify(shape)} has a dimension that is not a finite non-negative integer (${String(d)}); pass whole numbers >= 0`);
+      throw new ArgumentError(`${op}: shape [${shape.map(String).join(', ')}] has a dimension that is not a finite non-negative integer (${String(d)}); pass whole numbers >= 0`);
     }
   }
   return shape as number[];

@@ -61,7 +61,7 @@ export class Tensor {
   }
   /** The single value of a tensor with one element. */
   item(): number {
-    if (this.size !== 1) throw new ArgumentError(`item: the tensor has shape [${this.shape.join(', ')}] (${this.size} elements); item() needs exactly one`);
+    if (this.size !== 1) throw new ArgumentError(`item: the tensor has shape [${this.shape.join(', ')}] (${this.size} elements); item() needs exactly one; read several values with toArray() or dataSync()`);
     return realize(this.node)[0];
   }
   toString(): string {

@@ -1,7 +1,7 @@
 /** Creation of tensors: from data, constants, ranges, identity matrices and random values. */
 import { prim, bufferNode, filled } from '../build.js';
-import { assertDType, allocate, coerce, dtypeOfTypedArray, type DType, type TypedArray } from '../dtype.js';
-import { ArgumentError, ShapeError } from '../errors.js';
+import { assertDType, allocate, coerce, dtypeOfTypedArray, isFloat, type DType, type TypedArray } from '../dtype.js';
+import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { checkShape, formatShape, normalizeAxis, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { randomBatchingFrames } from '../trace.js';
@@ -104,7 +104,7 @@ export function arange(start: number, stop?: number, step = 1, opts: CreationOpt
   if (stop === undefined) [start, stop] = [0, start];
   if (![start, stop, step].every(Number.isFinite) || step === 0) throw new ArgumentError(`arange: start ${start}, stop ${stop}, step ${step} must be finite with a non-zero step`);
   const count = Math.max(0, Math.ceil((stop - start) / step));
-  const dtype = opts.dtype ?? ([start, stop, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const dtype = opts.dtype ? assertDType(opts.dtype, 'arange') : [start, stop, step].every(Number.isInteger) ? 'int32' : 'float32';
   const positions = iota([count], 0, dtype === 'int32' ? 'int32' : 'float64');
   return cast(add(mul(positions, step), start), dtype);
 }
@@ -112,7 +112,7 @@ export function arange(start: number, stop?: number, step = 1, opts: CreationOpt
 /** `num` evenly spaced values from `start` to `stop`, both included. */
 export function linspace(start: number, stop: number, num: number, opts: CreationOptions = {}): Tensor {
   if (!Number.isInteger(num) || num < 0) throw new ArgumentError(`linspace: num ${num} must be a whole number >= 0`);
-  const dtype = opts.dtype ?? 'float32';
+  const dtype = opts.dtype ? assertDType(opts.dtype, 'linspace') : 'float32';
   const step = num > 1 ? (stop - start) / (num - 1) : 0;
   return cast(add(mul(iota([num], 0, 'float64'), step), start), dtype);
 }
@@ -120,7 +120,8 @@ export function linspace(start: number, stop: number, num: number, opts: Creatio
 /** The identity matrix of n rows and m (default n) columns. */
 export function eye(n: number, m = n, opts: CreationOptions = {}): Tensor {
   checkShape([n, m], 'eye');
-  return cast(eq(iota([n, m], 0), iota([n, m], 1)), opts.dtype ?? 'float32');
+  const dtype = opts.dtype ? assertDType(opts.dtype, 'eye') : 'float32';
+  return cast(eq(iota([n, m], 0), iota([n, m], 1)), dtype);
 }
 
 export interface RandomOptions extends CreationOptions {
@@ -130,7 +131,8 @@ export interface RandomOptions extends CreationOptions {
 
 function random(op: string, shape: readonly number[], opts: RandomOptions, distribution: 'uniform' | 'normal'): Tensor {
   if (!opts || !Number.isInteger(opts.seed)) throw new ArgumentError(`${op}: pass an integer seed, e.g. ${op}([2, 3], {seed: 0}); results depend only on the seed`);
-  const dtype = opts.dtype ?? 'float32';
+  const dtype = opts.dtype ? assertDType(opts.dtype, op) : 'float32';
+  if (!isFloat(dtype)) throw new DTypeError(`${op}: random values need a float dtype, got ${dtype}; use float32 or float64 (and cast the result if needed)`);
   const s = checkShape(shape, op);
   const batchedBy = randomBatchingFrames(op);
   return new Tensor(prim('random', [], { shape: [...s], seed: opts.seed | 0, distribution, dtype, batchedBy }));

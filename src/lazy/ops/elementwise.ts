@@ -1,5 +1,5 @@
 /** Elementwise ops: promotion, broadcasting, and composites of the elementwise primitives. */
-import { isFloat, promoteTypes, type DType } from '../dtype.js';
+import { assertDType, isFloat, promoteTypes, type DType } from '../dtype.js';
 import { DTypeError } from '../errors.js';
 import { broadcastShapes, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -16,7 +16,7 @@ function lift(dtype: DType, domain: Domain): DType {
 }
 
 export function cast(x: TensorLike, dtype: DType): Tensor {
-  return applyPrim('cast', [asTensor(x)], { dtype });
+  return applyPrim('cast', [asTensor(x)], { dtype: assertDType(dtype, 'cast') });
 }
 
 /** Converts the operands to one dtype and one shape (NumPy broadcasting). */
@@ -100,7 +100,11 @@ export const relu = (x: TensorLike): Tensor => maximum(x, 0);
 /** softplus(x) = log(1 + exp(x)), computed without overflow. */
 export function softplus(x: TensorLike): Tensor {
   const t = asTensor(x);
-  return add(log1p(exp(neg(abs(t)))), relu(t));
+  // max(x, 0) + log1p(exp(-|x|)), with the kinks of max and abs written as a where between
+  // smooth branches: at 0 the branch log1p(exp(x)) is taken, so derivatives of every order
+  // are right there too (with abs and relu the second derivative at 0 came out 0, not 1/4).
+  const positive = gt(t, 0);
+  return add(where(positive, t, 0), log1p(exp(where(positive, neg(t), t))));
 }
 /**
  * GELU with the tanh approximation (JAX's default `approximate=True`):

@@ -1,6 +1,6 @@
 /** Linear algebra as composites: broadcasting multiply followed by a sum. */
 import { ArgumentError, ShapeError } from '../errors.js';
-import { broadcastShapes, formatShape } from '../shape.js';
+import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { asTensor, type TensorLike } from './core.js';
 import { mul } from './elementwise.js';
@@ -23,7 +23,17 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
   if (y.shape[y.rank - 2] !== k) {
     throw new ShapeError(`matmul: inner dimensions differ: ${formatShape(asTensor(a).shape)} @ ${formatShape(asTensor(b).shape)} (${k} vs ${y.shape[y.rank - 2]}); the last axis of the first must equal the second-to-last of the second`);
   }
-  broadcastShapes('matmul', x.shape.slice(0, -2), y.shape.slice(0, -2));
+  // Batch axes broadcast, aligned from the right; the message names the full shapes.
+  const batchX = x.shape.slice(0, -2);
+  const batchY = y.shape.slice(0, -2);
+  const offset = batchY.length - batchX.length;
+  const clash = batchX.some((d, i) => {
+    const e = batchY[i + offset];
+    return e !== undefined && d !== 1 && e !== 1 && d !== e;
+  });
+  if (clash) {
+    throw new ShapeError(`matmul: batch axes ${formatShape(batchX)} and ${formatShape(batchY)} of ${formatShape(asTensor(a).shape)} @ ${formatShape(asTensor(b).shape)} cannot be broadcast together; make each pair of sizes equal or 1`);
+  }
   // [..., n, 1, k] * [..., 1, m, k] summed over k: the scheduler fuses this into one loop nest.
   const left = unsqueeze(x, -2);
   const right = unsqueeze(permute(y, [...y.shape.slice(0, -2).map((_, i) => i), y.rank - 1, y.rank - 2]), -3);

@@ -4,7 +4,7 @@ import { formatShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { asTensor, type TensorLike } from './core.js';
 import { neg, square, sub } from './elementwise.js';
-import { gather, unsqueeze, squeeze } from './movement.js';
+import { checkIndexValues, gather, unsqueeze, squeeze } from './movement.js';
 import { logSoftmax, mean, sum } from './reduce.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -39,6 +39,7 @@ export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: { re
   if (z.rank !== 2 || y.rank !== 1 || y.shape[0] !== z.shape[0]) {
     throw new ShapeError(`crossEntropy: logits ${formatShape(asTensor(logits).shape)} and targets ${formatShape(asTensor(targets).shape)} do not fit; expected [N, C] and [N]`);
   }
+  checkIndexValues('crossEntropy', y, 1, z.shape);
   const picked = squeeze(gather(logSoftmax(z, -1), 1, unsqueeze(y, 1)), 1);
   const losses = neg(picked);
   return reduce(single ? squeeze(losses, 0) : losses, opts.reduction ?? 'mean');

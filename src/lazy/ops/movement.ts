@@ -1,10 +1,12 @@
 /** Movement ops: composites over reshape, permute, expand, pad, shrink, flip, gather, scatter_add. */
+import { promoteTypes } from '../dtype.js';
 import { ArgumentError, DTypeError, IndexError, ShapeError } from '../errors.js';
-import { broadcastShapes, checkPermutation, formatShape, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
+import { constValueOf } from '../build.js';
+import { broadcastShapes, checkPermutation, formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { applyPrim, asTensor, type TensorLike } from './core.js';
 import { add, cast, where, ge, le, sub } from './elementwise.js';
-import { iota } from './creation.js';
+import { full, iota } from './creation.js';
 
 /** Reshapes to `shape`; one entry may be -1 and is then inferred. */
 export function reshape(x: TensorLike, shape: readonly number[]): Tensor {
@@ -99,15 +101,22 @@ export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
 export function pad(x: TensorLike, pads: readonly (readonly [number, number])[], value = 0): Tensor {
   const t = asTensor(x);
   if (pads.length !== t.rank) throw new ShapeError(`pad: got ${pads.length} [before, after] pairs for a tensor of shape ${formatShape(t.shape)}; give one pair per axis`);
-  for (const [lo, hi] of pads) {
+  pads.forEach(([lo, hi], i) => {
     if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new ArgumentError(`pad: amounts must be whole numbers, got ${JSON.stringify(pads)}`);
-  }
+    if (Math.max(0, -lo) + Math.max(0, -hi) > t.shape[i]) {
+      throw new ShapeError(`pad: ${JSON.stringify(pads)} crops ${Math.max(0, -lo) + Math.max(0, -hi)} elements from axis ${i} of shape ${formatShape(t.shape)}, which has ${t.shape[i]}; negative amounts may crop at most the whole axis`);
+    }
+  });
   const cropped = shrink(t, pads.map(([lo, hi], i) => [Math.max(0, -lo), t.shape[i] - Math.max(0, -hi)] as [number, number]));
   const grow = pads.map(([lo, hi]) => [Math.max(0, lo), Math.max(0, hi)] as [number, number]);
   if (grow.every(([lo, hi]) => lo === 0 && hi === 0)) return cropped;
-  if (value === 0) return applyPrim('pad', [cropped], { pads: grow });
-  const padded = applyPrim('pad', [sub(cropped, value)], { pads: grow });
-  return add(padded, value);
+  const padded = applyPrim('pad', [cropped], { pads: grow });
+  if (value === 0) return padded;
+  // The primitive pads with zeros; a mask of the original positions then picks `value`
+  // for the rest. (Padding x - value and adding value back would round x and turn an
+  // infinite value into NaN.) The value takes the dtype of x, as in NumPy.
+  const inside = applyPrim('pad', [full(cropped.shape, true)], { pads: grow });
+  return where(inside, padded, full([], value, { dtype: t.dtype }));
 }
 
 /** Keeps `[start, end)` of each axis (the shrink primitive). */
@@ -134,6 +143,9 @@ function resolveSlice(spec: Exclude<SliceSpec, number | null>, size: number, axi
   const [start, stop, step] = Array.isArray(spec) ? spec : [(spec as { start?: number }).start, (spec as { stop?: number }).stop, (spec as { step?: number }).step];
   const s = step ?? 1;
   if (!Number.isInteger(s) || s === 0) throw new ArgumentError(`slice: step ${String(step)} on axis ${axis} must be a non-zero whole number`);
+  for (const bound of [start, stop]) {
+    if (bound !== undefined && bound !== null && !Number.isInteger(bound)) throw new ArgumentError(`slice: start and stop on axis ${axis} must be whole numbers, got ${String(bound)}`);
+  }
   const clampIndex = (i: number, lo: number, hi: number) => Math.min(Math.max(i < 0 ? i + size : i, lo), hi);
   if (s > 0) return [clampIndex(start ?? 0, 0, size), clampIndex(stop ?? size, 0, size), s];
   return [clampIndex(start ?? size - 1, -1, size - 1), stop === undefined ? -1 : clampIndex(stop, -1, size - 1), s];
@@ -151,7 +163,7 @@ export function slice(x: TensorLike, specs: readonly SliceSpec[]): Tensor {
   specs.forEach((spec, axis) => {
     if (spec === null) return;
     if (typeof spec === 'number') {
-      t = selectKeep(t, axis, spec);
+      t = selectKeep('slice', t, axis, spec);
       dropped.push(axis);
       return;
     }
@@ -182,10 +194,10 @@ function stepAxis(t: Tensor, axis: number, step: number): Tensor {
   return reshape(first, [...t.shape.slice(0, axis), count, ...t.shape.slice(axis + 1)]);
 }
 
-function selectKeep(t: Tensor, axis: number, index: number): Tensor {
+function selectKeep(op: string, t: Tensor, axis: number, index: number): Tensor {
   const size = t.shape[axis];
   if (!Number.isInteger(index) || index < -size || index >= size) {
-    throw new IndexError(`select: index ${index} is out of range for axis ${axis} of shape ${formatShape(t.shape)}; use an index in [${-size}, ${size - 1}]`);
+    throw new IndexError(`${op}: index ${index} is out of range for axis ${axis} of shape ${formatShape(t.shape)}; use an index in [${-size}, ${size - 1}]`);
   }
   const i = index < 0 ? index + size : index;
   return narrow(t, axis, i, i + 1);
@@ -195,7 +207,7 @@ function selectKeep(t: Tensor, axis: number, index: number): Tensor {
 export function select(x: TensorLike, axis: number, index: number): Tensor {
   const t = asTensor(x);
   const a = normalizeAxis('select', axis, t.rank);
-  return squeeze(selectKeep(t, a, index), a);
+  return squeeze(selectKeep('select', t, a, index), a);
 }
 
 /** Joins tensors along an existing axis. */
@@ -210,12 +222,16 @@ export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
     }
   }
   const total = ts.reduce((s, t) => s + t.shape[a], 0);
+  const dtype = ts.map((t) => t.dtype).reduce(promoteTypes);
   let offset = 0;
   let out: Tensor | undefined;
   for (const t of ts) {
-    const placed = applyPrim('pad', [t], { pads: t.shape.map((_, i) => (i === a ? [offset, total - offset - t.shape[a]] : [0, 0])) });
+    const pads = t.shape.map((_, i) => (i === a ? [offset, total - offset - t.shape[a]] : [0, 0]));
+    const placed = applyPrim('pad', [cast(t, dtype)], { pads });
+    // Each position belongs to one piece: a mask of the piece's positions picks its values
+    // exactly. (Adding the zero-padded pieces would turn -0 into 0, and bool into int32.)
+    out = out ? where(applyPrim('pad', [full(t.shape, true)], { pads }), placed, out) : placed;
     offset += t.shape[a];
-    out = out ? add(out, placed) : placed;
   }
   return out!;
 }
@@ -312,6 +328,23 @@ function checkIndex(op: string, index: Tensor): void {
 }
 
 /**
+ * Checks index values that are known already (computed, or constant: the usual case of
+ * indices built from data), so that a bad index fails here, naming the op, rather than when
+ * a value is read. Indices still to be computed are checked by the primitive as it runs.
+ */
+export function checkIndexValues(op: string, index: Tensor, axis: number, input: Shape): void {
+  const size = input[axis];
+  const constant = constValueOf(index.node);
+  const values = constant !== undefined ? (index.size > 0 ? [constant] : []) : index.node.realized;
+  if (!values) return;
+  for (const v of values) {
+    if (v < -size || v >= size) {
+      throw new IndexError(`${op}: index ${v} is out of range for axis ${axis} of size ${size} (input shape ${formatShape(input)}, index shape ${formatShape(index.shape)}); indices must lie in [${-size}, ${size - 1}]`);
+    }
+  }
+}
+
+/**
  * torch.gather: `out[i][j] = x[i][index[i][j]]` along `axis`; `index` has the rank of `x`
  * and, off `axis`, dimensions no larger than those of `x`.
  */
@@ -323,6 +356,7 @@ export function gather(x: TensorLike, axis: number, index: TensorLike): Tensor {
   if (idx.rank !== t.rank || idx.shape.some((d, i) => i !== a && d > t.shape[i])) {
     throw new ShapeError(`gather: index of shape ${formatShape(idx.shape)} does not fit input of shape ${formatShape(t.shape)} along axis ${a}; it needs the same rank and no larger dimensions off that axis`);
   }
+  checkIndexValues('gather', idx, a, t.shape);
   const source = shrink(t, t.shape.map((d, i) => (i === a ? [0, d] : [0, idx.shape[i]]) as [number, number]));
   return applyPrim('gather', [source, idx], { axis: a });
 }
@@ -334,6 +368,7 @@ export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Ten
   checkIndex('indexSelect', idx);
   if (idx.rank !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${formatShape(idx.shape)}`);
   const a = normalizeAxis('indexSelect', axis, t.rank);
+  checkIndexValues('indexSelect', idx, a, t.shape);
   const shape = t.shape.map((d, i) => (i === a ? idx.shape[0] : d));
   const view = reshape(idx, t.shape.map((_, i) => (i === a ? idx.shape[0] : 1)));
   return applyPrim('gather', [t, broadcastTo(view, shape)], { axis: a });
@@ -349,6 +384,7 @@ export function scatterAdd(x: TensorLike, axis: number, index: TensorLike, src: 
   if (idx.rank !== t.rank || s.rank !== t.rank || idx.shape.some((d, i) => d > s.shape[i] || (i !== a && d > t.shape[i]))) {
     throw new ShapeError(`scatterAdd: index ${formatShape(idx.shape)}, src ${formatShape(s.shape)} and input ${formatShape(t.shape)} do not fit along axis ${a}; index needs their rank and dimensions no larger than src's (and than the input's off that axis)`);
   }
+  checkIndexValues('scatterAdd', idx, a, t.shape);
   const srcView = shrink(cast(s, t.dtype), idx.shape.map((d) => [0, d] as [number, number]));
   const scattered = applyPrim('scatter_add', [idx, srcView], { axis: a, size: t.shape[a] });
   const placed = applyPrim('pad', [scattered], { pads: t.shape.map((d, i) => [0, d - scattered.shape[i]]) });

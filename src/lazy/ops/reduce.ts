@@ -1,10 +1,10 @@
 /** Reductions and the softmax family, as composites of reduce_sum and reduce_max. */
 import { isFloat } from '../dtype.js';
 import { ArgumentError, ShapeError } from '../errors.js';
-import { formatShape, normalizeAxes, sizeOf } from '../shape.js';
+import { formatShape, normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { applyPrim, asTensor, type TensorLike } from './core.js';
-import { add, cast, div, eq, exp, log, mul, neg, sqrt, square, stopGradient, sub, where } from './elementwise.js';
+import { add, cast, div, eq, exp, log, logicalOr, mul, ne, neg, sqrt, square, stopGradient, sub, where } from './elementwise.js';
 import { iota } from './creation.js';
 import { flatten, pad, reshape, shrink } from './movement.js';
 
@@ -84,8 +84,11 @@ function argExtreme(op: string, x: TensorLike, opts: { axis?: number; keepdims?:
   if (n === 0) throw new ShapeError(`${op}: axis ${axis} of shape ${formatShape(t.shape)} is empty`);
   const best = pick(t, { axis: a, keepdims: true });
   const positions = iota(t.shape, a);
-  // The first position holding the extreme value.
-  const candidates = where(eq(t, best), positions, n);
+  // The first position holding the extreme value. A NaN is the extreme of any slice that
+  // holds one (max propagates it, as NumPy's argmax does), but it equals nothing: match it
+  // as the element that differs from itself.
+  const hits = logicalOr(eq(t, best), ne(t, t));
+  const candidates = where(hits, positions, n);
   return min(candidates, { axis: a, keepdims: opts.keepdims ?? false });
 }
 /** Index of the largest element along `axis` (of the flattened tensor when omitted), int32. */
@@ -108,21 +111,24 @@ export const std = (x: TensorLike, opts: ReduceOptions & { correction?: number }
 /** log(sum(exp(x))) computed stably by shifting by the maximum. */
 export function logsumexp(x: TensorLike, opts: ReduceOptions = {}): Tensor {
   const t = asTensor(x);
+  const { dropped } = reduced('logsumexp', t, opts);
   // The shift cancels analytically, so it carries no gradient; infinite maxima shift by 0.
   const peak = stopGradient(max(t, { axis: opts.axis, keepdims: true }));
   const shift = where(eq(peak, neg(Infinity)), 0, where(eq(peak, Infinity), 0, peak));
   const total = log(sum(exp(sub(t, shift)), { axis: opts.axis, keepdims: true }));
   const out = add(total, shift);
-  return opts.keepdims ? out : reshape(out, reduced('logsumexp', t, opts).dropped);
+  return opts.keepdims ? out : reshape(out, dropped);
 }
 
 export function softmax(x: TensorLike, axis = -1): Tensor {
   const t = asTensor(x);
+  normalizeAxis('softmax', axis, t.rank);
   const shifted = exp(sub(t, stopGradient(max(t, { axis, keepdims: true }))));
   return div(shifted, sum(shifted, { axis, keepdims: true }));
 }
 
 export function logSoftmax(x: TensorLike, axis = -1): Tensor {
   const t = asTensor(x);
+  normalizeAxis('logSoftmax', axis, t.rank);
   return sub(t, logsumexp(t, { axis, keepdims: true }));
 }

@@ -1,0 +1,85 @@
+/**
+ * A long loop that updates a tensor and reads it now and then keeps memory flat: a realized
+ * node keeps its buffer and drops its inputs, so the history behind it can be collected,
+ * and the hash-consing table lets go of what was built before each read.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { tensor, type Tensor } from '../src/index.js';
+import { liveNodeCount } from '../src/lazy/node.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+const step = (x: Tensor): Tensor => x.mul(0.99).add(1);
+const STEPS = 10_000;
+const READ_EVERY = 100;
+
+test('a synchronous 10,000-step update loop that reads every 100 steps keeps memory flat', () => {
+  // No await anywhere: a training loop written synchronously must not retain its history
+  // until the job ends either.
+  let x = tensor([1, 2, 3, 4]);
+  const heap: Record<number, number> = {};
+  let largestTable = 0;
+  for (let i = 1; i <= STEPS; i++) {
+    x = step(x);
+    if (i % READ_EVERY === 0) {
+      largestTable = Math.max(largestTable, liveNodeCount());
+      x.toArray();
+    }
+    if (i === 1000 || i === STEPS) heap[i] = heapAfterGc();
+  }
+  const growth = heap[STEPS] - heap[1000];
+  // Retaining the 18,000 nodes built in between would take about 10 MB; the collector's
+  // own noise is a few hundred KB.
+  assert.ok(growth < 2_000_000, `heap grew by ${(growth / 1e6).toFixed(2)} MB from step 1000 to step ${STEPS}`);
+  // Between two reads the table holds that region's nodes: two per step and a few constants.
+  assert.ok(largestTable <= 2 * READ_EVERY + 10, `the hash-consing table held ${largestTable} nodes`);
+  // x converges to the fixed point 100 of x -> 0.99 x + 1.
+  const values = x.toArray() as number[];
+  assert.ok(values.every((v) => Math.abs(v - 100) < 1e-3), `values ${values}`);
+});
+
+/** Whether `collected` reports within a few collections and event-loop turns. */
+async function becomesCollected(isCollected: () => boolean): Promise<boolean> {
+  for (let attempt = 0; attempt < 20 && !isCollected(); attempt++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return isCollected();
+}
+
+test('dropping the inputs of a realized node is what frees the history behind it', async () => {
+  const collected = new Set<string>();
+  const registry = new FinalizationRegistry<string>((label) => collected.add(label));
+  function run(label: string, readEvery: number | null): Tensor {
+    let x = tensor([1, 2, 3, 4]);
+    for (let i = 1; i <= 300; i++) {
+      x = step(x);
+      if (i === 150) registry.register(x.node, label);
+      if (readEvery !== null && i % readEvery === 0) x.toArray();
+    }
+    return x;
+  }
+  // Read every 100 steps: the node of step 150 is realized at step 200 and its history is
+  // cut off from the live tensor, so it is collected.
+  const read = run('read', 100);
+  assert.equal(read.node.inputs.length, 0, 'the last read left a realized node without inputs');
+  assert.ok(await becomesCollected(() => collected.has('read')), 'a node behind a realized one is collected');
+  // Never read: every node stays reachable from the live tensor through its inputs.
+  const unread = run('unread', null);
+  assert.equal(await becomesCollected(() => collected.has('unread')), false, 'a node still reachable through inputs stays alive');
+  // Reading it realizes the last node and drops its inputs: now the history can go.
+  assert.equal((unread.toArray() as number[]).length, 4);
+  assert.equal(unread.node.inputs.length, 0);
+  assert.ok(await becomesCollected(() => collected.has('unread')), 'after a read, the history is collected');
+});
