@@ -1,7 +1,7 @@
 /** vmap: maps a function over an axis of its inputs by rewriting its DAG with batching rules. */
 import { paramNode } from '../lazy/build.js';
 import { ArgumentError, IndexError, ShapeError } from '../lazy/errors.js';
-import type { Node } from '../lazy/node.js';
+import { topoSort, type Node } from '../lazy/node.js';
 import { broadcastPrefix, treeFlatten, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
 import { realizeAll } from '../lazy/realize.js';
 import { formatShape } from '../lazy/shape.js';
@@ -55,7 +55,8 @@ export function vmap<Args extends unknown[], Out>(f: (...args: Args) => Out, opt
     throw new ArgumentError(`vmap: chunkSize ${opts.chunkSize} must be a positive whole number`);
   }
   return (...args: Args): Out => {
-    const inDims = opts.inDims ?? 0;
+    // null is a value here (not mapped), not a missing option: only undefined defaults.
+    const inDims = opts.inDims === undefined ? 0 : opts.inDims;
     if (Array.isArray(inDims) && inDims.length !== args.length) {
       throw new ArgumentError(`vmap: inDims has ${inDims.length} entries but the function got ${args.length} arguments; give one entry (a number, null or a pytree) per argument`);
     }
@@ -76,9 +77,10 @@ export function vmap<Args extends unknown[], Out>(f: (...args: Args) => Out, opt
       throw new ShapeError(`vmap: mapped axes have different sizes: ${described}; every mapped axis must have one size`);
     }
     const [size] = sizes;
-    const outDims = opts.outDims ?? 0;
-    const run = (l: readonly unknown[], n: number) => mapOnce(f as (...a: unknown[]) => unknown, l, def, axes, n, randomness, outDims);
-    const mapped = opts.chunkSize !== undefined && size > opts.chunkSize ? mapInChunks(leaves, axes, size, opts.chunkSize, run) : run(leaves, size);
+    const outDims = opts.outDims === undefined ? 0 : opts.outDims;
+    const run = (l: readonly unknown[], chunk: Chunk) => mapOnce(f as (...a: unknown[]) => unknown, l, def, axes, chunk, randomness, outDims);
+    const whole = { start: 0, size, total: size };
+    const mapped = opts.chunkSize !== undefined && size > opts.chunkSize ? mapInChunks(leaves, axes, size, opts.chunkSize, run) : run(leaves, whole);
     return treeUnflatten(mapped.def, mapped.outs) as Out;
   };
 }
@@ -90,7 +92,27 @@ interface Mapped {
   axes: (number | null)[];
 }
 
-function mapOnce(f: (...args: unknown[]) => unknown, leaves: readonly unknown[], def: TreeDef, axes: readonly (number | null)[], size: number, randomness: Randomness, outDims: AxisSpec): Mapped {
+/** The examples one call of the mapped function computes: [start, start + size) of total. */
+interface Chunk {
+  readonly start: number;
+  readonly size: number;
+  readonly total: number;
+}
+
+/**
+ * The batched value of a random leaf drawn per example: the draw for the whole batch,
+ * sliced to the chunk, so that chunking never changes which sample an example gets.
+ */
+function drawPerExample(node: Node, chunk: Chunk): Batched {
+  const rule = node.rule.batch;
+  if (rule === 'leaf') throw new Error(`functs internal error: ${node.op} has no batching rule`);
+  const [all, dim] = rule([], [], node, chunk.total);
+  if (chunk.size === chunk.total) return { value: all, dim };
+  return { value: all.slice(all.shape.map((_, d) => (d === dim ? [chunk.start, chunk.start + chunk.size] : null))), dim };
+}
+
+function mapOnce(f: (...args: unknown[]) => unknown, leaves: readonly unknown[], def: TreeDef, axes: readonly (number | null)[], chunk: Chunk, randomness: Randomness, outDims: AxisSpec): Mapped {
+  const size = chunk.size;
   const frame = { id: nextFrameId++, randomness };
   const seeds = new Map<Node, Batched>();
   const callLeaves = leaves.map((leaf, i) => {
@@ -104,7 +126,11 @@ function mapOnce(f: (...args: unknown[]) => unknown, leaves: readonly unknown[],
   const callArgs = treeUnflatten(def, callLeaves) as unknown[];
   const out = withVmapFrame(frame, () => f(...callArgs));
   const { leaves: outLeaves, def: outDef } = flattenOutput(out, 'vmap');
-  const batched = pushBatch(outLeaves.map((t) => t.node), seeds, size, (n) => n.op === 'random' && lastBatchingFrame(n) === frame.id);
+  const outNodes = outLeaves.map((t) => t.node);
+  for (const n of topoSort(outNodes)) {
+    if (n.op === 'random' && lastBatchingFrame(n) === frame.id) seeds.set(n, drawPerExample(n, chunk));
+  }
+  const batched = pushBatch(outNodes, seeds, size);
   const outAxes = broadcastPrefix(outDims, out, 'vmap outDims', isAxisLeaf);
   const placedAxes: (number | null)[] = [];
   const outs = batched.map((b, i) => {
@@ -127,7 +153,7 @@ function mapOnce(f: (...args: unknown[]) => unknown, leaves: readonly unknown[],
  * computed before the next slice is traced (when they can be: not under an outer
  * transform), so at most `chunk` examples are in flight.
  */
-function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[], size: number, chunk: number, run: (leaves: unknown[], n: number) => Mapped): Mapped {
+function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[], size: number, chunk: number, run: (leaves: unknown[], chunk: Chunk) => Mapped): Mapped {
   const results: Mapped[] = [];
   for (let start = 0; start < size; start += chunk) {
     const end = Math.min(size, start + chunk);
@@ -137,7 +163,7 @@ function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[
       const t = leaf as Tensor;
       return t.slice(t.shape.map((_, d) => (d === axis ? [start, end] : null)));
     });
-    const mapped = run(sliced, end - start);
+    const mapped = run(sliced, { start, size: end - start, total: size });
     const concrete = mapped.outs.filter((t) => !t.node.readsParam);
     if (concrete.length) realizeAll(concrete.map((t) => t.node));
     results.push(mapped);

@@ -76,13 +76,13 @@ export interface Batched {
 }
 
 /**
- * vmap's rewrite: carries batch axes from the seeds through every dependent node with the
- * primitives' batching rules. `isBatchedLeaf` marks leaves that are batched without being
- * seeds (random values drawn per example).
+ * vmap's rewrite: carries batch axes from the seeds (the mapped arguments' Params, and
+ * random leaves drawn per example) through every dependent node with the primitives'
+ * batching rules.
  */
-export function pushBatch(roots: readonly Node[], seeds: ReadonlyMap<Node, Batched>, batchSize: number, isBatchedLeaf: (n: Node) => boolean): Batched[] {
+export function pushBatch(roots: readonly Node[], seeds: ReadonlyMap<Node, Batched>, batchSize: number): Batched[] {
   const mapped = new Map<Node, Batched>(seeds);
-  const { order } = dependentNodes(roots, (n) => seeds.has(n) || isBatchedLeaf(n));
+  const { order } = dependentNodes(roots, (n) => seeds.has(n));
   for (const node of order) {
     if (mapped.has(node)) continue;
     const rule = node.rule.batch;

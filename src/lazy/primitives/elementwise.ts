@@ -138,8 +138,13 @@ elementwise({
   vjp: (ct, [, b], out) => [o.div(ct, b), o.neg(o.div(o.mul(ct, out), b))],
 });
 
-/** d(a^b)/da = b a^(b-1), defined as 0 where b == 0 (JAX's convention). */
-const powBase = (a: Tensor, b: Tensor): Tensor => o.where(o.eq(b, 0), 0, o.mul(b, o.pow(a, o.sub(b, 1))));
+/**
+ * d(a^b)/da = b a^(b-1), defined as 0 where a == b == 0 (where it would be 0 * inf). Only
+ * that point is selected away: selecting on b == 0 alone (as JAX does) would also zero
+ * the derivative of this with respect to b there, which is a^(-1), and so mixed second
+ * derivatives at b == 0.
+ */
+const powBase = (a: Tensor, b: Tensor): Tensor => o.where(o.logicalAnd(o.eq(b, 0), o.eq(a, 0)), 0, o.mul(b, o.pow(a, o.sub(b, 1))));
 /** d(a^b)/db = a^b log(a), defined as 0 where a == 0. */
 const powExponent = (a: Tensor, out: Tensor): Tensor => o.where(o.eq(a, 0), 0, o.mul(out, o.log(a)));
 elementwise({

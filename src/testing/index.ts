@@ -1,0 +1,9 @@
+/**
+ * functs/testing: utilities for property tests of code written with functs, the same ones
+ * the project's own tests use: fast-check arbitraries for shapes, tensors and random
+ * programs, `assertAllClose`, and `checkGrads` (derivatives against finite differences).
+ */
+export * from './arbitraries.js';
+export * from './assert.js';
+export * from './grads.js';
+export * from './programs.js';
