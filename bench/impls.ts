@@ -12,15 +12,14 @@ import type { Implementation } from "./types.js";
 import { handLoop } from "./peers/hand-loop.js";
 import { jaxJs } from "./peers/jax-js.js";
 import { tfjsClosedForm, tfjsNestedGrad } from "./peers/tfjs.js";
+import { functs } from "./functs.js";
 
 /** Name of the implementation whose output is the reference. */
 export const REFERENCE = handLoop.name;
 
 export const IMPLEMENTATIONS: Implementation[] = [
   handLoop, // reference: keep first
-  // ---- functs goes here --------------------------------------------------
-  // functs,   // import { functs } from "./functs.js";
-  // ------------------------------------------------------------------------
+  functs,
   jaxJs,
   tfjsNestedGrad,
   tfjsClosedForm,

@@ -5,7 +5,10 @@
 import './lazy/primitives/index.js';
 import { registerBackend } from './lazy/realize.js';
 import { interpBackend } from './backends/interp/index.js';
+import { jsBackend } from './backends/js/index.js';
 
+// The fused JavaScript backend is the default; the interpreter stays as the specification.
+registerBackend(jsBackend);
 registerBackend(interpBackend);
 
 export { Tensor, type NestedNumbers } from './lazy/tensor.js';
@@ -16,4 +19,7 @@ export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, Transfo
 export { setBackend, withBackend, backendNames } from './lazy/realize.js';
 export * from './transforms/index.js';
 export type { PyTree, TreeDef } from './lazy/pytree.js';
+export { jit, type Jitted, type JitOptions, type JitStats } from './transforms/jit.js';
+export { explain } from './transforms/explain.js';
+export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';
 export type { Randomness } from './lazy/trace.js';

@@ -1,0 +1,418 @@
+/**
+ * The scalar expressions of a kernel: what one element of an output is, as a DAG over
+ * loads, constants, index values, elementwise primitives, guards (padding) and reductions.
+ * A builder hash-conses them (common subexpressions are one expression) and folds what a
+ * transformed program leaves behind: constants, multiplication by one and zero, comparisons
+ * of index values decided by their ranges, and sums against one-hot bases
+ * (`sum_k x[k] * (k == j)` becomes `x[j]`).
+ */
+import { coerce, type DType } from '../lazy/dtype.js';
+import type { Node } from '../lazy/node.js';
+import { primitiveRule } from '../lazy/primitive.js';
+import {
+  addIndex,
+  coefficientOf,
+  dynamicIndex,
+  mentionsNonlinearly,
+  newVar,
+  rangeOf,
+  scaleIndex,
+  substituteIndex,
+  varIndex,
+  varsOf,
+  withoutVar,
+  type Affine,
+  type LoopVar,
+} from './affine.js';
+
+interface ExprBase {
+  readonly id: number;
+  readonly key: string;
+  readonly dtype: DType;
+  /** Loop variables the value depends on, sorted by id. */
+  readonly vars: readonly LoopVar[];
+  /** The DAG node whose value this expression first stood for (for the scheduler's bookkeeping). */
+  origin: Node | null;
+}
+
+export interface ConstExpr extends ExprBase { readonly kind: 'const'; readonly value: number }
+/** An element of a materialized buffer (an input, or the output of an earlier kernel). */
+export interface LoadExpr extends ExprBase { readonly kind: 'load'; readonly source: Node; readonly index: Affine }
+/** The value of an index expression (iota). */
+export interface IndexValueExpr extends ExprBase { readonly kind: 'index'; readonly index: Affine }
+/** Element `index` of a counter-based random tensor. */
+export interface RandomExpr extends ExprBase { readonly kind: 'random'; readonly seed: number; readonly distribution: 'uniform' | 'normal'; readonly index: Affine }
+/** An elementwise primitive applied to argument expressions. */
+export interface OpExpr extends ExprBase { readonly kind: 'op'; readonly op: string; readonly args: readonly Expr[] }
+/** `value` where every bound holds, 0 elsewhere (the zero fill of padding). */
+export interface GuardExpr extends ExprBase { readonly kind: 'guard'; readonly bounds: readonly Bound[]; readonly value: Expr }
+/** A sum or maximum of `body` over its own loop variables. */
+export interface ReduceExpr extends ExprBase { readonly kind: 'reduce'; readonly op: 'sum' | 'max'; readonly loops: readonly LoopVar[]; readonly body: Expr }
+/** A gather index: checked against the axis size (throws IndexError) and wrapped if negative. */
+export interface CheckExpr extends ExprBase { readonly kind: 'check'; readonly value: Expr; readonly size: number; readonly what: string }
+
+export type Expr = ConstExpr | LoadExpr | IndexValueExpr | RandomExpr | OpExpr | GuardExpr | ReduceExpr | CheckExpr;
+
+/** `lo <= index <= hi`. */
+export interface Bound {
+  readonly index: Affine;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** Rough cost of one evaluation, in units of an addition (the scheduler's cost model). */
+const OP_COST: Record<string, number> = {
+  recip: 4, sqrt: 4, div: 4, floor: 2, ceil: 2, round: 4,
+  exp: 20, log: 20, sin: 20, cos: 20, tanh: 20, log1p: 20, expm1: 20, pow: 30,
+};
+
+export function opCost(op: string): number {
+  return OP_COST[op] ?? 1;
+}
+
+const COMMUTATIVE = new Set(['add', 'mul', 'max', 'eq']);
+
+function unionVars(lists: readonly (readonly LoopVar[])[]): LoopVar[] {
+  const byId = new Map<number, LoopVar>();
+  for (const list of lists) for (const v of list) byId.set(v.id, v);
+  return [...byId.values()].sort((a, b) => a.id - b.id);
+}
+
+function indexVars(a: Affine): LoopVar[] {
+  return [...varsOf(a).values()].sort((x, y) => x.id - y.id);
+}
+
+function encodeNumber(v: number): string {
+  return Object.is(v, -0) ? '-0' : String(v);
+}
+
+/** The factors of a product tree (through negation and guards), for one-hot detection. */
+function productFactors(e: Expr, out: Expr[] = []): Expr[] {
+  if (e.kind === 'op' && e.op === 'mul') e.args.forEach((a) => productFactors(a, out));
+  else if (e.kind === 'op' && e.op === 'neg') productFactors(e.args[0], out);
+  else if (e.kind === 'guard') productFactors(e.value, out);
+  else out.push(e);
+  return out;
+}
+
+/** For `cast(eq(i, j))` or `eq(i, j)` over index values: `i - j`; otherwise undefined. */
+function indicatorDifference(e: Expr): Affine | undefined {
+  const test = e.kind === 'op' && e.op === 'cast' ? e.args[0] : e;
+  if (test.kind !== 'op' || test.op !== 'eq') return undefined;
+  const [a, b] = test.args;
+  if (a.kind !== 'index' || b.kind !== 'index') return undefined;
+  return addIndex(a.index, scaleIndex(b.index, -1));
+}
+
+/** Hash-consing construction of the expressions of one kernel. */
+export class ExprBuilder {
+  private readonly table = new Map<string, Expr>();
+  private nextId = 1;
+
+  private intern<E extends Expr>(key: string, make: (id: number) => E): E {
+    const known = this.table.get(key);
+    if (known) return known as E;
+    const made = make(this.nextId++);
+    this.table.set(key, made);
+    return made;
+  }
+
+  constant(value: number, dtype: DType): ConstExpr {
+    const v = coerce(value, dtype);
+    const key = `c:${dtype}:${encodeNumber(v)}`;
+    return this.intern(key, (id) => ({ kind: 'const', id, key, dtype, vars: [], origin: null, value: v }));
+  }
+
+  load(source: Node, index: Affine): LoadExpr {
+    const key = `L${source.id}[${index.key}]`;
+    return this.intern(key, (id) => ({ kind: 'load', id, key, dtype: source.dtype, vars: indexVars(index), origin: null, source, index }));
+  }
+
+  indexValue(index: Affine, dtype: DType): Expr {
+    if (index.terms.length === 0) return this.constant(index.constant, dtype);
+    const key = `I:${dtype}[${index.key}]`;
+    return this.intern(key, (id) => ({ kind: 'index', id, key, dtype, vars: indexVars(index), origin: null, index }));
+  }
+
+  random(seed: number, distribution: 'uniform' | 'normal', index: Affine, dtype: DType): RandomExpr {
+    const key = `R${seed}:${distribution}:${dtype}[${index.key}]`;
+    return this.intern(key, (id) => ({ kind: 'random', id, key, dtype, vars: indexVars(index), origin: null, seed, distribution, index }));
+  }
+
+  check(value: Expr, size: number, what: string): CheckExpr {
+    const key = `K${value.id}<${size}`;
+    return this.intern(key, (id) => ({ kind: 'check', id, key, dtype: 'int32', vars: value.vars, origin: null, value, size, what }));
+  }
+
+  /** An elementwise primitive, folded where its value is known. */
+  op(op: string, dtype: DType, args: readonly Expr[]): Expr {
+    const folded = this.fold(op, dtype, args);
+    if (folded) return folded;
+    const ordered = COMMUTATIVE.has(op) ? [...args].sort((a, b) => a.id - b.id) : args;
+    const key = `${op}:${dtype}(${ordered.map((a) => a.id).join(',')})`;
+    return this.intern(key, (id) => ({ kind: 'op', id, key, dtype, vars: unionVars(ordered.map((a) => a.vars)), origin: null, op, args: ordered }));
+  }
+
+  private fold(op: string, dtype: DType, args: readonly Expr[]): Expr | undefined {
+    if (args.every((a) => a.kind === 'const')) {
+      const values = args.map((a) => (a as ConstExpr).value);
+      const value = op === 'cast' ? values[0] : primitiveRule(op).scalar!(...values);
+      return this.constant(value, dtype);
+    }
+    const [a, b] = args;
+    const constOf = (e: Expr | undefined) => (e?.kind === 'const' ? e.value : undefined);
+    switch (op) {
+      case 'add':
+        if (constOf(a) === 0 && b.dtype === dtype) return b;
+        if (constOf(b) === 0 && a.dtype === dtype) return a;
+        return undefined;
+      case 'mul':
+        if (constOf(a) === 1 && b.dtype === dtype) return b;
+        if (constOf(b) === 1 && a.dtype === dtype) return a;
+        // Zero times anything is zero (the construction-time simplifier's convention, as JAX's symbolic zeros).
+        if (constOf(a) === 0 || constOf(b) === 0) return this.constant(0, dtype);
+        return undefined;
+      case 'neg':
+        return a.kind === 'op' && a.op === 'neg' ? a.args[0] : undefined;
+      case 'stop_gradient':
+        return a;
+      case 'cast':
+        if (a.dtype === dtype) return a;
+        if (a.kind === 'index' && dtype !== 'bool') return this.indexValue(a.index, dtype);
+        return undefined;
+      case 'eq':
+      case 'lt':
+        return this.compareIndices(op, a, b, dtype);
+      case 'where': {
+        const c = constOf(a);
+        if (c !== undefined) return c ? args[1] : args[2];
+        return args[1] === args[2] ? args[1] : undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** eq/lt of two index values, decided when the range of their difference decides it. */
+  private compareIndices(op: 'eq' | 'lt', a: Expr, b: Expr, dtype: DType): Expr | undefined {
+    if (a.kind !== 'index' || b.kind !== 'index') return undefined;
+    const [lo, hi] = rangeOf(addIndex(a.index, scaleIndex(b.index, -1)));
+    if (op === 'eq') {
+      if (lo === 0 && hi === 0) return this.constant(1, dtype);
+      if (lo > 0 || hi < 0) return this.constant(0, dtype);
+      return undefined;
+    }
+    if (hi < 0) return this.constant(1, dtype);
+    if (lo >= 0) return this.constant(0, dtype);
+    return undefined;
+  }
+
+  /** `value` where all bounds hold, 0 elsewhere; bounds implied by the index ranges are dropped. */
+  guard(bounds: readonly Bound[], value: Expr): Expr {
+    const open: Bound[] = [];
+    for (const bound of bounds) {
+      const [lo, hi] = rangeOf(bound.index);
+      if (lo >= bound.lo && hi <= bound.hi) continue;
+      if (hi < bound.lo || lo > bound.hi) return this.constant(0, value.dtype);
+      open.push(bound);
+    }
+    if (open.length === 0 || (value.kind === 'const' && value.value === 0)) return value;
+    if (value.kind === 'guard') return this.guard([...open, ...value.bounds], value.value);
+    open.sort((x, y) => (x.index.key < y.index.key ? -1 : 1));
+    const key = `G[${open.map((o) => `${o.index.key}:${o.lo}:${o.hi}`).join(';')}](${value.id})`;
+    const vars = unionVars([value.vars, ...open.map((o) => indexVars(o.index))]);
+    return this.intern(key, (id) => ({ kind: 'guard', id, key, dtype: value.dtype, vars, origin: null, bounds: open, value }));
+  }
+
+  /**
+   * A reduction of `body` over `loops`. Loops the body ignores become a multiplication (sum)
+   * or vanish (max); a one-hot factor `k == j` in a sum fixes `k = j` and drops the loop.
+   */
+  reduce(op: 'sum' | 'max', loops: readonly LoopVar[], body: Expr, dtype: DType): Expr {
+    // Over nothing: the identity of the reduction (and no body to hoist out of an empty loop).
+    if (loops.some((v) => v.extent === 0)) return this.constant(op === 'sum' ? 0 : -Infinity, dtype);
+    const used = loops.filter((v) => body.vars.some((u) => u.id === v.id));
+    const ignored = loops.filter((v) => !used.includes(v)).reduce((n, v) => n * v.extent, 1);
+    if (op === 'sum' && ignored !== 1) return this.op('mul', dtype, [this.reduce(op, used, body, dtype), this.constant(ignored, dtype)]);
+    if (used.length === 0) return body.dtype === dtype ? body : this.op('cast', dtype, [body]);
+    if (op === 'sum') {
+      if (body.kind === 'const' && body.value === 0) return body;
+      const folded = this.foldOneHot(used, body, dtype);
+      if (folded) return folded;
+    }
+    const key = `S${op}:${dtype}[${used.map((v) => v.id).join(',')}](${body.id})`;
+    const ownIds = new Set(used.map((v) => v.id));
+    const vars = body.vars.filter((v) => !ownIds.has(v.id));
+    return this.intern(key, (id) => ({ kind: 'reduce', id, key, dtype, vars, origin: null, op, loops: used, body }));
+  }
+
+  private foldOneHot(loops: readonly LoopVar[], body: Expr, dtype: DType): Expr | undefined {
+    for (const factor of productFactors(body)) {
+      const difference = indicatorDifference(factor);
+      if (!difference) continue;
+      for (const v of loops) {
+        const c = coefficientOf(difference, v);
+        if (Math.abs(c) !== 1 || mentionsNonlinearly(difference, v)) continue;
+        // c*v + rest == 0  =>  v = -rest / c = -c * rest.
+        const solution = scaleIndex(withoutVar(difference, v), -c);
+        const fixed = this.substitute(body, new Map([[v.id, solution]]));
+        const guarded = this.guard([{ index: solution, lo: 0, hi: v.extent - 1 }], fixed);
+        return this.reduce('sum', loops.filter((u) => u !== v), guarded, dtype);
+      }
+    }
+    return undefined;
+  }
+
+  /** `e` with loop variables replaced by index expressions (reductions get fresh loops). */
+  substitute(e: Expr, map: ReadonlyMap<number, Affine>, memo = new Map<number, Expr>()): Expr {
+    if (!e.vars.some((v) => map.has(v.id))) return e;
+    const known = memo.get(e.id);
+    if (known) return known;
+    const sub = (x: Expr) => this.substitute(x, map, memo);
+    const index = (a: Affine) => substituteIndex(a, map, (atom) => dynamicIndex(sub(atom.value as CheckExpr) as CheckExpr, atom.lo, atom.hi));
+    let out: Expr;
+    switch (e.kind) {
+      case 'const': out = e; break;
+      case 'load': out = this.load(e.source, index(e.index)); break;
+      case 'index': out = this.indexValue(index(e.index), e.dtype); break;
+      case 'random': out = this.random(e.seed, e.distribution, index(e.index), e.dtype); break;
+      case 'op': out = this.op(e.op, e.dtype, e.args.map(sub)); break;
+      case 'guard': out = this.guard(e.bounds.map((b) => ({ ...b, index: index(b.index) })), sub(e.value)); break;
+      case 'check': out = this.check(sub(e.value), e.size, e.what); break;
+      case 'reduce': {
+        const fresh = e.loops.map((v) => newVar(v.extent, 'reduce'));
+        const inner = new Map(map);
+        e.loops.forEach((v, i) => inner.set(v.id, varIndex(fresh[i])));
+        out = this.reduce(e.op, fresh, this.substitute(e.body, inner, new Map()), e.dtype);
+        break;
+      }
+      default: return e satisfies never;
+    }
+    out.origin ??= e.origin;
+    memo.set(e.id, out);
+    return out;
+  }
+}
+
+/**
+ * Rebuilds `e` with some subexpressions replaced (by id); unchanged parts stay shared.
+ * Used to swap reductions for versions that share their loops.
+ */
+export function replaceExprs(builder: ExprBuilder, e: Expr, map: ReadonlyMap<number, Expr>, memo = new Map<number, Expr>()): Expr {
+  const direct = map.get(e.id);
+  if (direct) return direct;
+  const known = memo.get(e.id);
+  if (known) return known;
+  const sub = (x: Expr) => replaceExprs(builder, x, map, memo);
+  let out: Expr = e;
+  switch (e.kind) {
+    case 'const':
+    case 'load':
+    case 'index':
+    case 'random':
+      break;
+    case 'op': {
+      const args = e.args.map(sub);
+      if (args.some((a, i) => a !== e.args[i])) out = builder.op(e.op, e.dtype, args);
+      break;
+    }
+    case 'guard': {
+      const value = sub(e.value);
+      if (value !== e.value) out = builder.guard(e.bounds, value);
+      break;
+    }
+    case 'check': {
+      const value = sub(e.value);
+      if (value !== e.value) out = builder.check(value, e.size, e.what);
+      break;
+    }
+    case 'reduce': {
+      const body = sub(e.body);
+      if (body !== e.body) out = builder.reduce(e.op, e.loops, body, e.dtype);
+      break;
+    }
+    default: return e satisfies never;
+  }
+  out.origin ??= e.origin;
+  memo.set(e.id, out);
+  return out;
+}
+
+/** Children of an expression, index values included (for walks over a kernel). */
+export function childrenOf(e: Expr): Expr[] {
+  const fromIndex = (a: Affine): Expr[] => {
+    const out: Expr[] = [];
+    const walk = (x: Affine) => {
+      for (const { atom } of x.terms) {
+        if (atom.kind === 'dyn') out.push(atom.value as CheckExpr);
+        else if (atom.kind === 'div' || atom.kind === 'mod') walk(atom.of);
+      }
+    };
+    walk(a);
+    return out;
+  };
+  switch (e.kind) {
+    case 'const': return [];
+    case 'load':
+    case 'index':
+    case 'random': return fromIndex(e.index);
+    case 'op': return [...e.args];
+    case 'guard': return [e.value, ...e.bounds.flatMap((b) => fromIndex(b.index))];
+    case 'reduce': return [e.body];
+    case 'check': return [e.value];
+    default: return e satisfies never;
+  }
+}
+
+/** Expressions reachable from `roots`, children first. */
+export function exprOrder(roots: readonly Expr[]): Expr[] {
+  const order: Expr[] = [];
+  const seen = new Set<number>();
+  const stack: [Expr, number][] = [];
+  for (const root of roots) {
+    if (seen.has(root.id)) continue;
+    seen.add(root.id);
+    stack.push([root, 0]);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const children = childrenOf(top[0]);
+      if (top[1] < children.length) {
+        const child = children[top[1]++];
+        if (!seen.has(child.id)) {
+          seen.add(child.id);
+          stack.push([child, 0]);
+        }
+      } else {
+        stack.pop();
+        order.push(top[0]);
+      }
+    }
+  }
+  return order;
+}
+
+/** Cost of one evaluation of `e`, including the loops of reductions inside it. */
+export function costOf(e: Expr, memo = new Map<number, number>()): number {
+  const known = memo.get(e.id);
+  if (known !== undefined) return known;
+  let own: number;
+  switch (e.kind) {
+    case 'const': own = 0; break;
+    case 'load': own = 1; break;
+    case 'index': own = 0.5; break;
+    case 'random': own = e.distribution === 'normal' ? 60 : 30; break;
+    case 'op': own = opCost(e.op); break;
+    case 'guard': own = e.bounds.length; break;
+    case 'check': own = 2; break;
+    case 'reduce': {
+      const trips = e.loops.reduce((n, v) => n * v.extent, 1);
+      own = trips * (costOf(e.body, memo) + 1);
+      memo.set(e.id, own);
+      return own;
+    }
+    default: return e satisfies never;
+  }
+  const total = own + childrenOf(e).reduce((s, c) => s + costOf(c, memo), 0);
+  memo.set(e.id, total);
+  return total;
+}

@@ -1,0 +1,136 @@
+/**
+ * Lowering: the value of a DAG node at a symbolic index, as a kernel expression. Elementwise
+ * ops become expression nodes, movement ops only transform the index (so they cost nothing),
+ * reductions become loops, and nodes on the kernel's boundary (inputs and the outputs of
+ * other kernels) become loads.
+ */
+import type { Node } from '../lazy/node.js';
+import { stridesOf } from '../lazy/shape.js';
+import {
+  dynamicIndex,
+  floorDivIndex,
+  linearIndex,
+  modIndex,
+  newVar,
+  offsetIndex,
+  scaleIndex,
+  varIndex,
+  ZERO,
+  type Affine,
+  type LoopVar,
+} from './affine.js';
+import type { Bound, CheckExpr, Expr, ExprBuilder } from './expr.js';
+
+type Ranges = readonly (readonly [number, number])[];
+
+/** Lowers nodes of one kernel; `isBoundary` says which nodes are read from buffers. */
+export class Lowerer {
+  private readonly memo = new Map<string, Expr>();
+
+  constructor(
+    readonly builder: ExprBuilder,
+    private readonly isBoundary: (node: Node) => boolean,
+  ) {}
+
+  /** The value of `node` at `index` (one index expression per axis of its shape). */
+  lower(node: Node, index: readonly Affine[]): Expr {
+    if (this.isBoundary(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
+    return this.lowerDefinition(node, index);
+  }
+
+  /** The value of `node` computed from its inputs, even if it is materialized elsewhere. */
+  lowerDefinition(node: Node, index: readonly Affine[]): Expr {
+    const key = `${node.id}@${index.map((a) => a.key).join(',')}`;
+    const known = this.memo.get(key);
+    if (known) return known;
+    const value = this.compute(node, index);
+    if (node.rule.kind !== 'movement') value.origin ??= node;
+    this.memo.set(key, value);
+    return value;
+  }
+
+  private compute(node: Node, index: readonly Affine[]): Expr {
+    const b = this.builder;
+    switch (node.rule.kind) {
+      case 'leaf': return this.leaf(node, index);
+      case 'elementwise': return b.op(node.op, node.dtype, node.inputs.map((input) => this.lower(input, index)));
+      case 'movement': return this.movement(node, index);
+      case 'reduce': {
+        const [input] = node.inputs;
+        const loops: LoopVar[] = [];
+        const inner = input.shape.map((d, axis) => {
+          if (node.shape[axis] !== 1 || d === 1) return index[axis];
+          const v = newVar(d, 'reduce');
+          loops.push(v);
+          return varIndex(v);
+        });
+        return b.reduce(node.op === 'reduce_max' ? 'max' : 'sum', loops, this.lower(input, inner), node.dtype);
+      }
+      case 'index': {
+        if (node.op !== 'gather') throw new Error(`functs internal error: ${node.op} must be materialized by its own kernel`);
+        const [x, idx] = node.inputs;
+        const axis = node.attrs.axis as number;
+        const at = this.checkedIndex(this.lower(idx, index), x.shape[axis], `gather: input shape [${x.shape.join(', ')}]`);
+        return this.lower(x, index.map((a, d) => (d === axis ? at : a)));
+      }
+      default: return node.rule.kind satisfies never;
+    }
+  }
+
+  /** A data-dependent index, checked against `size` and wrapped when negative. */
+  checkedIndex(value: Expr, size: number, what: string): Affine {
+    const checked: CheckExpr = this.builder.check(value, size, what);
+    return dynamicIndex(checked, 0, size - 1);
+  }
+
+  private leaf(node: Node, index: readonly Affine[]): Expr {
+    const b = this.builder;
+    switch (node.op) {
+      case 'const': return b.constant(Number(node.attrs.value), node.dtype);
+      case 'iota': return b.indexValue(index[node.attrs.axis as number], node.dtype);
+      case 'random': {
+        const flat = linearIndex(index, stridesOf(node.shape));
+        return b.random(node.attrs.seed as number, node.attrs.distribution === 'normal' ? 'normal' : 'uniform', flat, node.dtype);
+      }
+      default:
+        // buffer and param leaves are always boundary nodes.
+        throw new Error(`functs internal error: leaf ${node.op} reached lowering without a buffer`);
+    }
+  }
+
+  private movement(node: Node, index: readonly Affine[]): Expr {
+    const [input] = node.inputs;
+    const inShape = input.shape;
+    switch (node.op) {
+      case 'reshape': {
+        const flat = linearIndex(index, stridesOf(node.shape));
+        const strides = stridesOf(inShape);
+        return this.lower(input, inShape.map((d, axis) => (d === 1 ? ZERO : modIndex(floorDivIndex(flat, strides[axis]), d))));
+      }
+      case 'permute': {
+        const perm = node.attrs.perm as number[];
+        const inner = new Array<Affine>(perm.length);
+        perm.forEach((p, d) => (inner[p] = index[d]));
+        return this.lower(input, inner);
+      }
+      case 'expand':
+        return this.lower(input, inShape.map((d, axis) => (d === 1 ? ZERO : index[axis])));
+      case 'shrink': {
+        const ranges = node.attrs.ranges as Ranges;
+        return this.lower(input, index.map((a, axis) => offsetIndex(a, ranges[axis][0])));
+      }
+      case 'flip': {
+        const axes = node.attrs.axes as number[];
+        return this.lower(input, index.map((a, axis) => (axes.includes(axis) ? offsetIndex(scaleIndex(a, -1), inShape[axis] - 1) : a)));
+      }
+      case 'pad': {
+        const pads = node.attrs.pads as Ranges;
+        const inner = index.map((a, axis) => offsetIndex(a, -pads[axis][0]));
+        const bounds: Bound[] = inner.map((a, axis) => ({ index: a, lo: 0, hi: inShape[axis] - 1 }));
+        return this.builder.guard(bounds, this.lower(input, inner));
+      }
+      default:
+        throw new Error(`functs internal error: no lowering for movement op ${node.op}`);
+    }
+  }
+}

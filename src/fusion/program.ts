@@ -1,0 +1,205 @@
+/**
+ * Programs: a schedule whose kernels are compiled by a backend, with numbered buffer slots,
+ * runnable again on new leaf values. Two caches make repeated work cheap: programs are kept
+ * per DAG structure (two DAGs that differ only in the values of their leaves share one), and
+ * compiled kernels per canonical kernel IR and backend.
+ */
+import { allocate, type DType, type TypedArray } from '../lazy/dtype.js';
+import type { Node } from '../lazy/node.js';
+import { topoSort } from '../lazy/node.js';
+import type { Backend } from '../lazy/realize.js';
+import { sizeOf } from '../lazy/shape.js';
+import { LruCache } from './cache.js';
+import type { KernelIR } from './kernel.js';
+import { isInputLeaf, schedule, type Schedule } from './schedule.js';
+
+/** A kernel compiled by a backend: call `run` with the IR's buffers in order. */
+export interface CompiledKernel {
+  readonly run: (...buffers: TypedArray[]) => void;
+  /** The generated source, for `explain` and FUNCTS_DEBUG. */
+  readonly source: string;
+}
+
+/** What a fusing backend provides: code generation for one kernel. */
+export interface KernelCompiler {
+  readonly name: string;
+  /** The most buffers one kernel may take. */
+  readonly maxBuffers: number;
+  compile(ir: KernelIR): CompiledKernel;
+}
+
+export interface ProgramStep {
+  readonly name: string;
+  readonly ir: KernelIR;
+  readonly kernel: CompiledKernel;
+  /** Slot of each of the IR's buffers. */
+  readonly slots: readonly number[];
+  /** What the kernel computes, e.g. "reduce_sum(exp(...)) -> float32[4096, 8]". */
+  readonly summary: string;
+  /** Shapes of the IR's buffers (outputs first, then inputs). */
+  readonly shapes: readonly (readonly number[])[];
+}
+
+/** A compiled schedule. Slots 0..leafCount-1 hold the leaves; the rest are allocated per run. */
+export interface Program {
+  readonly backend: string;
+  readonly leafCount: number;
+  readonly buffers: readonly { readonly dtype: DType; readonly size: number }[];
+  readonly steps: readonly ProgramStep[];
+  /** Slot of each root. */
+  readonly outputs: readonly number[];
+}
+
+const kernelCache = new LruCache<string, CompiledKernel>(1024);
+const programCache = new LruCache<string, Program>(256);
+
+/** Hit and miss counters of the caches (for tests and FUNCTS_DEBUG). */
+export function cacheStats(): { programs: { hits: number; misses: number; size: number }; kernels: { hits: number; misses: number; size: number } } {
+  return {
+    programs: { hits: programCache.hits, misses: programCache.misses, size: programCache.size },
+    kernels: { hits: kernelCache.hits, misses: kernelCache.misses, size: kernelCache.size },
+  };
+}
+
+export function clearCaches(): void {
+  kernelCache.clear();
+  programCache.clear();
+}
+
+export function debugLevel(): number {
+  const value = typeof process !== 'undefined' ? process.env?.FUNCTS_DEBUG : undefined;
+  return value ? Number(value) || 1 : 0;
+}
+
+/** The attribute part of a node's structural key (leaf identities excluded by the caller). */
+function attrsPart(node: Node): string {
+  return node.key.split('|').slice(4).join('|');
+}
+
+/**
+ * A string equal for two DAGs exactly when they have the same structure, whatever the values
+ * of their leaves, and those leaves in canonical order.
+ */
+export function structureOf(roots: readonly Node[]): { key: string; leaves: Node[] } {
+  const order = topoSort(roots, isInputLeaf);
+  const local = new Map<Node, number>();
+  const leaves: Node[] = [];
+  const parts: string[] = [];
+  for (const node of order) {
+    local.set(node, local.size);
+    if (isInputLeaf(node)) {
+      leaves.push(node);
+      parts.push(`in:${node.dtype}:${node.shape.join('x')}`);
+    } else {
+      parts.push(`${node.op}|${node.dtype}|${node.shape.join('x')}|${node.inputs.map((i) => local.get(i)).join(',')}|${attrsPart(node)}`);
+    }
+  }
+  return { key: `${parts.join(';')}=>${roots.map((r) => local.get(r)).join(',')}`, leaves };
+}
+
+/** A short description of what a node computes, movement ops skipped: "sin(mul(input, const))". */
+function describe(node: Node, depth = 2): string {
+  let n = node;
+  while (n.rule.kind === 'movement' && !isInputLeaf(n)) n = n.inputs[0];
+  if (isInputLeaf(n)) return 'input';
+  if (n.rule.kind === 'leaf') return n.op;
+  if (depth === 0) return '...';
+  return `${n.op}(${n.inputs.map((i) => describe(i, depth - 1)).join(', ')})`;
+}
+
+function compileKernel(ir: KernelIR, compiler: KernelCompiler): CompiledKernel {
+  const key = `${compiler.name}\n${ir.text}`;
+  const known = kernelCache.get(key);
+  if (known) return known;
+  const compiled = compiler.compile(ir);
+  kernelCache.set(key, compiled);
+  return compiled;
+}
+
+/** Compiles a schedule into a program. */
+export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Program {
+  const slotOf = new Map<Node, number>();
+  plan.leaves.forEach((leaf, i) => slotOf.set(leaf, i));
+  const buffers: { dtype: DType; size: number }[] = [];
+  for (const k of plan.kernels) {
+    for (const o of k.outputs) {
+      slotOf.set(o, plan.leaves.length + buffers.length);
+      buffers.push({ dtype: o.dtype, size: sizeOf(o.shape) });
+    }
+  }
+  const steps = plan.kernels.map((k, i): ProgramStep => ({
+    name: `kernel${i}`,
+    ir: k.ir,
+    kernel: compileKernel(k.ir, compiler),
+    slots: [...k.outputs, ...k.inputs].map((n) => slotOf.get(n)!),
+    summary: `${k.outputs.map((o) => `${describe(o)} -> ${o.dtype}[${o.shape.join(', ')}]`).join('; ')}`,
+    shapes: [...k.outputs, ...k.inputs].map((n) => n.shape),
+  }));
+  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs: plan.roots.map((r) => slotOf.get(r)!) };
+}
+
+/** The program computing `roots` (from the cache when a DAG of this structure was seen), and its leaves. */
+export function programFor(roots: readonly Node[], compiler: KernelCompiler): { program: Program; leaves: Node[] } {
+  const { key, leaves } = structureOf(roots);
+  const cacheKey = `${compiler.name}\n${key}`;
+  let program = programCache.get(cacheKey);
+  if (!program) {
+    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers }), compiler);
+    programCache.set(cacheKey, program);
+  }
+  return { program, leaves };
+}
+
+/** Runs a program on leaf values; returns the value of each root (fresh arrays). */
+export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
+  const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
+  for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
+  program.buffers.forEach((b, k) => (slots[program.leafCount + k] = allocate(b.dtype, b.size)));
+  const debug = debugLevel();
+  for (const step of program.steps) {
+    const args = step.slots.map((s) => slots[s]);
+    if (debug) {
+      const start = performance.now();
+      step.kernel.run(...args);
+      logStep(step, performance.now() - start);
+    } else {
+      step.kernel.run(...args);
+    }
+  }
+  // A root that is itself a leaf (jit of the identity) is copied, never aliased.
+  return program.outputs.map((s) => (s < program.leafCount ? slots[s].slice() : slots[s]));
+}
+
+function logStep(step: ProgramStep, ms: number): void {
+  const level = debugLevel();
+  console.log(`[functs] ${step.name} (${ms.toFixed(3)} ms): ${step.summary}`);
+  if (level >= 1) console.log(step.kernel.source.replace(/^/gm, '    '));
+}
+
+/** A backend that fuses: it schedules the DAG into kernels and compiles them with `compiler`. */
+export interface FusingBackend extends Backend {
+  readonly compiler: KernelCompiler;
+}
+
+export function isFusingBackend(backend: Backend): backend is FusingBackend {
+  return 'compiler' in backend;
+}
+
+/** A backend that schedules, fuses and compiles with `compiler`. */
+export function fusingBackend(compiler: KernelCompiler): FusingBackend {
+  return {
+    name: compiler.name,
+    compiler,
+    realize(roots) {
+      const { program, leaves } = programFor(roots, compiler);
+      const values = runProgram(
+        program,
+        leaves.map((l) => l.realized!),
+      );
+      roots.forEach((root, i) => {
+        root.realized = values[i];
+        root.inputs = [];
+      });
+    },
+  };
+}

@@ -1,0 +1,337 @@
+/**
+ * The scheduler: partitions the DAG below the requested nodes into kernels.
+ *
+ * Every node is inlined into the kernels that read it (elementwise and movement ops cost
+ * nothing to move into a consumer; a movement op is only an index expression), except the
+ * nodes this module decides to materialize:
+ *  - the requested roots, and gathers and scatters (their index checks and their
+ *    accumulation need a kernel of their own);
+ *  - a reduction whose consumer would evaluate it more than once per element (it is read
+ *    through a broadcast that loop-invariant placement cannot hoist it out of);
+ *  - expensive work (transcendentals, reductions, random numbers) that a kernel would
+ *    recompute across a broadcast, or that several kernels would each compute.
+ * The decisions come from building each kernel and measuring, with the same placement the
+ * code generator uses, how often every inlined node would be evaluated. Of the nodes worth
+ * materializing, the outermost ones that do not contain another such node go first; the
+ * kernels are then rebuilt, until nothing changes.
+ *
+ * Finally, kernels over the same iteration space that read the same buffers merge into one
+ * kernel with several outputs, within the backend's cap on buffers per kernel.
+ */
+import type { Node } from '../lazy/node.js';
+import { topoSort } from '../lazy/node.js';
+import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
+import { linearIndex, newVar, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
+import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
+import { placeKernel, printKernel, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
+import { Lowerer } from './lower.js';
+import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters } from './tiling.js';
+
+/** Work below this cost (in additions per element) is recomputed rather than stored. */
+const EXPENSIVE = 8;
+/** A node evaluated at more distinct indices than this in one kernel is materialized. */
+const MAX_INSTANCES = 16;
+/** Rounds of materialization decisions before the scheduler stops refining. */
+const MAX_ROUNDS = 64;
+
+/** Leaves whose values exist before the program runs (buffers, realized nodes, jit Params). */
+export function isInputLeaf(node: Node): boolean {
+  return node.realized !== null || node.op === 'buffer' || node.op === 'param';
+}
+
+/** One kernel of a schedule. */
+export interface ScheduledKernel {
+  readonly ir: KernelIR;
+  /** The nodes it computes (buffers 0..outputs.length-1 of the IR). */
+  readonly outputs: readonly Node[];
+  /** The nodes it reads (the IR's remaining buffers, in order). */
+  readonly inputs: readonly Node[];
+}
+
+export interface Schedule {
+  /** Kernels in execution order. */
+  readonly kernels: readonly ScheduledKernel[];
+  /** Leaves the program reads, in canonical (topological) order. */
+  readonly leaves: readonly Node[];
+  readonly roots: readonly Node[];
+}
+
+export interface ScheduleOptions {
+  /** The most buffers (inputs + outputs) one kernel may take. */
+  readonly maxBuffers: number;
+}
+
+/** A kernel under construction: its outputs, loops and the expressions they store. */
+export interface Draft {
+  readonly kind: KernelIR['kind'];
+  readonly outputs: readonly Node[];
+  readonly loops: readonly LoopVar[];
+  readonly stores: readonly StoreSpec[];
+  readonly builder: ExprBuilder;
+}
+
+function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affine[] } {
+  const loops: LoopVar[] = [];
+  const index = shape.map((d) => {
+    if (d === 1) return ZERO;
+    const v = newVar(d, 'output');
+    loops.push(v);
+    return varIndex(v);
+  });
+  return { loops, index };
+}
+
+/** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
+function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean): Draft {
+  const builder = new ExprBuilder();
+  const own = new Set(outputs);
+  const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n));
+  const [first] = outputs;
+  // Nothing to compute for an empty output (and nothing may be hoisted out of its empty loops).
+  const domain = first.op === 'scatter_add' ? first.inputs[1].shape : first.shape;
+  if (sizeOf(domain) === 0) return { kind: first.op === 'scatter_add' ? 'scatter' : 'map', outputs, loops: [], builder, stores: [] };
+  if (first.op === 'scatter_add') {
+    // Loops over the source; each element adds into the output at its checked index.
+    const [idx, src] = first.inputs;
+    const axis = first.attrs.axis as number;
+    const size = first.attrs.size as number;
+    const { loops, index } = outputLoops(src.shape);
+    const at = lowerer.checkedIndex(lowerer.lower(idx, index), size, `scatter_add: output shape [${first.shape.join(', ')}]`);
+    const target = linearIndex(index.map((a, d) => (d === axis ? at : a)), stridesOf(first.shape));
+    return { kind: 'scatter', outputs, loops, builder, stores: [{ buffer: 0, index: target, value: lowerer.lower(src, index) }] };
+  }
+  const { loops, index } = outputLoops(first.shape);
+  const flat = linearIndex(index, stridesOf(first.shape));
+  const stores = outputs.map((o, buffer) => ({ buffer, index: flat, value: lowerer.lowerDefinition(o, index) }));
+  return { kind: 'map', outputs, loops, builder, stores };
+}
+
+/** All expressions of a draft, the store indices' data-dependent parts included. */
+function draftExprs(draft: Draft): Expr[] {
+  const roots: Expr[] = [];
+  for (const s of draft.stores) {
+    roots.push(s.value);
+    collectDynamic(s.index, roots);
+  }
+  return exprOrder(roots);
+}
+
+function collectDynamic(a: Affine, into: Expr[]): void {
+  for (const { atom } of a.terms) {
+    if (atom.kind === 'dyn') into.push(atom.value as Expr);
+    else if (atom.kind === 'div' || atom.kind === 'mod') collectDynamic(atom.of, into);
+  }
+}
+
+/** How often a draft evaluates each expression, from the code generator's own placement. */
+function measure(draft: Draft): ReadonlyMap<number, number> {
+  const numbers = new Map<Node, number>();
+  const bufferOf = (n: Node) => {
+    if (!numbers.has(n)) numbers.set(n, numbers.size + draft.outputs.length);
+    return numbers.get(n)!;
+  };
+  return placeKernel(draft.kind, draft.loops, bufferOf, draft.stores).trips;
+}
+
+interface Usage {
+  executions: number;
+  cost: number;
+  instances: number;
+  readonly drafts: Set<Draft>;
+}
+
+function canMaterialize(node: Node): boolean {
+  const kind = node.rule.kind;
+  return kind === 'elementwise' || kind === 'reduce' || node.op === 'random';
+}
+
+/** The nodes to materialize next (see the module comment), or none when the drafts are final. */
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>): Node[] {
+  const usage = new Map<Node, Usage>();
+  const exprsOf = new Map<Draft, Expr[]>();
+  for (const draft of drafts) {
+    const trips = measure(draft);
+    const exprs = draftExprs(draft);
+    exprsOf.set(draft, exprs);
+    const costs = new Map<number, number>();
+    for (const e of exprs) {
+      const node = e.origin;
+      if (!node || materialized.has(node) || !canMaterialize(node)) continue;
+      const u = usage.get(node) ?? { executions: 0, cost: 0, instances: 0, drafts: new Set<Draft>() };
+      u.executions += trips.get(e.id) ?? 0;
+      u.cost = Math.max(u.cost, costOf(e, costs));
+      u.instances++;
+      u.drafts.add(draft);
+      usage.set(node, u);
+    }
+  }
+  const worth = new Set<Node>();
+  for (const [node, u] of usage) {
+    const size = sizeOf(node.shape);
+    if (size === 0) continue;
+    const redundant = u.executions > size * (1 + 1e-9);
+    const expensive = u.cost >= EXPENSIVE || node.rule.kind === 'reduce';
+    if ((redundant && expensive) || (u.drafts.size > 1 && u.cost >= EXPENSIVE) || u.instances > MAX_INSTANCES) worth.add(node);
+  }
+  if (worth.size === 0) return [];
+  // Outermost first: those reachable without passing another candidate ("exposed")...
+  const exposed = new Map<Node, Expr[]>();
+  for (const [draft, exprs] of exprsOf) {
+    const byId = new Set(exprs.map((e) => e.id));
+    for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin) && byId.has(x.id))) {
+      exposed.set(e.origin!, [...(exposed.get(e.origin!) ?? []), e]);
+    }
+  }
+  // ...and of those, the ones that contain no other exposed candidate.
+  const chosen: Node[] = [];
+  for (const [node, exprs] of exposed) {
+    const containsOther = exprs.some((e) => exprOrder([e]).some((x) => x.origin !== null && x.origin !== node && exposed.has(x.origin)));
+    if (!containsOther) chosen.push(node);
+  }
+  return chosen.length ? chosen : [...exposed.keys()].slice(0, 1);
+}
+
+/** Expressions satisfying `stop` that are reachable from `roots` without passing another one. */
+function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
+  const found: Expr[] = [];
+  const seen = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const e = stack.pop()!;
+    if (seen.has(e.id)) continue;
+    seen.add(e.id);
+    if (stop(e)) {
+      found.push(e);
+      continue;
+    }
+    stack.push(...childrenOf(e));
+  }
+  return found;
+}
+
+/** Buffers a draft reads. */
+function loadsOf(draft: Draft): Set<Node> {
+  const sources = new Set<Node>();
+  for (const e of draftExprs(draft)) if (e.kind === 'load') sources.add(e.source);
+  return sources;
+}
+
+interface Group {
+  outputs: Node[];
+  readonly kind: KernelIR['kind'];
+  loads: Set<Node>;
+  origins: Set<Node>;
+}
+
+/** Merges sibling map kernels over one iteration space that share an input or a subexpression. */
+function mergeSiblings(drafts: readonly Draft[], maxBuffers: number): Group[] {
+  const groups: Group[] = drafts.map((d) => ({
+    outputs: [...d.outputs],
+    kind: d.kind,
+    loads: loadsOf(d),
+    origins: new Set(draftExprs(d).flatMap((e) => (e.origin ? [e.origin] : []))),
+  }));
+  const producer = new Map<Node, Group>();
+  for (const g of groups) for (const o of g.outputs) producer.set(o, g);
+  const dependsOn = (g: Group): Group[] => [...g.loads].flatMap((n) => (producer.has(n) && producer.get(n) !== g ? [producer.get(n)!] : []));
+  const reaches = (from: Group, to: Group): boolean => {
+    const seen = new Set<Group>();
+    const stack = [from];
+    while (stack.length) {
+      const g = stack.pop()!;
+      if (g === to) return true;
+      if (seen.has(g)) continue;
+      seen.add(g);
+      stack.push(...dependsOn(g));
+    }
+    return false;
+  };
+  const shares = (a: Group, b: Group) => [...a.loads].some((n) => b.loads.has(n)) || [...a.origins].some((n) => b.origins.has(n) && n.rule.kind !== 'leaf');
+  const bufferCount = (a: Group, b: Group) => new Set([...a.loads, ...b.loads].filter((n) => !a.outputs.includes(n) && !b.outputs.includes(n))).size + a.outputs.length + b.outputs.length;
+  const alive = new Set(groups);
+  for (const a of groups) {
+    if (!alive.has(a) || a.kind !== 'map') continue;
+    for (const b of groups) {
+      if (b === a || !alive.has(b) || b.kind !== 'map') continue;
+      if (!sameShape(a.outputs[0].shape, b.outputs[0].shape) || !shares(a, b)) continue;
+      if (bufferCount(a, b) > maxBuffers || reaches(a, b) || reaches(b, a)) continue;
+      a.outputs.push(...b.outputs);
+      b.loads.forEach((n) => a.loads.add(n));
+      b.origins.forEach((n) => a.origins.add(n));
+      for (const o of b.outputs) producer.set(o, a);
+      alive.delete(b);
+    }
+  }
+  return groups.filter((g) => alive.has(g));
+}
+
+/** Groups in an order where every kernel runs after the kernels whose outputs it reads. */
+function executionOrder(groups: readonly Group[]): Group[] {
+  const producer = new Map<Node, Group>();
+  for (const g of groups) for (const o of g.outputs) producer.set(o, g);
+  const order: Group[] = [];
+  const state = new Map<Group, 'visiting' | 'done'>();
+  const visit = (g: Group) => {
+    if (state.get(g) === 'done') return;
+    if (state.get(g) === 'visiting') throw new Error('functs internal error: kernels depend on each other in a cycle');
+    state.set(g, 'visiting');
+    for (const n of g.loads) {
+      const p = producer.get(n);
+      if (p && p !== g) visit(p);
+    }
+    state.set(g, 'done');
+    order.push(g);
+  };
+  groups.forEach(visit);
+  return order;
+}
+
+/** Numbers buffers (outputs, then inputs in order of first use) and builds the IR. */
+function finishKernel(draft: Draft): ScheduledKernel {
+  const inputs: Node[] = [];
+  const numbers = new Map<Node, number>();
+  const bufferOf = (n: Node) => {
+    let k = numbers.get(n);
+    if (k === undefined) {
+      k = draft.outputs.length + inputs.length;
+      numbers.set(n, k);
+      inputs.push(n);
+    }
+    return k;
+  };
+  const placed = placeKernel(draft.kind, draft.loops, bufferOf, draft.stores);
+  const buffers: BufferSpec[] = [
+    ...draft.outputs.map((o) => ({ dtype: o.dtype, size: sizeOf(o.shape), role: 'output' as const })),
+    ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
+  ];
+  const ir: KernelIR = { kind: draft.kind, buffers, body: placed.body, operations: placed.operations, text: printKernel(draft.kind, buffers, placed.body) };
+  return { ir, outputs: draft.outputs, inputs };
+}
+
+/**
+ * Partitions the DAG below `roots` into kernels.
+ * @example
+ * const plan = schedule([x.mul(2).add(1).exp().sum().node], { maxBuffers: 64 });
+ * plan.kernels.length; // 1
+ */
+export function schedule(roots: readonly Node[], options: ScheduleOptions): Schedule {
+  const nodes = topoSort(roots, isInputLeaf);
+  const leaves = nodes.filter(isInputLeaf);
+  const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r)));
+  for (const n of nodes) if (!isInputLeaf(n) && n.rule.kind === 'index') materialized.add(n);
+  const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n);
+  let drafts: Draft[] = [];
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    drafts = [...materialized].map((o) => draftKernel([o], isBoundary));
+    const next = nextMaterializations(drafts, materialized);
+    if (next.length === 0) break;
+    next.forEach((n) => materialized.add(n));
+    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftKernel([o], isBoundary));
+  }
+  const groups = executionOrder(mergeSiblings(drafts, options.maxBuffers));
+  const kernels = groups.map((g) => {
+    const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary);
+    return finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
+  });
+  return { kernels, leaves, roots };
+}
