@@ -120,7 +120,8 @@ test('FUNCTS_DEBUG=1 prints each kernel as it runs', () => {
     else process.env.FUNCTS_DEBUG = previous;
   }
   const text = lines.join('\n');
-  assert.match(text, /\[functs\] kernel0 \([\d.]+ ms\): sin\(mul\(input, const\)\) -> float32\[3\]/);
+  assert.match(text, /\[functs\] kernel0: sin\(mul\(input, const\)\) -> float32\[3\]\n  reads float32\[3\] \(12B\), writes float32\[3\] \(12B\)/);
+  assert.match(text, /\[functs\] kernel0 ran in [\d.]+ ms/);
   assert.match(text, /Math\.sin/);
 });
 
@@ -157,4 +158,26 @@ test('gathers and scatters of computed indices check them as they run: IndexErro
   assert.throws(() => x.gather(1, computed([[2, 0], [0, 0]])).toArray(), { name: 'IndexError', message: /gather: index 2 is out of range for an axis of size 2/ });
   assert.throws(() => x.scatterAdd(0, computed([[0, 5]]), tensor([[1, 1]])).toArray(), { name: 'IndexError', message: /scatter_add: index 5 is out of range/ });
   assert.deepEqual(x.scatterAdd(0, computed([[1, 1]]), tensor([[10, 20]])).toArray(), [[1, 2], [13, 24]]);
+});
+
+test('siblings over one iteration space merge into one kernel, within the buffer cap', () => {
+  const x = data([64], 23);
+  const outputs = Array.from({ length: 40 }, (_, i) => x.mul(i + 1).sin());
+  const plan = explain(outputs);
+  for (const k of plan.kernels) assert.ok(k.inputs.length + k.outputs.length <= 32, `${k.name} takes ${k.inputs.length + k.outputs.length} buffers`);
+  assert.equal(plan.kernels.length, 2, 'forty sin(x * c) in two kernels of at most 32 buffers');
+  assert.equal(explain([x.exp(), x.sin(), x.cos()]).kernels.length, 1);
+});
+
+test('a long lazy chain (thousands of steps, never read) is cut into kernels and computed', () => {
+  let w = tensor([1, 2, 3]);
+  const g = tensor([0.001, 0.002, 0.003]);
+  for (let i = 0; i < 2000; i++) w = w.sub(g.mul(0.5)).mul(1.0001);
+  const expected = withBackend('interp', () => {
+    let v = tensor([1, 2, 3]);
+    for (let i = 0; i < 2000; i++) v = v.sub(g.mul(0.5)).mul(1.0001);
+    return v.toArray();
+  });
+  // The interpreter rounds to float32 4000 times, a kernel only at its end: they drift apart slowly.
+  assertAllClose(w, expected, { rtol: 1e-3 });
 });

@@ -1,6 +1,6 @@
 /** The plan of a program in words: its kernels in order, with their source and their costs. */
 import { allocate, type DType } from '../lazy/dtype.js';
-import type { Program } from './program.js';
+import type { Program, ProgramStep } from './program.js';
 
 export interface BufferInfo {
   readonly dtype: DType;
@@ -52,24 +52,31 @@ export function describeKernel(k: KernelInfo): string {
   ].join('\n');
 }
 
+function kernelInfo(step: ProgramStep): KernelInfo {
+  const buffers = step.ir.buffers.map((b, i) => ({ info: { dtype: b.dtype, shape: step.shapes[i], bytes: b.size * bytesPerElement(b.dtype) }, role: b.role }));
+  const inputs = buffers.filter((b) => b.role === 'input').map((b) => b.info);
+  const outputs = buffers.filter((b) => b.role === 'output').map((b) => b.info);
+  return {
+    name: step.name,
+    summary: step.summary,
+    source: step.kernel.source,
+    ir: step.ir.text,
+    inputs,
+    outputs,
+    bytesRead: inputs.reduce((s, b) => s + b.bytes, 0),
+    bytesWritten: outputs.reduce((s, b) => s + b.bytes, 0),
+    operations: step.ir.operations,
+  };
+}
+
+/** One program step as `explain` prints it. */
+export function describeStep(step: ProgramStep): string {
+  return describeKernel(kernelInfo(step));
+}
+
 /** The plan of a compiled program. */
 export function describeProgram(program: Program): Plan {
-  const kernels = program.steps.map((step): KernelInfo => {
-    const buffers = step.ir.buffers.map((b, i): BufferInfo & { role: string } => ({ dtype: b.dtype, shape: step.shapes[i], bytes: b.size * bytesPerElement(b.dtype), role: b.role }));
-    const inputs = buffers.filter((b) => b.role === 'input').map(({ role: _, ...b }) => b);
-    const outputs = buffers.filter((b) => b.role === 'output').map(({ role: _, ...b }) => b);
-    return {
-      name: step.name,
-      summary: step.summary,
-      source: step.kernel.source,
-      ir: step.ir.text,
-      inputs,
-      outputs,
-      bytesRead: inputs.reduce((s, b) => s + b.bytes, 0),
-      bytesWritten: outputs.reduce((s, b) => s + b.bytes, 0),
-      operations: step.ir.operations,
-    };
-  });
+  const kernels = program.steps.map(kernelInfo);
   return {
     backend: program.backend,
     kernels,

@@ -111,9 +111,13 @@ class Emitter {
   readonly trips = new Map<number, number>();
   private nextName = 0;
   private nextLoop = 0;
+  /** Estimated operations executed (each statement's cost times its trips). */
   operations = 0;
   /** Accesses that stride through memory in their innermost loop, times their trips. */
   stridedAccesses = 0;
+  readonly root: Scope = { parent: null, depth: 0, variable: null, name: '', trips: 1, stmts: [] };
+
+  constructor(private readonly bufferOf: (source: Node) => number) {}
 
   /**
    * Counts a load or store at `index` placed in `scope` that does not walk memory
@@ -125,9 +129,6 @@ class Emitter {
     const stride = Math.abs(coefficientOf(index, v));
     if (stride > 1 || (stride === 0 && varsOf(index).has(v.id))) this.stridedAccesses += weight * scope.trips;
   }
-  readonly root: Scope = { parent: null, depth: 0, variable: null, name: '', trips: 1, stmts: [] };
-
-  constructor(private readonly bufferOf: (source: Node) => number) {}
 
   openLoop(v: LoopVar, parent: Scope): Scope {
     const scope: Scope = { parent, depth: parent.depth + 1, variable: v, name: `i${this.nextLoop++}`, trips: parent.trips * v.extent, stmts: [] };
@@ -304,16 +305,13 @@ class Emitter {
     group.forEach((r, i) => parent.stmts.push({ kind: 'accumulate', name: accumulators[i], op: r.op, value: bodies[i] }));
     this.operations += parent.trips * group.length;
     for (let i = scopes.length - 1; i >= 0; i--) this.closeLoop(scopes[i]);
-    let result: Operand = e.id.toString();
+    const names = group.map((r, i) => this.define(home, { kind: 'convert', dtype: r.dtype, arg: accumulators[i] }, 0));
     group.forEach((r, i) => {
-      const name = this.define(home, { kind: 'convert', dtype: r.dtype, arg: accumulators[i] }, 0);
-      if (r === e) result = name;
-      else {
-        this.names.set(r.id, name);
-        this.trips.set(r.id, home.trips);
-      }
+      if (r === e) return;
+      this.names.set(r.id, names[i]);
+      this.trips.set(r.id, home.trips);
     });
-    return result;
+    return names[group.indexOf(e)];
   }
 }
 

@@ -12,6 +12,7 @@ import { sizeOf } from '../lazy/shape.js';
 import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
+import { describeStep } from './explain.js';
 
 /** A kernel compiled by a backend: call `run` with the IR's buffers in order. */
 export interface CompiledKernel {
@@ -66,9 +67,10 @@ export function clearCaches(): void {
   programCache.clear();
 }
 
-export function debugLevel(): number {
+/** True when the environment variable FUNCTS_DEBUG is set (and not 0): kernels print as they run. */
+export function debugEnabled(): boolean {
   const value = typeof process !== 'undefined' ? process.env?.FUNCTS_DEBUG : undefined;
-  return value ? Number(value) || 1 : 0;
+  return value !== undefined && value !== '' && value !== '0';
 }
 
 /** The attribute part of a node's structural key (leaf identities excluded by the caller). */
@@ -155,7 +157,7 @@ export function runProgram(program: Program, leafValues: readonly TypedArray[]):
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
   program.buffers.forEach((b, k) => (slots[program.leafCount + k] = allocate(b.dtype, b.size)));
-  const debug = debugLevel();
+  const debug = debugEnabled();
   for (const step of program.steps) {
     const args = step.slots.map((s) => slots[s]);
     if (debug) {
@@ -170,10 +172,15 @@ export function runProgram(program: Program, leafValues: readonly TypedArray[]):
   return program.outputs.map((s) => (s < program.leafCount ? slots[s].slice() : slots[s]));
 }
 
+const described = new WeakSet<ProgramStep>();
+
+/** FUNCTS_DEBUG: the kernel's full description the first time it runs, its timing every time. */
 function logStep(step: ProgramStep, ms: number): void {
-  const level = debugLevel();
-  console.log(`[functs] ${step.name} (${ms.toFixed(3)} ms): ${step.summary}`);
-  if (level >= 1) console.log(step.kernel.source.replace(/^/gm, '    '));
+  if (!described.has(step)) {
+    described.add(step);
+    console.log(`[functs] ${describeStep(step)}`);
+  }
+  console.log(`[functs] ${step.name} ran in ${ms.toFixed(3)} ms`);
 }
 
 /** A backend that fuses: it schedules the DAG into kernels and compiles them with `compiler`. */

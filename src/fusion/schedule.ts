@@ -33,6 +33,8 @@ const EXPENSIVE = 8;
 const MAX_INSTANCES = 16;
 /** Rounds of materialization decisions before the scheduler stops refining. */
 const MAX_ROUNDS = 64;
+/** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
+const MAX_KERNEL_DEPTH = 256;
 
 /** Leaves whose values exist before the program runs (buffers, realized nodes, jit Params). */
 export function isInputLeaf(node: Node): boolean {
@@ -145,15 +147,34 @@ function canMaterialize(node: Node): boolean {
   return kind === 'elementwise' || kind === 'reduce' || node.op === 'random';
 }
 
+/** What the scheduler needs to know about a draft, computed once per draft. */
+interface Analysis {
+  readonly exprs: readonly Expr[];
+  readonly trips: ReadonlyMap<number, number>;
+  readonly costs: Map<number, number>;
+  /** Nodes whose values the draft computes inline. */
+  readonly origins: ReadonlySet<Node>;
+}
+
+const analyses = new WeakMap<Draft, Analysis>();
+
+function analysisOf(draft: Draft): Analysis {
+  let a = analyses.get(draft);
+  if (!a) {
+    const exprs = draftExprs(draft);
+    a = { exprs, trips: measure(draft), costs: new Map(), origins: new Set(exprs.flatMap((e) => (e.origin ? [e.origin] : []))) };
+    analyses.set(draft, a);
+  }
+  return a;
+}
+
 /** The nodes to materialize next (see the module comment), or none when the drafts are final. */
 function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>): Node[] {
   const usage = new Map<Node, Usage>();
-  const exprsOf = new Map<Draft, Expr[]>();
+  const exprsOf = new Map<Draft, readonly Expr[]>();
   for (const draft of drafts) {
-    const trips = measure(draft);
-    const exprs = draftExprs(draft);
+    const { exprs, trips, costs } = analysisOf(draft);
     exprsOf.set(draft, exprs);
-    const costs = new Map<number, number>();
     for (const e of exprs) {
       const node = e.origin;
       if (!node || materialized.has(node) || !canMaterialize(node)) continue;
@@ -209,13 +230,6 @@ function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
   return found;
 }
 
-/** Buffers a draft reads. */
-function loadsOf(draft: Draft): Set<Node> {
-  const sources = new Set<Node>();
-  for (const e of draftExprs(draft)) if (e.kind === 'load') sources.add(e.source);
-  return sources;
-}
-
 interface Group {
   outputs: Node[];
   readonly kind: KernelIR['kind'];
@@ -228,8 +242,8 @@ function mergeSiblings(drafts: readonly Draft[], maxBuffers: number): Group[] {
   const groups: Group[] = drafts.map((d) => ({
     outputs: [...d.outputs],
     kind: d.kind,
-    loads: loadsOf(d),
-    origins: new Set(draftExprs(d).flatMap((e) => (e.origin ? [e.origin] : []))),
+    loads: new Set(analysisOf(d).exprs.flatMap((e) => (e.kind === 'load' ? [e.source] : []))),
+    origins: new Set(analysisOf(d).origins),
   }));
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
@@ -318,15 +332,23 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const nodes = topoSort(roots, isInputLeaf);
   const leaves = nodes.filter(isInputLeaf);
   const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r)));
-  for (const n of nodes) if (!isInputLeaf(n) && n.rule.kind === 'index') materialized.add(n);
+  for (const n of nodes) {
+    if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
+    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement')) materialized.add(n);
+  }
   const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n);
+  // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
+  // node that is now materialized.
+  const draftOf = new Map<Node, Draft>();
   let drafts: Draft[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    drafts = [...materialized].map((o) => draftKernel([o], isBoundary));
+    for (const o of materialized) if (!draftOf.has(o)) draftOf.set(o, draftKernel([o], isBoundary));
+    drafts = [...materialized].map((o) => draftOf.get(o)!);
     const next = nextMaterializations(drafts, materialized);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
-    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftKernel([o], isBoundary));
+    for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
+    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary));
   }
   const groups = executionOrder(mergeSiblings(drafts, options.maxBuffers));
   const kernels = groups.map((g) => {

@@ -11,8 +11,12 @@ import { treeFlatten, treeDefKey, treeUnflatten, type TreeDef } from '../lazy/py
 import { getBackend, realizeAll } from '../lazy/realize.js';
 import { substitute } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
-import { debugLevel, isFusingBackend, programFor, runProgram, type Program } from '../fusion/program.js';
+import { debugEnabled, isFusingBackend, programFor, runProgram, type Program } from '../fusion/program.js';
 import { jsCompiler } from '../backends/js/index.js';
+import { LruCache } from '../fusion/cache.js';
+
+/** Signatures (traces) a jitted function keeps; the least recently used goes first. */
+const MAX_SIGNATURES = 64;
 
 export interface JitOptions {
   /**
@@ -117,14 +121,14 @@ function flattenArguments(args: readonly unknown[], statics: ReadonlySet<number>
  */
 export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: JitOptions = {}): Jitted<Args, Out> {
   const statics = new Set(normalizeStatic(opts.staticArgnums));
-  const traces = new Map<string, Trace>();
+  const traces = new LruCache<string, Trace>(MAX_SIGNATURES);
   const stats: JitStats = { traces: 0, hits: 0, misses: 0, passthrough: 0 };
 
   const traceFor = (args: readonly unknown[], flat: Flattened): Trace => {
     const known = traces.get(flat.signature);
     if (known) {
       stats.hits++;
-      if (debugLevel()) console.log(`[functs] jit(${f.name || 'anonymous'}): cache hit`);
+      if (debugEnabled()) console.log(`[functs] jit(${f.name || 'anonymous'}): cache hit`);
       return known;
     }
     stats.misses++;
