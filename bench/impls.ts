@@ -2,11 +2,8 @@
  * The list of implementations the benchmark runs, in table order.
  * The first entry flagged as the reference (the hand loop) is run first for
  * every size and its output is what every other entry is checked against.
- *
- * To add functs: write bench/functs.ts exporting an `Implementation`
- * (see bench/types.ts; e.g. jit(vmap(hessian(f))) over the workload's A, b, X)
- * and add it in the marked slot below. This file deliberately does not
- * import from src/ yet.
+ * An implementation is one `Implementation` (bench/types.ts); functs's entry is
+ * bench/functs.ts.
  */
 import type { Implementation } from "./types.js";
 import { handLoop } from "./peers/hand-loop.js";

@@ -24,7 +24,8 @@
  * Output: table on stdout + bench/results.json (results.quick.json for
  * BENCH_QUICK, results.partial.json when BENCH_FILTER is set).
  *
- * Why not benny: benny (benchmark.js underneath) reports ops/s with its own
+ * Why this table is not benny's (bench/benny.ts runs the same entries through
+ * benny as a second opinion on steady-state throughput): benny (benchmark.js underneath) reports ops/s with its own
  * sampling policy and no hook for first-call latency or output checking, and
  * for the slow entries (seconds per batch) its minimum-sample policy makes
  * runs very long. This hand loop gives the table we want directly. (benny is
