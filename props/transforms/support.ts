@@ -24,9 +24,11 @@ export function example(x: Tensor, dim: number | null, i: number): Tensor {
  * (a loop, no batching rule involved).
  */
 export function loopOverExamples(f: (...args: Tensor[]) => Tensor, args: readonly Tensor[], inDims: readonly (number | null)[], outDim = 0): Tensor {
-  const size = args.find((_, i) => inDims[i] !== null)!.shape[normalize(inDims.find((d) => d !== null)!, args[inDims.findIndex((d) => d !== null)].rank)];
+  const dims = args.map((a, k) => (inDims[k] === null ? null : normalize(inDims[k]!, a.rank)));
+  const mapped = dims.findIndex((d) => d !== null);
+  const size = args[mapped].shape[dims[mapped]!];
   const outs: Tensor[] = [];
-  for (let i = 0; i < size; i++) outs.push(f(...args.map((a, k) => example(a, inDims[k] === null ? null : normalize(inDims[k]!, a.rank), i))));
+  for (let i = 0; i < size; i++) outs.push(f(...args.map((a, k) => example(a, dims[k], i))));
   return stack(outs, outDim);
 }
 

@@ -58,6 +58,10 @@ const lit = (v: StepAttr | undefined): string => (v === undefined ? 'undefined' 
 /**
  * A random program: input shapes, steps, and the value it returns. `fn` computes it;
  * `toString()` prints it as TypeScript.
+ * @example
+ * const p = decodeProgram([[2, 3]], [[0], [5]]);
+ * String(p);                          // (x0: Tensor /* [2, 3] *\/) => { const v1 = x0.sin(); const v2 = v1.exp(); ... }
+ * p.fn(randn([2, 3], { seed: 0 }));   // exp(sin(x))
  */
 export class Program {
   constructor(
@@ -334,7 +338,7 @@ const sq1 = (x: Tensor) => x.square().add(1);
 const kinkAt = (x: Tensor, at: number) => x.sub(at).abs();
 
 /** Every op random programs draw from, smooth ones first (shrinking goes toward the start). */
-export const PROGRAM_OPS: readonly OpSpec[] = [
+const PROGRAM_OPS: readonly OpSpec[] = [
   unary('sin', (x) => x.sin(), (x) => `${x}.sin()`, () => 1),
   unary('cos', (x) => x.cos(), (x) => `${x}.cos()`, () => 1),
   unary('tanh', (x) => x.tanh(), (x) => `${x}.tanh()`, () => 1),
@@ -547,7 +551,11 @@ const ADD_MEAN: OpSpec = {
 const OPS_BY_NAME = new Map([...PROGRAM_OPS, ADD_MEAN].map((op) => [op.name, op]));
 const MATMUL = OPS_BY_NAME.get('matmul')!;
 
-/** The names of the ops random programs use; `smooth` leaves out the kinked ones. */
+/**
+ * The names of the ops random programs use; `smooth` leaves out the kinked ones.
+ * @example
+ * arbitraryProgram({ ops: programOpNames({ smooth: true }).filter((op) => op !== 'matmul') });
+ */
 export function programOpNames(opts: { smooth?: boolean } = {}): string[] {
   return PROGRAM_OPS.filter((op) => !(opts.smooth && op.kinked)).map((op) => op.name);
 }
@@ -591,7 +599,12 @@ export function arbitraryInputShapes(opts: { maxInputs?: number; maxRank?: numbe
   return first.chain((shape) => fc.array(variant(shape), { minLength: 0, maxLength: maxInputs - 1 }).map((rest) => [shape, ...rest]));
 }
 
-/** Decodes a program from input shapes and one list of integers per step (always valid). */
+/**
+ * Decodes a program from input shapes and one list of integers per step: each list picks
+ * the operand, the op and its attributes; any list of integers gives a valid program.
+ * @example
+ * decodeProgram([[3], [3]], [[0, 16], [2]]).toString(); // x1.add(x0), then its tanh
+ */
 export function decodeProgram(inputShapes: readonly Shape[], raw: readonly (readonly number[])[], config: ProgramConfig = {}): Program {
   const allowed = new Set(config.ops ?? programOpNames({ smooth: config.smooth }));
   const ops = PROGRAM_OPS.filter((op) => allowed.has(op.name) && !(config.smooth && op.kinked));
@@ -668,7 +681,11 @@ export function arbitraryProgramInputs(program: Program, opts: { bound?: number;
   );
 }
 
-/** A program together with inputs for it. */
+/**
+ * A program together with inputs for it (see `arbitraryProgramInputs`).
+ * @example
+ * fc.assert(fc.property(arbitraryProgramWithInputs({ smooth: true }), ([p, xs]) => checkGrads(p.fn, xs, { order: 1 })));
+ */
 export function arbitraryProgramWithInputs(config: ProgramConfig = {}, inputOpts: { bound?: number; dtype?: DType } = {}): fc.Arbitrary<[Program, Tensor[]]> {
   return arbitraryProgram(config).chain((p) => arbitraryProgramInputs(p, { bound: inputOpts.bound ?? config.inputBound, dtype: inputOpts.dtype }).map((xs): [Program, Tensor[]] => [p, xs]));
 }
