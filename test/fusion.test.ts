@@ -181,3 +181,19 @@ test('a long lazy chain (thousands of steps, never read) is cut into kernels and
   // The interpreter rounds to float32 4000 times, a kernel only at its end: they drift apart slowly.
   assertAllClose(w, expected, { rtol: 1e-3 });
 });
+
+test('a deep program (the Hessian of 12 chained softmaxes) schedules into small kernels and agrees with the reference', () => {
+  // Its reductions nest 12 levels deep: the scheduler once left one giant kernel here
+  // (a stack overflow in the generated code).
+  const f = (x: Tensor) => {
+    let y = x;
+    for (let i = 0; i < 12; i++) y = y.softmax(0);
+    return y.sin().sum();
+  };
+  const x = randn([2, 3, 3], { seed: 11, dtype: 'float64' });
+  const h = hessian(f)(x);
+  const plan = explain(h);
+  const largest = Math.max(...plan.kernels.map((k) => k.source.length));
+  assert.ok(largest < 20_000, `the largest kernel has ${largest} characters of source`);
+  assertAllClose(h, withBackend('interp', () => hessian(f)(x)), { rtol: 1e-9, atol: 1e-12 });
+});

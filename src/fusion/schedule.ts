@@ -31,6 +31,8 @@ import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters }
 const EXPENSIVE = 8;
 /** A node evaluated at more distinct indices than this in one kernel is materialized. */
 const MAX_INSTANCES = 16;
+/** Rounds in which the scheduler materializes only the innermost of the outermost candidates. */
+const CAREFUL_ROUNDS = 8;
 /** Rounds of materialization decisions before the scheduler stops refining. */
 const MAX_ROUNDS = 64;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
@@ -168,8 +170,12 @@ function analysisOf(draft: Draft): Analysis {
   return a;
 }
 
-/** The nodes to materialize next (see the module comment), or none when the drafts are final. */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>): Node[] {
+/**
+ * The nodes to materialize next (see the module comment), or none when the drafts are final.
+ * `careful` takes, of the outermost candidates, only those that contain no other one;
+ * `outermost` takes all outermost candidates; `all` takes every candidate.
+ */
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all'): Node[] {
   const usage = new Map<Node, Usage>();
   const exprsOf = new Map<Draft, readonly Expr[]>();
   for (const draft of drafts) {
@@ -194,7 +200,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     const expensive = u.cost >= EXPENSIVE || node.rule.kind === 'reduce';
     if ((redundant && expensive) || (u.drafts.size > 1 && u.cost >= EXPENSIVE) || u.instances > MAX_INSTANCES) worth.add(node);
   }
-  if (worth.size === 0) return [];
+  if (worth.size === 0 || take === 'all') return [...worth];
   // Outermost first: those reachable without passing another candidate ("exposed")...
   const exposed = new Map<Node, Expr[]>();
   for (const [draft, exprs] of exprsOf) {
@@ -203,6 +209,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
       exposed.set(e.origin!, [...(exposed.get(e.origin!) ?? []), e]);
     }
   }
+  if (take === 'outermost') return [...exposed.keys()];
   // ...and of those, the ones that contain no other exposed candidate.
   const chosen: Node[] = [];
   for (const [node, exprs] of exposed) {
@@ -344,7 +351,11 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   for (let round = 0; round < MAX_ROUNDS; round++) {
     for (const o of materialized) if (!draftOf.has(o)) draftOf.set(o, draftKernel([o], isBoundary));
     drafts = [...materialized].map((o) => draftOf.get(o)!);
-    const next = nextMaterializations(drafts, materialized);
+    // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
+    // a round per level; past the first rounds, every outermost candidate goes at once, and
+    // a last round takes every candidate left rather than leave a giant kernel behind.
+    const take = round < CAREFUL_ROUNDS ? 'careful' : round < MAX_ROUNDS - 2 ? 'outermost' : 'all';
+    const next = nextMaterializations(drafts, materialized, take);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
