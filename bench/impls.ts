@@ -6,7 +6,7 @@
  * bench/functs.ts.
  */
 import type { Implementation } from "./types.js";
-import { handLoop } from "./peers/hand-loop.js";
+import { handLoop, tunedHandLoop } from "./peers/hand-loop.js";
 import { jaxJs } from "./peers/jax-js.js";
 import { tfjsClosedForm, tfjsNestedGrad } from "./peers/tfjs.js";
 import { functs } from "./functs.js";
@@ -16,6 +16,7 @@ export const REFERENCE = handLoop.name;
 
 export const IMPLEMENTATIONS: Implementation[] = [
   handLoop, // reference: keep first
+  tunedHandLoop,
   functs,
   jaxJs,
   tfjsNestedGrad,

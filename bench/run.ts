@@ -30,7 +30,7 @@
  * for the slow entries (seconds per batch) its minimum-sample policy makes
  * runs very long. This hand loop gives the table we want directly. (benny is
  * CJS; `import b from "benny"` does work through tsx's interop, but its .d.ts
- * references @types/benchmark, which isn't installed.)
+ * needs @types/benchmark, a devDependency for that reason.)
  */
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
