@@ -150,3 +150,13 @@ test('on the interpreter, jit reuses the trace and evaluates it there', () => {
   });
   assert.equal(calls, 1);
 });
+
+test('calls share intermediate buffers but never outputs: earlier results stay intact', () => {
+  // A softmax has intermediates (the max and the sum); each call must return a fresh array.
+  const f = jit((x: Tensor) => x.softmax(-1).mul(3));
+  const xs = [0, 1, 2].map((seed) => randn([5, 7], { seed }));
+  const outs = xs.map((x) => f(x) as Tensor);
+  const arrays = outs.map((o) => o.dataSync());
+  assert.equal(new Set(arrays).size, 3);
+  xs.forEach((x, i) => assertAllClose(outs[i], withBackend('interp', () => x.softmax(-1).mul(3)), { rtol: 1e-6, atol: 1e-7 }));
+});

@@ -1,5 +1,5 @@
 /** The plan of a program in words: its kernels in order, with their source and their costs. */
-import { allocate, type DType } from '../lazy/dtype.js';
+import { bytesPerElement, type DType } from '../lazy/dtype.js';
 import type { Program, ProgramStep } from './program.js';
 
 export interface BufferInfo {
@@ -30,10 +30,6 @@ export interface Plan {
   readonly backend: string;
   readonly kernels: readonly KernelInfo[];
   toString(): string;
-}
-
-function bytesPerElement(dtype: DType): number {
-  return allocate(dtype, 0).BYTES_PER_ELEMENT;
 }
 
 function formatCount(n: number): string {

@@ -4,7 +4,7 @@
  * per DAG structure (two DAGs that differ only in the values of their leaves share one), and
  * compiled kernels per canonical kernel IR and backend.
  */
-import { allocate, type DType, type TypedArray } from '../lazy/dtype.js';
+import { allocate, bytesPerElement, type DType, type TypedArray } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import type { Backend } from '../lazy/realize.js';
@@ -41,7 +41,10 @@ export interface ProgramStep {
   readonly shapes: readonly (readonly number[])[];
 }
 
-/** A compiled schedule. Slots 0..leafCount-1 hold the leaves; the rest are allocated per run. */
+/**
+ * A compiled schedule. Slots 0..leafCount-1 hold the leaves; then come the buffers the
+ * kernels write: the roots' are allocated per run, the intermediates' once per program.
+ */
 export interface Program {
   readonly backend: string;
   readonly leafCount: number;
@@ -49,7 +52,15 @@ export interface Program {
   readonly steps: readonly ProgramStep[];
   /** Slot of each root. */
   readonly outputs: readonly number[];
+  /**
+   * Intermediate buffers kept between runs (runs are synchronous and intermediates never
+   * escape, so one set serves every run); null where they would pin too much memory.
+   */
+  readonly scratch: (TypedArray | undefined)[] | null;
 }
+
+/** A program whose intermediates take more bytes than this allocates them on every run. */
+const MAX_SCRATCH_BYTES = 64 * 2 ** 20;
 
 const kernelCache = new LruCache<string, CompiledKernel>(1024);
 const programCache = new LruCache<string, Program>(256);
@@ -137,7 +148,9 @@ export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Progr
     summary: `${k.outputs.map((o) => `${describe(o)} -> ${o.dtype}[${o.shape.join(', ')}]`).join('; ')}`,
     shapes: [...k.outputs, ...k.inputs].map((n) => n.shape),
   }));
-  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs: plan.roots.map((r) => slotOf.get(r)!) };
+  const outputs = plan.roots.map((r) => slotOf.get(r)!);
+  const scratchBytes = buffers.reduce((sum, b, k) => (outputs.includes(plan.leaves.length + k) ? sum : sum + b.size * bytesPerElement(b.dtype)), 0);
+  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, scratch: scratchBytes <= MAX_SCRATCH_BYTES ? [] : null };
 }
 
 /** The program computing `roots` (from the cache when a DAG of this structure was seen), and its leaves. */
@@ -156,7 +169,11 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
 export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
-  program.buffers.forEach((b, k) => (slots[program.leafCount + k] = allocate(b.dtype, b.size)));
+  const { scratch } = program;
+  program.buffers.forEach((b, k) => {
+    const slot = program.leafCount + k;
+    slots[slot] = scratch && !program.outputs.includes(slot) ? (scratch[k] ??= allocate(b.dtype, b.size)) : allocate(b.dtype, b.size);
+  });
   const debug = debugEnabled();
   for (const step of program.steps) {
     const args = step.slots.map((s) => slots[s]);

@@ -39,6 +39,11 @@ export function allocate(dtype: DType, size: number): TypedArray {
   }
 }
 
+/** Bytes one element of `dtype` takes in its typed array. */
+export function bytesPerElement(dtype: DType): number {
+  return allocate(dtype, 0).BYTES_PER_ELEMENT;
+}
+
 /** Rounds a JavaScript number to what a `dtype` element stores. */
 export function coerce(value: number, dtype: DType): number {
   switch (dtype) {
