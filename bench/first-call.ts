@@ -1,0 +1,53 @@
+/**
+ * First-call latency, cold: each sample is a fresh Node process that builds one
+ * implementation for the small size and times its first call (trace + transform +
+ * compile + first run + readback), so that one slow moment of a shared VM does not decide
+ * the number (bench/run.ts measures the first call once, in one process).
+ *
+ *   npx tsx bench/first-call.ts          (BENCH_FILTER=functs,jax-js to choose; BENCH_COLD_RUNS=7)
+ *
+ * Without BENCH_FILTER it writes bench/first-call.json.
+ *
+ * A child (`--child NAME`) prints its first-call milliseconds as JSON on its last line.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { IMPLEMENTATIONS } from './impls.js';
+import { SIZES, makeWorkload } from './workload.js';
+
+const here = fileURLToPath(import.meta.url);
+const childAt = process.argv.indexOf('--child');
+
+if (childAt >= 0) {
+  const impl = IMPLEMENTATIONS.find((i) => i.name === process.argv[childAt + 1]);
+  if (!impl) throw new Error(`no implementation named ${process.argv[childAt + 1]}`);
+  const prepared = await impl.setup(makeWorkload(SIZES[0]));
+  console.log(JSON.stringify({ firstCallMs: prepared.firstCallMs }));
+  prepared.dispose?.();
+} else {
+  const runs = Number(process.env.BENCH_COLD_RUNS ?? 5);
+  const filter = (process.env.BENCH_FILTER ?? 'hand-loop,hand-loop-tuned,functs,jax-js,tfjs-closed-form').split(',').map((s) => s.trim());
+  const size = SIZES[0];
+  console.log(`first call, cold (a fresh process per sample, ${runs} samples), D=${size.D} H=${size.H} N=${size.N}`);
+  const order = IMPLEMENTATIONS.filter((i) => filter.includes(i.name));
+  const samples = new Map<string, number[]>(order.map((i) => [i.name, []]));
+  // Interleaved, as in run.ts: sample k of every implementation before sample k + 1.
+  for (let k = 0; k < runs; k++) {
+    for (const impl of order) {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', here, '--child', impl.name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const last = out.trim().split('\n').at(-1)!;
+      samples.get(impl.name)!.push((JSON.parse(last) as { firstCallMs: number }).firstCallMs);
+    }
+  }
+  for (const [name, ms] of samples) {
+    ms.sort((a, b) => a - b);
+    const median = ms[ms.length >> 1];
+    console.log(`  ${name.padEnd(18)} median ${median.toFixed(1).padStart(7)} ms   (${ms.map((m) => m.toFixed(0)).join(', ')})`);
+  }
+  if (!process.env.BENCH_FILTER) {
+    const result = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, size, firstCallMs: Object.fromEntries(samples) };
+    writeFileSync(new URL('first-call.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+  }
+}
