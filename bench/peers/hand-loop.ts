@@ -12,6 +12,18 @@ import type { Implementation } from "../types.js";
 import type { Workload } from "../workload.js";
 import { timeOnce } from "../types.js";
 
+/** w[h] = -2 t (1 - t^2) with t = tanh(A x + b) for example n (the second derivative of tanh). */
+function curvatureWeights(A: Float32Array, b: Float32Array, X: Float32Array, n: number, D: number, H: number, w: Float64Array): void {
+  const xo = n * D;
+  for (let h = 0; h < H; h++) {
+    const ao = h * D;
+    let z = b[h];
+    for (let d = 0; d < D; d++) z += A[ao + d] * X[xo + d];
+    const t = Math.tanh(z);
+    w[h] = -2 * t * (1 - t * t);
+  }
+}
+
 export function handHessians(
   A: Float32Array,
   b: Float32Array,
@@ -23,14 +35,7 @@ export function handHessians(
   const out = new Float32Array(N * D * D);
   const w = new Float64Array(H);
   for (let n = 0; n < N; n++) {
-    const xo = n * D;
-    for (let h = 0; h < H; h++) {
-      const ao = h * D;
-      let z = b[h];
-      for (let d = 0; d < D; d++) z += A[ao + d] * X[xo + d];
-      const t = Math.tanh(z);
-      w[h] = -2 * t * (1 - t * t);
-    }
+    curvatureWeights(A, b, X, n, D, H, w);
     const o = n * D * D;
     for (let i = 0; i < D; i++) {
       for (let j = i; j < D; j++) {
@@ -63,14 +68,7 @@ export function tunedHandHessians(
   const w = new Float64Array(H);
   const scaledRow = new Float64Array(H);
   for (let n = 0; n < N; n++) {
-    const xo = n * D;
-    for (let h = 0; h < H; h++) {
-      const ao = h * D;
-      let z = b[h];
-      for (let d = 0; d < D; d++) z += A[ao + d] * X[xo + d];
-      const t = Math.tanh(z);
-      w[h] = -2 * t * (1 - t * t);
-    }
+    curvatureWeights(A, b, X, n, D, H, w);
     const o = n * D * D;
     for (let i = 0; i < D; i++) {
       const io = i * H;
@@ -87,26 +85,30 @@ export function tunedHandHessians(
   return out;
 }
 
-export const handLoop: Implementation = {
-  name: "hand-loop",
-  method: "plain JS loops over the closed form A^T diag(-2t(1-t^2)) A (reference)",
-  async setup(wl: Workload) {
-    const { A, b, X } = wl;
-    const { N, D, H } = wl.size;
-    const run = () => handHessians(A, b, X, N, D, H);
-    const [firstOutput, firstCallMs] = await timeOnce(run);
-    return { run, firstCallMs, firstOutput };
-  },
-};
+type HessiansFn = typeof handHessians;
 
-export const tunedHandLoop: Implementation = {
-  name: "hand-loop-tuned",
-  method: "JS loops over the same closed form, A transposed to float64 once, A[h][i] w[h] hoisted, symmetric half",
-  async setup(wl: Workload) {
-    const { A, b, X } = wl;
-    const { N, D, H } = wl.size;
-    const run = () => tunedHandHessians(A, b, X, N, D, H);
-    const [firstOutput, firstCallMs] = await timeOnce(run);
-    return { run, firstCallMs, firstOutput };
-  },
-};
+function handImplementation(name: string, method: string, hessians: HessiansFn): Implementation {
+  return {
+    name,
+    method,
+    async setup(wl: Workload) {
+      const { A, b, X } = wl;
+      const { N, D, H } = wl.size;
+      const run = () => hessians(A, b, X, N, D, H);
+      const [firstOutput, firstCallMs] = await timeOnce(run);
+      return { run, firstCallMs, firstOutput };
+    },
+  };
+}
+
+export const handLoop = handImplementation(
+  "hand-loop",
+  "plain JS loops over the closed form A^T diag(-2t(1-t^2)) A (reference)",
+  handHessians,
+);
+
+export const tunedHandLoop = handImplementation(
+  "hand-loop-tuned",
+  "JS loops over the same closed form, A transposed to float64 once, A[h][i] w[h] hoisted, symmetric half",
+  tunedHandHessians,
+);
