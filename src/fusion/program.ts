@@ -52,6 +52,8 @@ export interface Program {
   readonly steps: readonly ProgramStep[];
   /** Slot of each root. */
   readonly outputs: readonly number[];
+  /** Which of `buffers` (by index) hold roots: those are allocated fresh on every run. */
+  readonly rootBuffers: ReadonlySet<number>;
   /**
    * Intermediate buffers kept between runs (runs are synchronous and intermediates never
    * escape, so one set serves every run); null where they would pin too much memory.
@@ -149,8 +151,9 @@ export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Progr
     shapes: [...k.outputs, ...k.inputs].map((n) => n.shape),
   }));
   const outputs = plan.roots.map((r) => slotOf.get(r)!);
-  const scratchBytes = buffers.reduce((sum, b, k) => (outputs.includes(plan.leaves.length + k) ? sum : sum + b.size * bytesPerElement(b.dtype)), 0);
-  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, scratch: scratchBytes <= MAX_SCRATCH_BYTES ? [] : null };
+  const rootBuffers = new Set(outputs.map((slot) => slot - plan.leaves.length));
+  const scratchBytes = buffers.reduce((sum, b, k) => (rootBuffers.has(k) ? sum : sum + b.size * bytesPerElement(b.dtype)), 0);
+  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, scratch: scratchBytes <= MAX_SCRATCH_BYTES ? [] : null };
 }
 
 /** The program computing `roots` (from the cache when a DAG of this structure was seen), and its leaves. */
@@ -169,10 +172,9 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
 export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
-  const { scratch } = program;
+  const { scratch, rootBuffers } = program;
   program.buffers.forEach((b, k) => {
-    const slot = program.leafCount + k;
-    slots[slot] = scratch && !program.outputs.includes(slot) ? (scratch[k] ??= allocate(b.dtype, b.size)) : allocate(b.dtype, b.size);
+    slots[program.leafCount + k] = scratch && !rootBuffers.has(k) ? (scratch[k] ??= allocate(b.dtype, b.size)) : allocate(b.dtype, b.size);
   });
   const debug = debugEnabled();
   for (const step of program.steps) {
