@@ -285,3 +285,9 @@ describe('linearize', () => {
     assert.equal(calls, 1);
   });
 });
+
+test('relu has derivative 0 at 0, as in PyTorch and jax.nn.relu, and keeps NaN', () => {
+  assert.deepEqual(Array.from(grad((t: Tensor) => t.relu().sum())(tensor([-1, 0, 2])).dataSync()), [0, 0, 1]);
+  assert.deepEqual(Array.from(tensor([-1, 0, 2, NaN]).relu().dataSync()), [0, 0, 2, NaN]);
+  assert.deepEqual(tensor([-3, 0, 4], { dtype: 'int32' }).relu().dtype, 'int32');
+});

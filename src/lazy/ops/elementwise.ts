@@ -96,7 +96,14 @@ export function square(x: TensorLike): Tensor {
 export const rsqrt = (x: TensorLike): Tensor => reciprocal(sqrt(x));
 export const tan = (x: TensorLike): Tensor => div(sin(x), cos(x));
 export const sigmoid = (x: TensorLike): Tensor => reciprocal(add(1, exp(neg(x))));
-export const relu = (x: TensorLike): Tensor => maximum(x, 0);
+/**
+ * max(x, 0), with derivative 0 at 0 as in PyTorch and jax.nn.relu (`maximum` splits a tie
+ * evenly, which would give 1/2 there); NaN stays NaN.
+ */
+export function relu(x: TensorLike): Tensor {
+  const t = asTensor(x);
+  return where(le(t, 0), 0, t);
+}
 /** softplus(x) = log(1 + exp(x)), computed without overflow. */
 export function softplus(x: TensorLike): Tensor {
   const t = asTensor(x);
