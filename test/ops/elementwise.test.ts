@@ -132,6 +132,12 @@ describe('dtype promotion', () => {
     assert.equal(F.add(tensor([1]), f64([1])).dtype, 'float64');
     assert.equal(F.add(i32([1]), f64([1])).dtype, 'float64');
     assert.equal(F.maximum(i32([1]), i32([2])).dtype, 'int32');
+    const p = tensor([true, true, false, false]);
+    const q = tensor([true, false, true, false]);
+    assert.equal(F.maximum(p, q).dtype, 'bool');
+    assert.deepEqual(F.maximum(p, q).toArray(), [true, true, true, false]);
+    assert.deepEqual(F.minimum(p, q).toArray(), [true, false, false, false]);
+    assert.equal(F.maximum(p, i32([0, 2, 0, 3])).dtype, 'int32');
     assert.equal(F.where(tensor([true]), i32([1]), f64([2])).dtype, 'float64');
   });
 

@@ -82,11 +82,16 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return applyPrim('pow', alignOperands('pow', [a, b], 'float'));
 }
+/** The larger of two values; of two bools, their logical or (bool, as in NumPy). */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return applyPrim('max', alignOperands('maximum', [a, b], 'numeric'));
+  const [x, y] = alignOperands('maximum', [a, b], 'any');
+  if (x.dtype === 'bool') return logicalOr(x, y);
+  return applyPrim('max', [x, y]);
 }
+/** The smaller of two values; of two bools, their logical and (bool, as in NumPy). */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = alignOperands('minimum', [a, b], 'numeric');
+  const [x, y] = alignOperands('minimum', [a, b], 'any');
+  if (x.dtype === 'bool') return logicalAnd(x, y);
   return neg(applyPrim('max', [neg(x), neg(y)]));
 }
 export function square(x: TensorLike): Tensor {
