@@ -98,6 +98,9 @@ describe('max, min, argmax, argmin', () => {
     assert.deepEqual(F.argmin(t, { axis: 0 }).toArray(), [0, 1, 0]);
     assert.deepEqual(t.argmin({ axis: -2, keepdims: true }).toArray(), [[0, 1, 0]]);
     assert.deepEqual(F.argmax(t, { axis: -1, keepdims: true }).shape, [2, 1]);
+    // Without an axis, keepdims keeps the rank (NumPy's argmax(a, keepdims=True)).
+    assert.deepEqual(F.argmax(t, { keepdims: true }).toArray(), [[3]]);
+    assert.deepEqual(F.argmin(t.reshape([1, 2, 3]), { keepdims: true }).shape, [1, 1, 1]);
   });
 
   test('argmax and argmin point at a NaN, as NumPy does', () => {

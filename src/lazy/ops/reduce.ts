@@ -76,7 +76,10 @@ export function prod(x: TensorLike, opts: ReduceOptions = {}): Tensor {
 }
 
 function argExtreme(op: string, x: TensorLike, opts: { axis?: number; keepdims?: boolean }, pick: (t: Tensor, o: ReduceOptions) => Tensor): Tensor {
-  let t = asTensor(x);
+  const original = asTensor(x);
+  // Without an axis, the flattened tensor's index; keepdims then keeps every axis as 1 (NumPy).
+  if (opts.axis === undefined && opts.keepdims) return reshape(argExtreme(op, original, {}, pick), original.shape.map(() => 1));
+  let t = original;
   if (opts.axis === undefined) t = flatten(t);
   const axis = opts.axis ?? 0;
   const [a] = normalizeAxes(op, axis, t.rank);
