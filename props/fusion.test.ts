@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { grad, hessian, jacrev, jit, tensor, vmap, withBackend, type DType, type Tensor } from '../src/index.js';
 import { arbitraryProgramWithInputs, assertAllClose, numRuns, type Program } from '../src/testing/index.js';
-import { arbitraryDag, dagInputs } from './fusion-dags.js';
+import { arbitraryDag, dagInputs, decodeDag } from './fusion-dags.js';
 
 const runs = (quick: number): fc.Parameters<unknown> => ({ numRuns: numRuns(quick) });
 
@@ -52,6 +52,17 @@ test('random movement-heavy DAGs (pad, flip, reshape, permute, gather, scatter, 
       ),
       runs(80),
     );
+  }
+});
+
+test('a scatter whose target index and source share a reduction (found by the thorough run)', () => {
+  // The reduction in the scatter's index was not registered with the kernel's reductions
+  // and was emitted as an undefined operand.
+  const dag = decodeDag([[1, 2]], [[0, 0, 0, 0, 0, 0, 0, 0], [24684, 0, 0, 0, 0, 0, 0, 0], [9593, 0, 2617, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0], [1933, 0, 2407, 0, 0, 0, 0, 0]]);
+  for (const values of [[0, 0], [1.5, -2]]) {
+    const x = tensor([values], { dtype: 'float64' });
+    x.dataSync();
+    agree(() => dag.build([x]), 'float64', () => String(dag));
   }
 });
 

@@ -324,13 +324,29 @@ export interface PlacedKernel {
   readonly trips: ReadonlyMap<number, number>;
 }
 
+/** The expressions stores compute: their values and the data-dependent parts of their indices. */
+export function storeExprs(stores: readonly StoreSpec[]): Expr[] {
+  const roots: Expr[] = [];
+  const collectDynamic = (a: Affine): void => {
+    for (const { atom } of a.terms) {
+      if (atom.kind === 'dyn') roots.push(atom.value as Expr);
+      else if (atom.kind === 'div' || atom.kind === 'mod') collectDynamic(atom.of);
+    }
+  };
+  for (const s of stores) {
+    roots.push(s.value);
+    collectDynamic(s.index);
+  }
+  return roots;
+}
+
 /**
  * Places a kernel's expressions into its loops. `loops` are the output loops (outermost
  * first); `bufferOf` numbers the buffers that loads read; stores name output buffers by number.
  */
 export function placeKernel(kind: KernelIR['kind'], loops: readonly LoopVar[], bufferOf: (source: Node) => number, stores: readonly StoreSpec[]): PlacedKernel {
   const emitter = new Emitter(bufferOf);
-  emitter.registerReductions(exprOrder(stores.map((s) => s.value)));
+  emitter.registerReductions(exprOrder(storeExprs(stores)));
   const scopes: Scope[] = [];
   let scope = emitter.root;
   for (const v of loops) {

@@ -23,7 +23,7 @@ import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
 import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
-import { placeKernel, printKernel, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
+import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters } from './tiling.js';
 
@@ -112,19 +112,7 @@ function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean)
 
 /** All expressions of a draft, the store indices' data-dependent parts included. */
 function draftExprs(draft: Draft): Expr[] {
-  const roots: Expr[] = [];
-  for (const s of draft.stores) {
-    roots.push(s.value);
-    collectDynamic(s.index, roots);
-  }
-  return exprOrder(roots);
-}
-
-function collectDynamic(a: Affine, into: Expr[]): void {
-  for (const { atom } of a.terms) {
-    if (atom.kind === 'dyn') into.push(atom.value as Expr);
-    else if (atom.kind === 'div' || atom.kind === 'mod') collectDynamic(atom.of, into);
-  }
+  return exprOrder(storeExprs(draft.stores));
 }
 
 /** How often a draft evaluates each expression, from the code generator's own placement. */
