@@ -196,7 +196,9 @@ const STEPS: Step[] = [
 
 /** int32 indices in [0, n) computed from the values of x (same shape). */
 function indicesBelow(x: Tensor, n: number): Tensor {
-  const f = x.cast('float32').abs().mul(10).floor();
+  // In float64: |x| * 10 of a wrapped-around int32 is near 2^34, where float32's remainder is
+  // off by far more than n.
+  const f = x.cast('float64').abs().mul(10).floor();
   return f.sub(f.div(n).floor().mul(n)).cast('int32');
 }
 
