@@ -19,6 +19,7 @@ export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, Transfo
 export { setBackend, withBackend, backendNames } from './lazy/realize.js';
 export * from './transforms/index.js';
 export type { PyTree, TreeDef } from './lazy/pytree.js';
+export { realizeTree as realize } from './lazy/pytree.js';
 export { jit, type Jitted, type JitOptions, type JitStats } from './transforms/jit.js';
 export { explain } from './transforms/explain.js';
 export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';

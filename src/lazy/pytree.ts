@@ -5,6 +5,7 @@
  */
 import { ArgumentError } from './errors.js';
 import { Tensor } from './tensor.js';
+import { realizeAll } from './realize.js';
 
 /** A nested structure of arrays and plain objects with leaves of type `L`. */
 export type PyTree<L = Tensor> = L | readonly PyTree<L>[] | { readonly [key: string]: PyTree<L> };
@@ -100,4 +101,17 @@ export function broadcastPrefix<P>(prefix: unknown, full: unknown, what: string,
   };
   walk(prefix, full, '');
   return out;
+}
+
+/**
+ * Computes every tensor of a pytree in one schedule (work they share is done once) and
+ * keeps the values; returns the tree. Exported as `realize`.
+ * @example
+ * const grads = grad(loss)(weights, x, y);
+ * realize(grads); // one program for all the gradients
+ */
+export function realizeTree<T>(tree: T): T {
+  const [leaves] = treeFlatten(tree);
+  realizeAll(leaves.flatMap((l) => (l instanceof Tensor ? [l.node] : [])));
+  return tree;
 }

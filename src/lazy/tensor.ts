@@ -39,6 +39,19 @@ export class Tensor {
 
   // Reading values -------------------------------------------------------------------
 
+  /**
+   * Computes the value now and keeps it; returns this tensor. Worth it for data read many
+   * times (a dataset indexed row by row, weights used by every step): later programs read
+   * the stored buffer instead of recomputing, and a row of it is a view, not a kernel.
+   * @example
+   * const xs = randn([1000, 10], { seed: 0 }).realize();
+   * for (let i = 0; i < 1000; i++) step(xs.select(0, i)); // one compiled program for every i
+   */
+  realize(): this {
+    realize(this.node);
+    return this;
+  }
+
   /** The values as a new typed array (row-major), computing them if needed. */
   dataSync(): TypedArray {
     return realize(this.node).slice();
