@@ -33,6 +33,8 @@ interface ExprBase {
   readonly vars: readonly LoopVar[];
   /** The DAG node whose value this expression first stood for (for the scheduler's bookkeeping). */
   origin: Node | null;
+  /** Computed as the reference computes it, every float32 operation rounded (see schedule.ts). */
+  roundsEachOp?: boolean;
 }
 
 export interface ConstExpr extends ExprBase { readonly kind: 'const'; readonly value: number }
@@ -289,6 +291,7 @@ export class ExprBuilder {
       default: return e satisfies never;
     }
     out.origin ??= e.origin;
+    if (e.roundsEachOp) out.roundsEachOp = true;
     memo.set(e.id, out);
     return out;
   }
@@ -334,6 +337,7 @@ export function replaceExprs(builder: ExprBuilder, e: Expr, map: ReadonlyMap<num
     default: return e satisfies never;
   }
   out.origin ??= e.origin;
+  if (e.roundsEachOp) out.roundsEachOp = true;
   memo.set(e.id, out);
   return out;
 }

@@ -214,7 +214,8 @@ class Emitter {
     if (e.kind === 'const') return { literal: e.value };
     const known = this.names.get(e.id);
     if (known !== undefined) return known;
-    const name = this.emit(e);
+    const roundEachOp = e.roundsEachOp && (e.kind === 'op' || e.kind === 'guard') && e.dtype === 'float32' && !isExact(e);
+    const name = roundEachOp ? this.rounded(e) : this.emit(e);
     this.names.set(e.id, name);
     this.trips.set(e.id, this.homeOf(e.vars).trips);
     return name;

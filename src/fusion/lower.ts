@@ -30,6 +30,8 @@ export class Lowerer {
   constructor(
     readonly builder: ExprBuilder,
     private readonly isBoundary: (node: Node) => boolean,
+    /** Nodes whose float32 operations must each be rounded (see ExprBase.roundsEachOp). */
+    private readonly roundsEachOp: ReadonlySet<Node> = new Set(),
   ) {}
 
   /** The value of `node` at `index` (one index expression per axis of its shape). */
@@ -45,6 +47,7 @@ export class Lowerer {
     if (known) return known;
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
+    if (this.roundsEachOp.has(node)) value.roundsEachOp = true;
     this.memo.set(key, value);
     return value;
   }

@@ -86,10 +86,10 @@ function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affin
 }
 
 /** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
-function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean): Draft {
+function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, roundsEachOp: ReadonlySet<Node>): Draft {
   const builder = new ExprBuilder();
   const own = new Set(outputs);
-  const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n));
+  const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n), roundsEachOp);
   const [first] = outputs;
   // Nothing to compute for an empty output (and nothing may be hoisted out of its empty loops).
   const domain = first.op === 'scatter_add' ? first.inputs[1].shape : first.shape;
@@ -318,6 +318,27 @@ function finishKernel(draft: Draft): ScheduledKernel {
 }
 
 /**
+ * The computed float32 nodes whose values reach an equality test of two computed values
+ * (through any ops, reductions and other kernels included). A kernel keeps float64
+ * intermediates where the reference rounds every float32 operation: harmless to a
+ * continuous result, and to an inequality unless the value sits within an ulp of its
+ * threshold, but an equality of computed values (x == 1.5x - x/2, x == max(x)) holds or
+ * not by exactly those last bits, so these nodes are computed as the reference computes
+ * them. `nodes` is in topological order.
+ */
+function feedsEquality(nodes: readonly Node[]): Set<Node> {
+  const reaches = new Set<Node>();
+  const isConstant = (n: Node): boolean => n.op === 'const' || (!isInputLeaf(n) && n.rule.kind === 'movement' && isConstant(n.inputs[0]));
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i];
+    if (isInputLeaf(n)) continue;
+    const comparesComputed = n.op === 'eq' && !n.inputs.some(isConstant);
+    if (reaches.has(n) || comparesComputed) n.inputs.forEach((input) => reaches.add(input));
+  }
+  return new Set([...reaches].filter((n) => n.dtype === 'float32' && !isInputLeaf(n)));
+}
+
+/**
  * Partitions the DAG below `roots` into kernels.
  * @example
  * const plan = schedule([x.mul(2).add(1).exp().sum().node], { maxBuffers: 64 });
@@ -332,12 +353,13 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement')) materialized.add(n);
   }
   const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n);
+  const roundsEachOp = feedsEquality(nodes);
   // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
   // node that is now materialized.
   const draftOf = new Map<Node, Draft>();
   let drafts: Draft[] = [];
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    for (const o of materialized) if (!draftOf.has(o)) draftOf.set(o, draftKernel([o], isBoundary));
+    for (const o of materialized) if (!draftOf.has(o)) draftOf.set(o, draftKernel([o], isBoundary, roundsEachOp));
     drafts = [...materialized].map((o) => draftOf.get(o)!);
     // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
     // a round per level; past the first rounds, every outermost candidate goes at once, and
@@ -347,11 +369,11 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
-    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary));
+    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp));
   }
   const groups = executionOrder(mergeSiblings(drafts, options.maxBuffers));
   const kernels = groups.map((g) => {
-    const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary);
+    const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp);
     return finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
   });
   return { kernels, leaves, roots };

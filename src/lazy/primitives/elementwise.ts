@@ -155,8 +155,12 @@ elementwise({
   vjp: (ct, [a, b], out) => [o.mul(ct, powBase(a, b)), o.mul(ct, powExponent(a, out))],
 });
 
-/** Where a > b the gradient goes to a, where equal it is split evenly (as JAX). */
-const maxShare = (a: Tensor, b: Tensor): Tensor => o.where(o.gt(a, b), 1, o.where(o.eq(a, b), 0.5, 0)).cast(a.dtype);
+/**
+ * Where a > b the gradient goes to a, where equal it is split evenly (as JAX): (a > b) + (a >= b)
+ * halved, which needs no equality test (those make the fused backend round every float32
+ * operation upstream, see feedsEquality in src/fusion/schedule.ts).
+ */
+const maxShare = (a: Tensor, b: Tensor): Tensor => o.mul(o.add(o.gt(a, b).cast(a.dtype), o.ge(a, b).cast(a.dtype)), 0.5);
 elementwise({
   op: 'max', arity: 2, domain: 'any',
   scalar: (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b)),
