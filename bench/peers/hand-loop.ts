@@ -12,6 +12,9 @@ import type { Implementation } from "../types.js";
 import type { Workload } from "../workload.js";
 import { timeOnce } from "../types.js";
 
+/** All N Hessians [N, D, D] of sum(tanh(A x + b)) for the rows x of X [N, D]; A is [H, D]. */
+type HessiansFn = (A: Float32Array, b: Float32Array, X: Float32Array, N: number, D: number, H: number) => Float32Array;
+
 /** w[h] = -2 t (1 - t^2) with t = tanh(A x + b) for example n (the second derivative of tanh). */
 function curvatureWeights(A: Float32Array, b: Float32Array, X: Float32Array, n: number, D: number, H: number, w: Float64Array): void {
   const xo = n * D;
@@ -24,14 +27,7 @@ function curvatureWeights(A: Float32Array, b: Float32Array, X: Float32Array, n: 
   }
 }
 
-export function handHessians(
-  A: Float32Array,
-  b: Float32Array,
-  X: Float32Array,
-  N: number,
-  D: number,
-  H: number,
-): Float32Array {
+export const handHessians: HessiansFn = (A, b, X, N, D, H) => {
   const out = new Float32Array(N * D * D);
   const w = new Float64Array(H);
   for (let n = 0; n < N; n++) {
@@ -47,21 +43,14 @@ export function handHessians(
     }
   }
   return out;
-}
+};
 
 /**
  * The same closed form, tuned by hand: A transposed once into a float64 [D, H] array so that
  * the inner loop over h is contiguous, and A[h][i] * w[h] hoisted out of the loop over j.
  * A second hand-written baseline: what a developer who profiles would write.
  */
-export function tunedHandHessians(
-  A: Float32Array,
-  b: Float32Array,
-  X: Float32Array,
-  N: number,
-  D: number,
-  H: number,
-): Float32Array {
+export const tunedHandHessians: HessiansFn = (A, b, X, N, D, H) => {
   const out = new Float32Array(N * D * D);
   const At = new Float64Array(D * H);
   for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) At[d * H + h] = A[h * D + d];
@@ -83,9 +72,7 @@ export function tunedHandHessians(
     }
   }
   return out;
-}
-
-type HessiansFn = typeof handHessians;
+};
 
 function handImplementation(name: string, method: string, hessians: HessiansFn): Implementation {
   return {
