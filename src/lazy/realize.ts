@@ -96,8 +96,8 @@ interface Span {
  * reads `xs.select(0, i)` stays cheap. Values are immutable, so sharing a buffer is safe.
  */
 function realizeAsView(node: Node): boolean {
-  const span = spanOf(node);
-  if (!span || span.data === node.realized) return false;
+  const span = node.realized ? null : spanOf(node);
+  if (!span) return false;
   node.realized = span.data.subarray(span.start, span.start + sizeOf(node.shape));
   node.inputs = [];
   return true;
