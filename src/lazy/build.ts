@@ -4,7 +4,7 @@
  * of movement), then hash-consing.
  */
 import { allocate, coerce, type DType, type TypedArray } from './dtype.js';
-import { internNode, Node, type Attrs } from './node.js';
+import { internNode, Node, uniqueLeaf, type Attrs } from './node.js';
 import { primitiveRule } from './primitive.js';
 import { sameShape, sizeOf, type Shape } from './shape.js';
 
@@ -43,7 +43,7 @@ export function filled(value: number, shape: Shape, dtype: DType): Node {
 
 /** A leaf holding data that is already computed. */
 export function bufferNode(data: TypedArray, shape: Shape, dtype: DType): Node {
-  const node = internNode(primitiveRule('buffer'), [], shape, dtype, { uid: nextLeafId++ });
+  const node = uniqueLeaf(primitiveRule('buffer'), shape, dtype, { uid: nextLeafId++ });
   node.realized = data;
   return node;
 }
@@ -53,7 +53,7 @@ export function bufferNode(data: TypedArray, shape: Shape, dtype: DType): Node {
  * bound to the argument's node, so its value exists; under vmap it is unbound.
  */
 export function paramNode(shape: Shape, dtype: DType, binding: Node | null, transform: string): Node {
-  return internNode(primitiveRule('param'), [], shape, dtype, { uid: nextLeafId++, transform }, binding);
+  return uniqueLeaf(primitiveRule('param'), shape, dtype, { uid: nextLeafId++, transform }, binding);
 }
 
 /**

@@ -6,6 +6,8 @@ export type AttrValue = number | string | boolean | null | readonly AttrValue[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
 let nextId = 1;
+/** Counts realizations: nodes built between two of them belong to one interning region. */
+let region = 0;
 
 /**
  * One node of the lazy DAG. Nodes are immutable and hash-consed: building a node that is
@@ -24,6 +26,12 @@ export class Node {
   readonly readsParam: boolean;
   /** Length of the longest input chain below this node (0 for leaves). */
   readonly depth: number;
+  /**
+   * The interning region the node was built in. A node from an earlier region that a later
+   * realization still reaches was held across a read by the user (the weights of a training
+   * loop): realize computes it too, so its history is computed once, not on every read.
+   */
+  readonly region = region;
 
   constructor(
     readonly rule: PrimitiveRule,
@@ -67,6 +75,16 @@ export function structuralKey(op: string, inputs: readonly Node[], shape: Shape,
   return `${op}|${dtype}|${shape.join('x')}|${inputs.map((n) => n.id).join(',')}|${attrsKey(attrs)}`;
 }
 
+/**
+ * A leaf that stands for itself (a buffer of data, a transform's Param): it is never merged
+ * with another, so it stays out of the hash-consing table, which would otherwise keep its
+ * data alive until the next realization (a jitted function called in a loop realizes nothing
+ * but makes a buffer node per call).
+ */
+export function uniqueLeaf(rule: PrimitiveRule, shape: Shape, dtype: DType, attrs: Attrs, binding: Node | null = null): Node {
+  return new Node(rule, [], shape, dtype, attrs, structuralKey(rule.op, [], shape, dtype, attrs), binding);
+}
+
 /** Returns the node with this structure built in the current region, or creates it. */
 export function internNode(rule: PrimitiveRule, inputs: readonly Node[], shape: Shape, dtype: DType, attrs: Attrs, binding: Node | null = null): Node {
   const key = structuralKey(rule.op, inputs, shape, dtype, attrs);
@@ -84,6 +102,12 @@ export function internNode(rule: PrimitiveRule, inputs: readonly Node[], shape: 
  */
 export function startNewInterningRegion(): void {
   table.clear();
+  region++;
+}
+
+/** The region nodes built now belong to. */
+export function currentRegion(): number {
+  return region;
 }
 
 /**

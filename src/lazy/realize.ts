@@ -1,7 +1,7 @@
 /** Materialization: hands the DAG below requested nodes to the active backend. */
 import type { TypedArray } from './dtype.js';
 import { ArgumentError } from './errors.js';
-import { startNewInterningRegion, type Node } from './node.js';
+import { currentRegion, startNewInterningRegion, type Node } from './node.js';
 import { sizeOf, stridesOf } from './shape.js';
 import { bindParams } from './rewrite.js';
 
@@ -60,9 +60,9 @@ export function realizeAll(nodes: readonly Node[]): TypedArray[] {
   const bound = nodes.map((n) => (n.readsParam ? bindParams(n) : n));
   const visited = new Set<Node>();
   bound.forEach((n) => realizeViewsBelow(n, visited));
-  const pending = bound.filter((n) => !n.realized);
+  const pending = [...new Set(bound.filter((n) => !n.realized))];
   if (pending.length) {
-    getBackend().realize([...new Set(pending)]);
+    getBackend().realize([...pending, ...heldAcrossReads(pending)]);
     startNewInterningRegion();
   }
   return bound.map((n) => n.realized!);
@@ -117,4 +117,37 @@ function spanOf(node: Node): Span | null {
   if (!inner) return null;
   const strides = stridesOf(input.shape);
   return { data: inner.data, start: inner.start + ranges.reduce((at, [s], axis) => at + s * strides[axis], 0) };
+}
+
+/**
+ * The nodes below `roots` that were built before the last realization and are still not
+ * computed: values the user kept across a read, such as the weights of a training loop
+ * that is never told to `realize()`. Computing them now, in the same program, cuts their
+ * history off, so the next read starts from their values instead of lowering and computing
+ * the whole history again (a loop's step would otherwise grow with its step count). Only
+ * the newest such nodes are taken: what lies below them is history they will drop.
+ * Constants and index ramps, with movement ops over them, are free to recompute and stay.
+ */
+function heldAcrossReads(roots: readonly Node[]): Node[] {
+  const region = currentRegion();
+  const held: Node[] = [];
+  const seen = new Set<Node>(roots);
+  const stack = [...roots];
+  while (stack.length) {
+    const node = stack.pop()!;
+    for (const input of node.inputs) {
+      if (seen.has(input) || input.realized) continue;
+      seen.add(input);
+      if (input.region < region && !input.readsParam && !isFreeToRecompute(input)) held.push(input);
+      else stack.push(input);
+    }
+  }
+  return held;
+}
+
+/** Constants and iota, under any movement ops: nothing to compute. */
+function isFreeToRecompute(node: Node): boolean {
+  let n = node;
+  while (n.rule.kind === 'movement' && n.inputs.length === 1) n = n.inputs[0];
+  return n.op === 'const' || n.op === 'iota';
 }
