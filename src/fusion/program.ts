@@ -4,7 +4,8 @@
  * per DAG structure (two DAGs that differ only in the values of their leaves share one), and
  * compiled kernels per canonical kernel IR and backend.
  */
-import { allocate, bytesPerElement, type DType, type TypedArray } from '../lazy/dtype.js';
+import { allocate, type DType, type TypedArray } from '../lazy/dtype.js';
+import { ArgumentError } from '../lazy/errors.js';
 import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import type { Backend } from '../lazy/realize.js';
@@ -13,6 +14,7 @@ import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
 import { describeStep } from './explain.js';
+import { ArenaPool, arenaViews, planMemory, type MemoryPlan } from './memory.js';
 
 /** A kernel compiled by a backend: call `run` with the IR's buffers in order. */
 export interface CompiledKernel {
@@ -55,17 +57,21 @@ export interface Program {
   /** Which of `buffers` (by index) hold roots: those are allocated fresh on every run. */
   readonly rootBuffers: ReadonlySet<number>;
   /**
-   * Intermediate buffers kept between runs (runs are synchronous and intermediates never
-   * escape, so one set serves every run); null where they would pin too much memory.
+   * Where the intermediates live: offsets in one arena, shared by buffers whose lifetimes do
+   * not overlap. Runs are synchronous and intermediates never escape, so one arena serves
+   * every run of the program while the scratch pool keeps it.
    */
-  readonly scratch: (TypedArray | undefined)[] | null;
+  readonly memory: MemoryPlan;
 }
 
-/** A program whose intermediates take more bytes than this allocates them on every run. */
-const MAX_SCRATCH_BYTES = 64 * 2 ** 20;
+/** Default byte budget for the arenas of all programs together. */
+const DEFAULT_SCRATCH_BUDGET = 256 * 2 ** 20;
 
 const kernelCache = new LruCache<string, CompiledKernel>(1024);
 const programCache = new LruCache<string, Program>(256);
+const scratchPool = new ArenaPool<Program>(DEFAULT_SCRATCH_BUDGET);
+/** Caches elsewhere (jit's traces) that clearCaches empties too. */
+const dependentCaches = new Set<WeakRef<{ clear(): void }>>();
 
 /** Hit and miss counters of the caches (for tests and FUNCTS_DEBUG). */
 export function cacheStats(): { programs: { hits: number; misses: number; size: number }; kernels: { hits: number; misses: number; size: number } } {
@@ -75,9 +81,64 @@ export function cacheStats(): { programs: { hits: number; misses: number; size: 
   };
 }
 
+/** What the caches hold now. */
+export interface CacheInfo {
+  /** Compiled programs kept (one per DAG structure and backend). */
+  readonly programs: number;
+  /** Compiled kernels kept (one per kernel IR and backend). */
+  readonly kernels: number;
+  /** Bytes of intermediate buffers kept between runs, for all programs together. */
+  readonly scratchBytes: number;
+  /** The most bytes of intermediates kept between runs (see setCacheLimits). */
+  readonly scratchBudget: number;
+}
+
+/**
+ * What functs' caches hold: compiled programs and kernels, and the bytes of intermediate
+ * buffers kept between runs (bounded by a budget shared by all programs).
+ * @example
+ * cacheInfo(); // { programs: 3, kernels: 5, scratchBytes: 1048576, scratchBudget: 268435456 }
+ */
+export function cacheInfo(): CacheInfo {
+  return { programs: programCache.size, kernels: kernelCache.size, scratchBytes: scratchPool.bytes, scratchBudget: scratchPool.limit };
+}
+
+/**
+ * Empties every cache: compiled programs and kernels, kept intermediates and the traces of
+ * every jitted function. Values already computed are unaffected; the next call of anything
+ * compiles again.
+ * @example
+ * clearCaches();
+ * cacheInfo().scratchBytes; // 0
+ */
 export function clearCaches(): void {
   kernelCache.clear();
   programCache.clear();
+  scratchPool.clear();
+  for (const ref of dependentCaches) {
+    const cache = ref.deref();
+    if (cache) cache.clear();
+    else dependentCaches.delete(ref);
+  }
+}
+
+/** Registers a cache (held weakly) that clearCaches empties too. */
+export function clearWithCaches(cache: { clear(): void }): void {
+  dependentCaches.add(new WeakRef(cache));
+}
+
+/**
+ * Sets the byte budget for intermediates kept between runs, for all programs together
+ * (default 256 MiB); a smaller budget frees the least recently used at once. A program
+ * whose intermediates exceed the budget allocates them on every run instead.
+ * @example
+ * setCacheLimits({ scratchBytes: 64 * 2 ** 20 });
+ */
+export function setCacheLimits(limits: { readonly scratchBytes?: number }): void {
+  const bytes = limits.scratchBytes;
+  if (bytes === undefined) return;
+  if (!(Number.isFinite(bytes) && bytes >= 0)) throw new ArgumentError(`setCacheLimits: scratchBytes ${String(bytes)} must be a non-negative number of bytes`);
+  scratchPool.setLimit(bytes);
 }
 
 /** True when the environment variable FUNCTS_DEBUG is set (and not 0): kernels print as they run. */
@@ -152,8 +213,24 @@ export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Progr
   }));
   const outputs = plan.roots.map((r) => slotOf.get(r)!);
   const rootBuffers = new Set(outputs.map((slot) => slot - plan.leaves.length));
-  const scratchBytes = buffers.reduce((sum, b, k) => (rootBuffers.has(k) ? sum : sum + b.size * bytesPerElement(b.dtype)), 0);
-  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, scratch: scratchBytes <= MAX_SCRATCH_BYTES ? [] : null };
+  const memory = planIntermediates(buffers, steps, plan.leaves.length, rootBuffers);
+  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory };
+}
+
+/** Arena offsets for the buffers that are neither leaves nor roots, from their lifetimes. */
+function planIntermediates(buffers: readonly { dtype: DType; size: number }[], steps: readonly ProgramStep[], leafCount: number, rootBuffers: ReadonlySet<number>): MemoryPlan {
+  const writtenAt: number[] = new Array(buffers.length).fill(0);
+  const lastReadAt: number[] = new Array(buffers.length).fill(0);
+  steps.forEach((step, s) => {
+    const outputCount = step.ir.buffers.filter((b) => b.role === 'output').length;
+    step.slots.forEach((slot, i) => {
+      const k = slot - leafCount;
+      if (k < 0) return;
+      if (i < outputCount) writtenAt[k] = s;
+      else lastReadAt[k] = s;
+    });
+  });
+  return planMemory(buffers, (k) => !rootBuffers.has(k), writtenAt, lastReadAt, steps.length);
 }
 
 /** The program computing `roots` (from the cache when a DAG of this structure was seen), and its leaves. */
@@ -172,9 +249,10 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
 export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
-  const { scratch, rootBuffers } = program;
-  program.buffers.forEach((b, k) => {
-    slots[program.leafCount + k] = scratch && !rootBuffers.has(k) ? (scratch[k] ??= allocate(b.dtype, b.size)) : allocate(b.dtype, b.size);
+  const { memory, buffers } = program;
+  const scratch = scratchPool.acquire(program, memory.bytes, () => arenaViews(memory, buffers));
+  buffers.forEach((b, k) => {
+    slots[program.leafCount + k] = scratch[k] ?? allocate(b.dtype, b.size);
   });
   const debug = debugEnabled();
   for (const step of program.steps) {
