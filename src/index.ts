@@ -22,5 +22,6 @@ export type { PyTree, TreeDef } from './lazy/pytree.js';
 export { realizeTree as realize } from './lazy/pytree.js';
 export { jit, type Jitted, type JitOptions, type JitStats } from './transforms/jit.js';
 export { explain } from './transforms/explain.js';
+export { cacheInfo, clearCaches, setCacheLimits, type CacheInfo } from './fusion/program.js';
 export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';
 export type { Randomness } from './lazy/trace.js';

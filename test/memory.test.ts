@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { tensor, type Tensor } from '../src/index.js';
+import { ArgumentError, cacheInfo, clearCaches, hessian, jit, randn, setCacheLimits, tensor, vmap, type Tensor } from '../src/index.js';
 import { liveNodeCount } from '../src/lazy/node.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -82,4 +82,62 @@ test('dropping the inputs of a realized node is what frees the history behind it
   assert.equal((unread.toArray() as number[]).length, 4);
   assert.equal(unread.node.inputs.length, 0);
   assert.ok(await becomesCollected(() => collected.has('unread')), 'after a read, the history is collected');
+});
+
+/** Heap plus typed-array memory after collection, in bytes. */
+function retainedAfterGc(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+test('a jitted function called 10,000 times in a loop keeps memory flat', () => {
+  const x = randn([1 << 12], { seed: 1 }).realize();
+  const affine = jit((a: Tensor) => a.mul(2).add(1));
+  const total = jit((a: Tensor) => a.sum());
+  const batch = new Float32Array(1 << 12);
+  const at: number[] = [];
+  for (let i = 1; i <= 10_000; i++) {
+    affine(x).dataSync();
+    batch[0] = i;
+    total(tensor(batch)).item();
+    if (i === 1000 || i === 10_000) at.push(retainedAfterGc());
+  }
+  // Each iteration makes 32 KB of outputs and inputs: keeping them would take 290 MB.
+  assert.ok(at[1] - at[0] < 4e6, `memory grew by ${((at[1] - at[0]) / 1e6).toFixed(1)} MB from call 1,000 to 10,000`);
+  assert.ok(liveNodeCount() < 100, `the hash-consing table holds ${liveNodeCount()} nodes`);
+});
+
+test('kept intermediates stay within one byte budget for all programs, and clearCaches frees them', () => {
+  const previous = cacheInfo().scratchBudget;
+  const A = randn([16, 4], { seed: 2 }).realize();
+  const energy = (v: Tensor) => A.matmul(v).tanh().sum();
+  try {
+    setCacheLimits({ scratchBytes: 2 ** 20 });
+    let largest = 0;
+    for (let n = 200; n < 260; n++) {
+      const hessians = vmap(hessian(energy))(randn([n, 4], { seed: n })) as Tensor;
+      assert.deepEqual(hessians.shape, [n, 4, 4]);
+      hessians.dataSync();
+      largest = Math.max(largest, cacheInfo().scratchBytes);
+    }
+    assert.ok(largest > 0, 'programs keep their intermediates between runs');
+    assert.ok(largest <= 2 ** 20, `kept ${largest} bytes of intermediates under a 1 MiB budget`);
+    clearCaches();
+    assert.deepEqual({ ...cacheInfo(), scratchBudget: 0 }, { programs: 0, kernels: 0, scratchBytes: 0, scratchBudget: 0 });
+  } finally {
+    setCacheLimits({ scratchBytes: previous });
+  }
+  assert.throws(() => setCacheLimits({ scratchBytes: -1 }), ArgumentError);
+});
+
+test('clearCaches makes jitted functions trace again', () => {
+  const double = jit((a: Tensor) => a.mul(2));
+  double(tensor([1, 2]));
+  double(tensor([3, 4]));
+  assert.equal(double.stats.traces, 1);
+  clearCaches();
+  assert.deepEqual(double(tensor([5, 6])).toArray(), [10, 12]);
+  assert.equal(double.stats.traces, 2);
 });

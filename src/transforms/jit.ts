@@ -11,7 +11,7 @@ import { treeFlatten, treeDefKey, treeUnflatten, type TreeDef } from '../lazy/py
 import { getBackend, realizeAll } from '../lazy/realize.js';
 import { substitute } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
-import { debugEnabled, isFusingBackend, programFor, runProgram, type Program } from '../fusion/program.js';
+import { clearWithCaches, debugEnabled, isFusingBackend, programFor, runProgram, type Program } from '../fusion/program.js';
 import { jsCompiler } from '../backends/js/index.js';
 import { LruCache } from '../fusion/cache.js';
 
@@ -122,6 +122,7 @@ function flattenArguments(args: readonly unknown[], statics: ReadonlySet<number>
 export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: JitOptions = {}): Jitted<Args, Out> {
   const statics = new Set(normalizeStatic(opts.staticArgnums));
   const traces = new LruCache<string, Trace>(MAX_SIGNATURES);
+  clearWithCaches(traces);
   const stats: JitStats = { traces: 0, hits: 0, misses: 0, passthrough: 0 };
 
   const traceFor = (args: readonly unknown[], flat: Flattened): Trace => {
