@@ -5,7 +5,7 @@
 // interpreter rounds every node; the property tests bound that difference.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arange, full, iota, rand, randn, tensor, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
+import { arange, full, iota, jit, rand, randn, tensor, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
 
 /** Builds twice (fresh nodes) and requires bit-identical results, -0 and NaN included. */
 function same(build: () => Tensor, what: string): NestedNumbers {
@@ -74,4 +74,23 @@ test('pads, flips, slices and reshapes of computed values', () => {
   same(() => x.exp().pad([[1, 0], [0, 2], [1, 1]], 0.5).flip([0, 2]).slice([[1, 3], [0, 5, 2], [1, 5]]), 'pad/flip/slice chain');
   same(() => x.permute([2, 0, 1]).reshape([4, 6]).T.reshape([2, 3, 4]).sum({ axis: 1 }), 'reshapes of a transpose');
   same(() => x.reshape([6, 4]).sum({ axis: 0, keepdims: true }).expand([6, 4]).sub(x.reshape([6, 4])), 'a reduction read back through a broadcast');
+});
+
+test('jit keys static numbers by IEEE identity: -0 is not 0, NaN is NaN', () => {
+  let calls = 0;
+  const divide = jit(
+    (x: Tensor, s: number) => {
+      calls++;
+      return x.div(s);
+    },
+    { staticArgnums: 1 },
+  );
+  const x = tensor([1, -2]);
+  assert.deepEqual(divide(x, 0).toArray(), x.div(0).toArray());
+  assert.deepEqual(divide(x, -0).toArray(), x.div(-0).toArray());
+  assert.deepEqual(divide(x, -0).toArray(), [-Infinity, Infinity]);
+  assert.equal(calls, 2, '0 and -0 trace separately');
+  divide(x, NaN);
+  assert.deepEqual(divide(x, NaN).toArray(), [NaN, NaN]);
+  assert.equal(calls, 3, 'a second NaN hits the cache');
 });
