@@ -21,7 +21,7 @@ test('int32 arithmetic wraps around exactly as Int32Array stores do', () => {
   const big = tensor([2147483000, -2147483000, 123456789], { dtype: 'int32' });
   same(() => big.mul(65537).add(big).mul(3), 'int32 wrap');
   same(() => big.neg().abs().add(2147483647), 'neg/abs wrap');
-  same(() => big.sum(), 'int32 sum wraps once, at the end');
+  same(() => big.sum(), 'int32 sum wraps');
   same(() => big.cast('float32').mul(7.7).cast('int32'), 'float to int truncates');
 });
 
@@ -93,4 +93,33 @@ test('jit keys static numbers by IEEE identity: -0 is not 0, NaN is NaN', () => 
   divide(x, NaN);
   assert.deepEqual(divide(x, NaN).toArray(), [NaN, NaN]);
   assert.equal(calls, 3, 'a second NaN hits the cache');
+});
+
+/** Exact int32 wrap-around of a * b, from 16-bit halves (independent of Math.imul). */
+function wrappedProduct(a: number, b: number): number {
+  const lo = (a & 0xffff) * b;
+  const hi = (((a >>> 16) * b) & 0xffff) * 65536;
+  return (lo + hi) | 0;
+}
+
+test('int32 products and sums wrap around modulo 2^32 however large the exact value', () => {
+  // 123456789 * 987654321 = 121932631112635269 is past 2^53: a float64 product loses its low bits.
+  const expected = wrappedProduct(123456789, 987654321);
+  assert.equal(expected, -67153019);
+  for (const backend of ['interp', 'js'] as const) {
+    withBackend(backend, () => {
+      const a = tensor([123456789, -987654321, 2147483647], { dtype: 'int32' });
+      const b = tensor([987654321, 123456789, 2147483647], { dtype: 'int32' });
+      assert.deepEqual(a.mul(b).toArray(), [expected, wrappedProduct(-987654321, 123456789), wrappedProduct(2147483647, 2147483647)], backend);
+      assert.deepEqual(tensor(123456789, { dtype: 'int32' }).mul(987654321).toArray(), expected, `${backend}: a folded constant`);
+      // 5,000,000 * (2^31 - 1) = 10737418235000000 is past 2^53 too; wrapped it is -5,000,000.
+      const copies = full([5_000_000], 2147483647, { dtype: 'int32' });
+      assert.equal(copies.sum().item(), -5_000_000, `${backend}: a sum of a constant`);
+      const data = tensor(new Int32Array(5_000_000).fill(2147483647));
+      assert.equal(data.sum().item(), -5_000_000, `${backend}: a sum of data`);
+      assert.equal(data.reshape([1000, 5000]).sum({ axis: 1 }).sum().item(), -5_000_000, `${backend}: a sum of sums`);
+    });
+  }
+  same(() => tensor([123456789, 46341, -46341], { dtype: 'int32' }).mul(tensor([987654321, 46341, 46341], { dtype: 'int32' })).add(7), 'imul fused with an add');
+  same(() => tensor([[123456789, 3], [5, 987654321]], { dtype: 'int32' }).matmul(tensor([[987654321, 1], [2, 123456789]], { dtype: 'int32' })), 'int32 matmul');
 });

@@ -8,7 +8,7 @@
  */
 import { coerce, type DType } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
-import { primitiveRule } from '../lazy/primitive.js';
+import { primitiveRule, scalarFunction } from '../lazy/primitive.js';
 import {
   addIndex,
   coefficientOf,
@@ -158,7 +158,7 @@ export class ExprBuilder {
   private fold(op: string, dtype: DType, args: readonly Expr[]): Expr | undefined {
     if (args.every((a) => a.kind === 'const')) {
       const values = args.map((a) => (a as ConstExpr).value);
-      const value = op === 'cast' ? values[0] : primitiveRule(op).scalar!(...values);
+      const value = op === 'cast' ? values[0] : scalarFunction(primitiveRule(op), dtype)(...values);
       return this.constant(value, dtype);
     }
     const [a, b] = args;

@@ -34,7 +34,8 @@ export type Stmt =
   | { readonly kind: 'let'; readonly name: string; readonly value: Value }
   | { readonly kind: 'loop'; readonly index: string; readonly extent: number; readonly body: readonly Stmt[] }
   | { readonly kind: 'accumulator'; readonly name: string; readonly op: 'sum' | 'max' }
-  | { readonly kind: 'accumulate'; readonly name: string; readonly op: 'sum' | 'max'; readonly value: Operand }
+  /** `wrapsInt32`: an int32 sum, wrapped at every step as int32 arithmetic is. */
+  | { readonly kind: 'accumulate'; readonly name: string; readonly op: 'sum' | 'max'; readonly value: Operand; readonly wrapsInt32?: boolean }
   | { readonly kind: 'store'; readonly buffer: number; readonly index: Operand; readonly value: Operand }
   /** out[index] += value, for scatter kernels (accumulated in float64, then stored). */
   | { readonly kind: 'scatterAdd'; readonly buffer: number; readonly index: Operand; readonly value: Operand };
@@ -303,7 +304,10 @@ class Emitter {
       scopes.push(parent);
     }
     const bodies = group.map((r) => this.value(r.body));
-    group.forEach((r, i) => parent.stmts.push({ kind: 'accumulate', name: accumulators[i], op: r.op, value: bodies[i] }));
+    group.forEach((r, i) => {
+      const wrapsInt32 = r.op === 'sum' && r.dtype === 'int32';
+      parent.stmts.push({ kind: 'accumulate', name: accumulators[i], op: r.op, value: bodies[i], ...(wrapsInt32 ? { wrapsInt32 } : {}) });
+    });
     this.operations += parent.trips * group.length;
     for (let i = scopes.length - 1; i >= 0; i--) this.closeLoop(scopes[i]);
     const names = group.map((r, i) => this.define(home, { kind: 'convert', dtype: r.dtype, arg: accumulators[i] }, 0));
@@ -395,7 +399,7 @@ function printStmts(stmts: readonly Stmt[], indent: string, out: string[]): void
         out.push(`${indent}}`);
         break;
       case 'accumulator': out.push(`${indent}${s.name} = ${s.op === 'sum' ? '0' : '-inf'}`); break;
-      case 'accumulate': out.push(`${indent}${s.name} ${s.op === 'sum' ? '+=' : 'max='} ${printOperand(s.value)}`); break;
+      case 'accumulate': out.push(`${indent}${s.name} ${s.op === 'sum' ? (s.wrapsInt32 ? '+=.int32' : '+=') : 'max='} ${printOperand(s.value)}`); break;
       case 'store': out.push(`${indent}b${s.buffer}[${printOperand(s.index)}] = ${printOperand(s.value)}`); break;
       case 'scatterAdd': out.push(`${indent}b${s.buffer}[${printOperand(s.index)}] += ${printOperand(s.value)}`); break;
       default: s satisfies never;

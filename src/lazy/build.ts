@@ -5,7 +5,7 @@
  */
 import { allocate, coerce, type DType, type TypedArray } from './dtype.js';
 import { internNode, Node, type Attrs } from './node.js';
-import { primitiveRule } from './primitive.js';
+import { primitiveRule, scalarFunction } from './primitive.js';
 import { sameShape, sizeOf, type Shape } from './shape.js';
 
 let nextLeafId = 1;
@@ -85,8 +85,8 @@ function simplify(op: string, inputs: readonly Node[], attrs: Attrs, shape: Shap
   const rule = primitiveRule(op);
   if (rule.kind === 'elementwise' && inputs.length > 0) {
     const values = inputs.map(constValueOf);
-    if (values.every((v) => v !== undefined) && rule.scalar) {
-      return filled(rule.scalar(...(values as number[])), shape, dtype);
+    if (values.every((v) => v !== undefined) && (rule.scalar || rule.scalarFor)) {
+      return filled(scalarFunction(rule, dtype)(...(values as number[])), shape, dtype);
     }
     const [a, b] = values;
     const [x, y] = inputs;

@@ -31,6 +31,7 @@ function elementwise(spec: ElementwiseSpec): PrimitiveRule {
     kind: 'elementwise',
     arity: spec.arity,
     scalar: spec.scalar,
+    scalarFor: spec.scalarFor,
     js: spec.js,
     jvp: spec.jvp,
     vjp: spec.vjp,
@@ -126,6 +127,8 @@ elementwise({
 elementwise({
   op: 'mul', arity: 2, domain: 'numeric',
   scalar: (a, b) => a * b,
+  // An int32 product wraps around; a float64 product loses its low bits beyond 2^53 first.
+  scalarFor: (dtype) => (dtype === 'int32' ? Math.imul : (a, b) => a * b),
   js: (a, b) => `(${a}*${b})`,
   jvp: ([a, b], [ta, tb]) => sumTangents(ta && o.mul(ta, b), tb && o.mul(a, tb)),
   vjp: (ct, [a, b]) => [o.mul(ct, b), o.mul(a, ct)],
