@@ -5,7 +5,7 @@
 // interpreter rounds every node; the property tests bound that difference.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arange, full, iota, jit, rand, randn, tensor, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
+import { arange, explain, full, hessian, iota, jit, rand, randn, tensor, vmap, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
 
 /** Builds twice (fresh nodes) and requires bit-identical results, -0 and NaN included. */
 function same(build: () => Tensor, what: string): NestedNumbers {
@@ -122,4 +122,63 @@ test('int32 products and sums wrap around modulo 2^32 however large the exact va
   }
   same(() => tensor([123456789, 46341, -46341], { dtype: 'int32' }).mul(tensor([987654321, 46341, 46341], { dtype: 'int32' })).add(7), 'imul fused with an add');
   same(() => tensor([[123456789, 3], [5, 987654321]], { dtype: 'int32' }).matmul(tensor([[987654321, 1], [2, 123456789]], { dtype: 'int32' })), 'int32 matmul');
+});
+
+test('float32 programs overflow and underflow where the reference does, not at the final store', () => {
+  const huge = tensor([3e38, -3e38, 1e30]);
+  const f32 = Math.fround;
+  assert.deepEqual(same(() => huge.mul(10).div(100), 'overflow inside a kernel'), [Infinity, -Infinity, f32(f32(f32(1e30) * 10) / 100)]);
+  assert.deepEqual(same(() => tensor([1e-30, -1e-30]).mul(1e-30).mul(1e30), 'underflow to zero'), [0, -0]);
+  same(() => tensor([100, 1]).exp().sub(tensor([100, 1]).exp()), 'Infinity - Infinity');
+  same(() => huge.mul(huge).sum(), 'overflowing products in a reduction');
+  same(() => huge.add(huge).sub(huge), 'a sum past float32 range');
+  same(() => tensor([3e38, 1e-45]).reciprocal().mul(2), 'reciprocals out of range');
+  // float64 programs keep float64 range.
+  assert.deepEqual(tensor([3e38], { dtype: 'float64' }).mul(10).div(100).toArray(), [3e38 * 10 / 100]);
+});
+
+test('float32 chains, reductions and matmuls agree with the reference bit for bit', () => {
+  const x = randn([16, 24], { seed: 11 });
+  const w = randn([24, 8], { seed: 12 });
+  same(() => x.mul(1.7).sin().add(x.tanh()).mul(x.sigmoid()).div(x.abs().add(0.5)).sqrt(), 'an elementwise chain');
+  same(() => x.matmul(w).relu().softmax(), 'matmul, relu, softmax');
+  same(() => x.logsumexp({ axis: 1 }).add(x.var({ axis: 0 }).sum()), 'logsumexp and var');
+  same(() => x.mul(3).exp().log1p().sum({ axis: 0 }).gt(x.max({ axis: 0 })), 'a threshold on computed values');
+});
+
+test('a user zero follows IEEE arithmetic: Infinity * 0 is NaN, -0 + 0 is +0', () => {
+  const x = tensor([Infinity, NaN, -Infinity, -0, -2, 3]);
+  const expected = [NaN, NaN, NaN, -0, -0, 0];
+  assert.deepEqual(same(() => x.mul(0), 'x * 0'), expected);
+  assert.deepEqual(same(() => x.mul(tensor(0)), 'x * tensor(0)'), expected);
+  assert.deepEqual(same(() => x.mul(0).add(1), 'x * 0 + 1, fused'), [NaN, NaN, NaN, 1, 1, 1]);
+  assert.deepEqual(same(() => x.mul(-0), 'x * -0'), [NaN, NaN, NaN, 0, 0, -0]);
+  const signedZeros = tensor([-0, 0]);
+  assert.deepEqual(same(() => signedZeros.add(0), 'x + 0'), [0, 0]);
+  assert.deepEqual(same(() => signedZeros.add(-0), 'x + -0 is x'), [-0, 0]);
+  assert.deepEqual(same(() => signedZeros.sub(0), 'x - 0 is x'), [-0, 0]);
+  assert.ok(Object.is(tensor(-0).add(0).item(), 0), 'a folded constant: -0 + 0 is +0');
+  assert.deepEqual(same(() => x.mul(1), 'x * 1 is x'), [Infinity, NaN, -Infinity, -0, -2, 3]);
+  assert.deepEqual(same(() => x.div(1), 'x / 1 is x'), [Infinity, NaN, -Infinity, -0, -2, 3]);
+  same(() => tensor([2, -3], { dtype: 'int32' }).mul(0).add(0), 'integers have no NaN: folded');
+  same(() => x.pad([[1, 1]]).mul(0), 'padding times zero');
+});
+
+test('the zeros transforms create fold away: no multiplication by zero in a Hessian plan', () => {
+  const A = randn([6, 4], { seed: 1 });
+  const b = randn([6], { seed: 2 });
+  const X = randn([5, 4], { seed: 3 });
+  const timesZero = /mul\.\w+\((?:-?0, |[^,()]+, -?0\))/;
+  const fs: Record<string, (x: Tensor) => Tensor> = {
+    tanh: (x) => A.matmul(x).add(b).tanh().sum(),
+    relu: (x) => A.matmul(x).add(b).relu().square().sum(),
+    softplus: (x) => A.matmul(x).add(b).softplus().sum(),
+    quotient: (x) => A.matmul(x).div(x.square().sum().add(1)).sum(),
+    where: (x) => x.gt(0).where(x.square(), x.mul(3)).sum(),
+  };
+  for (const [name, f] of Object.entries(fs)) {
+    const plan = explain(jit(vmap(hessian(f))), X);
+    for (const k of plan.kernels) assert.ok(!timesZero.test(k.ir), `${name}: ${k.name} multiplies by zero:\n${k.ir}`);
+  }
+  assert.ok(explain(jit(vmap(hessian(fs.tanh))), X).kernels.length <= 5, 'tanh: at most 5 kernels, as before');
 });
