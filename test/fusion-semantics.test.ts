@@ -162,6 +162,7 @@ test('a user zero follows IEEE arithmetic: Infinity * 0 is NaN, -0 + 0 is +0', (
   assert.deepEqual(same(() => x.div(1), 'x / 1 is x'), [Infinity, NaN, -Infinity, -0, -2, 3]);
   same(() => tensor([2, -3], { dtype: 'int32' }).mul(0).add(0), 'integers have no NaN: folded');
   same(() => x.pad([[1, 1]]).mul(0), 'padding times zero');
+  assert.deepEqual(same(() => signedZeros.reshape([2, 1]).expand([2, 3]).sum({ axis: 1 }), 'a sum of copies of -0 is +0'), [0, 0]);
 });
 
 test('the zeros transforms create fold away: no multiplication by zero in a Hessian plan', () => {

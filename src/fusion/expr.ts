@@ -243,7 +243,11 @@ export class ExprBuilder {
     if (loops.some((v) => v.extent === 0)) return this.constant(op === 'sum' ? 0 : -Infinity, dtype);
     const used = loops.filter((v) => body.vars.some((u) => u.id === v.id));
     const ignored = loops.filter((v) => !used.includes(v)).reduce((n, v) => n * v.extent, 1);
-    if (op === 'sum' && ignored !== 1) return this.op('mul', dtype, [this.reduce(op, used, body, dtype), this.constant(ignored, dtype)]);
+    if (op === 'sum' && ignored !== 1) {
+      const product = this.op('mul', dtype, [this.reduce(op, used, body, dtype), this.constant(ignored, dtype)]);
+      // A sum starts from +0, so n copies of -0 sum to +0; adding an IEEE +0 says so.
+      return isFloat(dtype) ? this.op('add', dtype, [product, this.constant(0, dtype, true)]) : product;
+    }
     if (used.length === 0) return body.dtype === dtype ? body : this.op('cast', dtype, [body]);
     if (op === 'sum') {
       if (body.kind === 'const' && Object.is(body.value, 0)) return body;
