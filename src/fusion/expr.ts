@@ -4,11 +4,13 @@
  * A builder hash-conses them (common subexpressions are one expression) and folds what a
  * transformed program leaves behind: constants, multiplication by one and zero, comparisons
  * of index values decided by their ranges, and sums against one-hot bases
- * (`sum_k x[k] * (k == j)` becomes `x[j]`).
+ * (`sum_k x[k] * (k == j)` becomes `x[j]`). The zeros folded are structural ones (padding,
+ * decided comparisons, symbolic zeros); a user's float constant is marked `ieee` and keeps
+ * IEEE arithmetic (Infinity * 0 is NaN), as the construction-time simplifier does.
  */
-import { coerce, type DType } from '../lazy/dtype.js';
+import { coerce, isFloat, type DType } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
-import { primitiveRule } from '../lazy/primitive.js';
+import { primitiveRule, scalarFunction } from '../lazy/primitive.js';
 import {
   addIndex,
   coefficientOf,
@@ -37,7 +39,8 @@ interface ExprBase {
   roundsEachOp?: boolean;
 }
 
-export interface ConstExpr extends ExprBase { readonly kind: 'const'; readonly value: number }
+/** `ieee`: a user's float constant, whose products and sums are not folded (Infinity * 0 is NaN). */
+export interface ConstExpr extends ExprBase { readonly kind: 'const'; readonly value: number; readonly ieee?: boolean }
 /** An element of a materialized buffer (an input, or the output of an earlier kernel). */
 export interface LoadExpr extends ExprBase { readonly kind: 'load'; readonly source: Node; readonly index: Affine }
 /** The value of an index expression (iota). */
@@ -65,7 +68,7 @@ export interface Bound {
 /** Rough cost of one evaluation, in units of an addition (the scheduler's cost model). */
 const OP_COST: Record<string, number> = {
   recip: 4, sqrt: 4, div: 4, floor: 2, ceil: 2, round: 4,
-  exp: 20, log: 20, sin: 20, cos: 20, tanh: 20, log1p: 20, expm1: 20, pow: 30,
+  exp: 20, log: 20, sin: 20, cos: 20, tanh: 20, log1p: 20, expm1: 20, logistic: 24, pow: 30,
 };
 
 export function opCost(op: string): number {
@@ -119,10 +122,11 @@ export class ExprBuilder {
     return made;
   }
 
-  constant(value: number, dtype: DType): ConstExpr {
+  constant(value: number, dtype: DType, ieee = false): ConstExpr {
     const v = coerce(value, dtype);
-    const key = `c:${dtype}:${encodeNumber(v)}`;
-    return this.intern(key, (id) => ({ kind: 'const', id, key, dtype, vars: [], origin: null, value: v }));
+    const strict = ieee && isFloat(dtype);
+    const key = `c:${dtype}:${encodeNumber(v)}${strict ? '!' : ''}`;
+    return this.intern(key, (id) => ({ kind: 'const', id, key, dtype, vars: [], origin: null, value: v, ...(strict ? { ieee: true } : {}) }));
   }
 
   load(source: Node, index: Affine): LoadExpr {
@@ -156,23 +160,27 @@ export class ExprBuilder {
   }
 
   private fold(op: string, dtype: DType, args: readonly Expr[]): Expr | undefined {
-    if (args.every((a) => a.kind === 'const')) {
-      const values = args.map((a) => (a as ConstExpr).value);
-      const value = op === 'cast' ? values[0] : primitiveRule(op).scalar!(...values);
-      return this.constant(value, dtype);
-    }
     const [a, b] = args;
     const constOf = (e: Expr | undefined) => (e?.kind === 'const' ? e.value : undefined);
+    // A zero that may be folded: structural, or of an integer dtype (no NaN, infinities, -0).
+    const foldableZero = (e: Expr | undefined) => e?.kind === 'const' && e.value === 0 && (!e.ieee || !isFloat(dtype));
+    if (args.every((x) => x.kind === 'const')) {
+      const consts = args as readonly ConstExpr[];
+      const value = op === 'cast' ? consts[0].value : scalarFunction(primitiveRule(op), dtype)(...consts.map((x) => x.value));
+      const ieee = consts.some((x) => x.ieee) && !(op === 'mul' && consts.some(foldableZero));
+      return this.constant(value, dtype, ieee);
+    }
     switch (op) {
       case 'add':
-        if (constOf(a) === 0 && b.dtype === dtype) return b;
-        if (constOf(b) === 0 && a.dtype === dtype) return a;
+        // x + (-0) is x for every x; x + 0 is not for x = -0, unless the zero is structural.
+        if ((foldableZero(a) || Object.is(constOf(a), -0)) && b.dtype === dtype) return b;
+        if ((foldableZero(b) || Object.is(constOf(b), -0)) && a.dtype === dtype) return a;
         return undefined;
       case 'mul':
         if (constOf(a) === 1 && b.dtype === dtype) return b;
         if (constOf(b) === 1 && a.dtype === dtype) return a;
-        // Zero times anything is zero (the construction-time simplifier's convention, as JAX's symbolic zeros).
-        if (constOf(a) === 0 || constOf(b) === 0) return this.constant(0, dtype);
+        // A structural zero times anything is zero (as JAX's symbolic zeros).
+        if (foldableZero(a) || foldableZero(b)) return this.constant(0, dtype);
         return undefined;
       case 'neg':
         return a.kind === 'op' && a.op === 'neg' ? a.args[0] : undefined;
@@ -218,7 +226,7 @@ export class ExprBuilder {
       if (hi < bound.lo || lo > bound.hi) return this.constant(0, value.dtype);
       open.push(bound);
     }
-    if (open.length === 0 || (value.kind === 'const' && value.value === 0)) return value;
+    if (open.length === 0 || (value.kind === 'const' && Object.is(value.value, 0))) return value;
     if (value.kind === 'guard') return this.guard([...open, ...value.bounds], value.value);
     open.sort((x, y) => (x.index.key < y.index.key ? -1 : 1));
     const key = `G[${open.map((o) => `${o.index.key}:${o.lo}:${o.hi}`).join(';')}](${value.id})`;
@@ -235,10 +243,14 @@ export class ExprBuilder {
     if (loops.some((v) => v.extent === 0)) return this.constant(op === 'sum' ? 0 : -Infinity, dtype);
     const used = loops.filter((v) => body.vars.some((u) => u.id === v.id));
     const ignored = loops.filter((v) => !used.includes(v)).reduce((n, v) => n * v.extent, 1);
-    if (op === 'sum' && ignored !== 1) return this.op('mul', dtype, [this.reduce(op, used, body, dtype), this.constant(ignored, dtype)]);
+    if (op === 'sum' && ignored !== 1) {
+      const product = this.op('mul', dtype, [this.reduce(op, used, body, dtype), this.constant(ignored, dtype)]);
+      // A sum starts from +0, so n copies of -0 sum to +0; adding an IEEE +0 says so.
+      return isFloat(dtype) ? this.op('add', dtype, [product, this.constant(0, dtype, true)]) : product;
+    }
     if (used.length === 0) return body.dtype === dtype ? body : this.op('cast', dtype, [body]);
     if (op === 'sum') {
-      if (body.kind === 'const' && body.value === 0) return body;
+      if (body.kind === 'const' && Object.is(body.value, 0)) return body;
       const folded = this.foldOneHot(used, body, dtype);
       if (folded) return folded;
     }

@@ -5,7 +5,10 @@
  * also hoists the partial sums of index arithmetic and turns a reduction whose result does
  * not depend on an inner loop into a stage computed once per outer iteration — the rows of a
  * softmax). Names are assigned in emission order, so the printed IR is canonical and serves
- * as the key of the compiled-kernel cache.
+ * as the key of the compiled-kernel cache. A float32 op is rounded to float32 where it is
+ * computed, as the reference stores every node in its dtype: kernels and reference agree
+ * bit for bit, overflow to Infinity and underflow included (reductions accumulate in
+ * float64 in both; only the order of their additions may differ).
  */
 import type { DType } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
@@ -34,7 +37,8 @@ export type Stmt =
   | { readonly kind: 'let'; readonly name: string; readonly value: Value }
   | { readonly kind: 'loop'; readonly index: string; readonly extent: number; readonly body: readonly Stmt[] }
   | { readonly kind: 'accumulator'; readonly name: string; readonly op: 'sum' | 'max' }
-  | { readonly kind: 'accumulate'; readonly name: string; readonly op: 'sum' | 'max'; readonly value: Operand }
+  /** `wrapsInt32`: an int32 sum, wrapped at every step as int32 arithmetic is. */
+  | { readonly kind: 'accumulate'; readonly name: string; readonly op: 'sum' | 'max'; readonly value: Operand; readonly wrapsInt32?: boolean }
   | { readonly kind: 'store'; readonly buffer: number; readonly index: Operand; readonly value: Operand }
   /** out[index] += value, for scatter kernels (accumulated in float64, then stored). */
   | { readonly kind: 'scatterAdd'; readonly buffer: number; readonly index: Operand; readonly value: Operand };
@@ -77,35 +81,16 @@ interface Scope {
 /** A strided store counts this many strided loads (measured: scattered writes are slow). */
 const STRIDED_STORE_WEIGHT = 4;
 
-/** Values that storing into their own dtype leaves unchanged, so comparisons need no rounding. */
-function isExact(e: Expr): boolean {
-  switch (e.kind) {
-    case 'const':
-    case 'load':
-    case 'index':
-    case 'reduce':
-    case 'check':
-    case 'random':
-      return true;
-    case 'guard':
-      return isExact(e.value);
-    case 'op':
-      return ['neg', 'abs', 'max', 'where', 'stop_gradient', 'floor', 'ceil', 'round', 'sign', 'lt', 'eq'].includes(e.op) && e.args.every(isExact);
-    default:
-      return e satisfies never;
-  }
-}
-
-/** Ops whose result jumps: their float32 operands are rounded first, as the reference stores them. */
-function isDiscontinuous(op: string, dtype: DType): boolean {
-  return ['lt', 'eq', 'floor', 'ceil', 'round', 'sign'].includes(op) || (op === 'cast' && (dtype === 'int32' || dtype === 'bool'));
-}
+/**
+ * Ops whose result is a float32 value when their operands are (cast to float32 rounds by
+ * itself); every other float32 op is rounded where it is computed.
+ */
+const KEEPS_FLOAT32 = new Set(['neg', 'abs', 'max', 'where', 'stop_gradient', 'floor', 'ceil', 'round', 'sign', 'cast']);
 
 /** Places expressions into loops and emits the statements of one kernel. */
 class Emitter {
   private readonly names = new Map<number, Operand>();
   private readonly indexNames = new Map<string, Operand>();
-  private readonly roundedNames = new Map<number, Operand>();
   private readonly scopeOfVar = new Map<number, Scope>();
   /** How many times each expression is evaluated (by id), given where it was placed. */
   readonly trips = new Map<number, number>();
@@ -214,8 +199,7 @@ class Emitter {
     if (e.kind === 'const') return { literal: e.value };
     const known = this.names.get(e.id);
     if (known !== undefined) return known;
-    const roundEachOp = e.roundsEachOp && (e.kind === 'op' || e.kind === 'guard') && e.dtype === 'float32' && !isExact(e);
-    const name = roundEachOp ? this.rounded(e) : this.emit(e);
+    const name = this.emit(e);
     this.names.set(e.id, name);
     this.trips.set(e.id, this.homeOf(e.vars).trips);
     return name;
@@ -244,37 +228,17 @@ class Emitter {
         return this.define(home, { kind: 'select', bounds, then: this.value(e.value) });
       }
       case 'op': {
-        const args = e.args.map((a) => (isDiscontinuous(e.op, e.dtype) ? this.rounded(a) : this.value(a)));
-        return this.define(home, { kind: 'prim', op: e.op, dtype: e.dtype, args }, opCost(e.op));
+        // Every float32 operand is a float32 value already: each op is rounded where it is
+        // computed, as the reference stores every node in its dtype, so a float32 program
+        // overflows, underflows and compares exactly as the reference does.
+        const args = e.args.map((a) => this.value(a));
+        const computed = this.define(home, { kind: 'prim', op: e.op, dtype: e.dtype, args }, opCost(e.op));
+        // The rounding costs nothing in the scheduler's model, so it never changes a plan.
+        return e.dtype === 'float32' && !KEEPS_FLOAT32.has(e.op) ? this.define(home, { kind: 'convert', dtype: 'float32', arg: computed }, 0) : computed;
       }
       case 'reduce': return this.reduction(e, home);
       default: return e satisfies never;
     }
-  }
-
-  /**
-   * `e` as the reference computes it: every float32 operation rounded, as if each were
-   * stored. Used for the operands of discontinuous ops (a comparison of two computed float32
-   * values must see what the interpreter sees); continuous paths keep float64 intermediates.
-   */
-  private rounded(e: Expr): Operand {
-    if (e.dtype !== 'float32' || isExact(e)) return this.value(e);
-    const known = this.roundedNames.get(e.id);
-    if (known !== undefined) return known;
-    const home = this.homeOf(e.vars);
-    let name: Operand;
-    if (e.kind === 'op') {
-      const args = e.args.map((a) => this.rounded(a));
-      const computed = this.define(home, { kind: 'prim', op: e.op, dtype: e.dtype, args }, opCost(e.op));
-      name = this.define(home, { kind: 'convert', dtype: 'float32', arg: computed });
-    } else if (e.kind === 'guard') {
-      const bounds = e.bounds.map((b) => ({ index: this.index(b.index), lo: b.lo, hi: b.hi }));
-      name = this.define(home, { kind: 'select', bounds, then: this.rounded(e.value) });
-    } else {
-      name = this.define(home, { kind: 'convert', dtype: 'float32', arg: this.value(e) });
-    }
-    this.roundedNames.set(e.id, name);
-    return name;
   }
 
   /** Reductions by their first loop variable: those sharing loops are emitted as one nest. */
@@ -303,7 +267,10 @@ class Emitter {
       scopes.push(parent);
     }
     const bodies = group.map((r) => this.value(r.body));
-    group.forEach((r, i) => parent.stmts.push({ kind: 'accumulate', name: accumulators[i], op: r.op, value: bodies[i] }));
+    group.forEach((r, i) => {
+      const wrapsInt32 = r.op === 'sum' && r.dtype === 'int32';
+      parent.stmts.push({ kind: 'accumulate', name: accumulators[i], op: r.op, value: bodies[i], ...(wrapsInt32 ? { wrapsInt32 } : {}) });
+    });
     this.operations += parent.trips * group.length;
     for (let i = scopes.length - 1; i >= 0; i--) this.closeLoop(scopes[i]);
     const names = group.map((r, i) => this.define(home, { kind: 'convert', dtype: r.dtype, arg: accumulators[i] }, 0));
@@ -395,7 +362,7 @@ function printStmts(stmts: readonly Stmt[], indent: string, out: string[]): void
         out.push(`${indent}}`);
         break;
       case 'accumulator': out.push(`${indent}${s.name} = ${s.op === 'sum' ? '0' : '-inf'}`); break;
-      case 'accumulate': out.push(`${indent}${s.name} ${s.op === 'sum' ? '+=' : 'max='} ${printOperand(s.value)}`); break;
+      case 'accumulate': out.push(`${indent}${s.name} ${s.op === 'sum' ? (s.wrapsInt32 ? '+=.int32' : '+=') : 'max='} ${printOperand(s.value)}`); break;
       case 'store': out.push(`${indent}b${s.buffer}[${printOperand(s.index)}] = ${printOperand(s.value)}`); break;
       case 'scatterAdd': out.push(`${indent}b${s.buffer}[${printOperand(s.index)}] += ${printOperand(s.value)}`); break;
       default: s satisfies never;

@@ -89,7 +89,8 @@ export class Lowerer {
   private leaf(node: Node, index: readonly Affine[]): Expr {
     const b = this.builder;
     switch (node.op) {
-      case 'const': return b.constant(Number(node.attrs.value), node.dtype);
+      // A user's constant keeps IEEE arithmetic; a symbolic zero (build.ts) folds away.
+      case 'const': return b.constant(Number(node.attrs.value), node.dtype, node.attrs.symbolic !== true);
       case 'iota': return b.indexValue(index[node.attrs.axis as number], node.dtype);
       case 'random': {
         const flat = linearIndex(index, stridesOf(node.shape));

@@ -1,11 +1,17 @@
 /**
  * Construction of primitive nodes: shape/dtype inference through the registry, then the
- * construction-time simplifier (constant folding, x+0, x*1, x*0, double negation, movement
- * of movement), then hash-consing.
+ * construction-time simplifier (constant folding, x*1, x/1, x+(-0), double negation,
+ * movement of movement), then hash-consing.
+ *
+ * Two kinds of zero: a user's number 0 follows IEEE arithmetic (Infinity * 0 is NaN,
+ * -0 + 0 is +0, as in JAX and PyTorch), so `x * 0` and `x + 0` stay unless x is an
+ * integer; a symbolic zero (`symbolicZeros`), which the transforms create for "this does
+ * not depend on that" (a where branch without a tangent, say), folds away: anything times
+ * it is a symbolic zero and anything plus it is itself, so it costs no work.
  */
-import { allocate, coerce, type DType, type TypedArray } from './dtype.js';
+import { allocate, coerce, isFloat, type DType, type TypedArray } from './dtype.js';
 import { internNode, Node, uniqueLeaf, type Attrs } from './node.js';
-import { primitiveRule } from './primitive.js';
+import { primitiveRule, scalarFunction } from './primitive.js';
 import { sameShape, sizeOf, type Shape } from './shape.js';
 
 let nextLeafId = 1;
@@ -23,17 +29,20 @@ export function prim(op: string, operands: readonly Node[], attrs: Attrs = {}): 
   return internNode(rule, inputs, shape, dtype, attrs);
 }
 
-/** A 0-d constant. Constants are hash-consed by value, so `0` is one node per dtype. */
-export function constant(value: number, dtype: DType): Node {
+/**
+ * A 0-d constant. Constants are hash-consed by value, so `0` is one node per dtype (and
+ * the symbolic zero another).
+ */
+export function constant(value: number, dtype: DType, symbolic = false): Node {
   const v = coerce(value, dtype);
   // JSON cannot carry NaN or the infinities; give them names so the key stays exact.
   const encoded: number | string = Number.isFinite(v) ? (Object.is(v, -0) ? '-0' : v) : String(v);
-  return internNode(primitiveRule('const'), [], [], dtype, { value: encoded });
+  return internNode(primitiveRule('const'), [], [], dtype, symbolic ? { value: 0, symbolic: true } : { value: encoded });
 }
 
 /** A constant of any shape: a scalar constant reshaped and expanded (no storage). */
-export function filled(value: number, shape: Shape, dtype: DType): Node {
-  const scalar = constant(value, dtype);
+export function filled(value: number, shape: Shape, dtype: DType, symbolic = false): Node {
+  const scalar = constant(value, dtype, symbolic);
   if (shape.length === 0) return scalar;
   // Built directly: the simplifier would fold these back into `filled`.
   const ones = shape.map(() => 1);
@@ -64,16 +73,37 @@ function inputBelow(node: Node): Node | undefined {
   return node.inputs.length > 0 ? node.inputs[0] : undefined;
 }
 
-export function constValueOf(node: Node): number | undefined {
+/** Zeros that stand for "no dependence": they fold away in arithmetic (see the file comment). */
+export function symbolicZeros(shape: Shape, dtype: DType): Node {
+  return filled(0, shape, dtype, true);
+}
+
+/** The const node below reshapes and expands of `node`, if that is what it is. */
+function constNodeOf(node: Node): Node | undefined {
   let n = node;
   while (n.op === 'reshape' || n.op === 'expand') {
     const below = inputBelow(n);
     if (!below) return undefined;
     n = below;
   }
-  if (n.op !== 'const') return undefined;
+  return n.op === 'const' ? n : undefined;
+}
+
+export function constValueOf(node: Node): number | undefined {
+  const n = constNodeOf(node);
+  if (!n) return undefined;
   const v = n.attrs.value;
   return typeof v === 'number' ? v : Number(v);
+}
+
+/** Whether `node` is a (reshaped, expanded) symbolic zero. */
+export function isSymbolicZero(node: Node): boolean {
+  return constNodeOf(node)?.attrs.symbolic === true;
+}
+
+/** `value` filled into `shape`, symbolic where `like` is a symbolic zero (movement of a constant). */
+function filledLike(like: Node, value: number, shape: Shape, dtype: DType): Node {
+  return filled(value, shape, dtype, isSymbolicZero(like));
 }
 
 function composePermutations(outer: readonly number[], inner: readonly number[]): number[] {
@@ -85,30 +115,39 @@ function simplify(op: string, inputs: readonly Node[], attrs: Attrs, shape: Shap
   const rule = primitiveRule(op);
   if (rule.kind === 'elementwise' && inputs.length > 0) {
     const values = inputs.map(constValueOf);
-    if (values.every((v) => v !== undefined) && rule.scalar) {
-      return filled(rule.scalar(...(values as number[])), shape, dtype);
+    const symbolic = inputs.map(isSymbolicZero);
+    if (values.every((v) => v !== undefined) && (rule.scalar || rule.scalarFor)) {
+      const value = scalarFunction(rule, dtype)(...(values as number[]));
+      // Zero times a symbolic zero, or an op of symbolic zeros alone, stays symbolic.
+      const staysSymbolic = value === 0 && (op === 'mul' ? symbolic.some(Boolean) : symbolic.every(Boolean));
+      return filled(value, shape, dtype, staysSymbolic);
     }
     const [a, b] = values;
     const [x, y] = inputs;
+    // Integers have no NaN, infinities or -0: for them x*0 is 0 and x+0 is x exactly.
+    const exact = !isFloat(dtype);
     switch (op) {
       case 'add':
-        if (a === 0 && y.dtype === dtype) return y;
-        if (b === 0 && x.dtype === dtype) return x;
+        // x + (-0) is x for every x; x + 0 is not for x = -0.
+        if ((symbolic[0] || Object.is(a, -0) || (exact && a === 0)) && y.dtype === dtype) return y;
+        if ((symbolic[1] || Object.is(b, -0) || (exact && b === 0)) && x.dtype === dtype) return x;
         break;
       case 'mul':
         if (a === 1 && y.dtype === dtype) return y;
         if (b === 1 && x.dtype === dtype) return x;
-        // x*0 folds to zero: symbolic zeros must not cost work (as in JAX, NaN*0 is not kept).
-        if (a === 0 || b === 0) return filled(0, shape, dtype);
+        if (symbolic[0] || symbolic[1]) return symbolicZeros(shape, dtype);
+        if (exact && (a === 0 || b === 0)) return filled(0, shape, dtype);
         break;
       case 'div':
         if (b === 1) return x;
+        if (symbolic[0]) return symbolicZeros(shape, dtype);
         break;
       case 'neg':
         if (x.op === 'neg' && inputBelow(x)) return inputBelow(x);
         break;
       case 'cast':
         if (x.dtype === dtype) return x;
+        if (symbolic[0]) return symbolicZeros(shape, dtype);
         break;
       case 'where': {
         if (a !== undefined) return a ? inputs[1] : inputs[2];
@@ -127,7 +166,7 @@ function simplify(op: string, inputs: readonly Node[], attrs: Attrs, shape: Shap
     case 'reshape':
       if (sameShape(x.shape, shape)) return x;
       if (x.op === 'reshape' && below) return prim('reshape', [below], attrs);
-      if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
+      if (constValueOf(x) !== undefined) return filledLike(x, constValueOf(x)!, shape, dtype);
       break;
     case 'expand':
       if (sameShape(x.shape, shape)) return x;
@@ -137,34 +176,35 @@ function simplify(op: string, inputs: readonly Node[], attrs: Attrs, shape: Shap
       const perm = attrs.perm as number[];
       if (perm.every((p, i) => p === i)) return x;
       if (x.op === 'permute' && below) return prim('permute', [below], { perm: composePermutations(perm, x.attrs.perm as number[]) });
-      if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
+      if (constValueOf(x) !== undefined) return filledLike(x, constValueOf(x)!, shape, dtype);
       break;
     }
     case 'flip':
       if ((attrs.axes as number[]).length === 0) return x;
-      if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
+      if (constValueOf(x) !== undefined) return filledLike(x, constValueOf(x)!, shape, dtype);
       break;
     case 'shrink':
       if (sameShape(x.shape, shape)) return x;
-      if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
+      if (constValueOf(x) !== undefined) return filledLike(x, constValueOf(x)!, shape, dtype);
       break;
     case 'pad':
       if (sameShape(x.shape, shape)) return x;
-      if (constValueOf(x) === 0) return filled(0, shape, dtype);
+      // Padding fills +0, so only a +0 (or symbolic) constant stays one constant.
+      if (Object.is(constValueOf(x), 0)) return filledLike(x, 0, shape, dtype);
       break;
     case 'reduce_sum':
-      if (constValueOf(x) === 0) return filled(0, shape, dtype);
+      if (constValueOf(x) === 0) return filledLike(x, 0, shape, dtype);
       if (sizeOf(x.shape) === sizeOf(shape)) return prim('reshape', [x], { shape: [...shape] });
       break;
     case 'reduce_max':
       if (sizeOf(x.shape) === sizeOf(shape) && sizeOf(shape) > 0) return prim('reshape', [x], { shape: [...shape] });
-      if (constValueOf(x) !== undefined && sizeOf(x.shape) > 0) return filled(constValueOf(x)!, shape, dtype);
+      if (constValueOf(x) !== undefined && sizeOf(x.shape) > 0) return filledLike(x, constValueOf(x)!, shape, dtype);
       break;
     case 'scatter_add':
-      if (constValueOf(inputs[1]) === 0) return filled(0, shape, dtype);
+      if (constValueOf(inputs[1]) === 0) return filledLike(inputs[1], 0, shape, dtype);
       break;
     case 'gather':
-      if (constValueOf(x) !== undefined) return filled(constValueOf(x)!, shape, dtype);
+      if (constValueOf(x) !== undefined) return filledLike(x, constValueOf(x)!, shape, dtype);
       break;
   }
   return undefined;

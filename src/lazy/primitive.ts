@@ -33,6 +33,8 @@ export interface PrimitiveRule {
   readonly batch: BatchRule | 'leaf';
   /** Elementwise ops: the scalar function (reference and constant folding). */
   readonly scalar?: (...xs: number[]) => number;
+  /** Elementwise ops whose scalar function depends on the result dtype (int32 mul, cast). */
+  readonly scalarFor?: (dtype: DType) => (...xs: number[]) => number;
   /** Elementwise ops: a JavaScript expression computing the op from its argument expressions. */
   readonly js?: (...args: string[]) => string;
 }
@@ -49,6 +51,13 @@ export function primitiveRule(op: string): PrimitiveRule {
   const rule = registry.get(op);
   if (!rule) throw new Error(`functs internal error: unknown primitive ${op}`);
   return rule;
+}
+
+/** The scalar function of an elementwise primitive computing in `dtype`. */
+export function scalarFunction(rule: PrimitiveRule, dtype: DType): (...xs: number[]) => number {
+  const f = rule.scalarFor ? rule.scalarFor(dtype) : rule.scalar;
+  if (!f) throw new Error(`functs internal error: ${rule.op} has no scalar function`);
+  return f;
 }
 
 export function allPrimitives(): PrimitiveRule[] {

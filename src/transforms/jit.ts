@@ -69,6 +69,8 @@ let nextObjectId = 1;
 
 /** A cache-key fragment for a static value: by value for primitives, by identity otherwise. */
 function staticKey(value: unknown): string {
+  // String(-0) is "0", but x / -0 is not x / 0; NaN keys as "NaN", so a NaN argument hits the cache.
+  if (Object.is(value, -0)) return 'number:-0';
   if (value === null || ['number', 'string', 'boolean', 'undefined', 'bigint'].includes(typeof value)) return `${typeof value}:${String(value)}`;
   const obj = value as object;
   if (!objectIds.has(obj)) objectIds.set(obj, nextObjectId++);

@@ -36,6 +36,7 @@ const EXAMPLES: Record<string, Example> = {
   sin: unary('sin'),
   cos: unary('cos'),
   tanh: unary('tanh'),
+  logistic: unary('logistic'),
   log1p: unary('log1p', POSITIVE),
   expm1: unary('expm1'),
   abs: unary('abs'),

@@ -7,7 +7,7 @@
 import type { DType } from '../../lazy/dtype.js';
 import { IndexError } from '../../lazy/errors.js';
 import { primitiveRule } from '../../lazy/primitive.js';
-import { castExpression, roundHalfEven } from '../../lazy/primitives/elementwise.js';
+import { castExpression, logistic, roundHalfEven } from '../../lazy/primitives/elementwise.js';
 import { normalAt, uniformAt } from '../../lazy/random.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
 import type { CompiledKernel } from '../../fusion/program.js';
@@ -21,7 +21,7 @@ function checkIndex(value: number, size: number, what: string): number {
 }
 
 /** What generated code may call. */
-const HELPERS = { roundHalfEven, uniformAt, normalAt, checkIndex };
+const HELPERS = { roundHalfEven, logistic, uniformAt, normalAt, checkIndex };
 
 function literal(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
@@ -36,7 +36,7 @@ function operand(o: Operand): string {
 }
 
 /** Arithmetic on int32 values wraps around, as storing into an Int32Array does. */
-const WRAPS_INT32 = new Set(['add', 'mul', 'neg', 'abs']);
+const WRAPS_INT32 = new Set(['add', 'neg', 'abs']);
 
 function convert(dtype: DType, x: string): string {
   switch (dtype) {
@@ -55,6 +55,7 @@ function value(v: Value, strings: string[]): string {
     case 'prim': {
       const args = v.args.map(operand);
       if (v.op === 'cast') return castExpression(v.dtype, args[0]);
+      if (v.dtype === 'int32' && v.op === 'mul') return `Math.imul(${args[0]}, ${args[1]})`;
       const js = primitiveRule(v.op).js!(...args);
       return v.dtype === 'int32' && WRAPS_INT32.has(v.op) ? `(${js} | 0)` : js;
     }
@@ -95,7 +96,8 @@ function statements(stmts: readonly Stmt[], indent: string, out: string[], strin
       case 'accumulate': {
         const v = operand(s.value);
         // max: NaN wins and stays (v !== v catches a NaN operand; a NaN accumulator never loses).
-        out.push(s.op === 'sum' ? `${indent}${s.name} += ${v};` : `${indent}if (${v} > ${s.name} || ${v} !== ${v}) ${s.name} = ${v};`);
+        if (s.op === 'max') out.push(`${indent}if (${v} > ${s.name} || ${v} !== ${v}) ${s.name} = ${v};`);
+        else out.push(s.wrapsInt32 ? `${indent}${s.name} = (${s.name} + ${v}) | 0;` : `${indent}${s.name} += ${v};`);
         break;
       }
       case 'store': out.push(`${indent}b${s.buffer}[${operand(s.index)}] = ${operand(s.value)};`); break;

@@ -1,5 +1,5 @@
 import { weakScalarType, type DType, type TypedArray } from '../dtype.js';
-import { constant, prim } from '../build.js';
+import { constant, prim, symbolicZeros } from '../build.js';
 import type { Attrs } from '../node.js';
 import { Tensor } from '../tensor.js';
 import { tensor } from './creation.js';
@@ -28,4 +28,12 @@ export function asTensor(x: TensorLike, partner?: DType): Tensor {
 
 export function isWeak(x: TensorLike): boolean {
   return typeof x === 'number' || typeof x === 'boolean';
+}
+
+/**
+ * Zeros shaped like `t` that mean "no dependence" (a derivative rule's missing tangent):
+ * products with them fold away at construction, unlike a user's `x.mul(0)` (see build.ts).
+ */
+export function symbolicZerosLike(t: Tensor): Tensor {
+  return new Tensor(symbolicZeros(t.shape, t.dtype));
 }

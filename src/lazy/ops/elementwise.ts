@@ -100,7 +100,8 @@ export function square(x: TensorLike): Tensor {
 }
 export const rsqrt = (x: TensorLike): Tensor => reciprocal(sqrt(x));
 export const tan = (x: TensorLike): Tensor => div(sin(x), cos(x));
-export const sigmoid = (x: TensorLike): Tensor => reciprocal(add(1, exp(neg(x))));
+/** 1 / (1 + e^-x), finite with finite derivatives for every x (the logistic primitive). */
+export const sigmoid = (x: TensorLike): Tensor => unary('logistic', x, 'float');
 /**
  * max(x, 0), with derivative 0 at 0 as in PyTorch and jax.nn.relu (`maximum` splits a tie
  * evenly, which would give 1/2 there); NaN stays NaN.
@@ -118,13 +119,18 @@ export function softplus(x: TensorLike): Tensor {
   const positive = gt(t, 0);
   return add(where(positive, t, 0), log1p(exp(where(positive, neg(t), t))));
 }
+const GELU_SATURATION = 10;
 /**
  * GELU with the tanh approximation (JAX's default `approximate=True`):
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
  */
 export function gelu(x: TensorLike): Tensor {
   const t = asTensor(x);
-  const inner = mul(Math.sqrt(2 / Math.PI), add(t, mul(0.044715, mul(t, square(t)))));
+  // Past |x| = 10 the tanh is +-1 exactly (its argument is over 43), so x is clamped there:
+  // the same values, and the derivative of the tanh term is exactly 0 instead of
+  // 0 * Infinity once x^2 overflows (float32 from |x| ~ 1.8e19).
+  const bounded = where(gt(t, GELU_SATURATION), GELU_SATURATION, where(lt(t, -GELU_SATURATION), -GELU_SATURATION, t));
+  const inner = mul(Math.sqrt(2 / Math.PI), add(bounded, mul(0.044715, mul(bounded, square(bounded)))));
   return mul(mul(0.5, t), add(1, tanh(inner)));
 }
 /** Limits values to [min, max]; either bound may be omitted. */

@@ -99,15 +99,23 @@ export const argmax = (x: TensorLike, opts: { axis?: number; keepdims?: boolean 
 /** Index of the smallest element along `axis` (of the flattened tensor when omitted), int32. */
 export const argmin = (x: TensorLike, opts: { axis?: number; keepdims?: boolean } = {}): Tensor => argExtreme('argmin', x, opts, min);
 
-/** Variance; `correction` is subtracted from the count (1 gives the unbiased estimate, as torch's default). */
+/**
+ * Variance; `correction` is subtracted from the count (1 gives the unbiased estimate, as
+ * torch's default). Computed by the corrected two-pass algorithm (Chan, Golub and LeVeque):
+ * with d = x - m for the computed mean m, sum(d^2) - sum(d)^2 / n. It equals the variance
+ * for any m, so the error of m (the mean of large values is not representable, say 1e8 + 16/3
+ * in float32) cancels instead of adding n * error^2, and m carries no gradient.
+ */
 export function variance(x: TensorLike, opts: ReduceOptions & { correction?: number } = {}): Tensor {
   const t = asTensor(x);
   const { axes } = reduced('var', t, opts);
   const count = sizeOf(axes.map((a) => t.shape[a]));
   const correction = opts.correction ?? 1;
   if (count - correction <= 0) throw new ArgumentError(`var: ${count} elements with correction ${correction} leave no degrees of freedom; pass {correction: 0}`);
-  const centered = sub(t, mean(t, { axis: axes, keepdims: true }));
-  return div(sum(square(centered), opts), count - correction);
+  const centered = sub(t, stopGradient(mean(t, { axis: axes, keepdims: true })));
+  const squares = sum(square(centered), opts);
+  const drift = sum(centered, opts);
+  return div(sub(squares, div(square(drift), count)), count - correction);
 }
 export const std = (x: TensorLike, opts: ReduceOptions & { correction?: number } = {}): Tensor => sqrt(variance(x, opts));
 

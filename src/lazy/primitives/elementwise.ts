@@ -4,7 +4,7 @@ import { DTypeError, ShapeError } from '../errors.js';
 import { registerPrimitive, type JvpRule, type PrimitiveRule, type VjpRule } from '../primitive.js';
 import { formatShape, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { applyPrim } from '../ops/core.js';
+import { applyPrim, symbolicZerosLike } from '../ops/core.js';
 import * as o from '../ops/elementwise.js';
 import { batchElementwise } from './batching.js';
 
@@ -31,6 +31,7 @@ function elementwise(spec: ElementwiseSpec): PrimitiveRule {
     kind: 'elementwise',
     arity: spec.arity,
     scalar: spec.scalar,
+    scalarFor: spec.scalarFor,
     js: spec.js,
     jvp: spec.jvp,
     vjp: spec.vjp,
@@ -85,6 +86,16 @@ function unary(op: string, domain: ElementwiseSpec['domain'], scalar: (x: number
   });
 }
 
+/**
+ * The logistic function 1 / (1 + e^-x), from whichever side keeps e^(-|x|) <= 1: no
+ * overflow for any x, and relative accuracy in the left tail (e^x / (1 + e^x)).
+ */
+export function logistic(x: number): number {
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
 /** Round half to even, as NumPy. */
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
@@ -105,6 +116,9 @@ unary('log', 'float', Math.log, (x) => `Math.log(${x})`, (x) => o.reciprocal(x))
 unary('sin', 'float', Math.sin, (x) => `Math.sin(${x})`, (x) => o.cos(x));
 unary('cos', 'float', Math.cos, (x) => `Math.cos(${x})`, (x) => o.neg(o.sin(x)));
 unary('tanh', 'float', Math.tanh, (x) => `Math.tanh(${x})`, (_x, out) => o.sub(1, o.mul(out, out)));
+// A primitive (as JAX's logistic) so that its derivative out * (1 - out) stays finite: the
+// composite 1 / (1 + exp(-x)) differentiated through exp gives 0 * Infinity = NaN at x = -1000.
+unary('logistic', 'float', logistic, (x) => `logistic(${x})`, (_x, out) => o.mul(out, o.sub(1, out)));
 unary('log1p', 'float', Math.log1p, (x) => `Math.log1p(${x})`, (x) => o.reciprocal(o.add(x, 1)));
 unary('expm1', 'float', Math.expm1, (x) => `Math.expm1(${x})`, (_x, out) => o.add(out, 1));
 unary('abs', 'numeric', Math.abs, (x) => `Math.abs(${x})`, (x) => o.sign(x));
@@ -126,6 +140,8 @@ elementwise({
 elementwise({
   op: 'mul', arity: 2, domain: 'numeric',
   scalar: (a, b) => a * b,
+  // An int32 product wraps around; a float64 product loses its low bits beyond 2^53 first.
+  scalarFor: (dtype) => (dtype === 'int32' ? Math.imul : (a, b) => a * b),
   js: (a, b) => `(${a}*${b})`,
   jvp: ([a, b], [ta, tb]) => sumTangents(ta && o.mul(ta, b), tb && o.mul(a, tb)),
   vjp: (ct, [a, b]) => [o.mul(ct, b), o.mul(a, ct)],
@@ -134,7 +150,11 @@ elementwise({
   op: 'div', arity: 2, domain: 'float',
   scalar: (a, b) => a / b,
   js: (a, b) => `(${a}/${b})`,
-  jvp: ([, b], [ta, tb], out) => o.div(tb ? o.sub(ta ?? o.mul(tb, 0), o.mul(out, tb)) : ta!, b),
+  jvp: ([, b], [ta, tb], out) => {
+    if (!tb) return o.div(ta!, b);
+    const outTangent = o.mul(out, tb);
+    return o.div(ta ? o.sub(ta, outTangent) : o.neg(outTangent), b);
+  },
   vjp: (ct, [, b], out) => [o.div(ct, b), o.neg(o.div(o.mul(ct, out), b))],
 });
 
@@ -189,9 +209,7 @@ elementwise({
   vjp: () => [null, null],
 });
 
-function zerosOf(t: Tensor): Tensor {
-  return o.mul(t, 0);
-}
+const zerosOf = symbolicZerosLike;
 elementwise({
   op: 'where', arity: 3, domain: 'any',
   scalar: (c, a, b) => (c ? a : b),

@@ -48,7 +48,10 @@ registerPrimitive({
   arity: 1,
   infer: inferReduce('reduce_sum'),
   evaluate(inputs, node, inputNodes) {
-    const acc = reduceInto(inputs[0], inputNodes[0].shape, node.shape, 0, (a, v) => a + v);
+    // An int32 sum wraps at every step, as int32 arithmetic does (a float64 total would
+    // lose its low bits past 2^53 before the final wrap).
+    const add = node.dtype === 'int32' ? (a: number, v: number) => (a + v) | 0 : (a: number, v: number) => a + v;
+    const acc = reduceInto(inputs[0], inputNodes[0].shape, node.shape, 0, add);
     const out = allocate(node.dtype, acc.length);
     out.set(acc);
     return out;
