@@ -5,7 +5,8 @@
 // interpreter rounds every node; the property tests bound that difference.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arange, full, iota, rand, randn, tensor, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
+import { arange, full, rand, randn, tensor, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
+import { iota } from '../src/lazy/ops/creation.js';
 
 /** Builds twice (fresh nodes) and requires bit-identical results, -0 and NaN included. */
 function same(build: () => Tensor, what: string): NestedNumbers {

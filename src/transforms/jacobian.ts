@@ -71,7 +71,7 @@ export function jacrev<Args extends unknown[]>(f: (...args: Args) => unknown, op
     const basis = oneHotBasis(outLeaves.map((o) => o.shape), outLeaves.map((o) => o.dtype));
     const pulled = vmap((...cts: Tensor[]) => vjpFn(treeUnflatten(outDef, cts)), { chunkSize: opts.chunkSize })(...basis) as unknown[];
     // pulled[i]: argument i's structure, each leaf [M, ...S_in]; split M by output leaf.
-    const perArg = pulled.map((tree) => treeFlatten<Tensor>(tree));
+    const perArg = pulled.map((tree) => treeFlatten(tree) as [Tensor[], TreeDef]);
     const jac = outLeaves.map((o, k) => {
       const forArgs = perArg.map(([leaves, def]) => treeUnflatten(def, leaves.map((l) => unstack(l, 0, outLeaves.map((x) => x.shape))[k])));
       return typeof opts.argnums === 'object' ? forArgs : forArgs[0];
