@@ -48,9 +48,9 @@ export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, Transfo
 export { treeMap, treeFlatten, treeUnflatten, treeLeaves, treeStructure, realizeTree as realize, type PyTree, type TreeDef, type TreeLeaf, type MapLeaves } from './lazy/pytree.js';
 
 // Transforms.
-export { grad, gradAndValue, vjp, jvp, linearize, type GradOptions, type GradOf } from './transforms/autodiff.js';
+export { grad, gradAndValue, vjp, jvp, linearize, type GradOptions, type GradOf, type GradsAt, type Argnums, type TangentsOf, type VjpResult } from './transforms/autodiff.js';
 export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap.js';
-export { jacrev, jacfwd, hessian, type JacobianOptions } from './transforms/jacobian.js';
+export { jacrev, jacfwd, hessian, type JacobianOptions, type Jacobian, type Hessian } from './transforms/jacobian.js';
 export { makeGraph, Graph } from './transforms/graph.js';
 export { jit, type Jitted, type JitOptions, type JitStats } from './transforms/jit.js';
 export type { Randomness } from './lazy/trace.js';
