@@ -1,6 +1,7 @@
 /**
  * functs: composable function transforms on a lazy, fusing array DSL.
- * This module only re-exports the public API.
+ * This module only re-exports the public API, name by name: test/exports.test.ts holds the
+ * list, so nothing internal leaks by accident.
  */
 import './lazy/primitives/index.js';
 import { registerBackend } from './lazy/realize.js';
@@ -11,17 +12,51 @@ import { jsBackend } from './backends/js/index.js';
 registerBackend(jsBackend);
 registerBackend(interpBackend);
 
+// Tensors, dtypes, shapes.
 export { Tensor, type NestedNumbers } from './lazy/tensor.js';
-export * from './lazy/ops/index.js';
+export { asTensor, type NestedArray, type TensorLike } from './lazy/ops/core.js';
 export type { DType, TypedArray } from './lazy/dtype.js';
 export type { Shape } from './lazy/shape.js';
+
+// Creation.
+export { tensor, full, zeros, ones, zerosLike, onesLike, arange, linspace, eye, rand, randn, type CreationOptions, type RandomOptions } from './lazy/ops/creation.js';
+
+// Elementwise.
+export {
+  cast, neg, reciprocal, sqrt, rsqrt, exp, log, log1p, expm1, sin, cos, tan, tanh, sigmoid, relu, gelu, softplus,
+  abs, sign, floor, ceil, round, square, add, sub, mul, div, pow, maximum, minimum, clamp, where,
+  eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot, stopGradient,
+} from './lazy/ops/elementwise.js';
+
+// Reductions.
+export { sum, mean, prod, max, min, argmax, argmin, variance, std, logsumexp, softmax, logSoftmax, type ReduceOptions } from './lazy/ops/reduce.js';
+
+// Movement.
+export {
+  reshape, flatten, permute, transpose, moveaxis, movedim, expand, broadcastTo, squeeze, unsqueeze, slice, select,
+  pad, flip, concat, stack, split, tile, gather, indexSelect, scatterAdd, diagonal, triu, tril, type SliceSpec,
+} from './lazy/ops/movement.js';
+
+// Linear algebra and losses.
+export { matmul, dot, outer, einsum } from './lazy/ops/linalg.js';
+export { mseLoss, crossEntropy, type Reduction } from './lazy/ops/loss.js';
+
+// Errors.
 export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, TransformError } from './lazy/errors.js';
-export { setBackend, withBackend, backendNames } from './lazy/realize.js';
-export * from './transforms/index.js';
-export type { PyTree, TreeDef } from './lazy/pytree.js';
-export { realizeTree as realize } from './lazy/pytree.js';
+
+// Pytrees.
+export { treeMap, treeFlatten, treeUnflatten, treeLeaves, treeStructure, realizeTree as realize, type PyTree, type TreeDef, type TreeLeaf, type MapLeaves } from './lazy/pytree.js';
+
+// Transforms.
+export { grad, gradAndValue, vjp, jvp, linearize, type GradOptions, type GradOf, type GradsAt, type Argnums, type TangentsOf, type VjpResult } from './transforms/autodiff.js';
+export { vmap, type VmapOptions, type AxisSpec } from './transforms/vmap.js';
+export { jacrev, jacfwd, hessian, type JacobianOptions, type Jacobian, type Hessian } from './transforms/jacobian.js';
+export { makeGraph, Graph } from './transforms/graph.js';
 export { jit, type Jitted, type JitOptions, type JitStats } from './transforms/jit.js';
+export type { Randomness } from './lazy/trace.js';
+
+// Backends and plans.
+export { setBackend, withBackend, backendNames } from './lazy/realize.js';
 export { explain } from './transforms/explain.js';
 export { cacheInfo, clearCaches, setCacheLimits, type CacheInfo } from './fusion/program.js';
 export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';
-export type { Randomness } from './lazy/trace.js';

@@ -5,7 +5,8 @@
 // interpreter rounds every node; the property tests bound that difference.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { arange, explain, full, hessian, iota, jit, rand, randn, tensor, vmap, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
+import { arange, explain, full, hessian, jit, rand, randn, tensor, vmap, withBackend, zeros, type NestedNumbers, type Tensor } from '../src/index.js';
+import { iota } from '../src/lazy/ops/creation.js';
 
 /** Builds twice (fresh nodes) and requires bit-identical results, -0 and NaN included. */
 function same(build: () => Tensor, what: string): NestedNumbers {

@@ -66,8 +66,8 @@ export function directionsArb(shapes: readonly (readonly number[])[]): fc.Arbitr
 
 /** Sum over the leaves of two pytrees of tensors of <a, b>. */
 export function innerProduct(a: unknown, b: unknown): number {
-  const [x] = treeFlatten<Tensor>(a);
-  const [y] = treeFlatten<Tensor>(b);
+  const x = treeFlatten(a)[0] as Tensor[];
+  const y = treeFlatten(b)[0] as Tensor[];
   if (x.length !== y.length) throw new Error(`innerProduct: ${x.length} vs ${y.length} leaves`);
   let total = 0;
   x.forEach((t, i) => {

@@ -178,6 +178,8 @@ export class Tensor {
   matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
   dot(other: TensorLike): Tensor { return ops.dot(this, other); }
   outer(other: TensorLike): Tensor { return ops.outer(this, other); }
+  /** `x.einsum('ij,jk->ik', y)` is `einsum('ij,jk->ik', x, y)`: this tensor is the first operand. */
+  einsum(spec: string, ...others: TensorLike[]): Tensor { return ops.einsum(spec, this, ...others); }
   mseLoss(target: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.mseLoss(this, target, opts); }
   crossEntropy(targets: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.crossEntropy(this, targets, opts); }
 }

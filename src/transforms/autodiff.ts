@@ -13,9 +13,32 @@ import { pullCotangents, pushTangents } from './walks.js';
 /** The gradient's structure for an argument: tensors where the argument has tensors or numbers. */
 export type GradOf<T> = T extends Tensor | number ? Tensor : T extends readonly unknown[] ? { -readonly [K in keyof T]: GradOf<T[K]> } : T extends object ? { [K in keyof T]: GradOf<T[K]> } : never;
 
-export interface GradOptions {
+/** Which argument(s) a derivative is taken with respect to: one index or a list of them. */
+export type Argnums = number | readonly number[];
+
+/** Argument `I` of `Args`, counting from the end for a negative literal (as `argnums` does). */
+type ArgAt<Args extends readonly unknown[], I extends number> = `${I}` extends `-${infer N extends number}` ? ArgFromEnd<Args, N> : Args[I];
+type ArgFromEnd<Args extends readonly unknown[], N extends number, Seen extends unknown[] = []> =
+  Args extends readonly [...infer Rest, infer Last] ? ([...Seen, Last]['length'] extends N ? Last : ArgFromEnd<Rest, N, [...Seen, Last]>) : Args[number];
+
+/**
+ * The gradients for `argnums`: the gradient of that argument for a number, a tuple of
+ * gradients for a list (`[0, 2]` gives `[GradOf<Args[0]>, GradOf<Args[2]>]`).
+ */
+export type GradsAt<Args extends readonly unknown[], A extends Argnums> = A extends number
+  ? GradOf<ArgAt<Args, A>>
+  : A extends readonly [...infer List extends readonly number[]]
+    ? GradsList<Args, List>
+    : never;
+type GradsList<Args extends readonly unknown[], List extends readonly number[]> = { -readonly [K in keyof List]: GradOf<ArgAt<Args, List[K]>> };
+
+/** Tangents for `primals`: one per argument, of the argument's structure (numbers allowed at tensor leaves). */
+export type TangentsOf<Args extends readonly unknown[]> = { [K in keyof Args]: TangentOf<Args[K]> };
+type TangentOf<T> = T extends Tensor | number ? Tensor | number : T extends object ? { [K in keyof T]: TangentOf<T[K]> } : T;
+
+export interface GradOptions<A extends Argnums = Argnums> {
   /** Which argument(s) to differentiate: a number gives one gradient, an array a list. Default 0. */
-  argnums?: number | readonly number[];
+  argnums?: A;
   /** The function returns [value, aux]; aux is passed through undifferentiated. */
   hasAux?: boolean;
 }
@@ -69,15 +92,17 @@ function gradImpl(transform: string, f: (...args: never[]) => unknown, opts: Gra
 }
 
 /**
- * The gradient of a scalar-valued function with respect to argument(s) `argnums`.
+ * The gradient of a scalar-valued function with respect to argument(s) `argnums`: the
+ * gradient of one argument has that argument's structure (a Tensor for a Tensor, the same
+ * object type for a pytree of tensors); a list of argnums gives a tuple of gradients.
  * @example
  * const df = grad((x: Tensor) => x.sin().sum());
- * df(tensor([0, 1])); // cos([0, 1])
+ * df(tensor([0, 1])); // cos([0, 1]), a Tensor
  * grad(grad((x: Tensor) => x.sin()))(tensor(1)); // -sin(1)
+ * const [dw, db] = grad((w: Tensor, b: Tensor, x: Tensor) => x.dot(w).add(b).square(), { argnums: [0, 1] })(w, b, x);
  */
-export function grad<Args extends unknown[]>(f: (...args: Args) => Tensor, opts?: GradOptions & { argnums?: number; hasAux?: false }): (...args: Args) => GradOf<Args[0]>;
-export function grad<Args extends unknown[], Aux>(f: (...args: Args) => [Tensor, Aux], opts: GradOptions & { hasAux: true }): (...args: Args) => [PyTree, Aux];
-export function grad<Args extends unknown[]>(f: (...args: Args) => unknown, opts?: GradOptions): (...args: Args) => unknown;
+export function grad<Args extends unknown[], Aux, const A extends Argnums = 0>(f: (...args: Args) => readonly [Tensor, Aux], opts: { argnums?: A; hasAux: true }): (...args: Args) => [GradsAt<Args, NoInfer<A>>, Aux];
+export function grad<Args extends unknown[], const A extends Argnums = 0>(f: (...args: Args) => Tensor, opts?: { argnums?: A; hasAux?: false }): (...args: Args) => GradsAt<Args, NoInfer<A>>;
 export function grad<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}): (...args: Args) => unknown {
   return (...args: Args) => {
     const [g, , aux] = gradImpl('grad', f as (...a: never[]) => unknown, opts, args);
@@ -90,10 +115,12 @@ export function grad<Args extends unknown[]>(f: (...args: Args) => unknown, opts
  * @example
  * const [g, v] = gradAndValue((x: Tensor) => x.square().sum())(tensor([1, 2])); // g = [2, 4], v = 5
  */
-export function gradAndValue<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}): (...args: Args) => [PyTree, Tensor] | [PyTree, [Tensor, unknown]] {
+export function gradAndValue<Args extends unknown[], Aux, const A extends Argnums = 0>(f: (...args: Args) => readonly [Tensor, Aux], opts: { argnums?: A; hasAux: true }): (...args: Args) => [GradsAt<Args, NoInfer<A>>, [Tensor, Aux]];
+export function gradAndValue<Args extends unknown[], const A extends Argnums = 0>(f: (...args: Args) => Tensor, opts?: { argnums?: A; hasAux?: false }): (...args: Args) => [GradsAt<Args, NoInfer<A>>, Tensor];
+export function gradAndValue<Args extends unknown[]>(f: (...args: Args) => unknown, opts: GradOptions = {}): (...args: Args) => unknown {
   return (...args: Args) => {
     const [g, value, aux] = gradImpl('gradAndValue', f as (...a: never[]) => unknown, opts, args);
-    return opts.hasAux ? [g as PyTree, [value, aux]] : [g as PyTree, value];
+    return opts.hasAux ? [g, [value, aux]] : [g, value];
   };
 }
 
@@ -111,7 +138,7 @@ function checkLike(transform: string, what: string, given: readonly Tensor[], ex
 }
 
 /** The function applied to `primals`, and a function mapping output cotangents to one gradient per primal. */
-export type VjpResult<Out, Args extends unknown[]> = [Out, (cotangents: Out) => { [K in keyof Args]: GradOf<Args[K]> }];
+export type VjpResult<Out, Args extends unknown[]> = [Out, (cotangents: TangentOf<Out>) => { -readonly [K in keyof Args]: GradOf<Args[K]> }];
 
 /**
  * Reverse mode: `[output, vjpFn]` where `vjpFn(cotangent)` returns one gradient per primal.
@@ -119,8 +146,8 @@ export type VjpResult<Out, Args extends unknown[]> = [Out, (cotangents: Out) => 
  * const [y, back] = vjp((x: Tensor) => x.sin(), [tensor([0, 1])]);
  * back(onesLike(y)); // [cos([0, 1])]
  */
+export function vjp<Args extends unknown[], Out, Aux>(f: (...args: Args) => readonly [Out, Aux], primals: Args, opts: { hasAux: true }): [...VjpResult<Out, Args>, Aux];
 export function vjp<Args extends unknown[], Out>(f: (...args: Args) => Out, primals: Args, opts?: { hasAux?: false }): VjpResult<Out, Args>;
-export function vjp<Args extends unknown[], Out, Aux>(f: (...args: Args) => [Out, Aux], primals: Args, opts: { hasAux: true }): [...VjpResult<Out, Args>, Aux];
 export function vjp<Args extends unknown[]>(f: (...args: Args) => unknown, primals: Args, opts: { hasAux?: boolean } = {}): unknown[] {
   if (!Array.isArray(primals)) throw new ArgumentError('vjp: primals must be an array with one entry per argument of f');
   const traced = traceForDerivative('vjp', f as (...a: never[]) => unknown, primals, primals.map((_, i) => i), opts.hasAux ?? false);
@@ -155,9 +182,9 @@ function checkTangentCount(tangents: readonly unknown[], primals: readonly unkno
  * @example
  * const [y, dy] = jvp((x: Tensor, y: Tensor) => x.mul(y), [tensor(2), tensor(3)], [tensor(1), tensor(0)]); // dy = 3
  */
-export function jvp<Args extends unknown[], Out>(f: (...args: Args) => Out, primals: Args, tangents: unknown[], opts?: { hasAux?: false }): [Out, Out];
-export function jvp<Args extends unknown[], Out, Aux>(f: (...args: Args) => [Out, Aux], primals: Args, tangents: unknown[], opts: { hasAux: true }): [Out, Out, Aux];
-export function jvp<Args extends unknown[]>(f: (...args: Args) => unknown, primals: Args, tangents: unknown[], opts: { hasAux?: boolean } = {}): unknown[] {
+export function jvp<Args extends unknown[], Out, Aux>(f: (...args: Args) => readonly [Out, Aux], primals: Args, tangents: TangentsOf<Args>, opts: { hasAux: true }): [Out, GradOf<Out>, Aux];
+export function jvp<Args extends unknown[], Out>(f: (...args: Args) => Out, primals: Args, tangents: TangentsOf<Args>, opts?: { hasAux?: false }): [Out, GradOf<Out>];
+export function jvp<Args extends unknown[]>(f: (...args: Args) => unknown, primals: Args, tangents: readonly unknown[], opts: { hasAux?: boolean } = {}): unknown[] {
   checkTangentCount(tangents, primals, 'jvp');
   const traced = traceForDerivative('jvp', f as (...a: never[]) => unknown, primals, primals.map((_, i) => i), opts.hasAux ?? false);
   const tangentOut = pushForward(traced, tangents);
@@ -174,12 +201,12 @@ export function jvp<Args extends unknown[]>(f: (...args: Args) => unknown, prima
  * const [y, lin] = linearize((x: Tensor) => x.exp(), [tensor(0)]);
  * lin(tensor(2)); // 2
  */
-export function linearize<Args extends unknown[], Out>(f: (...args: Args) => Out, primals: Args): [Out, (...tangents: unknown[]) => Out] {
+export function linearize<Args extends unknown[], Out>(f: (...args: Args) => Out, primals: Args): [Out, (...tangents: TangentsOf<Args>) => GradOf<Out>] {
   const traced = traceForDerivative('linearize', f as (...a: never[]) => unknown, primals, primals.map((_, i) => i), false);
   const out = treeUnflatten(traced.outDef, bindBack(traced.outLeaves, traced.args)) as Out;
-  const jvpFn = (...tangents: unknown[]) => {
+  const jvpFn = (...tangents: TangentsOf<Args>) => {
     checkTangentCount(tangents, primals, 'linearize');
-    return treeUnflatten(traced.outDef, bindBack(pushForward(traced, tangents), traced.args)) as Out;
+    return treeUnflatten(traced.outDef, bindBack(pushForward(traced, tangents), traced.args)) as GradOf<Out>;
   };
   return [out, jvpFn];
 }

@@ -1,21 +1,38 @@
 /** Jacobians and Hessians: vmap over vjp (jacrev) or over jvp (jacfwd) with one-hot bases. */
 import type { DType } from '../lazy/dtype.js';
-import { treeFlatten, treeUnflatten, type PyTree, type TreeDef } from '../lazy/pytree.js';
+import { treeFlatten, treeUnflatten, type MapLeaves, type PyTree, type TreeDef } from '../lazy/pytree.js';
 import { sizeOf } from '../lazy/shape.js';
 import { Tensor } from '../lazy/tensor.js';
 import { eye } from '../lazy/ops/creation.js';
 import { moveaxis, reshape, shrink } from '../lazy/ops/movement.js';
 import type { Randomness } from '../lazy/trace.js';
-import { jvp, vjp } from './autodiff.js';
+import { jvp, vjp, type Argnums, type GradsAt } from './autodiff.js';
 import { flattenOutput, leafToTensor, resolveArgnums, splitAux } from './trace.js';
 import { vmap } from './vmap.js';
 
-export interface JacobianOptions {
+export interface JacobianOptions<A extends Argnums = Argnums> {
   /** Which argument(s) to differentiate (default 0); an array gives a list per output. */
-  argnums?: number | readonly number[];
+  argnums?: A;
   /** The function returns [output, aux]; the result is then [jacobian, aux]. */
   hasAux?: boolean;
+  /** Compute at most this many basis vectors at once (bounds memory; results are the same). */
+  chunkSize?: number;
+  /**
+   * jacfwd: random ops in `f` under its vmap over tangents ('error' by default, as vmap).
+   * jacrev traces `f` once, outside its vmap, so its random ops draw once either way.
+   */
+  randomness?: Randomness;
 }
+
+/**
+ * The Jacobian of a function returning `Out` with respect to `argnums` `A`: `Out`'s
+ * structure with each output tensor replaced by the gradients for `A` (for a Tensor -> Tensor
+ * function, a Tensor of shape [...S_out, ...S_in]).
+ */
+export type Jacobian<Out, Args extends readonly unknown[], A extends Argnums> = MapLeaves<Out, GradsAt<Args, A>>;
+
+/** The Hessian of a scalar function: the Jacobian of its gradients (a Tensor for a Tensor argument). */
+export type Hessian<Args extends readonly unknown[], A extends Argnums> = MapLeaves<GradsAt<Args, A>, GradsAt<Args, A>>;
 
 /**
  * One-hot basis vectors for leaves of the given shapes: for leaf k, a tensor
@@ -60,7 +77,9 @@ function selectArgs(args: readonly unknown[], argnums: readonly number[]): [unkn
  * @example
  * jacrev((x: Tensor) => x.sin())(tensor([0, 1, 2])); // diag(cos(x)), shape [3, 3]
  */
-export function jacrev<Args extends unknown[]>(f: (...args: Args) => unknown, opts: JacobianOptions & { chunkSize?: number } = {}): (...args: Args) => PyTree | [PyTree, unknown] {
+export function jacrev<Args extends unknown[], Out, Aux, const A extends Argnums = 0>(f: (...args: Args) => readonly [Out, Aux], opts: JacobianOptions<A> & { hasAux: true }): (...args: Args) => [Jacobian<Out, Args, NoInfer<A>>, Aux];
+export function jacrev<Args extends unknown[], Out, const A extends Argnums = 0>(f: (...args: Args) => Out, opts?: JacobianOptions<A> & { hasAux?: false }): (...args: Args) => Jacobian<Out, Args, NoInfer<A>>;
+export function jacrev<Args extends unknown[]>(f: (...args: Args) => unknown, opts: JacobianOptions = {}): (...args: Args) => unknown {
   return (...args: Args) => {
     const argnums = resolveArgnums(opts.argnums ?? 0, args.length, 'jacrev');
     const [selected, place] = selectArgs(args, argnums);
@@ -71,7 +90,7 @@ export function jacrev<Args extends unknown[]>(f: (...args: Args) => unknown, op
     const basis = oneHotBasis(outLeaves.map((o) => o.shape), outLeaves.map((o) => o.dtype));
     const pulled = vmap((...cts: Tensor[]) => vjpFn(treeUnflatten(outDef, cts)), { chunkSize: opts.chunkSize })(...basis) as unknown[];
     // pulled[i]: argument i's structure, each leaf [M, ...S_in]; split M by output leaf.
-    const perArg = pulled.map((tree) => treeFlatten<Tensor>(tree));
+    const perArg = pulled.map((tree) => treeFlatten(tree) as [Tensor[], TreeDef]);
     const jac = outLeaves.map((o, k) => {
       const forArgs = perArg.map(([leaves, def]) => treeUnflatten(def, leaves.map((l) => unstack(l, 0, outLeaves.map((x) => x.shape))[k])));
       return typeof opts.argnums === 'object' ? forArgs : forArgs[0];
@@ -87,7 +106,9 @@ export function jacrev<Args extends unknown[]>(f: (...args: Args) => unknown, op
  * @example
  * jacfwd((x: Tensor) => x.mul(x))(tensor([1, 2])); // [[2, 0], [0, 4]]
  */
-export function jacfwd<Args extends unknown[]>(f: (...args: Args) => unknown, opts: JacobianOptions & { randomness?: Randomness } = {}): (...args: Args) => PyTree | [PyTree, unknown] {
+export function jacfwd<Args extends unknown[], Out, Aux, const A extends Argnums = 0>(f: (...args: Args) => readonly [Out, Aux], opts: JacobianOptions<A> & { hasAux: true }): (...args: Args) => [Jacobian<Out, Args, NoInfer<A>>, Aux];
+export function jacfwd<Args extends unknown[], Out, const A extends Argnums = 0>(f: (...args: Args) => Out, opts?: JacobianOptions<A> & { hasAux?: false }): (...args: Args) => Jacobian<Out, Args, NoInfer<A>>;
+export function jacfwd<Args extends unknown[]>(f: (...args: Args) => unknown, opts: JacobianOptions = {}): (...args: Args) => unknown {
   return (...args: Args) => {
     const argnums = resolveArgnums(opts.argnums ?? 0, args.length, 'jacfwd');
     const [selected, place] = selectArgs(args, argnums);
@@ -109,7 +130,7 @@ export function jacfwd<Args extends unknown[]>(f: (...args: Args) => unknown, op
         aux = a;
         return tangentOut;
       },
-      { randomness: opts.randomness ?? 'error' },
+      { randomness: opts.randomness ?? 'error', chunkSize: opts.chunkSize },
     )(...basis);
     const { leaves: outLeaves, def: outDef } = flattenOutput(pushed, 'jacfwd');
     const jac = outLeaves.map((t) => {
@@ -129,6 +150,7 @@ export function jacfwd<Args extends unknown[]>(f: (...args: Args) => unknown, op
  * @example
  * hessian((x: Tensor) => x.pow(3).sum())(tensor([1, 2])); // [[6, 0], [0, 12]]
  */
-export function hessian<Args extends unknown[]>(f: (...args: Args) => unknown, opts: { argnums?: number | readonly number[] } = {}): (...args: Args) => PyTree {
-  return jacfwd(jacrev(f, { argnums: opts.argnums }), { argnums: opts.argnums }) as (...args: Args) => PyTree;
+export function hessian<Args extends unknown[], const A extends Argnums = 0>(f: (...args: Args) => Tensor, opts: { argnums?: A } = {}): (...args: Args) => Hessian<Args, NoInfer<A>> {
+  const argnums: Argnums = opts.argnums ?? 0;
+  return jacfwd(jacrev(f, { argnums }), { argnums }) as (...args: Args) => Hessian<Args, A>;
 }

@@ -67,6 +67,7 @@ describe('einsum', () => {
   test('matrix product, transposes, batch matmul', () => {
     assertAllClose(F.einsum('ij,jk->ik', a, b), F.matmul(a, b));
     assertAllClose(F.einsum('ij->ji', a), [[1, 3, 5], [2, 4, 6]]);
+    assertAllClose(a.einsum('ij,jk->ik', b), F.matmul(a, b), { message: 'the method form: the tensor is the first operand' });
     assertAllClose(F.einsum('ij,kj->ik', a, b.T), F.matmul(a, b), { message: 'contracting a transposed operand' });
     assertAllClose(F.einsum('ji,kj->ik', a.T, b.T), F.matmul(a, b));
     const x = F.arange(12).reshape([2, 2, 3]).cast('float32');

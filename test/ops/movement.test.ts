@@ -2,12 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as F from '../../src/index.js';
 import { tensor, type Tensor } from '../../src/index.js';
+import { iota } from '../../src/lazy/ops/creation.js';
 
 const idx = (data: F.NestedArray) => tensor(data, { dtype: 'int32' });
 /** [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]] */
 const m = F.arange(12).reshape([3, 4]);
 /** x[i][j][k] = 100 i + 10 j + k, shape [2, 3, 4]: every element names its own position. */
-const x = F.add(F.add(F.iota([2, 3, 4], 0).mul(100), F.iota([2, 3, 4], 1).mul(10)), F.iota([2, 3, 4], 2));
+const x = F.add(F.add(iota([2, 3, 4], 0).mul(100), iota([2, 3, 4], 1).mul(10)), iota([2, 3, 4], 2));
 
 /** Checks the function form and the method form against one expected nested array. */
 function checkBoth(name: string, viaFunction: Tensor, viaMethod: Tensor, expected: F.NestedArray): void {

@@ -246,7 +246,7 @@ describe('hasAux', () => {
   });
 
   test('jacrev and jacfwd return [jacobian, aux]', () => {
-    const f = (t: Tensor) => [t.sin(), { cos: t.cos(), label: 'aux' }];
+    const f = (t: Tensor) => [t.sin(), { cos: t.cos(), label: 'aux' }] as const;
     for (const jac of [jacrev, jacfwd]) {
       const [J, aux] = jac(f, { hasAux: true })(x) as [Tensor, { cos: Tensor; label: string }];
       assertAllClose(J, [[Math.cos(0.3), 0], [0, Math.cos(-0.8)]], EXACT);

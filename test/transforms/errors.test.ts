@@ -22,6 +22,7 @@ describe('errors of grad, vjp, jvp and the Jacobians', () => {
   test('grad of a non-scalar output', () => {
     throwsWith(() => grad((t: Tensor) => t.sin())(x), ShapeError, /grad/, /scalar/, /\[3\]/, /jacrev|vjp/);
     throwsWith(() => gradAndValue((t: Tensor) => t.sin())(x), ShapeError, /gradAndValue/);
+    // @ts-expect-error a function returning a list is not a scalar function, for the type checker too
     throwsWith(() => grad((t: Tensor) => [t.sum(), t.sum()])(x), ShapeError, /one scalar/);
   });
 
@@ -53,10 +54,13 @@ describe('errors of grad, vjp, jvp and the Jacobians', () => {
   test('tangents whose shapes or structure differ from the primals', () => {
     throwsWith(() => jvp((t: Tensor) => t.sin(), [x], [tensor([1, 2])]), ShapeError, /jvp/, /tangents/, /\[2\]/, /\[3\]/);
     throwsWith(() => jvp((t: Tensor) => t.sin(), [x], [tensor([[1, 2, 3]])]), ShapeError, /jvp/);
+    // @ts-expect-error one tangent per primal, also by type
     throwsWith(() => jvp((t: Tensor) => t.sin(), [x], []), ArgumentError, /1 primals/);
+    // @ts-expect-error the tangent's structure differs from the primal's
     throwsWith(() => jvp((p: { a: Tensor }) => p.a.sin(), [{ a: x }], [[x]]), ArgumentError, /structure/);
     const [, lin] = linearize((t: Tensor) => t.sin(), [x]);
     throwsWith(() => lin(tensor([1])), ShapeError, /tangents/);
+    // @ts-expect-error linearize's jvpFn takes one tangent per primal
     throwsWith(() => lin(), ArgumentError, /linearize/);
   });
 
@@ -68,6 +72,7 @@ describe('errors of grad, vjp, jvp and the Jacobians', () => {
   });
 
   test('hasAux with a function that does not return [output, aux]', () => {
+    // @ts-expect-error hasAux asks for a function returning [output, aux]
     throwsWith(() => grad((t: Tensor) => t.sum(), { hasAux: true })(x), ArgumentError, /hasAux/);
     throwsWith(() => vjp(((t: Tensor) => [t, t, t]) as never, [x], { hasAux: true }), ArgumentError, /hasAux/);
   });
