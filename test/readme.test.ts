@@ -12,7 +12,7 @@ blocks.forEach((code, i) => {
   test(`README code block ${i + 1} runs`, async () => {
     const dir = mkdtempSync(join(resolve('node_modules'), '.readme-'));
     const file = join(dir, `block${i}.ts`);
-    const rewritten = code.replace(/from 'functs'/g, `from '${source}'`).replace(/from 'functs\/testing'/g, `from '${pathToFileURL(resolve('src/testing/index.ts')).href}'`);
+    const rewritten = code.replace(/from '@functs/core'/g, `from '${source}'`).replace(/from '@functs\/core\/testing'/g, `from '${pathToFileURL(resolve('src/testing/index.ts')).href}'`);
     writeFileSync(file, rewritten.replace(/console\.log\(/g, 'void (') + '\nexport {};\n');
     await import(pathToFileURL(file).href);
   });
