@@ -4,6 +4,7 @@ import { DTypeError } from '../errors.js';
 import { broadcastShapes, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { applyPrim, asTensor, isWeak, type TensorLike } from './core.js';
+import { checkAllocatable } from '../build.js';
 import { broadcastTo } from './movement.js';
 
 /** What an op needs of its inputs' dtype: anything, numbers (bool becomes int32) or floats. */
@@ -21,14 +22,15 @@ export function cast(x: TensorLike, dtype: DType): Tensor {
 
 /** Converts the operands to one dtype and one shape (NumPy broadcasting). */
 export function alignOperands(op: string, operands: readonly TensorLike[], domain: Domain): Tensor[] {
-  const strong = operands.filter((x) => !isWeak(x)).map((x) => asTensor(x));
+  const strong = operands.filter((x) => !isWeak(x)).map((x) => asTensor(x, undefined, op));
   let dtype: DType | undefined = strong.length ? strong.map((t) => t.dtype).reduce(promoteTypes) : undefined;
-  const tensors = operands.map((x) => asTensor(x, dtype));
+  const tensors = operands.map((x) => asTensor(x, dtype, op));
   if (dtype === undefined) dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
   // A weak float scalar meeting integers makes the result float.
   for (const t of tensors) dtype = promoteTypes(dtype, t.dtype);
   const target = lift(dtype, domain);
   const shape = broadcastShapes(op, ...tensors.map((t) => t.shape));
+  checkAllocatable(op, shape, target);
   return tensors.map((t) => {
     const typed = t.dtype === target ? t : cast(t, target);
     return sameShape(typed.shape, shape) ? typed : broadcastTo(typed, shape);
@@ -36,7 +38,7 @@ export function alignOperands(op: string, operands: readonly TensorLike[], domai
 }
 
 function unary(op: string, x: TensorLike, domain: Domain): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, op);
   const target = lift(t.dtype, domain);
   return applyPrim(op, [t.dtype === target ? t : cast(t, target)]);
 }
@@ -57,7 +59,7 @@ export const sign = (x: TensorLike): Tensor => unary('sign', x, 'numeric');
 export const stopGradient = (x: TensorLike): Tensor => unary('stop_gradient', x, 'any');
 
 function rounding(op: string, x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, op);
   return isFloat(t.dtype) ? applyPrim(op, [t]) : unary('neg', unary('neg', t, 'numeric'), 'numeric');
 }
 export const floor = (x: TensorLike): Tensor => rounding('floor', x);

@@ -1,6 +1,6 @@
 /** Movement ops: composites over reshape, permute, expand, pad, shrink, flip, gather, scatter_add. */
 import { promoteTypes } from '../dtype.js';
-import { ArgumentError, DTypeError, IndexError, ShapeError } from '../errors.js';
+import { ArgumentError, describeValue, DTypeError, IndexError, ShapeError } from '../errors.js';
 import { constValueOf } from '../build.js';
 import { broadcastShapes, checkPermutation, formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -8,9 +8,15 @@ import { applyPrim, asTensor, type TensorLike } from './core.js';
 import { add, cast, where, ge, le, sub } from './elementwise.js';
 import { full, iota } from './creation.js';
 
+/** Refuses a shape (or permutation) argument that is not a list, e.g. `x.reshape(undefined)`. */
+function checkShapeList(op: string, list: unknown, what = 'shape'): void {
+  if (!Array.isArray(list)) throw new ArgumentError(`${op}: the ${what} ${describeValue(list)} is not a list of numbers; pass one, e.g. x.${op}([2, 3])`);
+}
+
 /** Reshapes to `shape`; one entry may be -1 and is then inferred. */
 export function reshape(x: TensorLike, shape: readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'reshape');
+  checkShapeList('reshape', shape);
   const total = sizeOf(t.shape);
   const unknown = shape.filter((d) => d === -1).length;
   for (const d of shape) {
@@ -30,13 +36,15 @@ export function reshape(x: TensorLike, shape: readonly number[]): Tensor {
 }
 
 export function permute(x: TensorLike, perm: readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'permute');
+  checkShapeList('permute', perm, 'permutation');
   return applyPrim('permute', [t], { perm: checkPermutation('permute', perm, t.rank) });
 }
 
 /** NumPy's broadcast_to: prepends axes as needed; -1 keeps a dimension. */
 export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'broadcastTo');
+  checkShapeList('broadcastTo', shape);
   if (shape.length < t.rank) throw new ShapeError(`broadcastTo: cannot broadcast shape ${formatShape(t.shape)} to the lower rank ${formatShape(shape)}`);
   const lead = shape.length - t.rank;
   const target = shape.map((d, i) => (d === -1 && i >= lead ? t.shape[i - lead] : d));
@@ -102,9 +110,9 @@ export function pad(x: TensorLike, pads: readonly (readonly [number, number])[],
   const t = asTensor(x);
   if (pads.length !== t.rank) throw new ShapeError(`pad: got ${pads.length} [before, after] pairs for a tensor of shape ${formatShape(t.shape)}; give one pair per axis`);
   pads.forEach(([lo, hi], i) => {
-    if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new ArgumentError(`pad: amounts must be whole numbers, got ${JSON.stringify(pads)}`);
+    if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new ArgumentError(`pad: amounts must be whole numbers, got ${describeValue(pads)}`);
     if (Math.max(0, -lo) + Math.max(0, -hi) > t.shape[i]) {
-      throw new ShapeError(`pad: ${JSON.stringify(pads)} crops ${Math.max(0, -lo) + Math.max(0, -hi)} elements from axis ${i} of shape ${formatShape(t.shape)}, which has ${t.shape[i]}; negative amounts may crop at most the whole axis`);
+      throw new ShapeError(`pad: ${describeValue(pads)} crops ${Math.max(0, -lo) + Math.max(0, -hi)} elements from axis ${i} of shape ${formatShape(t.shape)}, which has ${t.shape[i]}; negative amounts may crop at most the whole axis`);
     }
   });
   const cropped = shrink(t, pads.map(([lo, hi], i) => [Math.max(0, -lo), t.shape[i] - Math.max(0, -hi)] as [number, number]));
@@ -196,7 +204,8 @@ function stepAxis(t: Tensor, axis: number, step: number): Tensor {
 
 function selectKeep(op: string, t: Tensor, axis: number, index: number): Tensor {
   const size = t.shape[axis];
-  if (!Number.isInteger(index) || index < -size || index >= size) {
+  if (!Number.isInteger(index)) throw new IndexError(`${op}: index ${describeValue(index)} must be an integer (a whole number in [${-size}, ${size - 1}] for axis ${axis} of shape ${formatShape(t.shape)})`);
+  if (index < -size || index >= size) {
     throw new IndexError(`${op}: index ${index} is out of range for axis ${axis} of shape ${formatShape(t.shape)}; use an index in [${-size}, ${size - 1}]`);
   }
   const i = index < 0 ? index + size : index;
@@ -262,7 +271,7 @@ export function split(x: TensorLike, sizeOrSections: number | readonly number[],
   } else {
     sizes = [...sizeOrSections];
     if (sizes.reduce((s, d) => s + d, 0) !== n || sizes.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new ShapeError(`split: sizes ${JSON.stringify(sizes)} do not add up to ${n}, the size of axis ${a} of shape ${formatShape(t.shape)}`);
+      throw new ShapeError(`split: sizes ${describeValue(sizes)} do not add up to ${n}, the size of axis ${a} of shape ${formatShape(t.shape)}`);
     }
   }
   let start = 0;
@@ -276,7 +285,7 @@ export function split(x: TensorLike, sizeOrSections: number | readonly number[],
 /** Repeats the tensor `reps[i]` times along each axis. */
 export function tile(x: TensorLike, reps: readonly number[]): Tensor {
   let t = asTensor(x);
-  for (const r of reps) if (!Number.isInteger(r) || r < 0) throw new ArgumentError(`tile: repetitions ${JSON.stringify(reps)} must be whole numbers >= 0`);
+  for (const r of reps) if (!Number.isInteger(r) || r < 0) throw new ArgumentError(`tile: repetitions ${describeValue(reps)} must be whole numbers >= 0`);
   const rank = Math.max(t.rank, reps.length);
   const fullReps = [...new Array<number>(rank - reps.length).fill(1), ...reps];
   t = reshape(t, [...new Array<number>(rank - t.rank).fill(1), ...t.shape]);
