@@ -179,7 +179,10 @@ describe('ragged or malformed nested arrays', () => {
 
   test('ragged arrays passed where a tensor is expected', () => {
     throwsFrom('add', ArgumentError, ['ragged'], () => F.add(F.ones([2]), loose([[1], [2, 3]])));
-    throwsFrom('tensor', ArgumentError, ['ragged'], () => F.ones([2, 2]).matmul(loose([[1, 2], [3]])));
+    throwsFrom('matmul', ArgumentError, ['ragged'], () => F.ones([2, 2]).matmul(loose([[1, 2], [3]])));
+    throwsFrom('gather', ArgumentError, ['"a"'], () => F.gather(F.ones([2]), 0, loose(['a'])));
+    throwsFrom('sum', ArgumentError, ['object with keys x'], () => F.sum(loose({ x: 1 })));
+    throwsFrom('logicalAnd', ArgumentError, ['undefined'], () => F.logicalAnd(true, loose(undefined)));
   });
 });
 

@@ -28,10 +28,11 @@ export function stridesOf(shape: Shape): number[] {
 }
 
 export function checkShape(shape: readonly unknown[], op: string): number[] {
-  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape ${String(shape)} is not an array; pass a list of dimensions, e.g. [${String(shape)}]`);
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape ${describeValue(shape)} is not an array; pass a list of dimensions, e.g. [${typeof shape === 'number' ? shape : 2}]`);
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new ArgumentError(`${op}: shape [${shape.map(String).join(', ')}] has a dimension that is not a finite non-negative integer (${String(d)}); pass whole numbers >= 0`);
+      const shown = `[${shape.slice(0, 8).map(describeValue).join(', ')}${shape.length > 8 ? `, ... (${shape.length} dimensions)` : ''}]`;
+      throw new ArgumentError(`${op}: shape ${shown} has a dimension that is not a finite non-negative integer (${describeValue(d)}); pass whole numbers >= 0`);
     }
   }
   return shape as number[];

@@ -17,7 +17,7 @@ function lift(dtype: DType, domain: Domain): DType {
 }
 
 export function cast(x: TensorLike, dtype: DType): Tensor {
-  return applyPrim('cast', [asTensor(x)], { dtype: assertDType(dtype, 'cast') });
+  return applyPrim('cast', [asTensor(x, undefined, 'cast')], { dtype: assertDType(dtype, 'cast') });
 }
 
 /** Converts the operands to one dtype and one shape (NumPy broadcasting). */
@@ -97,7 +97,7 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
   return neg(applyPrim('max', [neg(x), neg(y)]));
 }
 export function square(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'square');
   return mul(t, t);
 }
 export const rsqrt = (x: TensorLike): Tensor => reciprocal(sqrt(x));
@@ -108,12 +108,12 @@ export const sigmoid = (x: TensorLike): Tensor => reciprocal(add(1, exp(neg(x)))
  * evenly, which would give 1/2 there); NaN stays NaN.
  */
 export function relu(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'relu');
   return where(le(t, 0), 0, t);
 }
 /** softplus(x) = log(1 + exp(x)), computed without overflow. */
 export function softplus(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'softplus');
   // max(x, 0) + log1p(exp(-|x|)), with the kinks of max and abs written as a where between
   // smooth branches: at 0 the branch log1p(exp(x)) is taken, so derivatives of every order
   // are right there too (with abs and relu the second derivative at 0 came out 0, not 1/4).
@@ -125,13 +125,13 @@ export function softplus(x: TensorLike): Tensor {
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
  */
 export function gelu(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'gelu');
   const inner = mul(Math.sqrt(2 / Math.PI), add(t, mul(0.044715, mul(t, square(t)))));
   return mul(mul(0.5, t), add(1, tanh(inner)));
 }
 /** Limits values to [min, max]; either bound may be omitted. */
 export function clamp(x: TensorLike, min?: TensorLike, max?: TensorLike): Tensor {
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'clamp');
   if (min !== undefined) t = maximum(t, min);
   if (max !== undefined) t = minimum(t, max);
   return t;
@@ -156,25 +156,25 @@ export function ge(a: TensorLike, b: TensorLike): Tensor {
   return le(b, a);
 }
 
-function asBool(x: TensorLike): Tensor {
-  const t = asTensor(x, 'bool');
+function asBool(x: TensorLike, op: string): Tensor {
+  const t = asTensor(x, 'bool', op);
   return t.dtype === 'bool' ? t : ne(t, 0);
 }
 /** Picks `a` where `condition` is true and `b` elsewhere, broadcasting all three. */
 export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
-  const cond = asBool(condition);
+  const cond = asBool(condition, 'where');
   const [x, y] = alignOperands('where', [a, b], 'any');
   const shape = broadcastShapes('where', cond.shape, x.shape);
   return applyPrim('where', [broadcastTo(cond, shape), broadcastTo(x, shape), broadcastTo(y, shape)]);
 }
 export function logicalNot(x: TensorLike): Tensor {
-  return eq(asBool(x), false);
+  return eq(asBool(x, 'logicalNot'), false);
 }
 export function logicalAnd(a: TensorLike, b: TensorLike): Tensor {
-  return where(asBool(a), asBool(b), false);
+  return where(asBool(a, 'logicalAnd'), asBool(b, 'logicalAnd'), false);
 }
 export function logicalOr(a: TensorLike, b: TensorLike): Tensor {
-  return where(asBool(a), true, asBool(b));
+  return where(asBool(a, 'logicalOr'), true, asBool(b, 'logicalOr'));
 }
 
 export function assertFloat(op: string, x: Tensor): void {

@@ -56,7 +56,7 @@ export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
 export const expand = broadcastTo;
 
 export function unsqueeze(x: TensorLike, axis: number): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'unsqueeze');
   const at = normalizeAxis('unsqueeze', axis, t.rank + 1);
   const shape = [...t.shape];
   shape.splice(at, 0, 1);
@@ -65,7 +65,7 @@ export function unsqueeze(x: TensorLike, axis: number): Tensor {
 
 /** Removes the given size-1 axes (all size-1 axes when `axis` is omitted). */
 export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'squeeze');
   const axes = axis === undefined ? t.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axis, t.rank);
   for (const a of axes) {
     if (t.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of shape ${formatShape(t.shape)} has size ${t.shape[a]}, not 1; only size-1 axes can be squeezed`);
@@ -75,7 +75,7 @@ export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tenso
 
 /** Moves axis `source` to position `destination`, keeping the others in order. */
 export function moveaxis(x: TensorLike, source: number, destination: number): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'movedim');
   const from = normalizeAxis('movedim', source, t.rank);
   const to = normalizeAxis('movedim', destination, t.rank);
   const order = t.shape.map((_, i) => i).filter((i) => i !== from);
@@ -86,7 +86,7 @@ export const movedim = moveaxis;
 
 /** Swaps two axes (by default the last two; tensors of rank < 2 are returned as they are). */
 export function transpose(x: TensorLike, dim0 = -2, dim1 = -1): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'transpose');
   if (t.rank < 2 && dim0 === -2 && dim1 === -1) return t;
   const a = normalizeAxis('transpose', dim0, t.rank);
   const b = normalizeAxis('transpose', dim1, t.rank);
@@ -96,7 +96,7 @@ export function transpose(x: TensorLike, dim0 = -2, dim1 = -1): Tensor {
 
 /** Merges the axes startDim..endDim (inclusive) into one. */
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'flatten');
   if (t.rank === 0) return reshape(t, [1]);
   const s = normalizeAxis('flatten', startDim, t.rank);
   const e = normalizeAxis('flatten', endDim, t.rank);
@@ -107,7 +107,7 @@ export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
 
 /** Pads each axis with `[before, after]` elements of `value` (NumPy order: one pair per axis). Negative amounts crop. */
 export function pad(x: TensorLike, pads: readonly (readonly [number, number])[], value = 0): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'pad');
   if (pads.length !== t.rank) throw new ShapeError(`pad: got ${pads.length} [before, after] pairs for a tensor of shape ${formatShape(t.shape)}; give one pair per axis`);
   pads.forEach(([lo, hi], i) => {
     if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new ArgumentError(`pad: amounts must be whole numbers, got ${describeValue(pads)}`);
@@ -129,7 +129,7 @@ export function pad(x: TensorLike, pads: readonly (readonly [number, number])[],
 
 /** Keeps `[start, end)` of each axis (the shrink primitive). */
 export function shrink(x: TensorLike, ranges: readonly (readonly [number, number])[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'shrink');
   ranges.forEach(([s, e], i) => {
     if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s <= e && e <= t.shape[i])) {
       throw new IndexError(`shrink: range [${s}, ${e}) is outside axis ${i} of shape ${formatShape(t.shape)}`);
@@ -140,7 +140,7 @@ export function shrink(x: TensorLike, ranges: readonly (readonly [number, number
 
 /** Reverses the order of elements along the given axes (all axes when omitted). */
 export function flip(x: TensorLike, axis?: number | readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'flip');
   return applyPrim('flip', [t], { axes: normalizeAxes('flip', axis, t.rank) });
 }
 
@@ -165,7 +165,7 @@ function resolveSlice(spec: Exclude<SliceSpec, number | null>, size: number, axi
  * @example slice(x, [null, [1, 5, 2]]) // x[:, 1:5:2]
  */
 export function slice(x: TensorLike, specs: readonly SliceSpec[]): Tensor {
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'slice');
   if (specs.length > t.rank) throw new IndexError(`slice: ${specs.length} specs for a tensor of shape ${formatShape(t.shape)}; give at most one per axis`);
   const dropped: number[] = [];
   specs.forEach((spec, axis) => {
@@ -214,7 +214,7 @@ function selectKeep(op: string, t: Tensor, axis: number, index: number): Tensor 
 
 /** The slice at `index` along `axis`, with that axis removed. */
 export function select(x: TensorLike, axis: number, index: number): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'select');
   const a = normalizeAxis('select', axis, t.rank);
   return squeeze(selectKeep('select', t, a, index), a);
 }
@@ -222,7 +222,7 @@ export function select(x: TensorLike, axis: number, index: number): Tensor {
 /** Joins tensors along an existing axis. */
 export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ArgumentError('concat: needs at least one tensor');
-  const ts = tensors.map((x) => asTensor(x));
+  const ts = tensors.map((x) => asTensor(x, undefined, 'concat'));
   const first = ts[0];
   const a = normalizeAxis('concat', axis, first.rank);
   for (const t of ts) {
@@ -248,7 +248,7 @@ export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
 /** Joins tensors of one shape along a new axis. */
 export function stack(tensors: readonly TensorLike[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ArgumentError('stack: needs at least one tensor');
-  const ts = tensors.map((x) => asTensor(x));
+  const ts = tensors.map((x) => asTensor(x, undefined, 'stack'));
   for (const t of ts) {
     if (t.rank !== ts[0].rank || t.shape.some((d, i) => d !== ts[0].shape[i])) {
       throw new ShapeError(`stack: shapes ${ts.map((u) => formatShape(u.shape)).join(', ')} differ; stacked tensors must have one shape`);
@@ -260,7 +260,7 @@ export function stack(tensors: readonly TensorLike[], axis = 0): Tensor {
 
 /** Splits into chunks of `sizeOrSections` (a number: equal chunks, the last may be smaller; a list: those sizes). */
 export function split(x: TensorLike, sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'split');
   const a = normalizeAxis('split', axis, t.rank);
   const n = t.shape[a];
   let sizes: number[];
@@ -284,7 +284,7 @@ export function split(x: TensorLike, sizeOrSections: number | readonly number[],
 
 /** Repeats the tensor `reps[i]` times along each axis. */
 export function tile(x: TensorLike, reps: readonly number[]): Tensor {
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'tile');
   for (const r of reps) if (!Number.isInteger(r) || r < 0) throw new ArgumentError(`tile: repetitions ${describeValue(reps)} must be whole numbers >= 0`);
   const rank = Math.max(t.rank, reps.length);
   const fullReps = [...new Array<number>(rank - reps.length).fill(1), ...reps];
@@ -297,7 +297,7 @@ export function tile(x: TensorLike, reps: readonly number[]): Tensor {
 
 /** The diagonal of the plane (axis1, axis2), placed as the last axis (as torch.diagonal). */
 export function diagonal(x: TensorLike, offset = 0, axis1 = 0, axis2 = 1): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'diagonal');
   if (t.rank < 2) throw new ShapeError(`diagonal: needs a tensor of rank >= 2, got shape ${formatShape(t.shape)}`);
   const a = normalizeAxis('diagonal', axis1, t.rank);
   const b = normalizeAxis('diagonal', axis2, t.rank);
@@ -319,7 +319,7 @@ export function diagonal(x: TensorLike, offset = 0, axis1 = 0, axis2 = 1): Tenso
 }
 
 function triangle(x: TensorLike, k: number, keepUpper: boolean, op: string): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, op);
   if (t.rank < 2) throw new ShapeError(`${op}: needs a tensor of rank >= 2, got shape ${formatShape(t.shape)}`);
   const rows = t.shape[t.rank - 2];
   const cols = t.shape[t.rank - 1];
@@ -358,8 +358,8 @@ export function checkIndexValues(op: string, index: Tensor, axis: number, input:
  * and, off `axis`, dimensions no larger than those of `x`.
  */
 export function gather(x: TensorLike, axis: number, index: TensorLike): Tensor {
-  const t = asTensor(x);
-  const idx = asTensor(index, 'int32');
+  const t = asTensor(x, undefined, 'gather');
+  const idx = asTensor(index, 'int32', 'gather');
   checkIndex('gather', idx);
   const a = normalizeAxis('gather', axis, t.rank);
   if (idx.rank !== t.rank || idx.shape.some((d, i) => i !== a && d > t.shape[i])) {
@@ -372,8 +372,8 @@ export function gather(x: TensorLike, axis: number, index: TensorLike): Tensor {
 
 /** The entries of `x` at positions `index` (1-D int32) along `axis`. */
 export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Tensor {
-  const t = asTensor(x);
-  const idx = asTensor(index, 'int32');
+  const t = asTensor(x, undefined, 'indexSelect');
+  const idx = asTensor(index, 'int32', 'indexSelect');
   checkIndex('indexSelect', idx);
   if (idx.rank !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${formatShape(idx.shape)}`);
   const a = normalizeAxis('indexSelect', axis, t.rank);
@@ -385,11 +385,11 @@ export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Ten
 
 /** torch.scatter_add: a copy of `x` with `src[i][j]` added at `x[i][index[i][j]]` along `axis`. */
 export function scatterAdd(x: TensorLike, axis: number, index: TensorLike, src: TensorLike): Tensor {
-  const t = asTensor(x);
-  const idx = asTensor(index, 'int32');
+  const t = asTensor(x, undefined, 'scatterAdd');
+  const idx = asTensor(index, 'int32', 'scatterAdd');
   checkIndex('scatterAdd', idx);
   const a = normalizeAxis('scatterAdd', axis, t.rank);
-  const s = asTensor(src, t.dtype);
+  const s = asTensor(src, t.dtype, 'scatterAdd');
   if (idx.rank !== t.rank || s.rank !== t.rank || idx.shape.some((d, i) => d > s.shape[i] || (i !== a && d > t.shape[i]))) {
     throw new ShapeError(`scatterAdd: index ${formatShape(idx.shape)}, src ${formatShape(s.shape)} and input ${formatShape(t.shape)} do not fit along axis ${a}; index needs their rank and dimensions no larger than src's (and than the input's off that axis)`);
   }

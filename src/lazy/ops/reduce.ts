@@ -40,7 +40,7 @@ function finish(t: Tensor, shape: readonly number[], keepdims: boolean | undefin
 
 export function sum(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
   const opts = reduceOptions('sum', axisOrOptions);
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'sum');
   if (t.dtype === 'bool') t = cast(t, 'int32');
   const { kept, dropped } = reduced('sum', t, opts);
   return finish(applyPrim('reduce_sum', [t], { shape: kept }), dropped, opts.keepdims);
@@ -48,7 +48,7 @@ export function sum(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
 
 export function mean(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
   const opts = reduceOptions('mean', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'mean');
   const { axes } = reduced('mean', t, opts);
   const count = sizeOf(axes.map((a) => t.shape[a]));
   const total = sum(isFloat(t.dtype) ? t : cast(t, 'float32'), opts);
@@ -57,7 +57,7 @@ export function mean(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
 
 export function max(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
   const opts = reduceOptions('max', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'max');
   const { axes, kept, dropped } = reduced('max', t, opts);
   if (axes.some((a) => t.shape[a] === 0)) throw new ShapeError(`max: cannot reduce over an empty axis of shape ${formatShape(t.shape)}; the maximum of nothing is undefined`);
   return finish(applyPrim('reduce_max', [t], { shape: kept }), dropped, opts.keepdims);
@@ -65,7 +65,7 @@ export function max(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
 
 export function min(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
   const opts = reduceOptions('min', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'min');
   if (t.dtype === 'bool') return eq(max(eq(t, false), opts), false);
   return neg(max(neg(t), opts));
 }
@@ -73,7 +73,7 @@ export function min(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
 /** Product, as a tree of pairwise multiplications so that its gradient is exact at zeros. */
 export function prod(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
   const opts = reduceOptions('prod', axisOrOptions);
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'prod');
   if (t.dtype === 'bool') t = cast(t, 'int32');
   const { axes, kept, dropped } = reduced('prod', t, opts);
   for (const a of axes) {
@@ -94,7 +94,7 @@ export function prod(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
 }
 
 function argExtreme(op: string, x: TensorLike, opts: { axis?: number; keepdims?: boolean }, pick: (t: Tensor, o: ReduceOptions) => Tensor): Tensor {
-  const original = asTensor(x);
+  const original = asTensor(x, undefined, op);
   // Without an axis, the flattened tensor's index; keepdims then keeps every axis as 1 (NumPy).
   if (opts.axis === undefined && opts.keepdims) return reshape(argExtreme(op, original, {}, pick), original.shape.map(() => 1));
   let t = original;
@@ -120,7 +120,7 @@ export const argmin = (x: TensorLike, axisOrOptions?: number | { axis?: number; 
 /** Variance; `correction` is subtracted from the count (1 gives the unbiased estimate, as torch's default). */
 export function variance(x: TensorLike, axisOrOptions?: number | readonly number[] | (ReduceOptions & { correction?: number })): Tensor {
   const opts = reduceOptions('var', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'var');
   const { axes } = reduced('var', t, opts);
   const count = sizeOf(axes.map((a) => t.shape[a]));
   const correction = opts.correction ?? 1;
@@ -133,7 +133,7 @@ export const std = (x: TensorLike, axisOrOptions?: number | readonly number[] | 
 /** log(sum(exp(x))) computed stably by shifting by the maximum. */
 export function logsumexp(x: TensorLike, axisOrOptions?: ReduceArg): Tensor {
   const opts = reduceOptions('logsumexp', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'logsumexp');
   const { dropped } = reduced('logsumexp', t, opts);
   // The shift cancels analytically, so it carries no gradient; infinite maxima shift by 0.
   const peak = stopGradient(max(t, { axis: opts.axis, keepdims: true }));
@@ -151,7 +151,7 @@ function softmaxAxis(op: string, arg: number | { axis?: number } | undefined): n
 
 export function softmax(x: TensorLike, axisOrOptions?: number | { axis?: number }): Tensor {
   const axis = softmaxAxis('softmax', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'softmax');
   normalizeAxis('softmax', axis, t.rank);
   const shifted = exp(sub(t, stopGradient(max(t, { axis, keepdims: true }))));
   return div(shifted, sum(shifted, { axis, keepdims: true }));
@@ -159,7 +159,7 @@ export function softmax(x: TensorLike, axisOrOptions?: number | { axis?: number 
 
 export function logSoftmax(x: TensorLike, axisOrOptions?: number | { axis?: number }): Tensor {
   const axis = softmaxAxis('logSoftmax', axisOrOptions);
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'logSoftmax');
   normalizeAxis('logSoftmax', axis, t.rank);
   return sub(t, logsumexp(t, { axis, keepdims: true }));
 }
