@@ -380,5 +380,9 @@ describe('values that do not fit the dtype', () => {
     throwsFrom('tensor', DTypeError, ['Infinity'], () => tensor(new Float64Array([Infinity]), { dtype: 'int32' }));
     throwsFrom('full', DTypeError, ['3000000000'], () => F.full([2], 3e9, { dtype: 'int32' }));
     assert.deepEqual(tensor([1.7, -1.7, 2.5, 2 ** 31 - 1, -(2 ** 31)], { dtype: 'int32' }).toArray(), [1, -1, 2, 2 ** 31 - 1, -(2 ** 31)]);
+    throwsFrom('add', DTypeError, ['3000000000', 'int32'], () => i32([1]).add(3e9));
+    throwsFrom('mul', DTypeError, ['-3000000000'], () => F.mul(-3e9, i32([1])));
+    assert.deepEqual(i32([1]).add(2 ** 31 - 2).toArray(), [2 ** 31 - 1]);
+    assert.equal(i32([1]).add(3e9 + 0.5).dtype, 'float32');
   });
 });

@@ -1,4 +1,5 @@
 import { weakScalarType, type DType, type TypedArray } from '../dtype.js';
+import { DTypeError } from '../errors.js';
 import { constant, prim } from '../build.js';
 import type { Attrs } from '../node.js';
 import { Tensor } from '../tensor.js';
@@ -22,7 +23,14 @@ export function applyPrim(op: string, args: readonly Tensor[], attrs: Attrs = {}
  */
 export function asTensor(x: TensorLike, partner?: DType, op = 'tensor'): Tensor {
   if (x instanceof Tensor) return x;
-  if (typeof x === 'number') return new Tensor(constant(x, partner ? weakScalarType(x, partner) : 'float32'));
+  if (typeof x === 'number') {
+    const dtype = partner ? weakScalarType(x, partner) : 'float32';
+    // As in JAX, a weak integer that the int32 tensor cannot hold is an error, not a wrap.
+    if (dtype === 'int32' && !(x >= -(2 ** 31) && x < 2 ** 31)) {
+      throw new DTypeError(`${op}: the number ${x} meets an int32 tensor but does not fit int32 ([-2147483648, 2147483647]); cast the tensor to float64 first`);
+    }
+    return new Tensor(constant(x, dtype));
+  }
   if (typeof x === 'boolean') return new Tensor(constant(x ? 1 : 0, partner && partner !== 'bool' ? partner : 'bool'));
   return fromData(op, x);
 }
