@@ -6,6 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as F from '../src/index.js';
 import { ArgumentError, DTypeError, FunctsError, IndexError, ShapeError, tensor } from '../src/index.js';
+import { describeValue } from '../src/lazy/errors.js';
+import { allocate } from '../src/lazy/dtype.js';
 
 type ErrorClass = typeof ShapeError | typeof DTypeError | typeof IndexError | typeof ArgumentError;
 
@@ -124,7 +126,8 @@ describe('wrong dtypes', () => {
   test('unknown dtype names, random values of a non-float dtype', () => {
     throwsFrom('tensor', DTypeError, ['"float16"', 'float32'], () => tensor([1], { dtype: loose('float16') }));
     throwsFrom('cast', DTypeError, ['"float16"'], () => F.cast(F.ones([2]), loose('float16')));
-    throwsFrom('full', DTypeError, ['"int8"'], () => F.zeros([2], { dtype: loose('int8') }));
+    throwsFrom('zeros', DTypeError, ['"int8"'], () => F.zeros([2], { dtype: loose('int8') }));
+    throwsFrom('full', DTypeError, ['"int8"'], () => F.full([2], 1, { dtype: loose('int8') }));
     throwsFrom('arange', DTypeError, ['"int8"'], () => F.arange(3, undefined, 1, { dtype: loose('int8') }));
     throwsFrom('linspace', DTypeError, ['"int8"'], () => F.linspace(0, 1, 2, { dtype: loose('int8') }));
     throwsFrom('eye', DTypeError, ['"int8"'], () => F.eye(2, 2, { dtype: loose('int8') }));
@@ -135,11 +138,12 @@ describe('wrong dtypes', () => {
 
 describe('non-finite, negative or fractional sizes', () => {
   test('creation ops reject bad shapes', () => {
-    throwsFrom('full', ArgumentError, ['[-1]', 'non-negative integer'], () => F.zeros([-1]));
-    throwsFrom('full', ArgumentError, ['[NaN]'], () => F.ones([NaN]));
+    throwsFrom('zeros', ArgumentError, ['[-1]', 'non-negative integer'], () => F.zeros([-1]));
+    throwsFrom('full', ArgumentError, ['[-1]', 'non-negative integer'], () => F.full([-1], 2));
+    throwsFrom('ones', ArgumentError, ['[NaN]'], () => F.ones([NaN]));
     throwsFrom('full', ArgumentError, ['[2, Infinity]'], () => F.full([2, Infinity], 1));
-    throwsFrom('full', ArgumentError, ['[2.5]'], () => F.zeros([2.5]));
-    throwsFrom('full', ArgumentError, ['not an array'], () => F.zeros(loose(3)));
+    throwsFrom('zeros', ArgumentError, ['[2.5]'], () => F.zeros([2.5]));
+    throwsFrom('zeros', ArgumentError, ['not an array'], () => F.zeros(loose(3)));
     throwsFrom('rand', ArgumentError, ['[-1]'], () => F.rand([-1], { seed: 0 }));
     throwsFrom('randn', ArgumentError, ['[Infinity]'], () => F.randn([Infinity], { seed: 0 }));
     throwsFrom('eye', ArgumentError, ['-1'], () => F.eye(-1));
@@ -174,8 +178,11 @@ describe('ragged or malformed nested arrays', () => {
   });
 
   test('ragged arrays passed where a tensor is expected', () => {
-    throwsFrom('tensor', ArgumentError, ['ragged'], () => F.add(F.ones([2]), loose([[1], [2, 3]])));
-    throwsFrom('tensor', ArgumentError, ['ragged'], () => F.ones([2, 2]).matmul(loose([[1, 2], [3]])));
+    throwsFrom('add', ArgumentError, ['ragged'], () => F.add(F.ones([2]), loose([[1], [2, 3]])));
+    throwsFrom('matmul', ArgumentError, ['ragged'], () => F.ones([2, 2]).matmul(loose([[1, 2], [3]])));
+    throwsFrom('gather', ArgumentError, ['"a"'], () => F.gather(F.ones([2]), 0, loose(['a'])));
+    throwsFrom('sum', ArgumentError, ['object with keys x'], () => F.sum(loose({ x: 1 })));
+    throwsFrom('logicalAnd', ArgumentError, ['undefined'], () => F.logicalAnd(true, loose(undefined)));
   });
 });
 
@@ -237,5 +244,145 @@ describe('reading and other misuse', () => {
     assert.deepEqual(F.add(F.ones([2]), F.ones([2])).toArray(), [2, 2]);
     assert.throws(() => F.gather(tensor([1, 2]), 0, i32([1]).add(5)).toArray(), IndexError);
     assert.deepEqual(F.gather(tensor([1, 2]), 0, i32([1])).toArray(), [2]);
+  });
+});
+
+describe('messages stay short and name what was passed', () => {
+  test('describeValue: tensors by dtype and shape, objects by keys, long arrays cut', () => {
+    assert.equal(describeValue(F.ones([3, 4])), 'Tensor float32[3, 4]');
+    assert.equal(describeValue({ a: 1, b: 2 }), 'object with keys a, b');
+    assert.equal(describeValue([1, -1]), '[1,-1]');
+    assert.equal(describeValue('float16'), '"float16"');
+    assert.equal(describeValue(1n), '1n');
+    assert.equal(describeValue([F.ones([2]), 3]), '[Tensor float32[2],3]');
+    const long = describeValue(Array.from({ length: 100000 }, (_, i) => i));
+    assert.ok(long.length <= 100 && long.includes('100000 items'), long);
+    assert.ok(describeValue('x'.repeat(10000)).length <= 100);
+    assert.ok(describeValue(new Float32Array(1e6)).length <= 100);
+  });
+
+  test('bad arguments name the op and the argument, never a TypeError', () => {
+    const x = F.ones([2, 3]);
+    throwsFrom('reshape', ArgumentError, ['undefined', 'list'], () => x.reshape(loose(undefined)));
+    throwsFrom('permute', ArgumentError, ['3'], () => x.permute(loose(3)));
+    throwsFrom('tensor', ArgumentError, ['1n', 'bigint'], () => tensor(loose([1n])));
+    throwsFrom('tensor', ArgumentError, ['[0]', 'undefined'], () => tensor(loose([undefined])));
+    throwsFrom('add', ArgumentError, ['"1"', 'string'], () => x.add(loose('1')));
+    throwsFrom('add', ArgumentError, ['object with no keys'], () => x.add(loose({})));
+    throwsFrom('mul', ArgumentError, ['object with keys shape'], () => F.mul(loose({ shape: 3 }), x));
+    throwsFrom('exp', ArgumentError, ['null'], () => F.exp(loose(null)));
+    throwsFrom('full', ArgumentError, ['"1"'], () => F.full([2], loose('1')));
+  });
+
+  test('a message about a deep graph is short (it used to be the graph as JSON)', () => {
+    let t = F.ones([3]);
+    for (let i = 0; i < 40; i++) t = t.mul(1.5).add(t.sin());
+    for (const body of [() => F.pad(t, loose([[t, 0]])), () => F.vmap((v: F.Tensor) => v, { randomness: loose(t) }), () => F.sum(t, loose({ axis: t }))]) {
+      assert.throws(body, (error: unknown) => error instanceof FunctsError && error.message.length < 300 && error.message.includes('Tensor float32[3]'));
+    }
+  });
+});
+
+describe('tensor() of tensors', () => {
+  const x = tensor([[1.5, -2], [3, 4.25]]);
+  test('returns the tensor (cast to a dtype, reshaped to a shape) as jnp.asarray does', () => {
+    assert.deepEqual(tensor(x).toArray(), [[1.5, -2], [3, 4.25]]);
+    assert.deepEqual(tensor(x, { dtype: 'int32' }).toArray(), [[1, -2], [3, 4]]);
+    assert.equal(tensor(x, { dtype: 'float64' }).dtype, 'float64');
+    assert.deepEqual(tensor(x, { shape: [4] }).toArray(), [1.5, -2, 3, 4.25]);
+    throwsFrom('tensor', ShapeError, ['[2, 2]', '[3]'], () => tensor(x, { shape: [3] }));
+  });
+
+  test('nested arrays of tensors are stacked', () => {
+    const y = x.mul(2);
+    assert.deepEqual(tensor([x, y]).toArray(), F.stack([x, y]).toArray());
+    assert.deepEqual(tensor([[1, 2], x.select(0, 1)]).toArray(), [[1, 2], [3, 4.25]]);
+    assert.deepEqual(tensor([x.sum(), 7], { dtype: 'float64' }).toArray(), [6.75, 7]);
+    throwsFrom('stack', ShapeError, ['[2, 2]', '[2]'], () => tensor([x, tensor([1, 2])]));
+  });
+
+  test('under grad, tensor(t) stays traced; a deep traced graph converts at once', () => {
+    const g = F.grad((t: F.Tensor) => tensor(t).square().sum())(tensor([1, 2]));
+    assert.deepEqual(g.toArray(), [2, 4]);
+    const h = F.grad((t: F.Tensor) => tensor([t, t.mul(3)]).sum())(tensor(2));
+    assert.equal(h.item(), 4);
+    const deep = F.grad((t: F.Tensor) => {
+      let u = t;
+      for (let i = 0; i < 30; i++) u = u.mul(1.01).add(u.sin().mul(0.01));
+      return tensor(u).sum();
+    });
+    const [fromTensor, direct] = [deep(tensor([0.5])), F.grad((t: F.Tensor) => {
+      let u = t;
+      for (let i = 0; i < 30; i++) u = u.mul(1.01).add(u.sin().mul(0.01));
+      return u.sum();
+    })(tensor([0.5]))];
+    assert.deepEqual(fromTensor.toArray(), direct.toArray());
+  });
+});
+
+describe('sizes no array can hold', () => {
+  test('throw a ShapeError naming the op, the shape and the bytes', () => {
+    throwsFrom('zeros', ShapeError, ['[1000000, 1000000]', 'TiB'], () => F.zeros([1e6, 1e6]).add(1));
+    throwsFrom('randn', ShapeError, ['[65536, 32768]', '8 GiB'], () => F.randn([65536, 32768], { seed: 0 }));
+    throwsFrom('add', ShapeError, ['[65536, 32768]', '8 GiB'], () => F.ones([65536, 1]).add(F.ones([1, 32768])));
+    throwsFrom('expand', ShapeError, ['[4, 1073741824]', '4 GiB'], () => F.ones([1, 1], { dtype: 'bool' }).expand([4, 2 ** 30]));
+  });
+
+  test('an allocation the engine refuses is a ShapeError with the bytes', () => {
+    throwsFrom('allocate', ShapeError, ['float64', 'TiB'], () => allocate('float64', 2 ** 40));
+  });
+});
+
+describe('axes and indices are integers', () => {
+  const x = tensor([[1, 2, 3], [4, 5, 6]]);
+  test('a non-integer axis or index says so, not "out of range"', () => {
+    for (const [op, body] of [
+      ['select', () => x.select(0, 1.5)],
+      ['sum', () => x.sum({ axis: 1.5 })],
+      ['sum', () => x.sum({ axis: loose('1') })],
+      ['mean', () => x.mean([0, loose('1')])],
+      ['softmax', () => x.softmax(0.5)],
+      ['argmax', () => x.argmax({ axis: loose('0') })],
+    ] as const) {
+      throwsFrom(op, IndexError, ['must be an integer'], body);
+      assert.throws(body, (error: Error) => !error.message.includes('out of range'));
+    }
+  });
+
+  test('a bare axis is {axis} for every reduction (as NumPy and PyTorch)', () => {
+    const y = tensor([[1, -2, 3], [0.5, 5, -6]]);
+    const reductions = ['sum', 'mean', 'prod', 'max', 'min', 'argmax', 'argmin', 'var', 'std', 'logsumexp', 'softmax', 'logSoftmax'] as const;
+    for (const name of reductions) {
+      for (const axis of [0, 1, -1]) {
+        const bare = (y[name] as (a: number) => F.Tensor).call(y, axis);
+        const withOptions = (y[name] as (a: { axis: number }) => F.Tensor).call(y, { axis });
+        assert.deepEqual(bare.toArray(), withOptions.toArray(), `${name}(${axis})`);
+      }
+    }
+    assert.deepEqual(y.sum(1).toArray(), [2, -0.5]);
+    assert.deepEqual(y.sum([0, 1]).toArray(), y.sum().toArray());
+    assert.deepEqual(y.max([1]).toArray(), [3, 5]);
+    assert.deepEqual(F.mean(y, 0).toArray(), [0.75, 1.5, -1.5]);
+  });
+
+  test('anything else in the place of the axis throws, never a silent full sum', () => {
+    throwsFrom('sum', ArgumentError, ['"all"', 'no argument'], () => x.sum(loose('all')));
+    throwsFrom('mean', ArgumentError, ['null'], () => x.mean(loose(null)));
+    throwsFrom('softmax', ArgumentError, ['true'], () => x.softmax(loose(true)));
+  });
+});
+
+describe('values that do not fit the dtype', () => {
+  test('int32 refuses values out of its range and truncates fractions toward zero (as PyTorch)', () => {
+    throwsFrom('tensor', DTypeError, ['10000000000', 'int32'], () => tensor([1e10], { dtype: 'int32' }));
+    throwsFrom('tensor', DTypeError, ['-2147483649'], () => tensor([0, -(2 ** 31) - 1], { dtype: 'int32' }));
+    throwsFrom('tensor', DTypeError, ['NaN'], () => tensor([NaN], { dtype: 'int32' }));
+    throwsFrom('tensor', DTypeError, ['Infinity'], () => tensor(new Float64Array([Infinity]), { dtype: 'int32' }));
+    throwsFrom('full', DTypeError, ['3000000000'], () => F.full([2], 3e9, { dtype: 'int32' }));
+    assert.deepEqual(tensor([1.7, -1.7, 2.5, 2 ** 31 - 1, -(2 ** 31)], { dtype: 'int32' }).toArray(), [1, -1, 2, 2 ** 31 - 1, -(2 ** 31)]);
+    throwsFrom('add', DTypeError, ['3000000000', 'int32'], () => i32([1]).add(3e9));
+    throwsFrom('mul', DTypeError, ['-3000000000'], () => F.mul(-3e9, i32([1])));
+    assert.deepEqual(i32([1]).add(2 ** 31 - 2).toArray(), [2 ** 31 - 1]);
+    assert.equal(i32([1]).add(3e9 + 0.5).dtype, 'float32');
   });
 });

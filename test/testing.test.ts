@@ -1,4 +1,4 @@
-/** The testing helpers users get from functs/testing: assertAllClose and the arbitraries. */
+/** The testing helpers users get from @functs/core/testing: assertAllClose and the arbitraries. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

@@ -9,10 +9,11 @@
  * not depend on that" (a where branch without a tangent, say), folds away: anything times
  * it is a symbolic zero and anything plus it is itself, so it costs no work.
  */
-import { allocate, coerce, isFloat, type DType, type TypedArray } from './dtype.js';
+import { allocate, bytesPerElement, coerce, formatBytes, isFloat, MAX_ELEMENTS, type DType, type TypedArray } from './dtype.js';
+import { ShapeError } from './errors.js';
 import { internNode, Node, uniqueLeaf, type Attrs } from './node.js';
 import { primitiveRule, scalarFunction } from './primitive.js';
-import { sameShape, sizeOf, type Shape } from './shape.js';
+import { formatShape, sameShape, sizeOf, type Shape } from './shape.js';
 
 let nextLeafId = 1;
 
@@ -24,9 +25,20 @@ export function prim(op: string, operands: readonly Node[], attrs: Attrs = {}): 
   const rule = primitiveRule(op);
   const inputs = COMMUTATIVE.has(op) && operands[0].id > operands[1].id ? [operands[1], operands[0]] : operands;
   const { shape, dtype } = rule.infer(inputs, attrs);
+  checkAllocatable(op, shape, dtype);
   const simpler = simplify(op, inputs, attrs, shape, dtype);
   if (simpler) return simpler;
   return internNode(rule, inputs, shape, dtype, attrs);
+}
+
+/**
+ * Refuses a shape whose elements no typed array can hold: the error names the op, the shape
+ * and the bytes at construction, instead of a RangeError from deep inside a kernel later.
+ */
+export function checkAllocatable(op: string, shape: Shape, dtype: DType): void {
+  const size = sizeOf(shape);
+  if (size <= MAX_ELEMENTS) return;
+  throw new ShapeError(`${op}: shape ${formatShape(shape)} has ${size} elements (${formatBytes(size * bytesPerElement(dtype))} of ${dtype}), more than one array can hold (${MAX_ELEMENTS} elements); use a smaller shape or compute it in pieces`);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DTypeError } from './errors.js';
+import { describeValue, DTypeError, ShapeError } from './errors.js';
 
 /**
  * The element types. Promotion follows the chain bool < int32 < float32 < float64: the result
@@ -29,7 +29,32 @@ export function weakScalarType(value: number, other: DType): DType {
   return 'float32';
 }
 
+/** The most elements functs puts in one typed array (the engines' limits are at or above it). */
+export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** Bytes in a unit people read: 8 GiB, 512 B. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toPrecision(3).replace(/\.?0+$/, '')} ${units[unit]}`;
+}
+
+/** A zeroed typed array of `size` elements; a size the engine cannot allocate throws a ShapeError. */
 export function allocate(dtype: DType, size: number): TypedArray {
+  try {
+    return allocateArray(dtype, size);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ShapeError(`allocate: cannot allocate ${size} elements of ${dtype} (${formatBytes(size * bytesPerElement(dtype))}): ${error.message}`);
+  }
+}
+
+function allocateArray(dtype: DType, size: number): TypedArray {
   switch (dtype) {
     case 'float32': return new Float32Array(size);
     case 'float64': return new Float64Array(size);
@@ -41,7 +66,7 @@ export function allocate(dtype: DType, size: number): TypedArray {
 
 /** Bytes one element of `dtype` takes in its typed array. */
 export function bytesPerElement(dtype: DType): number {
-  return allocate(dtype, 0).BYTES_PER_ELEMENT;
+  return allocateArray(dtype, 0).BYTES_PER_ELEMENT;
 }
 
 /** Rounds a JavaScript number to what a `dtype` element stores. */
@@ -57,7 +82,7 @@ export function coerce(value: number, dtype: DType): number {
 
 export function assertDType(dtype: unknown, op: string): DType {
   if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
-  throw new DTypeError(`${op}: unknown dtype ${JSON.stringify(dtype)}; use one of ${DTYPES.join(', ')}`);
+  throw new DTypeError(`${op}: unknown dtype ${describeValue(dtype)}; use one of ${DTYPES.join(', ')}`);
 }
 
 export function dtypeOfTypedArray(data: TypedArray): DType {

@@ -3,7 +3,7 @@
  * values). Transforms flatten their arguments and results to lists of leaves and rebuild
  * them afterwards.
  */
-import { ArgumentError } from './errors.js';
+import { ArgumentError, describeValue } from './errors.js';
 import { Tensor } from './tensor.js';
 import { realizeAll } from './realize.js';
 
@@ -178,7 +178,7 @@ export function broadcastPrefix<P>(prefix: unknown, full: unknown, what: string,
       for (const k of keys) walk(p[k], f[k], `${path}.${k}`);
       return;
     }
-    throw new ArgumentError(`${what}: ${JSON.stringify(p)} at ${path || 'the top'} is not a valid entry`);
+    throw new ArgumentError(`${what}: ${describeValue(p)} at ${path || 'the top'} is not a valid entry`);
   };
   walk(prefix, full, '');
   return out;

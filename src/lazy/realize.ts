@@ -30,7 +30,7 @@ export function setBackend(name: string): string {
 }
 
 export function getBackend(): Backend {
-  if (!active) throw new Error('functs: no backend registered (import from "functs", not from internal modules)');
+  if (!active) throw new Error('functs: no backend registered (import from "@functs/core", not from internal modules)');
   return active;
 }
 

@@ -1,4 +1,4 @@
-import { ArgumentError, IndexError, ShapeError } from './errors.js';
+import { ArgumentError, describeValue, IndexError, ShapeError } from './errors.js';
 
 export type Shape = readonly number[];
 
@@ -28,10 +28,11 @@ export function stridesOf(shape: Shape): number[] {
 }
 
 export function checkShape(shape: readonly unknown[], op: string): number[] {
-  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape ${String(shape)} is not an array; pass a list of dimensions, e.g. [${String(shape)}]`);
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape ${describeValue(shape)} is not an array; pass a list of dimensions, e.g. [${typeof shape === 'number' ? shape : 2}]`);
   for (const d of shape) {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new ArgumentError(`${op}: shape [${shape.map(String).join(', ')}] has a dimension that is not a finite non-negative integer (${String(d)}); pass whole numbers >= 0`);
+      const shown = `[${shape.slice(0, 8).map(describeValue).join(', ')}${shape.length > 8 ? `, ... (${shape.length} dimensions)` : ''}]`;
+      throw new ArgumentError(`${op}: shape ${shown} has a dimension that is not a finite non-negative integer (${describeValue(d)}); pass whole numbers >= 0`);
     }
   }
   return shape as number[];
@@ -56,7 +57,11 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 
 /** Maps a possibly negative axis into [0, rank). */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+  if (!Number.isInteger(axis)) {
+    const valid = rank === 0 ? 'a 0-d tensor has no axes' : `an axis in [${-rank}, ${rank - 1}]`;
+    throw new IndexError(`${op}: axis ${describeValue(axis)} must be an integer (${valid})`);
+  }
+  if (axis < -rank || axis >= rank) {
     const valid = rank === 0 ? 'a 0-d tensor has no axes' : `use an axis in [${-rank}, ${rank - 1}]`;
     throw new IndexError(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}; ${valid}`);
   }
@@ -66,21 +71,21 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 /** Normalizes an axis option (a number, a list, or undefined for all axes), sorted and unique. */
 export function normalizeAxes(op: string, axis: number | readonly number[] | undefined | null, rank: number): number[] {
   if (axis === undefined || axis === null) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof axis === 'number' ? [axis] : [...axis];
+  const list: readonly number[] = Array.isArray(axis) ? axis : [axis as number];
   const out = list.map((a) => normalizeAxis(op, a, rank));
   if (new Set(out).size !== out.length) {
-    throw new IndexError(`${op}: axis ${JSON.stringify(axis)} repeats an axis; name each axis once`);
+    throw new IndexError(`${op}: axis ${describeValue(axis)} repeats an axis; name each axis once`);
   }
   return out.sort((a, b) => a - b);
 }
 
 export function checkPermutation(op: string, perm: readonly number[], rank: number): number[] {
   if (perm.length !== rank) {
-    throw new ShapeError(`${op}: permutation ${JSON.stringify(perm)} has ${perm.length} entries but the tensor has rank ${rank}; give one entry per axis`);
+    throw new ShapeError(`${op}: permutation ${describeValue(perm)} has ${perm.length} entries but the tensor has rank ${rank}; give one entry per axis`);
   }
   const out = perm.map((a) => normalizeAxis(op, a, rank));
   if (new Set(out).size !== rank) {
-    throw new IndexError(`${op}: ${JSON.stringify(perm)} is not a permutation of the axes 0..${rank - 1}`);
+    throw new IndexError(`${op}: ${describeValue(perm)} is not a permutation of the axes 0..${rank - 1}`);
   }
   return out;
 }

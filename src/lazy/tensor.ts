@@ -6,7 +6,7 @@ import { realize } from './realize.js';
 import { sizeOf, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
 import type { NestedArray, TensorLike } from './ops/core.js';
-import type { ReduceOptions } from './ops/reduce.js';
+import type { ReduceArg, ReduceOptions } from './ops/reduce.js';
 import type { Reduction } from './ops/loss.js';
 import type { SliceSpec } from './ops/movement.js';
 
@@ -132,18 +132,19 @@ export class Tensor {
 
   // Reductions -----------------------------------------------------------------------
 
-  sum(opts?: ReduceOptions): Tensor { return ops.sum(this, opts); }
-  mean(opts?: ReduceOptions): Tensor { return ops.mean(this, opts); }
-  prod(opts?: ReduceOptions): Tensor { return ops.prod(this, opts); }
-  max(opts?: ReduceOptions): Tensor { return ops.max(this, opts); }
-  min(opts?: ReduceOptions): Tensor { return ops.min(this, opts); }
-  argmax(opts?: { axis?: number; keepdims?: boolean }): Tensor { return ops.argmax(this, opts); }
-  argmin(opts?: { axis?: number; keepdims?: boolean }): Tensor { return ops.argmin(this, opts); }
-  var(opts?: ReduceOptions & { correction?: number }): Tensor { return ops.variance(this, opts); }
-  std(opts?: ReduceOptions & { correction?: number }): Tensor { return ops.std(this, opts); }
-  logsumexp(opts?: ReduceOptions): Tensor { return ops.logsumexp(this, opts); }
-  softmax(axis = -1): Tensor { return ops.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return ops.logSoftmax(this, axis); }
+  // A bare axis (a number or a list) is read as {axis}, as NumPy's and PyTorch's positional axis.
+  sum(axisOrOptions?: ReduceArg): Tensor { return ops.sum(this, axisOrOptions); }
+  mean(axisOrOptions?: ReduceArg): Tensor { return ops.mean(this, axisOrOptions); }
+  prod(axisOrOptions?: ReduceArg): Tensor { return ops.prod(this, axisOrOptions); }
+  max(axisOrOptions?: ReduceArg): Tensor { return ops.max(this, axisOrOptions); }
+  min(axisOrOptions?: ReduceArg): Tensor { return ops.min(this, axisOrOptions); }
+  argmax(axisOrOptions?: number | { axis?: number; keepdims?: boolean }): Tensor { return ops.argmax(this, axisOrOptions); }
+  argmin(axisOrOptions?: number | { axis?: number; keepdims?: boolean }): Tensor { return ops.argmin(this, axisOrOptions); }
+  var(axisOrOptions?: number | readonly number[] | (ReduceOptions & { correction?: number })): Tensor { return ops.variance(this, axisOrOptions); }
+  std(axisOrOptions?: number | readonly number[] | (ReduceOptions & { correction?: number })): Tensor { return ops.std(this, axisOrOptions); }
+  logsumexp(axisOrOptions?: ReduceArg): Tensor { return ops.logsumexp(this, axisOrOptions); }
+  softmax(axisOrOptions?: number | { axis?: number }): Tensor { return ops.softmax(this, axisOrOptions); }
+  logSoftmax(axisOrOptions?: number | { axis?: number }): Tensor { return ops.logSoftmax(this, axisOrOptions); }
 
   // Movement -------------------------------------------------------------------------
 

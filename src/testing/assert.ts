@@ -1,5 +1,6 @@
 /** Numerical assertions for tests: tensors, nested arrays and numbers compared with tolerances. */
 import { Tensor, type DType, type NestedNumbers } from '../index.js';
+import { describeValue } from '../lazy/errors.js';
 
 /** What `assertAllClose` compares: a tensor, nested arrays of numbers or booleans, or a number. */
 export type Comparable = Tensor | NestedNumbers | readonly Comparable[];
@@ -43,7 +44,7 @@ function flatten(x: Comparable, side: string): Flat {
   if (x instanceof Tensor) return { shape: [...x.shape], values: Array.from(x.dataSync()), dtype: x.dtype };
   if (typeof x === 'number') return { shape: [], values: [x] };
   if (typeof x === 'boolean') return { shape: [], values: [x ? 1 : 0] };
-  if (!Array.isArray(x)) throw new AssertionError(`assertAllClose: ${side} is ${String(x)}, not a tensor, a number or nested arrays of numbers`);
+  if (!Array.isArray(x)) throw new AssertionError(`assertAllClose: ${side} is ${describeValue(x)}, not a tensor, a number or nested arrays of numbers`);
   const parts = (x as readonly Comparable[]).map((item) => flatten(item, side));
   const inner = parts.length ? parts[0].shape : [];
   for (const [i, part] of parts.entries()) {

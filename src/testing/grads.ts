@@ -8,6 +8,7 @@ import { jvp, tensor, Tensor, vjp, type Shape } from '../index.js';
 import { isFloat } from '../lazy/dtype.js';
 import { treeFlatten, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
 import { sizeOf } from '../lazy/shape.js';
+import { describeValue } from '../lazy/errors.js';
 import { AssertionError } from './assert.js';
 
 /** The two modes of differentiation that `checkGrads` can check. */
@@ -336,7 +337,7 @@ export function checkGrads(f: (...args: never[]) => unknown, args: readonly unkn
   const order = opts.order ?? 2;
   if (!Number.isInteger(order) || order < 1) throw new RangeError(`checkGrads: order ${order} must be a whole number >= 1`);
   const modes = opts.modes ?? ['fwd', 'rev'];
-  for (const m of modes) if (m !== 'fwd' && m !== 'rev') throw new RangeError(`checkGrads: unknown mode ${JSON.stringify(m)}; use 'fwd' and/or 'rev'`);
+  for (const m of modes) if (m !== 'fwd' && m !== 'rev') throw new RangeError(`checkGrads: unknown mode ${describeValue(m)}; use 'fwd' and/or 'rev'`);
   const ctx: CheckContext = {
     eps: opts.eps ?? 1e-4,
     tol: { atol: opts.atol ?? opts.tol ?? 1e-5, rtol: opts.rtol ?? opts.tol ?? 1e-5 },

@@ -1,5 +1,5 @@
 /**
- * functs/testing: utilities for property tests of code written with functs, the same ones
+ * @functs/core/testing: utilities for property tests of code written with functs, the same ones
  * the project's own tests use: fast-check arbitraries for shapes, tensors and random
  * programs, `assertAllClose`, and `checkGrads` (derivatives against finite differences).
  */

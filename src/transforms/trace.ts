@@ -1,7 +1,7 @@
 /** Tracing a user function on fresh Params: the first step of every transform. */
 import { paramNode } from '../lazy/build.js';
 import { isFloat } from '../lazy/dtype.js';
-import { ArgumentError, DTypeError } from '../lazy/errors.js';
+import { ArgumentError, describeValue, DTypeError } from '../lazy/errors.js';
 import type { Node } from '../lazy/node.js';
 import { treeFlatten, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
 import { substitute } from '../lazy/rewrite.js';
@@ -73,7 +73,7 @@ export function resolveArgnums(argnums: number | readonly number[], count: numbe
   const list = typeof argnums === 'number' ? [argnums] : [...argnums];
   return list.map((a) => {
     if (!Number.isInteger(a) || a < -count || a >= count) {
-      throw new ArgumentError(`${transform}: argnums ${JSON.stringify(argnums)} points past the ${count} argument(s) given; use indices in [0, ${count - 1}]`);
+      throw new ArgumentError(`${transform}: argnums ${describeValue(argnums)} points past the ${count} argument(s) given; use indices in [0, ${count - 1}]`);
     }
     return a < 0 ? a + count : a;
   });

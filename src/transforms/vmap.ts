@@ -1,6 +1,6 @@
 /** vmap: maps a function over an axis of its inputs by rewriting its DAG with batching rules. */
 import { paramNode } from '../lazy/build.js';
-import { ArgumentError, IndexError, ShapeError } from '../lazy/errors.js';
+import { ArgumentError, describeValue, IndexError, ShapeError } from '../lazy/errors.js';
 import { topoSort, type Node } from '../lazy/node.js';
 import { broadcastPrefix, treeFlatten, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
 import { realizeAll } from '../lazy/realize.js';
@@ -50,7 +50,7 @@ function lastBatchingFrame(node: Node): number | undefined {
  */
 export function vmap<Args extends unknown[], Out>(f: (...args: Args) => Out, opts: VmapOptions = {}): (...args: Args) => Out {
   const randomness = opts.randomness ?? 'error';
-  if (!['error', 'different', 'same'].includes(randomness)) throw new ArgumentError(`vmap: randomness must be 'error', 'different' or 'same', got ${JSON.stringify(randomness)}`);
+  if (!['error', 'different', 'same'].includes(randomness)) throw new ArgumentError(`vmap: randomness must be 'error', 'different' or 'same', got ${describeValue(randomness)}`);
   if (opts.chunkSize !== undefined && (!Number.isInteger(opts.chunkSize) || opts.chunkSize <= 0)) {
     throw new ArgumentError(`vmap: chunkSize ${opts.chunkSize} must be a positive whole number`);
   }

@@ -1,4 +1,4 @@
-// functs/testing's checkGrads, finite differences and random programs.
+// @functs/core/testing's checkGrads, finite differences and random programs.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

@@ -1,8 +1,9 @@
 import { weakScalarType, type DType, type TypedArray } from '../dtype.js';
+import { DTypeError } from '../errors.js';
 import { constant, prim, symbolicZeros } from '../build.js';
 import type { Attrs } from '../node.js';
 import { Tensor } from '../tensor.js';
-import { tensor } from './creation.js';
+import { fromData } from './creation.js';
 
 /** Nested JavaScript arrays of numbers or booleans. */
 export type NestedArray = number | boolean | readonly NestedArray[];
@@ -17,13 +18,21 @@ export function applyPrim(op: string, args: readonly Tensor[], attrs: Attrs = {}
 
 /**
  * Converts `x` to a Tensor. A JavaScript number is weakly typed: it takes the dtype
- * `partner` (the dtype of the tensor it meets), see `weakScalarType`.
+ * `partner` (the dtype of the tensor it meets), see `weakScalarType`. Errors about `x`
+ * name `op`, the op it was passed to.
  */
-export function asTensor(x: TensorLike, partner?: DType): Tensor {
+export function asTensor(x: TensorLike, partner?: DType, op = 'tensor'): Tensor {
   if (x instanceof Tensor) return x;
-  if (typeof x === 'number') return new Tensor(constant(x, partner ? weakScalarType(x, partner) : 'float32'));
+  if (typeof x === 'number') {
+    const dtype = partner ? weakScalarType(x, partner) : 'float32';
+    // As in JAX, a weak integer that the int32 tensor cannot hold is an error, not a wrap.
+    if (dtype === 'int32' && !(x >= -(2 ** 31) && x < 2 ** 31)) {
+      throw new DTypeError(`${op}: the number ${x} meets an int32 tensor but does not fit int32 ([-2147483648, 2147483647]); cast the tensor to float64 first`);
+    }
+    return new Tensor(constant(x, dtype));
+  }
   if (typeof x === 'boolean') return new Tensor(constant(x ? 1 : 0, partner && partner !== 'bool' ? partner : 'bool'));
-  return tensor(x);
+  return fromData(op, x);
 }
 
 export function isWeak(x: TensorLike): boolean {

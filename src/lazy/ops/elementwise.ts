@@ -4,6 +4,7 @@ import { DTypeError } from '../errors.js';
 import { broadcastShapes, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { applyPrim, asTensor, isWeak, type TensorLike } from './core.js';
+import { checkAllocatable } from '../build.js';
 import { broadcastTo } from './movement.js';
 
 /** What an op needs of its inputs' dtype: anything, numbers (bool becomes int32) or floats. */
@@ -16,19 +17,20 @@ function lift(dtype: DType, domain: Domain): DType {
 }
 
 export function cast(x: TensorLike, dtype: DType): Tensor {
-  return applyPrim('cast', [asTensor(x)], { dtype: assertDType(dtype, 'cast') });
+  return applyPrim('cast', [asTensor(x, undefined, 'cast')], { dtype: assertDType(dtype, 'cast') });
 }
 
 /** Converts the operands to one dtype and one shape (NumPy broadcasting). */
 export function alignOperands(op: string, operands: readonly TensorLike[], domain: Domain): Tensor[] {
-  const strong = operands.filter((x) => !isWeak(x)).map((x) => asTensor(x));
+  const strong = operands.filter((x) => !isWeak(x)).map((x) => asTensor(x, undefined, op));
   let dtype: DType | undefined = strong.length ? strong.map((t) => t.dtype).reduce(promoteTypes) : undefined;
-  const tensors = operands.map((x) => asTensor(x, dtype));
+  const tensors = operands.map((x) => asTensor(x, dtype, op));
   if (dtype === undefined) dtype = tensors.map((t) => t.dtype).reduce(promoteTypes);
   // A weak float scalar meeting integers makes the result float.
   for (const t of tensors) dtype = promoteTypes(dtype, t.dtype);
   const target = lift(dtype, domain);
   const shape = broadcastShapes(op, ...tensors.map((t) => t.shape));
+  checkAllocatable(op, shape, target);
   return tensors.map((t) => {
     const typed = t.dtype === target ? t : cast(t, target);
     return sameShape(typed.shape, shape) ? typed : broadcastTo(typed, shape);
@@ -36,7 +38,7 @@ export function alignOperands(op: string, operands: readonly TensorLike[], domai
 }
 
 function unary(op: string, x: TensorLike, domain: Domain): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, op);
   const target = lift(t.dtype, domain);
   return applyPrim(op, [t.dtype === target ? t : cast(t, target)]);
 }
@@ -57,7 +59,7 @@ export const sign = (x: TensorLike): Tensor => unary('sign', x, 'numeric');
 export const stopGradient = (x: TensorLike): Tensor => unary('stop_gradient', x, 'any');
 
 function rounding(op: string, x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, op);
   return isFloat(t.dtype) ? applyPrim(op, [t]) : unary('neg', unary('neg', t, 'numeric'), 'numeric');
 }
 export const floor = (x: TensorLike): Tensor => rounding('floor', x);
@@ -95,7 +97,7 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
   return neg(applyPrim('max', [neg(x), neg(y)]));
 }
 export function square(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'square');
   return mul(t, t);
 }
 export const rsqrt = (x: TensorLike): Tensor => reciprocal(sqrt(x));
@@ -107,12 +109,12 @@ export const sigmoid = (x: TensorLike): Tensor => unary('logistic', x, 'float');
  * evenly, which would give 1/2 there); NaN stays NaN.
  */
 export function relu(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'relu');
   return where(le(t, 0), 0, t);
 }
 /** softplus(x) = log(1 + exp(x)), computed without overflow. */
 export function softplus(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'softplus');
   // max(x, 0) + log1p(exp(-|x|)), with the kinks of max and abs written as a where between
   // smooth branches: at 0 the branch log1p(exp(x)) is taken, so derivatives of every order
   // are right there too (with abs and relu the second derivative at 0 came out 0, not 1/4).
@@ -125,7 +127,7 @@ const GELU_SATURATION = 10;
  * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
  */
 export function gelu(x: TensorLike): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'gelu');
   // Past |x| = 10 the tanh is +-1 exactly (its argument is over 43), so x is clamped there:
   // the same values, and the derivative of the tanh term is exactly 0 instead of
   // 0 * Infinity once x^2 overflows (float32 from |x| ~ 1.8e19).
@@ -135,7 +137,7 @@ export function gelu(x: TensorLike): Tensor {
 }
 /** Limits values to [min, max]; either bound may be omitted. */
 export function clamp(x: TensorLike, min?: TensorLike, max?: TensorLike): Tensor {
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'clamp');
   if (min !== undefined) t = maximum(t, min);
   if (max !== undefined) t = minimum(t, max);
   return t;
@@ -160,25 +162,25 @@ export function ge(a: TensorLike, b: TensorLike): Tensor {
   return le(b, a);
 }
 
-function asBool(x: TensorLike): Tensor {
-  const t = asTensor(x, 'bool');
+function asBool(x: TensorLike, op: string): Tensor {
+  const t = asTensor(x, 'bool', op);
   return t.dtype === 'bool' ? t : ne(t, 0);
 }
 /** Picks `a` where `condition` is true and `b` elsewhere, broadcasting all three. */
 export function where(condition: TensorLike, a: TensorLike, b: TensorLike): Tensor {
-  const cond = asBool(condition);
+  const cond = asBool(condition, 'where');
   const [x, y] = alignOperands('where', [a, b], 'any');
   const shape = broadcastShapes('where', cond.shape, x.shape);
   return applyPrim('where', [broadcastTo(cond, shape), broadcastTo(x, shape), broadcastTo(y, shape)]);
 }
 export function logicalNot(x: TensorLike): Tensor {
-  return eq(asBool(x), false);
+  return eq(asBool(x, 'logicalNot'), false);
 }
 export function logicalAnd(a: TensorLike, b: TensorLike): Tensor {
-  return where(asBool(a), asBool(b), false);
+  return where(asBool(a, 'logicalAnd'), asBool(b, 'logicalAnd'), false);
 }
 export function logicalOr(a: TensorLike, b: TensorLike): Tensor {
-  return where(asBool(a), true, asBool(b));
+  return where(asBool(a, 'logicalOr'), true, asBool(b, 'logicalOr'));
 }
 
 export function assertFloat(op: string, x: Tensor): void {

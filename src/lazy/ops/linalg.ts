@@ -12,8 +12,8 @@ import { diagonal, permute, reshape, squeeze, unsqueeze } from './movement.js';
  * the added axis removed; leading (batch) axes broadcast.
  */
 export function matmul(a: TensorLike, b: TensorLike): Tensor {
-  let x = asTensor(a);
-  let y = asTensor(b);
+  let x = asTensor(a, undefined, 'matmul');
+  let y = asTensor(b, undefined, 'matmul');
   if (x.rank === 0 || y.rank === 0) throw new ShapeError(`matmul: operands must have rank >= 1, got ${formatShape(x.shape)} and ${formatShape(y.shape)}; use mul for scalars`);
   const vectorLeft = x.rank === 1;
   const vectorRight = y.rank === 1;
@@ -45,8 +45,8 @@ export function matmul(a: TensorLike, b: TensorLike): Tensor {
 
 /** Inner product of two 1-D tensors. */
 export function dot(a: TensorLike, b: TensorLike): Tensor {
-  const x = asTensor(a);
-  const y = asTensor(b);
+  const x = asTensor(a, undefined, 'dot');
+  const y = asTensor(b, undefined, 'dot');
   if (x.rank !== 1 || y.rank !== 1 || x.shape[0] !== y.shape[0]) {
     throw new ShapeError(`dot: expects two 1-D tensors of one length, got ${formatShape(x.shape)} and ${formatShape(y.shape)}; use matmul for matrices`);
   }
@@ -55,8 +55,8 @@ export function dot(a: TensorLike, b: TensorLike): Tensor {
 
 /** Outer product of two 1-D tensors: out[i, j] = a[i] * b[j]. */
 export function outer(a: TensorLike, b: TensorLike): Tensor {
-  const x = asTensor(a);
-  const y = asTensor(b);
+  const x = asTensor(a, undefined, 'outer');
+  const y = asTensor(b, undefined, 'outer');
   if (x.rank !== 1 || y.rank !== 1) throw new ShapeError(`outer: expects two 1-D tensors, got ${formatShape(x.shape)} and ${formatShape(y.shape)}`);
   return mul(unsqueeze(x, 1), unsqueeze(y, 0));
 }
@@ -81,7 +81,7 @@ export function einsum(spec: string, ...operands: TensorLike[]): Tensor {
   const letters = [...rhs, ...[...counts.keys()].filter((c) => !rhs.includes(c))];
   const sizes = new Map<string, number>();
   const aligned = inputs.map((subs, k) => {
-    let t = asTensor(operands[k]);
+    let t = asTensor(operands[k], undefined, 'einsum');
     if (t.rank !== subs.length) throw new ShapeError(`einsum: operand ${k} has shape ${formatShape(t.shape)} but subscripts '${subs}' name ${subs.length} axes`);
     let letterList = [...subs];
     // Repeated letters: take the diagonal, which moves the merged axis to the end.

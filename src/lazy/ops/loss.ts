@@ -15,8 +15,8 @@ function reduce(t: Tensor, reduction: Reduction): Tensor {
 
 /** Mean squared error between predictions and targets of one shape. */
 export function mseLoss(prediction: TensorLike, target: TensorLike, opts: { reduction?: Reduction } = {}): Tensor {
-  const p = asTensor(prediction);
-  const t = asTensor(target, p.dtype);
+  const p = asTensor(prediction, undefined, 'mseLoss');
+  const t = asTensor(target, p.dtype, 'mseLoss');
   if (p.rank !== t.rank || p.shape.some((d, i) => d !== t.shape[i])) {
     throw new ShapeError(`mseLoss: prediction ${formatShape(p.shape)} and target ${formatShape(t.shape)} must have one shape`);
   }
@@ -28,8 +28,8 @@ export function mseLoss(prediction: TensorLike, target: TensorLike, opts: { redu
  * (or a scalar), averaged over the batch by default.
  */
 export function crossEntropy(logits: TensorLike, targets: TensorLike, opts: { reduction?: Reduction } = {}): Tensor {
-  let z = asTensor(logits);
-  let y = asTensor(targets, 'int32');
+  let z = asTensor(logits, undefined, 'crossEntropy');
+  let y = asTensor(targets, 'int32', 'crossEntropy');
   if (y.dtype !== 'int32') throw new DTypeError(`crossEntropy: targets must be int32 class indices, got ${y.dtype}; pass {dtype: 'int32'} when creating them`);
   const single = z.rank === 1;
   if (single) {

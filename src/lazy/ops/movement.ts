@@ -1,6 +1,6 @@
 /** Movement ops: composites over reshape, permute, expand, pad, shrink, flip, gather, scatter_add. */
 import { promoteTypes } from '../dtype.js';
-import { ArgumentError, DTypeError, IndexError, ShapeError } from '../errors.js';
+import { ArgumentError, describeValue, DTypeError, IndexError, ShapeError } from '../errors.js';
 import { constValueOf } from '../build.js';
 import { broadcastShapes, checkPermutation, formatShape, normalizeAxes, normalizeAxis, sizeOf, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
@@ -8,9 +8,15 @@ import { applyPrim, asTensor, type TensorLike } from './core.js';
 import { add, cast, where, ge, le, sub } from './elementwise.js';
 import { full, iota } from './creation.js';
 
+/** Refuses a shape (or permutation) argument that is not a list, e.g. `x.reshape(undefined)`. */
+function checkShapeList(op: string, list: unknown, what = 'shape'): void {
+  if (!Array.isArray(list)) throw new ArgumentError(`${op}: the ${what} ${describeValue(list)} is not a list of numbers; pass one, e.g. x.${op}([2, 3])`);
+}
+
 /** Reshapes to `shape`; one entry may be -1 and is then inferred. */
 export function reshape(x: TensorLike, shape: readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'reshape');
+  checkShapeList('reshape', shape);
   const total = sizeOf(t.shape);
   const unknown = shape.filter((d) => d === -1).length;
   for (const d of shape) {
@@ -30,13 +36,15 @@ export function reshape(x: TensorLike, shape: readonly number[]): Tensor {
 }
 
 export function permute(x: TensorLike, perm: readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'permute');
+  checkShapeList('permute', perm, 'permutation');
   return applyPrim('permute', [t], { perm: checkPermutation('permute', perm, t.rank) });
 }
 
 /** NumPy's broadcast_to: prepends axes as needed; -1 keeps a dimension. */
 export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'broadcastTo');
+  checkShapeList('broadcastTo', shape);
   if (shape.length < t.rank) throw new ShapeError(`broadcastTo: cannot broadcast shape ${formatShape(t.shape)} to the lower rank ${formatShape(shape)}`);
   const lead = shape.length - t.rank;
   const target = shape.map((d, i) => (d === -1 && i >= lead ? t.shape[i - lead] : d));
@@ -48,7 +56,7 @@ export function broadcastTo(x: TensorLike, shape: readonly number[]): Tensor {
 export const expand = broadcastTo;
 
 export function unsqueeze(x: TensorLike, axis: number): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'unsqueeze');
   const at = normalizeAxis('unsqueeze', axis, t.rank + 1);
   const shape = [...t.shape];
   shape.splice(at, 0, 1);
@@ -57,7 +65,7 @@ export function unsqueeze(x: TensorLike, axis: number): Tensor {
 
 /** Removes the given size-1 axes (all size-1 axes when `axis` is omitted). */
 export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'squeeze');
   const axes = axis === undefined ? t.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axis, t.rank);
   for (const a of axes) {
     if (t.shape[a] !== 1) throw new ShapeError(`squeeze: axis ${a} of shape ${formatShape(t.shape)} has size ${t.shape[a]}, not 1; only size-1 axes can be squeezed`);
@@ -67,7 +75,7 @@ export function squeeze(x: TensorLike, axis?: number | readonly number[]): Tenso
 
 /** Moves axis `source` to position `destination`, keeping the others in order. */
 export function moveaxis(x: TensorLike, source: number, destination: number): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'movedim');
   const from = normalizeAxis('movedim', source, t.rank);
   const to = normalizeAxis('movedim', destination, t.rank);
   const order = t.shape.map((_, i) => i).filter((i) => i !== from);
@@ -78,7 +86,7 @@ export const movedim = moveaxis;
 
 /** Swaps two axes (by default the last two; tensors of rank < 2 are returned as they are). */
 export function transpose(x: TensorLike, dim0 = -2, dim1 = -1): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'transpose');
   if (t.rank < 2 && dim0 === -2 && dim1 === -1) return t;
   const a = normalizeAxis('transpose', dim0, t.rank);
   const b = normalizeAxis('transpose', dim1, t.rank);
@@ -88,7 +96,7 @@ export function transpose(x: TensorLike, dim0 = -2, dim1 = -1): Tensor {
 
 /** Merges the axes startDim..endDim (inclusive) into one. */
 export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'flatten');
   if (t.rank === 0) return reshape(t, [1]);
   const s = normalizeAxis('flatten', startDim, t.rank);
   const e = normalizeAxis('flatten', endDim, t.rank);
@@ -99,12 +107,12 @@ export function flatten(x: TensorLike, startDim = 0, endDim = -1): Tensor {
 
 /** Pads each axis with `[before, after]` elements of `value` (NumPy order: one pair per axis). Negative amounts crop. */
 export function pad(x: TensorLike, pads: readonly (readonly [number, number])[], value = 0): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'pad');
   if (pads.length !== t.rank) throw new ShapeError(`pad: got ${pads.length} [before, after] pairs for a tensor of shape ${formatShape(t.shape)}; give one pair per axis`);
   pads.forEach(([lo, hi], i) => {
-    if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new ArgumentError(`pad: amounts must be whole numbers, got ${JSON.stringify(pads)}`);
+    if (!Number.isInteger(lo) || !Number.isInteger(hi)) throw new ArgumentError(`pad: amounts must be whole numbers, got ${describeValue(pads)}`);
     if (Math.max(0, -lo) + Math.max(0, -hi) > t.shape[i]) {
-      throw new ShapeError(`pad: ${JSON.stringify(pads)} crops ${Math.max(0, -lo) + Math.max(0, -hi)} elements from axis ${i} of shape ${formatShape(t.shape)}, which has ${t.shape[i]}; negative amounts may crop at most the whole axis`);
+      throw new ShapeError(`pad: ${describeValue(pads)} crops ${Math.max(0, -lo) + Math.max(0, -hi)} elements from axis ${i} of shape ${formatShape(t.shape)}, which has ${t.shape[i]}; negative amounts may crop at most the whole axis`);
     }
   });
   const cropped = shrink(t, pads.map(([lo, hi], i) => [Math.max(0, -lo), t.shape[i] - Math.max(0, -hi)] as [number, number]));
@@ -121,7 +129,7 @@ export function pad(x: TensorLike, pads: readonly (readonly [number, number])[],
 
 /** Keeps `[start, end)` of each axis (the shrink primitive). */
 export function shrink(x: TensorLike, ranges: readonly (readonly [number, number])[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'shrink');
   ranges.forEach(([s, e], i) => {
     if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s <= e && e <= t.shape[i])) {
       throw new IndexError(`shrink: range [${s}, ${e}) is outside axis ${i} of shape ${formatShape(t.shape)}`);
@@ -132,7 +140,7 @@ export function shrink(x: TensorLike, ranges: readonly (readonly [number, number
 
 /** Reverses the order of elements along the given axes (all axes when omitted). */
 export function flip(x: TensorLike, axis?: number | readonly number[]): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'flip');
   return applyPrim('flip', [t], { axes: normalizeAxes('flip', axis, t.rank) });
 }
 
@@ -157,7 +165,7 @@ function resolveSlice(spec: Exclude<SliceSpec, number | null>, size: number, axi
  * @example slice(x, [null, [1, 5, 2]]) // x[:, 1:5:2]
  */
 export function slice(x: TensorLike, specs: readonly SliceSpec[]): Tensor {
-  let t = asTensor(x);
+  let t = asTensor(x, undefined, 'slice');
   if (specs.length > t.rank) throw new IndexError(`slice: ${specs.length} specs for a tensor of shape ${formatShape(t.shape)}; give at most one per axis`);
   const dropped: number[] = [];
   specs.forEach((spec, axis) => {
@@ -196,7 +204,8 @@ function stepAxis(t: Tensor, axis: number, step: number): Tensor {
 
 function selectKeep(op: string, t: Tensor, axis: number, index: number): Tensor {
   const size = t.shape[axis];
-  if (!Number.isInteger(index) || index < -size || index >= size) {
+  if (!Number.isInteger(index)) throw new IndexError(`${op}: index ${describeValue(index)} must be an integer (a whole number in [${-size}, ${size - 1}] for axis ${axis} of shape ${formatShape(t.shape)})`);
+  if (index < -size || index >= size) {
     throw new IndexError(`${op}: index ${index} is out of range for axis ${axis} of shape ${formatShape(t.shape)}; use an index in [${-size}, ${size - 1}]`);
   }
   const i = index < 0 ? index + size : index;
@@ -205,7 +214,7 @@ function selectKeep(op: string, t: Tensor, axis: number, index: number): Tensor 
 
 /** The slice at `index` along `axis`, with that axis removed. */
 export function select(x: TensorLike, axis: number, index: number): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'select');
   const a = normalizeAxis('select', axis, t.rank);
   return squeeze(selectKeep('select', t, a, index), a);
 }
@@ -213,7 +222,7 @@ export function select(x: TensorLike, axis: number, index: number): Tensor {
 /** Joins tensors along an existing axis. */
 export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ArgumentError('concat: needs at least one tensor');
-  const ts = tensors.map((x) => asTensor(x));
+  const ts = tensors.map((x) => asTensor(x, undefined, 'concat'));
   const first = ts[0];
   const a = normalizeAxis('concat', axis, first.rank);
   for (const t of ts) {
@@ -239,7 +248,7 @@ export function concat(tensors: readonly TensorLike[], axis = 0): Tensor {
 /** Joins tensors of one shape along a new axis. */
 export function stack(tensors: readonly TensorLike[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ArgumentError('stack: needs at least one tensor');
-  const ts = tensors.map((x) => asTensor(x));
+  const ts = tensors.map((x) => asTensor(x, undefined, 'stack'));
   for (const t of ts) {
     if (t.rank !== ts[0].rank || t.shape.some((d, i) => d !== ts[0].shape[i])) {
       throw new ShapeError(`stack: shapes ${ts.map((u) => formatShape(u.shape)).join(', ')} differ; stacked tensors must have one shape`);
@@ -251,7 +260,7 @@ export function stack(tensors: readonly TensorLike[], axis = 0): Tensor {
 
 /** Splits into chunks of `sizeOrSections` (a number: equal chunks, the last may be smaller; a list: those sizes). */
 export function split(x: TensorLike, sizeOrSections: number | readonly number[], axis = 0): Tensor[] {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'split');
   const a = normalizeAxis('split', axis, t.rank);
   const n = t.shape[a];
   let sizes: number[];
@@ -262,7 +271,7 @@ export function split(x: TensorLike, sizeOrSections: number | readonly number[],
   } else {
     sizes = [...sizeOrSections];
     if (sizes.reduce((s, d) => s + d, 0) !== n || sizes.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new ShapeError(`split: sizes ${JSON.stringify(sizes)} do not add up to ${n}, the size of axis ${a} of shape ${formatShape(t.shape)}`);
+      throw new ShapeError(`split: sizes ${describeValue(sizes)} do not add up to ${n}, the size of axis ${a} of shape ${formatShape(t.shape)}`);
     }
   }
   let start = 0;
@@ -275,8 +284,8 @@ export function split(x: TensorLike, sizeOrSections: number | readonly number[],
 
 /** Repeats the tensor `reps[i]` times along each axis. */
 export function tile(x: TensorLike, reps: readonly number[]): Tensor {
-  let t = asTensor(x);
-  for (const r of reps) if (!Number.isInteger(r) || r < 0) throw new ArgumentError(`tile: repetitions ${JSON.stringify(reps)} must be whole numbers >= 0`);
+  let t = asTensor(x, undefined, 'tile');
+  for (const r of reps) if (!Number.isInteger(r) || r < 0) throw new ArgumentError(`tile: repetitions ${describeValue(reps)} must be whole numbers >= 0`);
   const rank = Math.max(t.rank, reps.length);
   const fullReps = [...new Array<number>(rank - reps.length).fill(1), ...reps];
   t = reshape(t, [...new Array<number>(rank - t.rank).fill(1), ...t.shape]);
@@ -288,7 +297,7 @@ export function tile(x: TensorLike, reps: readonly number[]): Tensor {
 
 /** The diagonal of the plane (axis1, axis2), placed as the last axis (as torch.diagonal). */
 export function diagonal(x: TensorLike, offset = 0, axis1 = 0, axis2 = 1): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, 'diagonal');
   if (t.rank < 2) throw new ShapeError(`diagonal: needs a tensor of rank >= 2, got shape ${formatShape(t.shape)}`);
   const a = normalizeAxis('diagonal', axis1, t.rank);
   const b = normalizeAxis('diagonal', axis2, t.rank);
@@ -310,7 +319,7 @@ export function diagonal(x: TensorLike, offset = 0, axis1 = 0, axis2 = 1): Tenso
 }
 
 function triangle(x: TensorLike, k: number, keepUpper: boolean, op: string): Tensor {
-  const t = asTensor(x);
+  const t = asTensor(x, undefined, op);
   if (t.rank < 2) throw new ShapeError(`${op}: needs a tensor of rank >= 2, got shape ${formatShape(t.shape)}`);
   const rows = t.shape[t.rank - 2];
   const cols = t.shape[t.rank - 1];
@@ -349,8 +358,8 @@ export function checkIndexValues(op: string, index: Tensor, axis: number, input:
  * and, off `axis`, dimensions no larger than those of `x`.
  */
 export function gather(x: TensorLike, axis: number, index: TensorLike): Tensor {
-  const t = asTensor(x);
-  const idx = asTensor(index, 'int32');
+  const t = asTensor(x, undefined, 'gather');
+  const idx = asTensor(index, 'int32', 'gather');
   checkIndex('gather', idx);
   const a = normalizeAxis('gather', axis, t.rank);
   if (idx.rank !== t.rank || idx.shape.some((d, i) => i !== a && d > t.shape[i])) {
@@ -363,8 +372,8 @@ export function gather(x: TensorLike, axis: number, index: TensorLike): Tensor {
 
 /** The entries of `x` at positions `index` (1-D int32) along `axis`. */
 export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Tensor {
-  const t = asTensor(x);
-  const idx = asTensor(index, 'int32');
+  const t = asTensor(x, undefined, 'indexSelect');
+  const idx = asTensor(index, 'int32', 'indexSelect');
   checkIndex('indexSelect', idx);
   if (idx.rank !== 1) throw new ShapeError(`indexSelect: index must be 1-D, got shape ${formatShape(idx.shape)}`);
   const a = normalizeAxis('indexSelect', axis, t.rank);
@@ -376,11 +385,11 @@ export function indexSelect(x: TensorLike, axis: number, index: TensorLike): Ten
 
 /** torch.scatter_add: a copy of `x` with `src[i][j]` added at `x[i][index[i][j]]` along `axis`. */
 export function scatterAdd(x: TensorLike, axis: number, index: TensorLike, src: TensorLike): Tensor {
-  const t = asTensor(x);
-  const idx = asTensor(index, 'int32');
+  const t = asTensor(x, undefined, 'scatterAdd');
+  const idx = asTensor(index, 'int32', 'scatterAdd');
   checkIndex('scatterAdd', idx);
   const a = normalizeAxis('scatterAdd', axis, t.rank);
-  const s = asTensor(src, t.dtype);
+  const s = asTensor(src, t.dtype, 'scatterAdd');
   if (idx.rank !== t.rank || s.rank !== t.rank || idx.shape.some((d, i) => d > s.shape[i] || (i !== a && d > t.shape[i]))) {
     throw new ShapeError(`scatterAdd: index ${formatShape(idx.shape)}, src ${formatShape(s.shape)} and input ${formatShape(t.shape)} do not fit along axis ${a}; index needs their rank and dimensions no larger than src's (and than the input's off that axis)`);
   }

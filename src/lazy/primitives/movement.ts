@@ -1,5 +1,5 @@
 /** The six movement primitives. Each is an index map; none computes anything. */
-import { ShapeError } from '../errors.js';
+import { describeValue, ShapeError } from '../errors.js';
 import { registerPrimitive, type BatchRule, type PrimitiveRule } from '../primitive.js';
 import { formatShape, inversePermutation, sizeOf, stridesOf, type Shape } from '../shape.js';
 import type { Attrs, Node } from '../node.js';
@@ -88,7 +88,7 @@ movement({
   op: 'pad',
   infer: (x, attrs) => {
     const pads = attrs.pads as Ranges;
-    if (pads.length !== x.shape.length || pads.some(([lo, hi]) => lo < 0 || hi < 0)) throw new ShapeError(`pad: ${JSON.stringify(pads)} does not fit ${formatShape(x.shape)}`);
+    if (pads.length !== x.shape.length || pads.some(([lo, hi]) => lo < 0 || hi < 0)) throw new ShapeError(`pad: ${describeValue(pads)} does not fit ${formatShape(x.shape)}`);
     return x.shape.map((d, i) => d + pads[i][0] + pads[i][1]);
   },
   sourceIndex: (x, attrs) => {
@@ -112,7 +112,7 @@ movement({
   op: 'shrink',
   infer: (x, attrs) => {
     const ranges = attrs.ranges as Ranges;
-    if (ranges.length !== x.shape.length || ranges.some(([s, e], i) => s < 0 || e < s || e > x.shape[i])) throw new ShapeError(`shrink: ${JSON.stringify(ranges)} does not fit ${formatShape(x.shape)}`);
+    if (ranges.length !== x.shape.length || ranges.some(([s, e], i) => s < 0 || e < s || e > x.shape[i])) throw new ShapeError(`shrink: ${describeValue(ranges)} does not fit ${formatShape(x.shape)}`);
     return ranges.map(([s, e]) => e - s);
   },
   sourceIndex: (x, attrs) => {
