@@ -63,6 +63,14 @@ const EXAMPLES: Record<string, Example> = {
   flip: { inputs: [X], apply: (a) => applyPrim('flip', [a], { axes: [1] }), derivative: 'fd' },
   gather: { inputs: [X], apply: (a) => applyPrim('gather', [a, INDEX], { axis: 1 }), derivative: 'fd' },
   scatter_add: { inputs: [X], apply: (a) => applyPrim('scatter_add', [INDEX, a], { axis: 1, size: 4 }), derivative: 'fd' },
+  random_bits: {
+    inputs: [X],
+    apply: (a) => {
+      const word = a.mul(1e4).cast('int32');
+      return applyPrim('random_bits', [word, word.neg(), INDEX]);
+    },
+    derivative: 'zero',
+  },
 };
 
 const isRule = (r: unknown): boolean => typeof r === 'function';
