@@ -55,8 +55,8 @@ function floatDType(dtype: DType | undefined, op: string): DType {
  * depends only on the key.
  * @example
  * const key = random.key(0);
- * const [k1, k2] = random.split(key, 2).split(1).map((k) => k.reshape([2]));
- * random.normal(k1, [3]); // three standard normal samples
+ * const keys = random.split(key, 2);     // [2, 2]: row i is a key
+ * random.normal(keys.select(0, 0), [3]); // three standard normal samples
  */
 export function key(seed: number): Tensor {
   if (!Number.isSafeInteger(seed)) throw new ArgumentError(`random.key: the seed ${seed} must be a whole number (a safe integer)`);
