@@ -1,5 +1,5 @@
-// The type-level tests in test/types/ (exact result types of the transforms and pytree tools,
-// @ts-expect-error lines for misuse) and the README's code blocks must compile in strict
+// The type-level tests in test/types/ (exact result types of the transforms and pytree tools, and
+// lines expecting errors for misuse) and the README's code blocks must compile in strict
 // mode, without casts. `npm run typecheck` checks test/types too; this makes `npm test`
 // catch a regression in the public types and keeps the README honest about them.
 import { test } from 'node:test';
