@@ -94,6 +94,22 @@ describe('random: distributions', () => {
   });
 });
 
+describe('random: permutation', () => {
+  test('is a permutation, shuffles rows, and puts every element first about equally often', () => {
+    const perm = values(random.permutation(random.key(11), 200));
+    assert.deepEqual([...perm].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
+    assert.notDeepEqual(perm, Array.from({ length: 200 }, (_, i) => i));
+    const rows = tensor([[1, 2], [3, 4], [5, 6], [7, 8]]);
+    const order = values(random.permutation(random.key(12), 4));
+    assert.deepEqual(random.permutation(random.key(12), rows).toArray(), order.map((i) => [2 * i + 1, 2 * i + 2]));
+    // 4000 permutations of 5 (one per split key, under vmap): each value leads 1/5 of them.
+    const firsts = values(vmap((k: Tensor) => random.permutation(k, 5).select(0, 0))(random.split(random.key(13), 4000)));
+    const counts = [0, 1, 2, 3, 4].map((v) => firsts.filter((f) => f === v).length);
+    const chi2 = counts.reduce((s, c) => s + (c - 800) ** 2 / 800, 0);
+    assert.ok(chi2 < 18.5, `chi-square ${chi2} with 4 degrees of freedom (p = 0.001 at 18.5), counts ${counts}`);
+  });
+});
+
 describe('random: keys', () => {
   test('draws depend only on the key: repeated, rebuilt and on the interpreter they are bit-identical', () => {
     const draw = () => [random.normal(random.key(7), [5, 3]), random.uniform(random.key(7), [4]), random.randint(random.key(7), [6], 0, 100), random.split(random.key(7), 3), random.foldIn(random.key(7), 11)].map((t) => t.toArray());
@@ -181,5 +197,6 @@ describe('random: errors', () => {
     assert.throws(() => random.split(random.key(0), -1), ArgumentError);
     assert.throws(() => random.foldIn(random.key(0), 0.5), ArgumentError);
     assert.throws(() => random.normal(random.key(0), [2, -1]), ArgumentError);
+    assert.throws(() => random.permutation(random.key(0), tensor(3)), ArgumentError);
   });
 });

@@ -11,9 +11,10 @@ import { ArgumentError, DTypeError, ShapeError } from '../errors.js';
 import { checkShape, formatShape, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { applyPrim, asTensor, type TensorLike } from './core.js';
-import { iota, tensor } from './creation.js';
-import { add, cast, cos, div, floor, lt, log, mul, sqrt, sub } from './elementwise.js';
-import { broadcastTo, reshape, select, stack } from './movement.js';
+import { iota, tensor, zeros } from './creation.js';
+import { add, cast, cos, div, eq, floor, logicalAnd, logicalOr, lt, log, mul, sqrt, sub } from './elementwise.js';
+import { broadcastTo, indexSelect, reshape, scatterAdd, select, stack } from './movement.js';
+import { sum } from './reduce.js';
 
 /**
  * Separate streams of one key: each use adds its own constant to the first key word, so
@@ -155,4 +156,26 @@ export function randint(key: Tensor, shape: readonly number[], minval: number, m
   // The bias of floor(u * range) is at most range / 2^32 per value.
   const u = unit64(bits(key, shape, STREAM.bits, 'randint'));
   return cast(add(floor(mul(u, maxval - minval)), minval), 'int32');
+}
+
+/**
+ * A random permutation of 0..n-1 (int32), or of the rows of a tensor (along axis 0).
+ * Each element's rank among n random words (ties broken by position) is its place, which
+ * costs n^2 comparisons: meant for n up to a few thousand (shuffling a dataset's indices
+ * per epoch, not sorting millions).
+ * @example
+ * random.permutation(random.key(0), 5);                  // e.g. [3, 0, 4, 1, 2]
+ * random.permutation(random.key(0), tensor([[1, 2], [3, 4], [5, 6]])); // rows shuffled
+ */
+export function permutation(key: Tensor, nOrRows: number | Tensor): Tensor {
+  const n = typeof nOrRows === 'number' ? nOrRows : nOrRows.rank > 0 ? nOrRows.shape[0] : -1;
+  if (!Number.isInteger(n) || n < 0) throw new ArgumentError(`random.permutation: give a whole number n >= 0 or a tensor of rank >= 1 to shuffle along axis 0, got ${typeof nOrRows === 'number' ? nOrRows : `a scalar tensor`}`);
+  const words = bits(key, [n], STREAM.bits, 'permutation');
+  const [wi, wj] = [reshape(words, [n, 1]), reshape(words, [1, n])];
+  const [i, j] = [iota([n, 1], 0), iota([1, n], 1)];
+  // rank_i = #{j : w_j < w_i, or w_j = w_i and j < i}: distinct ranks 0..n-1.
+  const before = logicalOr(lt(wj, wi), logicalAnd(eq(wj, wi), lt(j, i)));
+  const rank = cast(sum(cast(before, 'int32'), { axis: 1 }), 'int32');
+  const order = scatterAdd(zeros([n], { dtype: 'int32' }), 0, rank, iota([n], 0));
+  return typeof nOrRows === 'number' ? order : indexSelect(nOrRows, 0, order);
 }
