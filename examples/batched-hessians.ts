@@ -15,7 +15,7 @@ const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
 
 const X = randn([N, D], { seed: 3 });
 const started = performance.now();
-const hessians = vmap(hessian(f))(X) as Tensor;
+const hessians = vmap(hessian(f))(X);
 const values = hessians.dataSync();
 const elapsed = performance.now() - started;
 console.log(`vmap(hessian(f)) for ${N} inputs of size ${D} (A: [${H}, ${D}]): shape [${hessians.shape.join(', ')}] in ${elapsed.toFixed(1)} ms`);
@@ -31,8 +31,8 @@ for (let n = 0; n < N; n++) {
   for (let j = 0; j < D; j++) {
     const plus = X64[n].map((v, k) => (k === j ? v + step : v));
     const minus = X64[n].map((v, k) => (k === j ? v - step : v));
-    const gp = (g64(tensor(plus, { dtype: 'float64' })) as Tensor).dataSync();
-    const gm = (g64(tensor(minus, { dtype: 'float64' })) as Tensor).dataSync();
+    const gp = g64(tensor(plus, { dtype: 'float64' })).dataSync();
+    const gm = g64(tensor(minus, { dtype: 'float64' })).dataSync();
     for (let i = 0; i < D; i++) {
       const numeric = (gp[i] - gm[i]) / (2 * step);
       worst = Math.max(worst, Math.abs(numeric - values[n * D * D + i * D + j]));

@@ -20,6 +20,7 @@ export type { Shape } from './lazy/shape.js';
 
 // Creation.
 export { tensor, full, zeros, ones, zerosLike, onesLike, arange, linspace, eye, rand, randn, type CreationOptions, type RandomOptions } from './lazy/ops/creation.js';
+export * as random from './lazy/ops/random.js';
 
 // Elementwise.
 export {

@@ -87,13 +87,13 @@ test('jit(vmap(hessian(f))) equals the eager computation and compiles once', () 
   };
   const hessians = jit(vmap(hessian(f)));
   const X = data([9, 4], 9);
-  const eager = vmap(hessian(f))(X) as Tensor;
+  const eager = vmap(hessian(f))(X);
   calls = 0;
-  assertAllClose(hessians(X) as Tensor, eager);
-  assertAllClose(hessians(data([9, 4], 10)) as Tensor, vmap(hessian(f))(data([9, 4], 10)) as Tensor);
+  assertAllClose(hessians(X), eager);
+  assertAllClose(hessians(data([9, 4], 10)), vmap(hessian(f))(data([9, 4], 10)));
   assert.equal(hessians.stats.traces, 1);
   assert.equal(calls, 2, 'one call traces the jitted function, one the eager comparison');
-  assertAllClose(hessians(X) as Tensor, withBackend('interp', () => (vmap(hessian(f))(X) as Tensor).toArray()), { rtol: 1e-5 });
+  assertAllClose(hessians(X), withBackend('interp', () => vmap(hessian(f))(X).toArray()), { rtol: 1e-5 });
 });
 
 test('jit(grad(f)) caches the gradient program', () => {
@@ -105,7 +105,7 @@ test('jit(grad(f)) caches the gradient program', () => {
   };
   const g = jit(grad(loss));
   const x = data([4], 12);
-  assertAllClose(g(x) as Tensor, grad(loss)(x) as Tensor);
+  assertAllClose(g(x), grad(loss)(x));
   g(x);
   g(x);
   assert.equal(g.stats.traces, 1);
@@ -115,7 +115,7 @@ test('jit(grad(f)) caches the gradient program', () => {
 test('under another transform jit steps aside: grad(jit(f)) and vmap(jit(f))', () => {
   const f = jit((x: Tensor) => x.sin().mul(x).sum());
   const x = data([3], 13);
-  assertAllClose(grad(f)(x) as Tensor, grad((y: Tensor) => y.sin().mul(y).sum())(x) as Tensor);
+  assertAllClose(grad(f)(x), grad((y: Tensor) => y.sin().mul(y).sum())(x));
   const xs = data([5, 3], 14);
   assertAllClose(vmap(f)(xs), vmap((y: Tensor) => y.sin().mul(y).sum())(xs));
   assert.equal(f.stats.passthrough, 2);
@@ -155,7 +155,7 @@ test('calls share intermediate buffers but never outputs: earlier results stay i
   // A softmax has intermediates (the max and the sum); each call must return a fresh array.
   const f = jit((x: Tensor) => x.softmax(-1).mul(3));
   const xs = [0, 1, 2].map((seed) => randn([5, 7], { seed }));
-  const outs = xs.map((x) => f(x) as Tensor);
+  const outs = xs.map((x) => f(x));
   const arrays = outs.map((o) => o.dataSync());
   assert.equal(new Set(arrays).size, 3);
   xs.forEach((x, i) => assertAllClose(outs[i], withBackend('interp', () => x.softmax(-1).mul(3)), { rtol: 1e-6, atol: 1e-7 }));

@@ -88,7 +88,7 @@ test('the batched Hessian of sum(tanh(A x + b)) carries no multiplication by zer
   const t = X.matmul(A.T).add(b).tanh();
   const weights = t.mul(-2).mul(t.square().neg().add(1));
   const expected = A.T.reshape([1, D, H]).mul(weights.reshape([N, 1, H])).matmul(A);
-  assertAllClose(hessians(X) as Tensor, expected, { rtol: 1e-5, atol: 1e-6 });
+  assertAllClose(hessians(X), expected, { rtol: 1e-5, atol: 1e-6 });
 });
 
 test('the plan names each kernel with its source, buffers, bytes and arithmetic', () => {
@@ -191,9 +191,9 @@ test('a deep program (the Hessian of 12 chained softmaxes) schedules into small 
     return y.sin().sum();
   };
   const x = randn([2, 3, 3], { seed: 11, dtype: 'float64' });
-  const h = hessian(f)(x) as Tensor;
+  const h = hessian(f)(x);
   const plan = explain(h);
   const largest = Math.max(...plan.kernels.map((k) => k.source.length));
   assert.ok(largest < 20_000, `the largest kernel has ${largest} characters of source`);
-  assertAllClose(h, withBackend('interp', () => hessian(f)(x) as Tensor), { rtol: 1e-9, atol: 1e-12 });
+  assertAllClose(h, withBackend('interp', () => hessian(f)(x)), { rtol: 1e-9, atol: 1e-12 });
 });

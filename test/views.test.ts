@@ -25,11 +25,11 @@ test('a loop of grad over the rows of a dataset compiles one program', () => {
   const w = randn([5], { seed: 3 }).realize();
   const loss = (weights: Tensor, x: Tensor) => x.dot(weights).tanh().square();
   const g = grad(loss);
-  (g(w, xs.select(0, 0)) as Tensor).dataSync();
+  g(w, xs.select(0, 0)).dataSync();
   const before = programsCompiled();
   for (let i = 1; i < 20; i++) {
-    const got = (g(w, xs.select(0, i)) as Tensor).dataSync();
-    const expected = withBackend('interp', () => (g(w, xs.select(0, i)) as Tensor).dataSync());
+    const got = g(w, xs.select(0, i)).dataSync();
+    const expected = withBackend('interp', () => g(w, xs.select(0, i)).dataSync());
     got.forEach((v, k) => assert.ok(Math.abs(v - expected[k]) <= 1e-6, `row ${i}, element ${k}: ${v} vs ${expected[k]}`));
   }
   assert.equal(programsCompiled(), before, 'every row reused the first row\'s program');

@@ -28,10 +28,10 @@ test('vmap(grad(f)) equals grad(f) per example, and finite differences', () => {
   fc.assert(
     fc.property(batched(oneInput({ scalar: true, smooth: false })), ({ p, X, dim, size }) => {
       const f = single(p);
-      const perExample = vmap(grad(f), { inDims: dim })(X) as Tensor;
-      const loop = stack(Array.from({ length: size }, (_, i) => grad(f)(example(X, dim, i)) as Tensor));
+      const perExample = vmap(grad(f), { inDims: dim })(X);
+      const loop = stack(Array.from({ length: size }, (_, i) => grad(f)(example(X, dim, i))));
       close(perExample, loop, `vmap(grad) of\n${p}`, EXACT);
-      if (p.kinkMargin([example(X, dim, 0)]) > 1e-2) close(perExample.select(0, 0), numericalGrad(f, [example(X, dim, 0)]) as Tensor, `vmap(grad) vs finite differences of\n${p}`, FD);
+      if (p.kinkMargin([example(X, dim, 0)]) > 1e-2) close(perExample.select(0, 0), numericalGrad(f, [example(X, dim, 0)]), `vmap(grad) vs finite differences of\n${p}`, FD);
     }),
     runs(25),
   );
@@ -40,8 +40,8 @@ test('vmap(grad(f)) equals grad(f) per example, and finite differences', () => {
 test('grad(x => sum(vmap(f)(x))) equals finite differences', () => {
   fc.assert(
     fc.property(batched(oneInput()), ({ p, X, dim }) => {
-      const g = (x: Tensor) => (vmap(single(p), { inDims: dim })(x) as Tensor).sin().sum();
-      close(grad(g)(X) as Tensor, numericalGrad(g, [X]) as Tensor, `grad(vmap) of\n${p}`, FD);
+      const g = (x: Tensor) => vmap(single(p), { inDims: dim })(x).sin().sum();
+      close(grad(g)(X), numericalGrad(g, [X]), `grad(vmap) of\n${p}`, FD);
     }),
     runs(20),
   );
@@ -57,7 +57,7 @@ test('vmap(vmap(f)) equals a double loop', () => {
         );
       }),
       ({ p, X, inner, outer, n, m }) => {
-        const mapped = vmap(vmap(single(p), { inDims: inner }), { inDims: outer })(X) as Tensor;
+        const mapped = vmap(vmap(single(p), { inDims: inner }), { inDims: outer })(X);
         const rows = Array.from({ length: n }, (_, i) => stack(Array.from({ length: m }, (_, j) => p.fn(X.select(outer, i).select(inner, j)))));
         close(mapped, stack(rows), `vmap(vmap) with inDims ${inner} inside ${outer} of\n${p}`, EXACT);
       },
@@ -73,10 +73,10 @@ test('grad(grad(f)) and jvp(grad(f)) equal finite differences of grad', () => {
       ([p, [x], [v]]) => {
         const f = single(p);
         const w = v.cos();
-        const gw = (y: Tensor) => (grad(f)(y) as Tensor).mul(w).sum();
-        close(grad(gw)(x) as Tensor, numericalGrad(gw, [x]) as Tensor, `grad(grad) of\n${p}`, FD);
-        const [, hv] = jvp(grad(f) as (y: Tensor) => Tensor, [x], [v]);
-        const fdHv = numericalJacobian(grad(f) as (y: Tensor) => Tensor, x).reshape([x.size, x.size]).matmul(v.reshape([x.size])).reshape([...x.shape]);
+        const gw = (y: Tensor) => grad(f)(y).mul(w).sum();
+        close(grad(gw)(x), numericalGrad(gw, [x]), `grad(grad) of\n${p}`, FD);
+        const [, hv] = jvp(grad(f), [x], [v]);
+        const fdHv = numericalJacobian(grad(f), x).reshape([x.size, x.size]).matmul(v.reshape([x.size])).reshape([...x.shape]);
         close(hv, fdHv, `jvp(grad) of\n${p}`, FD);
       },
     ),
@@ -88,7 +88,7 @@ test('vmap(jacrev(f)) equals finite-difference Jacobians per example', () => {
   fc.assert(
     fc.property(batched(oneInput({ maxSize: 8 })), ({ p, X, dim, size }) => {
       const f = single(p);
-      const jacs = vmap(jacrev(f) as (x: Tensor) => Tensor, { inDims: dim })(X);
+      const jacs = vmap(jacrev(f), { inDims: dim })(X);
       for (let i = 0; i < size; i++) close(jacs.select(0, i), numericalJacobian(f, example(X, dim, i)), `vmap(jacrev) example ${i} of\n${p}`, FD);
     }),
     runs(15),
@@ -101,10 +101,10 @@ test('jacrev(jacfwd(f)) equals finite differences of jacfwd, and of grad for sca
       oneInput({ maxSize: 6 }).chain((p) => fc.tuple(fc.constant(p), arbitraryProgramInputs(p))),
       ([p, [x]]) => {
         const f = single(p);
-        const second = jacrev(jacfwd(f) as (y: Tensor) => Tensor)(x) as Tensor;
-        close(second, numericalJacobian(jacfwd(f) as (y: Tensor) => Tensor, x), `jacrev(jacfwd) of\n${p}`, FD);
+        const second = jacrev(jacfwd(f))(x);
+        close(second, numericalJacobian(jacfwd(f), x), `jacrev(jacfwd) of\n${p}`, FD);
         const s = (y: Tensor) => f(y).sin().sum();
-        close(jacrev(jacfwd(s) as (y: Tensor) => Tensor)(x) as Tensor, numericalJacobian(grad(s) as (y: Tensor) => Tensor, x), `jacrev(jacfwd) of the scalar sum(sin(f)) for\n${p}`, FD);
+        close(jacrev(jacfwd(s))(x), numericalJacobian(grad(s), x), `jacrev(jacfwd) of the scalar sum(sin(f)) for\n${p}`, FD);
       },
     ),
     runs(15),
@@ -115,8 +115,8 @@ test('vmap(hessian(f)) equals finite differences of grad per example', () => {
   fc.assert(
     fc.property(batched(oneInput({ scalar: true, maxSize: 6 })), ({ p, X, dim, size }) => {
       const f = single(p);
-      const hs = vmap(hessian(f) as (x: Tensor) => Tensor, { inDims: dim })(X);
-      for (let i = 0; i < size; i++) close(hs.select(0, i), numericalJacobian(grad(f) as (y: Tensor) => Tensor, example(X, dim, i)), `vmap(hessian) example ${i} of\n${p}`, FD);
+      const hs = vmap(hessian(f), { inDims: dim })(X);
+      for (let i = 0; i < size; i++) close(hs.select(0, i), numericalJacobian(grad(f), example(X, dim, i)), `vmap(hessian) example ${i} of\n${p}`, FD);
     }),
     runs(15),
   );
@@ -126,14 +126,14 @@ test('vjp of vmap(f) equals finite differences of <u, vmap(f)(X)>', () => {
   fc.assert(
     fc.property(
       batched(oneInput({ maxSize: 12 })).chain((b) => {
-        const outShape = (vmap(single(b.p), { inDims: b.dim })(b.X) as Tensor).shape;
+        const outShape = vmap(single(b.p), { inDims: b.dim })(b.X).shape;
         return tensorArb(outShape, { dtype: 'float64', min: -1, max: 1 }).map((u) => ({ ...b, u }));
       }),
       ({ p, X, dim, u }) => {
         const mapped = vmap(single(p), { inDims: dim });
         const [, back] = vjp(mapped, [X]);
-        const [g] = back(u) as Tensor[];
-        close(g, numericalGrad((x: Tensor) => mapped(x).mul(u).sum(), [X]) as Tensor, `vjp(vmap) of\n${p}`, FD);
+        const [g] = back(u);
+        close(g, numericalGrad((x: Tensor) => mapped(x).mul(u).sum(), [X]), `vjp(vmap) of\n${p}`, FD);
       },
     ),
     runs(20),

@@ -24,8 +24,8 @@ describe('derivatives of every op against finite differences', () => {
             // The whole gradient, coordinate by coordinate, through grad with argnums.
             const w = weights(inst.f(...xs).shape);
             const scalar = (...ys: Tensor[]) => inst.f(...ys).mul(w).sum();
-            const grads = grad(scalar, { argnums: xs.map((_, i) => i) })(...xs) as Tensor[];
-            grads.forEach((g, i) => close(g, numericalGrad(scalar, xs, { argnums: i }) as Tensor, `grad of ${inst} wrt input ${i}`, { rtol: 1e-6, atol: 1e-6 }));
+            const grads = grad(scalar, { argnums: xs.map((_, i) => i) })(...xs);
+            grads.forEach((g, i) => close(g, numericalGrad(scalar, xs, { argnums: i }), `grad of ${inst} wrt input ${i}`, { rtol: 1e-6, atol: 1e-6 }));
           },
         ),
         runs(4),

@@ -48,8 +48,8 @@ test('jacfwd == jacrev on random programs, for every argument', () => {
   fc.assert(
     fc.property(arbitraryProgramWithInputs({ maxSteps: 6, maxSize: 24 }), ([p, xs]) => {
       const argnums = xs.map((_, i) => i);
-      const fwd = jacfwd(p.fn, { argnums })(...xs) as Tensor[];
-      const rev = jacrev(p.fn, { argnums })(...xs) as Tensor[];
+      const fwd = jacfwd(p.fn, { argnums })(...xs);
+      const rev = jacrev(p.fn, { argnums })(...xs);
       fwd.forEach((j, i) => close(j, rev[i], `jacobian wrt argument ${i} of\n${p}`, { rtol: 1e-8, atol: 1e-8 }));
     }),
     runs(25),
@@ -62,11 +62,11 @@ test('hessian is symmetric and equals finite differences of grad', () => {
       fc.pre(p.kinkMargin(xs) > 1e-2);
       const f = (x: Tensor) => p.fn(x, ...xs.slice(1));
       const [x] = xs;
-      const h = hessian(f)(x) as Tensor;
+      const h = hessian(f)(x);
       const n = x.size;
       const square = h.reshape([n, n]);
       close(square, square.transpose(), `symmetry of the hessian of\n${p}`, { rtol: 1e-8, atol: 1e-8 });
-      const fd = numericalJacobian((y) => grad(f)(y) as Tensor, x);
+      const fd = numericalJacobian((y) => grad(f)(y), x);
       close(h, fd, `hessian vs finite differences of grad of\n${p}`, { rtol: 1e-5, atol: 1e-5 });
     }),
     runs(25),

@@ -28,3 +28,28 @@ export function normalAt(seed: number, counter: number): number {
   const u2 = uniformAt(seed, 2 * counter + 1);
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
+
+/** The murmur3 finalizer: a bijection on 32-bit words with full avalanche. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/**
+ * 32 random bits (as a signed int32) for element `counter` of the stream of the key
+ * (k0, k1): the `random_bits` primitive behind the key-based `random` namespace. For a
+ * fixed key the map counter -> bits is a bijection (each step is), so a stream never
+ * repeats within 2^32 draws; every input word passes through two finalizer rounds. Inputs
+ * are taken modulo 2^32, as an Int32Array store would, so a kernel that kept an int32 sum
+ * unwrapped in a float64 gets the reference's bits.
+ */
+export function keyedBits(k0: number, k1: number, counter: number): number {
+  let h = fmix32((counter | 0) ^ Math.imul(k0 | 0, 0x9e3779b1));
+  h = fmix32((h + (k1 | 0)) | 0);
+  h = fmix32(h ^ Math.imul((k0 | 0) ^ 0x5bd1e995, 0x27d4eb2f));
+  return fmix32((h + Math.imul(k1 | 0, 0x165667b1)) | 0) | 0;
+}

@@ -4,7 +4,7 @@
  * with finite differences along random directions, and with `order > 1` the derivative
  * functions themselves are checked the same way, recursively.
  */
-import { jvp, tensor, Tensor, vjp, type Shape } from '../index.js';
+import { jvp, tensor, Tensor, vjp, type GradOf, type GradsAt, type Shape, type TangentsOf } from '../index.js';
 import { isFloat } from '../lazy/dtype.js';
 import { treeFlatten, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
 import { sizeOf } from '../lazy/shape.js';
@@ -192,14 +192,14 @@ function flattenArgs(args: readonly unknown[]): { leaves: unknown[]; def: TreeDe
  * numericalJvp((x: Tensor) => x.sin(), [tensor([0, 1], { dtype: 'float64' })], [tensor([1, 1], { dtype: 'float64' })]);
  * // ~ cos([0, 1])
  */
-export function numericalJvp(f: (...args: never[]) => unknown, primals: readonly unknown[], tangents: readonly unknown[], opts: { eps?: number } = {}): unknown {
+export function numericalJvp<Args extends unknown[], Out>(f: (...args: Args) => Out, primals: Args, tangents: TangentsOf<Args>, opts: { eps?: number } = {}): GradOf<Out> {
   const x = flattenArgs(primals);
   const [t] = treeFlatten(tangents);
   const g: LeafFunction = (...leaves) => (f as (...a: unknown[]) => unknown)(...x.rebuild(leaves));
   const points = x.leaves.map(toFloat64) as Tensor[];
   const [, outDef] = treeFlatten(g(...points));
   const diffs = centralDifference(g, points, (t as unknown[]).map(toFloat64) as Tensor[], opts.eps ?? 1e-4);
-  return treeUnflatten(outDef, diffs);
+  return treeUnflatten(outDef, diffs) as GradOf<Out>;
 }
 
 /**
@@ -208,10 +208,10 @@ export function numericalJvp(f: (...args: never[]) => unknown, primals: readonly
  * @example
  * numericalGrad((x: Tensor) => x.square().sum(), [tensor([1, 2], { dtype: 'float64' })]); // ~ [2, 4]
  */
-export function numericalGrad(f: (...args: never[]) => Tensor, args: readonly unknown[], opts: { argnums?: number; eps?: number } = {}): unknown {
+export function numericalGrad<Args extends unknown[], const A extends number = 0>(f: (...args: Args) => Tensor, args: Args, opts: { argnums?: A; eps?: number } = {}): GradsAt<Args, NoInfer<A>> {
   const argnum = opts.argnums ?? 0;
   const eps = opts.eps ?? 1e-4;
-  const [leaves, def] = treeFlatten(args[argnum]);
+  const [leaves, def] = treeFlatten<unknown>(args[argnum]);
   const call = (ls: readonly unknown[]) => {
     const full = [...args];
     full[argnum] = treeUnflatten(def, ls);
@@ -231,7 +231,7 @@ export function numericalGrad(f: (...args: never[]) => Tensor, args: readonly un
     for (let i = 0; i < base.length; i++) out[i] = stencil((delta) => at(i, delta), eps)[0];
     return tensor(out, { shape: x.shape, dtype: 'float64' });
   });
-  return treeUnflatten(def, grads);
+  return treeUnflatten(def, grads) as GradsAt<Args, NoInfer<A>>;
 }
 
 /**

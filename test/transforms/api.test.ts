@@ -40,7 +40,7 @@ describe('vmap randomness', () => {
 
   test("jacfwd passes randomness on to its vmap", () => {
     const f = (t: Tensor) => t.mul(rand([3], { seed: 2 }));
-    const jac = jacfwd(f, { randomness: 'same' })(tensor([1, 1, 1])) as Tensor;
+    const jac = jacfwd(f, { randomness: 'same' })(tensor([1, 1, 1]));
     assertAllClose(jac, [0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? (rand([3], { seed: 2 }).toArray() as number[])[i] : 0))));
   });
 });
@@ -68,17 +68,17 @@ describe('vmap chunkSize', () => {
 
   test('chunks with unmapped arguments, other axes, outDims and pytree outputs', () => {
     const g = (x: Tensor, w: Tensor) => ({ y: w.matmul(x), s: x.sum() });
-    const ref = vmap(g, { inDims: [1, null], outDims: { s: 0, y: 1 } })(X.T, W) as { y: Tensor; s: Tensor };
-    const chunked = vmap(g, { inDims: [1, null], outDims: { s: 0, y: 1 }, chunkSize: 3 })(X.T, W) as { y: Tensor; s: Tensor };
+    const ref = vmap(g, { inDims: [1, null], outDims: { s: 0, y: 1 } })(X.T, W);
+    const chunked = vmap(g, { inDims: [1, null], outDims: { s: 0, y: 1 }, chunkSize: 3 })(X.T, W);
     assert.deepEqual(chunked.y.dataSync(), ref.y.dataSync());
     assert.deepEqual(chunked.s.dataSync(), ref.s.dataSync());
   });
 
   test('chunked vmap under grad and jacrev with chunkSize', () => {
-    const loss = (x: Tensor) => (vmap(f, { chunkSize: 2 })(x) as Tensor).square().sum();
-    assertAllClose(grad(loss)(X) as Tensor, numericalGrad(loss, [X]) as Tensor, FD);
+    const loss = (x: Tensor) => vmap(f, { chunkSize: 2 })(x).square().sum();
+    assertAllClose(grad(loss)(X), numericalGrad(loss, [X]), FD);
     const x0 = X.select(0, 0);
-    assert.deepEqual((jacrev(f, { chunkSize: 2 })(x0) as Tensor).dataSync(), (jacrev(f)(x0) as Tensor).dataSync());
+    assert.deepEqual(jacrev(f, { chunkSize: 2 })(x0).dataSync(), jacrev(f)(x0).dataSync());
   });
 });
 
@@ -89,10 +89,10 @@ describe('pytree arguments and outputs', () => {
   const loss = (p: { w: Tensor; b: Tensor }, x: Tensor) => model(p, x).square().sum();
 
   test('grad of a plain object of tensors returns the same structure', () => {
-    const g = grad(loss)(params, xs) as { w: Tensor; b: Tensor };
+    const g = grad(loss)(params, xs);
     assert.deepEqual(Object.keys(g).sort(), ['b', 'w']);
-    assertAllClose(g.w, numericalGrad((w: Tensor) => loss({ ...params, w }, xs), [params.w]) as Tensor, FD);
-    assertAllClose(g.b, numericalGrad((b: Tensor) => loss({ ...params, b }, xs), [params.b]) as Tensor, FD);
+    assertAllClose(g.w, numericalGrad((w: Tensor) => loss({ ...params, w }, xs), [params.w]), FD);
+    assertAllClose(g.b, numericalGrad((b: Tensor) => loss({ ...params, b }, xs), [params.b]), FD);
   });
 
   test('grad of arrays and nested structures', () => {
@@ -100,52 +100,52 @@ describe('pytree arguments and outputs', () => {
     const a = f64([0.1, 0.2]);
     const b = f64([1, 2, 3]);
     const c = f64([4, 5, 6]);
-    const g = grad(f)([a, { k: [b, c] }]) as [Tensor, { k: Tensor[] }];
+    const g = grad(f)([a, { k: [b, c] }]);
     assertAllClose(g[0], [Math.cos(0.1), Math.cos(0.2)], EXACT);
     assertAllClose(g[1].k[0], [4, 5, 6], EXACT);
     assertAllClose(g[1].k[1], [1, 2, 3], EXACT);
   });
 
   test('vjp and jvp with pytree primals, tangents and outputs', () => {
-    const f = (p: { w: Tensor; b: Tensor }) => [model(p, xs), { total: model(p, xs).sum() }];
+    const f = (p: { w: Tensor; b: Tensor }) => [model(p, xs), { total: model(p, xs).sum() }] as const;
     const t = { w: f64([1, 0, -1]), b: f64(0.5) };
-    const [out, tangent] = jvp(f, [params], [t]) as [[Tensor, { total: Tensor }], [Tensor, { total: Tensor }]];
+    const [out, tangent] = jvp(f, [params], [t]);
     assertAllClose(out[0], model(params, xs), EXACT);
-    const fd = numericalJvp(f, [params], [t]) as [Tensor, { total: Tensor }];
+    const fd = numericalJvp(f, [params], [t]);
     assertAllClose(tangent[0], fd[0], FD);
     assertAllClose(tangent[1].total, fd[1].total, FD);
     const [, back] = vjp(f, [params]);
     const u = f64([0.7, -0.2]);
-    const [g] = back([u, { total: f64(2) }] as never) as [{ w: Tensor; b: Tensor }];
+    const [g] = back([u, { total: f64(2) }] as never);
     const scalar = (p: { w: Tensor; b: Tensor }) => model(p, xs).mul(u).sum().add(model(p, xs).sum().mul(2));
-    const expected = grad(scalar)(params) as { w: Tensor; b: Tensor };
-    assertAllClose(g.w, numericalGrad((w: Tensor) => scalar({ ...params, w }), [params.w]) as Tensor, FD);
+    const expected = grad(scalar)(params);
+    assertAllClose(g.w, numericalGrad((w: Tensor) => scalar({ ...params, w }), [params.w]), FD);
     assertAllClose(g.b, expected.b, EXACT);
   });
 
   test('vmap over pytrees with inDims pytrees: per-example gradients of an object of parameters', () => {
     const ys = f64([0.2, -0.4]);
     const l = (p: { w: Tensor; b: Tensor }, x: Tensor, y: Tensor) => model(p, x.reshape([1, 3])).sub(y).square().sum();
-    const perExample = vmap(grad(l), { inDims: [{ w: null, b: null }, 0, 0] })(params, xs, ys) as { w: Tensor; b: Tensor };
+    const perExample = vmap(grad(l), { inDims: [{ w: null, b: null }, 0, 0] })(params, xs, ys);
     assert.deepEqual([...perExample.w.shape], [2, 3]);
     for (let i = 0; i < 2; i++) {
-      const gi = grad(l)(params, xs.select(0, i), ys.select(0, i)) as { w: Tensor; b: Tensor };
+      const gi = grad(l)(params, xs.select(0, i), ys.select(0, i));
       assertAllClose(perExample.w.select(0, i), gi.w, EXACT);
       assertAllClose(perExample.b.select(0, i), gi.b, EXACT);
     }
     // A pytree argument mapped as a whole by a single number.
     const stacked = { w: stack([params.w, params.w.neg()]), b: stack([params.b, params.b.mul(2)]) };
-    const out = vmap(model, { inDims: [0, null] })(stacked, xs) as Tensor;
+    const out = vmap(model, { inDims: [0, null] })(stacked, xs);
     assertAllClose(out.select(0, 1), model({ w: params.w.neg(), b: params.b.mul(2) }, xs), EXACT);
   });
 
   test('outDims: per-output axes, null for an unbatched output, negative axes', () => {
     const f = (x: Tensor) => [x.mul(2), tensor(5)];
-    const [a, b] = vmap(f, { outDims: [-1, null] })(f64([1, 2, 3, 4, 5, 6], [2, 3])) as Tensor[];
+    const [a, b] = vmap(f, { outDims: [-1, null] })(f64([1, 2, 3, 4, 5, 6], [2, 3]));
     assertAllClose(a, [[2, 8], [4, 10], [6, 12]], EXACT);
     assertAllClose(b, 5);
     // An output that does not depend on the examples, given a batch axis, is broadcast along it.
-    const [sums, constant] = vmap((x: Tensor) => [x.sum(), tensor([1, 2])], { outDims: [0, 1] })(f64([1, 2, 3, 4, 5, 6], [3, 2])) as Tensor[];
+    const [sums, constant] = vmap((x: Tensor) => [x.sum(), tensor([1, 2])], { outDims: [0, 1] })(f64([1, 2, 3, 4, 5, 6], [3, 2]));
     assertAllClose(sums, [3, 7, 11], EXACT);
     assertAllClose(constant, [[1, 1, 1], [2, 2, 2]]);
   });
@@ -153,7 +153,7 @@ describe('pytree arguments and outputs', () => {
   test('jacrev and jacfwd with pytree inputs and outputs: shape out ++ in', () => {
     const f = (p: { w: Tensor; b: Tensor }) => ({ y: model(p, xs), n: p.w.square().sum() });
     for (const jac of [jacrev, jacfwd]) {
-      const J = jac(f)(params) as { y: { w: Tensor; b: Tensor }; n: { w: Tensor; b: Tensor } };
+      const J = jac(f)(params);
       assert.deepEqual([...J.y.w.shape], [2, 3]);
       assert.deepEqual([...J.y.b.shape], [2]);
       assert.deepEqual([...J.n.w.shape], [3]);
@@ -171,22 +171,22 @@ describe('argnums', () => {
   const [a, b, c] = [f64([0.1, 0.5]), f64([2, -1]), f64([3, 4])];
 
   test('an array gives an array of gradients; negative indices count from the end', () => {
-    const [ga, gc] = grad(f, { argnums: [0, 2] })(a, b, c) as Tensor[];
+    const [ga, gc] = grad(f, { argnums: [0, 2] })(a, b, c);
     assertAllClose(ga, [2 * Math.cos(0.2), -Math.cos(-0.5)], EXACT);
     assertAllClose(gc, [6, 8], EXACT);
-    assertAllClose(grad(f, { argnums: -1 })(a, b, c) as Tensor, [6, 8], EXACT);
-    const [one] = grad(f, { argnums: [1] })(a, b, c) as Tensor[];
+    assertAllClose(grad(f, { argnums: -1 })(a, b, c), [6, 8], EXACT);
+    const [one] = grad(f, { argnums: [1] })(a, b, c);
     assertAllClose(one, [0.1 * Math.cos(0.2), 0.5 * Math.cos(-0.5)], EXACT);
   });
 
   test('gradAndValue, jacrev and jacfwd with argnums arrays', () => {
-    const [[gb, ga], value] = gradAndValue(f, { argnums: [1, 0] })(a, b, c) as [Tensor[], Tensor];
+    const [[gb, ga], value] = gradAndValue(f, { argnums: [1, 0] })(a, b, c);
     assertAllClose(value, Math.sin(0.2) + Math.sin(-0.5) + 25, EXACT);
     assertAllClose(gb, [0.1 * Math.cos(0.2), 0.5 * Math.cos(-0.5)], EXACT);
     assertAllClose(ga, [2 * Math.cos(0.2), -Math.cos(-0.5)], EXACT);
     const g = (x: Tensor, y: Tensor) => x.mul(y);
     for (const jac of [jacrev, jacfwd]) {
-      const [jx, jy] = jac(g, { argnums: [0, 1] })(a, b) as Tensor[];
+      const [jx, jy] = jac(g, { argnums: [0, 1] })(a, b);
       assertAllClose(jx, [[2, 0], [0, -1]], EXACT);
       assertAllClose(jy, [[0.1, 0], [0, 0.5]], EXACT);
     }
@@ -198,7 +198,7 @@ describe('argnums: Hessian blocks and unused arguments', () => {
     // f(a, b) = sum(sin(a b)) + sum(a^2): every block is diagonal.
     const f = (a: Tensor, b: Tensor) => a.mul(b).sin().sum().add(a.square().sum());
     const [av, bv] = [[0.3, 0.5], [1.5, -1]];
-    const H = hessian(f, { argnums: [0, 1] })(f64(av), f64(bv)) as unknown as Tensor[][];
+    const H = hessian(f, { argnums: [0, 1] })(f64(av), f64(bv));
     const diag = (g: (a: number, b: number) => number) => av.map((ai, i) => av.map((_, j) => (i === j ? g(ai, bv[i]) : 0)));
     assertAllClose(H[0][0], diag((a, b) => -b * b * Math.sin(a * b) + 2), EXACT);
     assertAllClose(H[0][1], diag((a, b) => Math.cos(a * b) - a * b * Math.sin(a * b)), EXACT);
@@ -207,7 +207,7 @@ describe('argnums: Hessian blocks and unused arguments', () => {
   });
 
   test('the gradient with respect to an argument f does not use is zero, of its shape and dtype', () => {
-    const [ga, gb] = grad((a: Tensor, _b: Tensor) => a.sum(), { argnums: [0, 1] })(f64([1, 2]), tensor([1, 2, 3])) as Tensor[];
+    const [ga, gb] = grad((a: Tensor, _b: Tensor) => a.sum(), { argnums: [0, 1] })(f64([1, 2]), tensor([1, 2, 3]));
     assertAllClose(ga, [1, 1], EXACT);
     assert.equal(gb.dtype, 'float32');
     assert.deepEqual(gb.toArray(), [0, 0, 0]);
@@ -218,17 +218,17 @@ describe('argnums: Hessian blocks and unused arguments', () => {
 
 describe('hasAux', () => {
   const x = f64([0.3, -0.8]);
-  const withAux = (t: Tensor) => [t.sin().sum(), { cos: t.cos(), label: 'aux' }] as [Tensor, { cos: Tensor; label: string }];
+  const withAux = (t: Tensor) => [t.sin().sum(), { cos: t.cos(), label: 'aux' }] as const;
   const checkAux = (aux: { cos: Tensor; label: string }) => {
     assert.equal(aux.label, 'aux');
     assertAllClose(aux.cos, [Math.cos(0.3), Math.cos(-0.8)], EXACT);
   };
 
   test('grad returns [gradient, aux] and gradAndValue [gradient, [value, aux]]', () => {
-    const [g, aux] = grad(withAux, { hasAux: true })(x) as [Tensor, { cos: Tensor; label: string }];
+    const [g, aux] = grad(withAux, { hasAux: true })(x);
     assertAllClose(g, [Math.cos(0.3), Math.cos(-0.8)], EXACT);
     checkAux(aux);
-    const [g2, [value, aux2]] = gradAndValue(withAux, { hasAux: true })(x) as [Tensor, [Tensor, { cos: Tensor; label: string }]];
+    const [g2, [value, aux2]] = gradAndValue(withAux, { hasAux: true })(x);
     assertAllClose(g2, g, EXACT);
     assertAllClose(value, Math.sin(0.3) + Math.sin(-0.8), EXACT);
     checkAux(aux2);
@@ -238,7 +238,7 @@ describe('hasAux', () => {
     const [out, back, aux] = vjp(withAux, [x], { hasAux: true });
     assertAllClose(out, Math.sin(0.3) + Math.sin(-0.8), EXACT);
     checkAux(aux);
-    assertAllClose((back(f64(2)) as Tensor[])[0], [2 * Math.cos(0.3), 2 * Math.cos(-0.8)], EXACT);
+    assertAllClose(back(f64(2))[0], [2 * Math.cos(0.3), 2 * Math.cos(-0.8)], EXACT);
     const [value, tangent, aux2] = jvp(withAux, [x], [f64([1, 1])], { hasAux: true });
     assertAllClose(value, out, EXACT);
     assertAllClose(tangent, Math.cos(0.3) + Math.cos(-0.8), EXACT);
@@ -248,7 +248,7 @@ describe('hasAux', () => {
   test('jacrev and jacfwd return [jacobian, aux]', () => {
     const f = (t: Tensor) => [t.sin(), { cos: t.cos(), label: 'aux' }] as const;
     for (const jac of [jacrev, jacfwd]) {
-      const [J, aux] = jac(f, { hasAux: true })(x) as [Tensor, { cos: Tensor; label: string }];
+      const [J, aux] = jac(f, { hasAux: true })(x);
       assertAllClose(J, [[Math.cos(0.3), 0], [0, Math.cos(-0.8)]], EXACT);
       checkAux(aux);
     }
@@ -269,7 +269,7 @@ describe('linearize', () => {
     const tangents = [f64([1, 0, 0]), f64([0.5, -2, 3]), f64([0, 0, 1])];
     const tangentOuts = tangents.map((t) => lin(t).dataSync());
     assert.equal(calls, 1, 'jvpFn does not call f again');
-    tangents.forEach((t, i) => assertAllClose(tensor(tangentOuts[i], { shape: [3] }), numericalJvp(f, [x], [t]) as Tensor, FD));
+    tangents.forEach((t, i) => assertAllClose(tensor(tangentOuts[i], { shape: [3] }), numericalJvp(f, [x], [t]), FD));
   });
 
   test('with several primals and pytrees', () => {

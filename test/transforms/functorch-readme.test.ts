@@ -34,8 +34,8 @@ describe("functorch's README", () => {
   test('grad(sin) is cos and grad(grad(sin)) is -sin', () => {
     for (const v of [-1.3, 0, 0.4, 2.5]) {
       const x = tensor(v);
-      assertAllClose(grad((t: Tensor) => t.sin())(x) as Tensor, Math.cos(v));
-      assertAllClose(grad(grad((t: Tensor) => t.sin()) as (t: Tensor) => Tensor)(x) as Tensor, -Math.sin(v));
+      assertAllClose(grad((t: Tensor) => t.sin())(x), Math.cos(v));
+      assertAllClose(grad(grad((t: Tensor) => t.sin()))(x), -Math.sin(v));
     }
   });
 
@@ -46,7 +46,7 @@ describe("functorch's README", () => {
     const weights = randn([featureSize], { seed: 3, dtype: 'float64' });
     const examples = randn([batchSize, featureSize], { seed: 4, dtype: 'float64' });
     const targets = randn([batchSize], { seed: 5, dtype: 'float64' });
-    const perExample = vmap(grad(computeLoss), { inDims: [null, 0, 0] })(weights, examples, targets) as Tensor;
+    const perExample = vmap(grad(computeLoss), { inDims: [null, 0, 0] })(weights, examples, targets);
     assert.deepEqual(perExample.shape, [batchSize, featureSize]);
     // d/dw (relu(x.w) - t)^2 = 2 (relu(x.w) - t) [x.w > 0] x, written out per example.
     const w = numbers(weights);
@@ -58,7 +58,7 @@ describe("functorch's README", () => {
     assertAllClose(perExample, expected, { rtol: 1e-12, atol: 1e-12 });
     // And against finite differences for each example.
     for (let i = 0; i < batchSize; i++) {
-      const fd = numericalGrad(computeLoss, [weights, examples.select(0, i), targets.select(0, i)]) as Tensor;
+      const fd = numericalGrad(computeLoss, [weights, examples.select(0, i), targets.select(0, i)]);
       assertAllClose(perExample.select(0, i), fd, { rtol: 1e-6, atol: 1e-8 });
     }
   });
@@ -68,7 +68,7 @@ describe("functorch's README", () => {
     const [out, vjpFn] = vjp((t: Tensor) => t.sin(), [x]);
     assertAllClose(out, numbers(x).map(Math.sin));
     const u = randn([5], { seed: 7 });
-    const [g] = vjpFn(u) as Tensor[];
+    const [g] = vjpFn(u);
     assertAllClose(g, numbers(x).map((v, i) => Math.cos(v) * numbers(u)[i]));
   });
 
@@ -83,38 +83,38 @@ describe("functorch's README", () => {
 
   test('jacrev(sin) is the diagonal matrix of cos', () => {
     const x = randn([5], { seed: 10 });
-    assertAllClose(jacrev((t: Tensor) => t.sin())(x) as Tensor, diag(numbers(x).map(Math.cos)));
+    assertAllClose(jacrev((t: Tensor) => t.sin())(x), diag(numbers(x).map(Math.cos)));
   });
 
   test('vmap(jacrev(sin)) over [64, 5] gives 64 diagonal matrices', () => {
     const x = randn([64, 5], { seed: 11 });
-    const jacobians = vmap(jacrev((t: Tensor) => t.sin()) as (t: Tensor) => Tensor)(x);
+    const jacobians = vmap(jacrev((t: Tensor) => t.sin()))(x);
     assert.deepEqual(jacobians.shape, [64, 5, 5]);
     assertAllClose(jacobians, (x.toArray() as number[][]).map((row) => diag(row.map(Math.cos))));
   });
 
   test('jacfwd(sin) is the diagonal matrix of cos', () => {
     const x = randn([5], { seed: 12 });
-    assertAllClose(jacfwd((t: Tensor) => t.sin())(x) as Tensor, diag(numbers(x).map(Math.cos)));
+    assertAllClose(jacfwd((t: Tensor) => t.sin())(x), diag(numbers(x).map(Math.cos)));
   });
 
   test('jacrev with argnums differentiates the chosen argument', () => {
     const x = randn([5], { seed: 13 });
     const y = randn([5], { seed: 14 });
     const f = (a: Tensor, b: Tensor) => a.sin().add(b.cos());
-    assertAllClose(jacrev(f, { argnums: 1 })(x, y) as Tensor, diag(numbers(y).map((v) => -Math.sin(v))));
-    assertAllClose(jacfwd(f, { argnums: 1 })(x, y) as Tensor, diag(numbers(y).map((v) => -Math.sin(v))));
+    assertAllClose(jacrev(f, { argnums: 1 })(x, y), diag(numbers(y).map((v) => -Math.sin(v))));
+    assertAllClose(jacfwd(f, { argnums: 1 })(x, y), diag(numbers(y).map((v) => -Math.sin(v))));
   });
 
   test('Hessians by jacrev(jacrev(f)), jacfwd(jacrev(f)) and hessian(f) agree with the math', () => {
     const f = (x: Tensor) => x.sin().sum();
     const x = randn([5], { seed: 15, dtype: 'float64' });
     const expected = diag(numbers(x).map((v) => -Math.sin(v)));
-    const h0 = jacrev(jacrev(f) as (t: Tensor) => Tensor)(x) as Tensor;
-    const h1 = jacfwd(jacrev(f) as (t: Tensor) => Tensor)(x) as Tensor;
-    const h2 = hessian(f)(x) as Tensor;
+    const h0 = jacrev(jacrev(f))(x);
+    const h1 = jacfwd(jacrev(f))(x);
+    const h2 = hessian(f)(x);
     for (const h of [h0, h1, h2]) assertAllClose(h, expected, { rtol: 1e-12, atol: 1e-12 });
-    assertAllClose(h2, numericalJacobian(grad(f) as (t: Tensor) => Tensor, x), { rtol: 1e-7, atol: 1e-8 });
+    assertAllClose(h2, numericalJacobian(grad(f), x), { rtol: 1e-7, atol: 1e-8 });
   });
 
   test('makeGraph(grad(f)) traces the primitives of the gradient', () => {

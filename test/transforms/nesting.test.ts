@@ -6,7 +6,7 @@ import { grad, jacrev, jvp, tensor, TransformError, vjp, vmap, type Tensor } fro
 import { assertAllClose, numericalGrad } from '../../src/testing/index.js';
 
 const f64 = (v: number) => tensor(v, { dtype: 'float64' });
-const d = (f: (x: Tensor) => Tensor) => grad(f) as (x: Tensor) => Tensor;
+const d = (f: (x: Tensor) => Tensor) => grad(f);
 
 describe('perturbation confusion', () => {
   test('d/dx [x * grad(y => x * y)(c)] = 2x: the inner grad is x, for any c', () => {
@@ -15,7 +15,7 @@ describe('perturbation confusion', () => {
     for (const [x, c] of [[2, 3], [-1.5, 0.25], [0.7, -4]]) {
       const f = (t: Tensor) => t.mul(d((y: Tensor) => t.mul(y))(f64(c)));
       assertAllClose(d(f)(f64(x)), 2 * x, { rtol: 1e-12, atol: 0 });
-      assertAllClose(d(f)(f64(x)), numericalGrad(f, [f64(x)]) as Tensor, { rtol: 1e-8, atol: 1e-10 });
+      assertAllClose(d(f)(f64(x)), numericalGrad(f, [f64(x)]), { rtol: 1e-8, atol: 1e-10 });
     }
   });
 
@@ -31,12 +31,12 @@ describe('perturbation confusion', () => {
     const inner = (t: Tensor) => d((y: Tensor) => t.mul(y))(f64(3));
     const f = (t: Tensor) => t.mul(inner(t));
     assertAllClose(jvp(f, [f64(x)], [f64(1)])[1], 2 * x, { rtol: 1e-12, atol: 0 });
-    assertAllClose((vjp(f, [f64(x)])[1](f64(1)) as Tensor[])[0], 2 * x, { rtol: 1e-12, atol: 0 });
+    assertAllClose(vjp(f, [f64(x)])[1](f64(1))[0], 2 * x, { rtol: 1e-12, atol: 0 });
     // Inner jvp: d/dy (x * y) along 1 is x.
     const g = (t: Tensor) => t.mul(jvp((y: Tensor) => t.mul(y), [f64(3)], [f64(1)])[1]);
     assertAllClose(d(g)(f64(x)), 2 * x, { rtol: 1e-12, atol: 0 });
     // Inner jacrev on a vector: the Jacobian of x * y over y is x I; its trace is 3x.
-    const h = (t: Tensor) => t.mul((jacrev((y: Tensor) => y.mul(t))(tensor([1, 2, 3], { dtype: 'float64' })) as Tensor).diagonal().sum());
+    const h = (t: Tensor) => t.mul(jacrev((y: Tensor) => y.mul(t))(tensor([1, 2, 3], { dtype: 'float64' })).diagonal().sum());
     assertAllClose(d(h)(f64(x)), 6 * x, { rtol: 1e-12, atol: 0 });
   });
 
@@ -58,8 +58,8 @@ describe('item() and data-dependent control flow', () => {
   const branchy = (t: Tensor) => (t.sum().item() > 0 ? t.sin().sum() : t.square().sum());
 
   test('under grad, each branch is differentiated where it is taken', () => {
-    assertAllClose(grad(branchy)(tensor([0.5, 1], { dtype: 'float64' })) as Tensor, [Math.cos(0.5), Math.cos(1)], { rtol: 1e-12, atol: 0 });
-    assertAllClose(grad(branchy)(tensor([-0.5, -1], { dtype: 'float64' })) as Tensor, [-1, -2], { rtol: 1e-12, atol: 0 });
+    assertAllClose(grad(branchy)(tensor([0.5, 1], { dtype: 'float64' })), [Math.cos(0.5), Math.cos(1)], { rtol: 1e-12, atol: 0 });
+    assertAllClose(grad(branchy)(tensor([-0.5, -1], { dtype: 'float64' })), [-1, -2], { rtol: 1e-12, atol: 0 });
   });
 
   test('a while loop on values: repeated squaring until the value exceeds 10', () => {
@@ -73,9 +73,9 @@ describe('item() and data-dependent control flow', () => {
       let k = 0;
       for (let v = x; v < 10; v *= v) k++;
       const p = 2 ** k;
-      assertAllClose(grad(f)(f64(x)) as Tensor, p * x ** (p - 1), { rtol: 1e-12, atol: 0 });
+      assertAllClose(grad(f)(f64(x)), p * x ** (p - 1), { rtol: 1e-12, atol: 0 });
       assertAllClose(jvp(f, [f64(x)], [f64(1)])[1], p * x ** (p - 1), { rtol: 1e-12, atol: 0 });
-      assertAllClose((vjp(f, [f64(x)])[1](f64(1)) as Tensor[])[0], p * x ** (p - 1), { rtol: 1e-12, atol: 0 });
+      assertAllClose(vjp(f, [f64(x)])[1](f64(1))[0], p * x ** (p - 1), { rtol: 1e-12, atol: 0 });
     }
   });
 
@@ -83,7 +83,7 @@ describe('item() and data-dependent control flow', () => {
     const f = (t: Tensor) => ((t.toArray() as number[])[0] > 0 ? t.exp() : t.neg());
     const x = tensor([0.5, 2], { dtype: 'float64' });
     assertAllClose(jvp(f, [x], [tensor([1, 1], { dtype: 'float64' })])[1], [Math.exp(0.5), Math.exp(2)], { rtol: 1e-12, atol: 0 });
-    assertAllClose((vjp(f, [x.neg()])[1](tensor([1, 1], { dtype: 'float64' })) as Tensor[])[0], [-1, -1], { rtol: 0, atol: 0 });
+    assertAllClose(vjp(f, [x.neg()])[1](tensor([1, 1], { dtype: 'float64' }))[0], [-1, -1], { rtol: 0, atol: 0 });
   });
 
   test('values read inside nested grads are the values at the current point', () => {

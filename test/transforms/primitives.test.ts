@@ -64,6 +64,14 @@ const EXAMPLES: Record<string, Example> = {
   flip: { inputs: [X], apply: (a) => applyPrim('flip', [a], { axes: [1] }), derivative: 'fd' },
   gather: { inputs: [X], apply: (a) => applyPrim('gather', [a, INDEX], { axis: 1 }), derivative: 'fd' },
   scatter_add: { inputs: [X], apply: (a) => applyPrim('scatter_add', [INDEX, a], { axis: 1, size: 4 }), derivative: 'fd' },
+  random_bits: {
+    inputs: [X],
+    apply: (a) => {
+      const word = a.mul(1e4).cast('int32');
+      return applyPrim('random_bits', [word, word.neg(), INDEX]);
+    },
+    derivative: 'zero',
+  },
 };
 
 const isRule = (r: unknown): boolean => typeof r === 'function';
@@ -112,7 +120,7 @@ describe('every primitive has a jvp, a vjp and a batching rule', () => {
         const [, tangent] = jvp(ex.apply, ex.inputs, ex.inputs.map((x) => x.cos()));
         assertAllClose(tangent, out.mul(0).cast(out.dtype), { rtol: 0, atol: 0 });
         const [, back] = vjp(ex.apply, ex.inputs);
-        const grads = back(out) as Tensor[];
+        const grads = back(out);
         grads.forEach((g, i) => assertAllClose(g, ex.inputs[i].mul(0), { rtol: 0, atol: 0 }));
       } else {
         // cast float32 -> float64: the tangent is cast along, the cotangent cast back.
@@ -122,7 +130,7 @@ describe('every primitive has a jvp, a vjp and a batching rule', () => {
         assert.equal(tangent.dtype, 'float64');
         assertAllClose(tangent, t.cast('float64'), { rtol: 0, atol: 0 });
         const u = x.sin().cast('float64');
-        const [g] = vjp(ex.apply, [x])[1](u) as Tensor[];
+        const [g] = vjp(ex.apply, [x])[1](u);
         assert.equal(g.dtype, 'float32');
         assertAllClose(g, u.cast('float32'), { rtol: 0, atol: 0 });
       }

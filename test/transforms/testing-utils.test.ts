@@ -74,15 +74,15 @@ describe('finite differences', () => {
   const expOf = (v: number[]) => v.map(Math.exp);
 
   test('numericalJvp, numericalGrad and numericalJacobian of exp', () => {
-    assertAllClose(numericalJvp((t: Tensor) => t.exp(), [x], [f64([1, 2, -1])]) as Tensor, expOf([0.2, -0.5, 1.3]).map((v, i) => v * [1, 2, -1][i]), { rtol: 1e-10, atol: 1e-10 });
-    assertAllClose(numericalGrad((t: Tensor) => t.exp().sum(), [x]) as Tensor, expOf([0.2, -0.5, 1.3]), { rtol: 1e-10, atol: 1e-10 });
+    assertAllClose(numericalJvp((t: Tensor) => t.exp(), [x], [f64([1, 2, -1])]), expOf([0.2, -0.5, 1.3]).map((v, i) => v * [1, 2, -1][i]), { rtol: 1e-10, atol: 1e-10 });
+    assertAllClose(numericalGrad((t: Tensor) => t.exp().sum(), [x]), expOf([0.2, -0.5, 1.3]), { rtol: 1e-10, atol: 1e-10 });
     const jac = numericalJacobian((t: Tensor) => t.exp(), x);
     assertAllClose(jac, [0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? Math.exp([0.2, -0.5, 1.3][i]) : 0))), { rtol: 1e-10, atol: 1e-10 });
   });
 
   test('numericalGrad with argnums and pytrees', () => {
     const f = (a: Tensor, p: { b: Tensor }) => a.mul(p.b).sum();
-    const g = numericalGrad(f, [f64([1, 2]), { b: f64([3, 4]) }], { argnums: 1 }) as { b: Tensor };
+    const g = numericalGrad(f, [f64([1, 2]), { b: f64([3, 4]) }], { argnums: 1 });
     assertAllClose(g.b, [1, 2], { rtol: 1e-10, atol: 1e-10 });
   });
 });

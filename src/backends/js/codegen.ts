@@ -8,7 +8,7 @@ import type { DType } from '../../lazy/dtype.js';
 import { IndexError } from '../../lazy/errors.js';
 import { primitiveRule } from '../../lazy/primitive.js';
 import { castExpression, logistic, roundHalfEven } from '../../lazy/primitives/elementwise.js';
-import { normalAt, uniformAt } from '../../lazy/random.js';
+import { keyedBits, normalAt, uniformAt } from '../../lazy/random.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
 import type { CompiledKernel } from '../../fusion/program.js';
 
@@ -21,7 +21,7 @@ function checkIndex(value: number, size: number, what: string): number {
 }
 
 /** What generated code may call. */
-const HELPERS = { roundHalfEven, logistic, uniformAt, normalAt, checkIndex };
+const HELPERS = { roundHalfEven, logistic, uniformAt, normalAt, keyedBits, checkIndex };
 
 function literal(v: number): string {
   if (Number.isNaN(v)) return 'NaN';

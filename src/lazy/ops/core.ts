@@ -17,9 +17,12 @@ export function applyPrim(op: string, args: readonly Tensor[], attrs: Attrs = {}
 }
 
 /**
- * Converts `x` to a Tensor. A JavaScript number is weakly typed: it takes the dtype
- * `partner` (the dtype of the tensor it meets), see `weakScalarType`. Errors about `x`
- * name `op`, the op it was passed to.
+ * Converts `x` to a Tensor (tensors pass through). A JavaScript number is weakly typed: it
+ * takes the dtype `partner` (the dtype of the tensor it meets), see `weakScalarType`.
+ * Errors about `x` name `op`, the op it was passed to.
+ * @example
+ * asTensor([[1, 2], [3, 4]]); // float32 [2, 2]
+ * asTensor(3, 'int32');       // an int32 scalar
  */
 export function asTensor(x: TensorLike, partner?: DType, op = 'tensor'): Tensor {
   if (x instanceof Tensor) return x;

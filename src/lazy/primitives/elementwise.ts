@@ -7,6 +7,7 @@ import type { Tensor } from '../tensor.js';
 import { applyPrim, symbolicZerosLike } from '../ops/core.js';
 import * as o from '../ops/elementwise.js';
 import { batchElementwise } from './batching.js';
+import { keyedBits } from '../random.js';
 
 type OutputType = 'same' | 'bool' | 'cast';
 
@@ -250,3 +251,13 @@ export function castExpression(dtype: DType, x: string): string {
   }
 }
 
+
+// Counter-based random bits from a key held as data (the `random` namespace): elementwise,
+// so it fuses like arithmetic and batches over keys under vmap with no special rule.
+elementwise({
+  op: 'random_bits', arity: 3, domain: 'numeric',
+  scalar: keyedBits,
+  js: (k0, k1, counter) => `keyedBits(${k0},${k1},${counter})`,
+  jvp: () => null,
+  vjp: () => [null, null, null],
+});
