@@ -13,6 +13,7 @@ registerBackend(interpBackend);
 
 export { Tensor, type NestedNumbers } from './lazy/tensor.js';
 export * from './lazy/ops/index.js';
+export * as linalg from './lazy/ops/decompositions.js';
 export type { DType, TypedArray } from './lazy/dtype.js';
 export type { Shape } from './lazy/shape.js';
 export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, TransformError } from './lazy/errors.js';

@@ -17,6 +17,9 @@
  *
  * Finally, kernels over the same iteration space that read the same buffers merge into one
  * kernel with several outputs, within the backend's cap on buffers per kernel.
+ *
+ * Opaque primitives (factorizations, solves) are never fused: each becomes a 'call' step
+ * that runs the primitive's own function on buffers, so the nodes it reads are materialized.
  */
 import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
@@ -227,9 +230,25 @@ function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
 
 interface Group {
   outputs: Node[];
+  /** A call step: its one output is an opaque node. */
   readonly kind: KernelIR['kind'];
   loads: Set<Node>;
   origins: Set<Node>;
+}
+
+/** The step computing an opaque node: a call of its primitive's function, no loops. */
+function callKernel(node: Node): ScheduledKernel {
+  const inputs = [...node.inputs];
+  const buffers: BufferSpec[] = [
+    { dtype: node.dtype, size: sizeOf(node.shape), role: 'output' },
+    ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
+  ];
+  const call = { op: node.op, shape: node.shape, dtype: node.dtype, attrs: node.attrs, inputs: inputs.map((n) => ({ shape: n.shape, dtype: n.dtype })) };
+  const signature = (s: { shape: readonly number[]; dtype: string }) => `${s.dtype}[${s.shape.join(',')}]`;
+  const text = `call ${node.op} ${JSON.stringify(node.attrs)} ${signature(node)} <- ${call.inputs.map(signature).join(', ')}`;
+  // A rough count for explain: the cost of a dense factorization of the inputs.
+  const operations = inputs.reduce((sum, n) => sum + sizeOf(n.shape) * (n.shape[n.shape.length - 1] ?? 1), 0);
+  return { ir: { kind: 'call', call, buffers, body: [], text, operations }, outputs: [node], inputs };
 }
 
 /** Merges sibling map kernels over one iteration space that share an input or a subexpression. */
@@ -347,12 +366,16 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
 export function schedule(roots: readonly Node[], options: ScheduleOptions): Schedule {
   const nodes = topoSort(roots, isInputLeaf);
   const leaves = nodes.filter(isInputLeaf);
-  const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r)));
+  const calls = nodes.filter((n) => !isInputLeaf(n) && n.rule.kind === 'opaque');
+  const isCall = (n: Node) => !isInputLeaf(n) && n.rule.kind === 'opaque';
+  const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r) && !isCall(r)));
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
-    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement')) materialized.add(n);
+    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n))) materialized.add(n);
   }
-  const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n);
+  // A call reads whole contiguous buffers.
+  for (const c of calls) for (const input of c.inputs) if (!isInputLeaf(input) && !isCall(input)) materialized.add(input);
+  const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n) || isCall(n);
   const roundsEachOp = feedsEquality(nodes);
   // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
   // node that is now materialized.
@@ -371,8 +394,10 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp));
   }
-  const groups = executionOrder(mergeSiblings(drafts, options.maxBuffers));
+  const callGroups = calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set() }));
+  const groups = executionOrder([...mergeSiblings(drafts, options.maxBuffers), ...callGroups]);
   const kernels = groups.map((g) => {
+    if (g.kind === 'call') return callKernel(g.outputs[0]);
     const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp);
     return finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
   });
