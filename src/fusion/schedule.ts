@@ -251,14 +251,19 @@ function callKernel(node: Node): ScheduledKernel {
   return { ir: { kind: 'call', call, buffers, body: [], text, operations }, outputs: [node], inputs };
 }
 
-/** Merges sibling map kernels over one iteration space that share an input or a subexpression. */
-function mergeSiblings(drafts: readonly Draft[], maxBuffers: number): Group[] {
-  const groups: Group[] = drafts.map((d) => ({
+/**
+ * Merges sibling map kernels over one iteration space that share an input or a subexpression.
+ * The call steps of opaque nodes take part only as links in the dependency graph (two
+ * kernels on either side of a call are not siblings).
+ */
+function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuffers: number): Group[] {
+  const groups: Group[] = drafts.map((d): Group => ({
     outputs: [...d.outputs],
     kind: d.kind,
     loads: new Set(analysisOf(d).exprs.flatMap((e) => (e.kind === 'load' ? [e.source] : []))),
     origins: new Set(analysisOf(d).origins),
   }));
+  groups.push(...calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set() })));
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
   const dependsOn = (g: Group): Group[] => [...g.loads].flatMap((n) => (producer.has(n) && producer.get(n) !== g ? [producer.get(n)!] : []));
@@ -394,8 +399,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp));
   }
-  const callGroups = calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set() }));
-  const groups = executionOrder([...mergeSiblings(drafts, options.maxBuffers), ...callGroups]);
+  const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers));
   const kernels = groups.map((g) => {
     if (g.kind === 'call') return callKernel(g.outputs[0]);
     const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp);

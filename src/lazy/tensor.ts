@@ -178,6 +178,13 @@ export class Tensor {
   matmul(other: TensorLike): Tensor { return ops.matmul(this, other); }
   dot(other: TensorLike): Tensor { return ops.dot(this, other); }
   outer(other: TensorLike): Tensor { return ops.outer(this, other); }
+  /** `solve(this, b)`: X with this @ X = b. */
+  solve(b: TensorLike): Tensor { return ops.solve(this, b); }
+  cholesky(opts?: { upper?: boolean }): Tensor { return ops.cholesky(this, opts); }
+  inv(): Tensor { return ops.inv(this); }
+  det(): Tensor { return ops.det(this); }
+  slogdet(): [Tensor, Tensor] { return ops.slogdet(this); }
+  eigh(): [Tensor, Tensor] { return ops.eigh(this); }
   mseLoss(target: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.mseLoss(this, target, opts); }
   crossEntropy(targets: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.crossEntropy(this, targets, opts); }
 }
