@@ -196,6 +196,27 @@ describe('values against a float64 reference', () => {
     assertAllClose(F.det(F.zeros([0, 0])), 1, { message: 'the determinant of the empty matrix' });
   });
 
+  test('eigh of degenerate spectra: repeated, zero and rank-one matrices, widely scaled entries', () => {
+    const q = F.eigh(F.randn([6, 6], { seed: 3, dtype: 'float64' }).add(F.randn([6, 6], { seed: 3, dtype: 'float64' }).T))[1];
+    const repeated = q.matmul(tensor([1, 1, 1, 2, 2, -3], { dtype: 'float64' }).unsqueeze(-1).mul(q.T));
+    const u = F.randn([7, 1], { seed: 5, dtype: 'float64' });
+    const cases: [Tensor, number[]][] = [
+      [F.eye(5, 5, { dtype: 'float64' }), [1, 1, 1, 1, 1]],
+      [F.zeros([4, 4], { dtype: 'float64' }), [0, 0, 0, 0]],
+      [repeated, [-3, 1, 1, 1, 2, 2]],
+      [u.matmul(u.T), [0, 0, 0, 0, 0, 0, u.square().sum().item()]],
+      [tensor([[1e-300, 0], [0, 1e300]], { dtype: 'float64' }), [1e-300, 1e300]],
+    ];
+    for (const [a, expected] of cases) {
+      const n = a.shape[0];
+      const [w, v] = F.eigh(a);
+      const scale = Math.max(...expected.map(Math.abs), 1);
+      assertAllClose(w, expected, { rtol: 1e-12, atol: 1e-13 * scale, message: `eigenvalues of ${a.toString()}` });
+      assertAllClose(v.T.matmul(v), F.eye(n, n, { dtype: 'float64' }), { rtol: 0, atol: 1e-13, message: 'V^T V = I' });
+      assertAllClose(a.matmul(v), v.mul(w), { rtol: 1e-12, atol: 1e-13 * scale, message: 'A V = V diag(w)' });
+    }
+  });
+
   test('n = 64: a solve and an eigendecomposition of a batch of large matrices', () => {
     const b = F.randn([3, 64, 64], { seed: 1, dtype: 'float64' });
     const a = b.matmul(b.transpose(-1, -2)).add(F.eye(64, 64, { dtype: 'float64' }).mul(64));

@@ -198,53 +198,115 @@ function computeSlogdet(out: TypedArray, [a]: readonly TypedArray[], sig: CallSi
   }
 }
 
-/** Cyclic Jacobi rotations on the symmetric part of `a` (n x n): eigenvalues and vectors. */
-function jacobiEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        total += a[i * n + j] ** 2;
-        if (i !== j) off += a[i * n + j] ** 2;
-      }
+/**
+ * Householder reduction of the symmetric n x n `a` (row-major, overwritten) to tridiagonal
+ * form T = Q^T A Q: returns T's diagonal and off-diagonal (off[i] couples i and i + 1) and
+ * the orthogonal Q.
+ */
+function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array; off: Float64Array; q: Float64Array } {
+  const q = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) q[i * n + i] = 1;
+  const v = new Float64Array(n);
+  const w = new Float64Array(n);
+  for (let k = 0; k + 2 < n; k++) {
+    // The reflection P = I - beta v v^T that maps column k below the diagonal to alpha e1.
+    let norm2 = 0;
+    for (let i = k + 1; i < n; i++) norm2 += a[i * n + k] ** 2;
+    const head = a[(k + 1) * n + k];
+    const alpha = head > 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
+    for (let i = k + 1; i < n; i++) v[i] = a[i * n + k];
+    v[k + 1] -= alpha;
+    const vv = norm2 - head * head + v[k + 1] * v[k + 1];
+    if (vv === 0) continue;
+    const beta = 2 / vv;
+    // A22 <- P A22 P as a symmetric rank-2 update: p = beta A22 v, w = p - (beta v.p / 2) v.
+    let vp = 0;
+    for (let i = k + 1; i < n; i++) {
+      let p = 0;
+      for (let j = k + 1; j < n; j++) p += a[i * n + j] * v[j];
+      w[i] = beta * p;
+      vp += v[i] * w[i];
     }
-    if (!(off > 1e-30 * total)) break;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q];
-        if (apq === 0) continue;
-        // The rotation that zeroes a[p][q] (the smaller of the two angles, for stability).
-        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let r = 0; r < n; r++) {
-          const arp = a[r * n + p];
-          const arq = a[r * n + q];
-          a[r * n + p] = c * arp - s * arq;
-          a[r * n + q] = s * arp + c * arq;
-        }
-        for (let r = 0; r < n; r++) {
-          const apr = a[p * n + r];
-          const aqr = a[q * n + r];
-          a[p * n + r] = c * apr - s * aqr;
-          a[q * n + r] = s * apr + c * aqr;
-        }
-        for (let r = 0; r < n; r++) {
-          const vrp = v[r * n + p];
-          const vrq = v[r * n + q];
-          v[r * n + p] = c * vrp - s * vrq;
-          v[r * n + q] = s * vrp + c * vrq;
-        }
-      }
+    const half = (beta * vp) / 2;
+    for (let i = k + 1; i < n; i++) w[i] -= half * v[i];
+    for (let i = k + 1; i < n; i++) for (let j = k + 1; j < n; j++) a[i * n + j] -= v[i] * w[j] + w[i] * v[j];
+    a[(k + 1) * n + k] = alpha;
+    a[k * n + k + 1] = alpha;
+    for (let i = k + 2; i < n; i++) a[i * n + k] = a[k * n + i] = 0;
+    // Q <- Q P.
+    for (let r = 0; r < n; r++) {
+      let qv = 0;
+      for (let j = k + 1; j < n; j++) qv += q[r * n + j] * v[j];
+      qv *= beta;
+      for (let j = k + 1; j < n; j++) q[r * n + j] -= qv * v[j];
     }
   }
-  const values = new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = a[i * n + i];
-  return { values, vectors: v };
+  const diag = new Float64Array(n);
+  const off = new Float64Array(n);
+  for (let i = 0; i < n; i++) diag[i] = a[i * n + i];
+  for (let i = 0; i + 1 < n; i++) off[i] = a[(i + 1) * n + i];
+  return { diag, off, q };
+}
+
+/**
+ * Implicitly shifted QL iterations on a symmetric tridiagonal matrix (diagonal `d`,
+ * off-diagonal `e`, both overwritten: `d` ends as the eigenvalues), applying every
+ * rotation to the columns of `z` (n x n, row-major), which ends as the eigenvectors.
+ */
+function tridiagonalEigen(d: Float64Array, e: Float64Array, z: Float64Array, n: number): void {
+  for (let l = 0; l < n; l++) {
+    for (let iteration = 0; iteration < 64; iteration++) {
+      // The first negligible off-diagonal entry at or after l splits the problem.
+      let m = l;
+      while (m < n - 1 && Math.abs(e[m]) > Number.EPSILON * (Math.abs(d[m]) + Math.abs(d[m + 1]))) m++;
+      if (m === l) break;
+      // Wilkinson's shift from the leading 2 x 2 block, folded into the first rotation.
+      let g = (d[l + 1] - d[l]) / (2 * e[l]);
+      let r = Math.hypot(g, 1);
+      g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
+      let s = 1;
+      let c = 1;
+      let p = 0;
+      let underflow = false;
+      for (let i = m - 1; i >= l; i--) {
+        const f = s * e[i];
+        const b = c * e[i];
+        r = Math.hypot(f, g);
+        e[i + 1] = r;
+        if (r === 0) {
+          // The rotation vanished: the bulge is gone early; restart on the deflated block.
+          d[i + 1] -= p;
+          e[m] = 0;
+          underflow = true;
+          break;
+        }
+        s = f / r;
+        c = g / r;
+        g = d[i + 1] - p;
+        r = (d[i] - g) * s + 2 * c * b;
+        p = s * r;
+        d[i + 1] = g + p;
+        g = c * r - b;
+        for (let k = 0; k < n; k++) {
+          const zi = z[k * n + i];
+          const zj = z[k * n + i + 1];
+          z[k * n + i + 1] = s * zi + c * zj;
+          z[k * n + i] = c * zi - s * zj;
+        }
+      }
+      if (underflow) continue;
+      d[l] -= p;
+      e[l] = g;
+      e[m] = 0;
+    }
+  }
+}
+
+/** Eigenvalues and eigenvectors (columns) of the symmetric `a` (overwritten). */
+function symmetricEigen(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
+  const { diag, off, q } = tridiagonalize(a, n);
+  tridiagonalEigen(diag, off, q, n);
+  return { values: diag, vectors: q };
 }
 
 function computeEigh(out: TypedArray, [a]: readonly TypedArray[], sig: CallSignature): void {
@@ -253,7 +315,7 @@ function computeEigh(out: TypedArray, [a]: readonly TypedArray[], sig: CallSigna
   for (let batch = 0, count = batches(sig.shape, 2); batch < count; batch++) {
     const base = batch * n * n;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m[i * n + j] = 0.5 * (a[base + i * n + j] + a[base + j * n + i]);
-    const { values, vectors } = jacobiEigen(m, n);
+    const { values, vectors } = symmetricEigen(m, n);
     const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => values[i] - values[j] || i - j);
     const at = batch * (n + 1) * n;
     order.forEach((src, col) => {
