@@ -182,7 +182,9 @@ export function slogdet(a: TensorLike): [Tensor, Tensor] {
  * det(tensor([[1, 2], [3, 4]])); // -2
  */
 export function det(a: TensorLike): Tensor {
-  const [sign, logAbsDet] = slogdet(a);
+  const x = asTensor(a);
+  squareFloat('det', x);
+  const [sign, logAbsDet] = slogdet(x);
   return mul(sign, exp(logAbsDet));
 }
 
