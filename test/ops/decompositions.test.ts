@@ -274,6 +274,31 @@ describe('derivatives against finite differences (float64)', () => {
     assertAllClose(g, F.eye(3, 3, { dtype: 'float64' }));
   });
 
+  test('random matrices: solve, inv, slogdet, cholesky, choleskySolve and eigenvalues (fast-check)', () => {
+    const smallArb = fc.record({ batch: fc.array(fc.integer({ min: 1, max: 2 }), { maxLength: 1 }), n: fc.integer({ min: 1, max: 4 }) });
+    let eigenvalueChecks = 0;
+    fc.assert(
+      fc.property(smallArb.chain((c) => fc.tuple(generalArb(c.batch, c.n, 'float64'), spdArb(c.batch, c.n, 'float64'), valuesArb([...c.batch, c.n, 2]))), ([a, s, rhs]) => {
+        checkGrads((x: Tensor, y: Tensor) => F.solve(x, y), [a, rhs]);
+        checkGrads((x: Tensor) => F.inv(x), [a], { order: 1 });
+        checkGrads((x: Tensor) => F.slogdet(x)[1], [a]);
+        checkGrads((x: Tensor) => F.cholesky(x), [s]);
+        checkGrads((x: Tensor, y: Tensor) => F.choleskySolve(F.cholesky(x), y), [s, rhs], { order: 1 });
+        // Eigenvalues are differentiable where they are simple: spread them, and skip the
+        // (generated often) spectra that still have a near-repeat.
+        const n = s.shape[s.rank - 1];
+        const spread = s.add(F.eye(n, n, { dtype: 'float64' }).mul(F.arange(n, undefined, 1, { dtype: 'float64' })));
+        const w = matrices(F.eigh(spread)[0].unsqueeze(-2)).map((m) => m[0]);
+        if (w.every((values) => values.every((v, i) => i === 0 || v - values[i - 1] > 0.05))) {
+          checkGrads((x: Tensor) => F.eigh(x)[0], [spread], { order: 1 });
+          eigenvalueChecks++;
+        }
+      }),
+      { numRuns: numRuns(6) },
+    );
+    assert.ok(eigenvalueChecks > 0, 'some generated spectra were simple enough to differentiate');
+  });
+
   test('float32 first derivatives agree with float64 ones', () => {
     const f = (x: Tensor) => F.slogdet(F.cholesky(spd(x)).add(shift.cast(x.dtype)))[1].add(F.solve(spd(x), F.ones([3], { dtype: x.dtype })).sum());
     assertAllClose(F.grad(f)(m.cast('float32')), F.grad(f)(m).cast('float32'), { rtol: 1e-4, atol: 1e-5 });
