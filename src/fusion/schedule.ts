@@ -230,7 +230,7 @@ function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
 
 interface Group {
   outputs: Node[];
-  /** A call step: its one output is an opaque node. */
+  /** 'call': the step of one opaque node (never merged with another). */
   readonly kind: KernelIR['kind'];
   loads: Set<Node>;
   origins: Set<Node>;
@@ -371,8 +371,8 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
 export function schedule(roots: readonly Node[], options: ScheduleOptions): Schedule {
   const nodes = topoSort(roots, isInputLeaf);
   const leaves = nodes.filter(isInputLeaf);
-  const calls = nodes.filter((n) => !isInputLeaf(n) && n.rule.kind === 'opaque');
   const isCall = (n: Node) => !isInputLeaf(n) && n.rule.kind === 'opaque';
+  const calls = nodes.filter(isCall);
   const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r) && !isCall(r)));
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
