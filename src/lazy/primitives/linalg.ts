@@ -32,7 +32,7 @@ const sym = (x: Tensor): Tensor => o.mul(o.add(x, mT(x)), 0.5);
 const plus = (a: Tensor | null, b: Tensor | null): Tensor | null => (a && b ? o.add(a, b) : a ?? b);
 const identityLike = (a: Tensor): Tensor => broadcastTo(eye(a.shape[a.rank - 1], a.shape[a.rank - 1], { dtype: a.dtype }), a.shape);
 
-export type TriangularAttrs = {
+type TriangularAttrs = {
   readonly lower: boolean;
   readonly transpose: boolean;
   readonly unitDiagonal: boolean;
@@ -73,7 +73,7 @@ function inferSolve(op: string) {
 
 // Reference routines (float64, one matrix at a time) -------------------------------------------
 
-/** Calls `each(batch)` for every matrix of a batched signature. */
+/** How many matrices (or vectors, with `matrixAxes` 1) a batched shape holds. */
 function batches(shape: Shape, matrixAxes: number): number {
   return sizeOf(shape.slice(0, shape.length - matrixAxes));
 }
