@@ -196,6 +196,16 @@ describe('values against a float64 reference', () => {
     assertAllClose(F.det(F.zeros([0, 0])), 1, { message: 'the determinant of the empty matrix' });
   });
 
+  test('left: false takes B as matrices [..., k, n] (only a rank-1 B is a vector)', () => {
+    const a = tensor([[[2, 0], [1, 4]], [[1, 0], [3, 2]]]); // [2, 2, 2], lower
+    const b = tensor([[1, 2], [3, 4]]); // [k = 2, n = 2], the same matrix for both
+    const x = F.triangularSolve(a, b, { lower: true, left: false });
+    assert.deepEqual(x.shape, [2, 2, 2]);
+    assertAllClose(x.matmul(a), F.stack([b, b]), { message: 'X A = B' });
+    const row = F.triangularSolve(a, tensor([1, 2]), { lower: true, left: false });
+    assertAllClose(row.unsqueeze(-2).matmul(a).squeeze(-2), tensor([[1, 2], [1, 2]]));
+  });
+
   test('eigh of degenerate spectra: repeated, zero and rank-one matrices, widely scaled entries', () => {
     const q = F.eigh(F.randn([6, 6], { seed: 3, dtype: 'float64' }).add(F.randn([6, 6], { seed: 3, dtype: 'float64' }).T))[1];
     const repeated = q.matmul(tensor([1, 1, 1, 2, 2, -3], { dtype: 'float64' }).unsqueeze(-1).mul(q.T));

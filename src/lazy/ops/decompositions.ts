@@ -39,9 +39,9 @@ function commonFloat(op: string, a: Tensor, b: Tensor): DType {
  * against B's. B is a vector (or a batch of vectors) when it has rank 1 or the shape of A
  * without its last axis, as in PyTorch; `vector` says to squeeze the result back.
  */
-function alignRightHandSide(op: string, a: Tensor, b: Tensor): { a: Tensor; b: Tensor; vector: boolean } {
+function alignRightHandSide(op: string, a: Tensor, b: Tensor, vectors = true): { a: Tensor; b: Tensor; vector: boolean } {
   const n = a.shape[a.rank - 1];
-  const vector = b.rank === 1 || (b.rank === a.rank - 1 && sameShape(b.shape, a.shape.slice(0, -1)));
+  const vector = vectors && (b.rank === 1 || (b.rank === a.rank - 1 && sameShape(b.shape, a.shape.slice(0, -1))));
   const matrix = vector ? unsqueeze(b, -1) : b;
   if (matrix.rank < 2 || matrix.shape[matrix.rank - 2] !== n) {
     throw new ShapeError(`${op}: B ${formatShape(b.shape)} does not fit A ${formatShape(a.shape)}; B must be [..., ${n}] (vectors) or [..., ${n}, k] (matrices)`);
@@ -115,7 +115,7 @@ export function triangularSolve(a: TensorLike, b: TensorLike, opts: TriangularSo
   const dtype = commonFloat('triangularSolve', a0, b0);
   const vector = b0.rank === 1;
   const bt = vector ? unsqueeze(b0, -1) : transpose(b0, -2, -1);
-  const aligned = alignRightHandSide('triangularSolve', cast(a0, dtype), cast(bt, dtype));
+  const aligned = alignRightHandSide('triangularSolve', cast(a0, dtype), cast(bt, dtype), false);
   const xt = applyPrim('triangular_solve', [aligned.a, aligned.b], { ...attrs, transpose: !trans });
   return vector ? squeeze(xt, -1) : transpose(xt, -2, -1);
 }
