@@ -40,6 +40,8 @@ export {
 
 // Linear algebra and losses.
 export { matmul, dot, outer, einsum } from './lazy/ops/linalg.js';
+export { solve, triangularSolve, cholesky, choleskySolve, inv, det, slogdet, eigh, type TriangularSolveOptions } from './lazy/ops/decompositions.js';
+export * as linalg from './lazy/ops/decompositions.js';
 export { mseLoss, crossEntropy, type Reduction } from './lazy/ops/loss.js';
 
 // Errors.

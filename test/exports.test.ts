@@ -26,6 +26,7 @@ const expected = [
   'diagonal', 'triu', 'tril',
   // linear algebra, losses
   'matmul', 'dot', 'outer', 'einsum', 'mseLoss', 'crossEntropy',
+  'solve', 'triangularSolve', 'cholesky', 'choleskySolve', 'inv', 'det', 'slogdet', 'eigh', 'linalg',
   // pytrees
   'treeMap', 'treeFlatten', 'treeUnflatten', 'treeLeaves', 'treeStructure', 'realize',
   // transforms

@@ -12,6 +12,7 @@
  */
 import type { DType } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
+import type { CallSignature } from '../lazy/primitive.js';
 import { coefficientOf, rangeOf, varsOf, type Affine, type Atom, type LoopVar } from './affine.js';
 import { exprOrder, opCost, type Expr, type ReduceExpr } from './expr.js';
 
@@ -51,7 +52,10 @@ export interface BufferSpec {
 
 /** One kernel, ready for a backend to compile. */
 export interface KernelIR {
-  readonly kind: 'map' | 'scatter';
+  /** 'call': no loops; the program calls the opaque primitive's hand-written function. */
+  readonly kind: 'map' | 'scatter' | 'call';
+  /** For 'call' kernels: the op and its signature. */
+  readonly call?: CallSignature;
   /** Inputs first, then outputs, in the order the compiled function takes them. */
   readonly buffers: readonly BufferSpec[];
   readonly body: readonly Stmt[];

@@ -76,6 +76,7 @@ export class Lowerer {
         const at = this.checkedIndex(this.lower(idx, index), x.shape[axis], `gather: input shape [${x.shape.join(', ')}]`);
         return this.lower(x, index.map((a, d) => (d === axis ? at : a)));
       }
+      case 'opaque': throw new Error(`functs internal error: ${node.op} must be computed by a call step of its own`);
       default: return node.rule.kind satisfies never;
     }
   }

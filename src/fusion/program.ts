@@ -7,6 +7,7 @@
 import { allocate, type DType, type TypedArray } from '../lazy/dtype.js';
 import { ArgumentError } from '../lazy/errors.js';
 import type { Node } from '../lazy/node.js';
+import { primitiveRule, type CallSignature } from '../lazy/primitive.js';
 import { topoSort } from '../lazy/node.js';
 import type { Backend } from '../lazy/realize.js';
 import { sizeOf } from '../lazy/shape.js';
@@ -183,7 +184,15 @@ function describe(node: Node, depth = 2): string {
   return `${n.op}(${n.inputs.map((i) => describe(i, depth - 1)).join(', ')})`;
 }
 
+/** A call step runs the opaque primitive's own function on the (CPU) buffers. */
+function callStep(call: CallSignature): CompiledKernel {
+  const compute = primitiveRule(call.op).compute;
+  if (!compute) throw new Error(`functs internal error: the opaque primitive ${call.op} has no compute function`);
+  return { run: (out, ...inputs) => compute(out, inputs, call), source: `// calls the hand-written ${call.op} on its input buffers` };
+}
+
 function compileKernel(ir: KernelIR, compiler: KernelCompiler): CompiledKernel {
+  if (ir.call) return callStep(ir.call);
   const key = `${compiler.name}\n${ir.text}`;
   const known = kernelCache.get(key);
   if (known) return known;

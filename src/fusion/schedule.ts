@@ -17,6 +17,9 @@
  *
  * Finally, kernels over the same iteration space that read the same buffers merge into one
  * kernel with several outputs, within the backend's cap on buffers per kernel.
+ *
+ * Opaque primitives (factorizations, solves) are never fused: each becomes a 'call' step
+ * that runs the primitive's own function on buffers, so the nodes it reads are materialized.
  */
 import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
@@ -227,19 +230,40 @@ function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
 
 interface Group {
   outputs: Node[];
+  /** 'call': the step of one opaque node (never merged with another). */
   readonly kind: KernelIR['kind'];
   loads: Set<Node>;
   origins: Set<Node>;
 }
 
-/** Merges sibling map kernels over one iteration space that share an input or a subexpression. */
-function mergeSiblings(drafts: readonly Draft[], maxBuffers: number): Group[] {
-  const groups: Group[] = drafts.map((d) => ({
+/** The step computing an opaque node: a call of its primitive's function, no loops. */
+function callKernel(node: Node): ScheduledKernel {
+  const inputs = [...node.inputs];
+  const buffers: BufferSpec[] = [
+    { dtype: node.dtype, size: sizeOf(node.shape), role: 'output' },
+    ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
+  ];
+  const call = { op: node.op, shape: node.shape, dtype: node.dtype, attrs: node.attrs, inputs: inputs.map((n) => ({ shape: n.shape, dtype: n.dtype })) };
+  const signature = (s: { shape: readonly number[]; dtype: string }) => `${s.dtype}[${s.shape.join(',')}]`;
+  const text = `call ${node.op} ${JSON.stringify(node.attrs)} ${signature(node)} <- ${call.inputs.map(signature).join(', ')}`;
+  // A rough count for explain: the cost of a dense factorization of the inputs.
+  const operations = inputs.reduce((sum, n) => sum + sizeOf(n.shape) * (n.shape[n.shape.length - 1] ?? 1), 0);
+  return { ir: { kind: 'call', call, buffers, body: [], text, operations }, outputs: [node], inputs };
+}
+
+/**
+ * Merges sibling map kernels over one iteration space that share an input or a subexpression.
+ * The call steps of opaque nodes take part only as links in the dependency graph (two
+ * kernels on either side of a call are not siblings).
+ */
+function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuffers: number): Group[] {
+  const groups: Group[] = drafts.map((d): Group => ({
     outputs: [...d.outputs],
     kind: d.kind,
     loads: new Set(analysisOf(d).exprs.flatMap((e) => (e.kind === 'load' ? [e.source] : []))),
     origins: new Set(analysisOf(d).origins),
   }));
+  groups.push(...calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set() })));
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
   const dependsOn = (g: Group): Group[] => [...g.loads].flatMap((n) => (producer.has(n) && producer.get(n) !== g ? [producer.get(n)!] : []));
@@ -347,12 +371,16 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
 export function schedule(roots: readonly Node[], options: ScheduleOptions): Schedule {
   const nodes = topoSort(roots, isInputLeaf);
   const leaves = nodes.filter(isInputLeaf);
-  const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r)));
+  const isCall = (n: Node) => !isInputLeaf(n) && n.rule.kind === 'opaque';
+  const calls = nodes.filter(isCall);
+  const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r) && !isCall(r)));
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
-    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement')) materialized.add(n);
+    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n))) materialized.add(n);
   }
-  const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n);
+  // A call reads whole contiguous buffers.
+  for (const c of calls) for (const input of c.inputs) if (!isInputLeaf(input) && !isCall(input)) materialized.add(input);
+  const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n) || isCall(n);
   const roundsEachOp = feedsEquality(nodes);
   // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
   // node that is now materialized.
@@ -371,8 +399,9 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp));
   }
-  const groups = executionOrder(mergeSiblings(drafts, options.maxBuffers));
+  const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers));
   const kernels = groups.map((g) => {
+    if (g.kind === 'call') return callKernel(g.outputs[0]);
     const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp);
     return finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
   });

@@ -4,7 +4,20 @@ import type { Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
 
 /** How the scheduler and the transforms treat a primitive. */
-export type PrimitiveKind = 'leaf' | 'elementwise' | 'reduce' | 'movement' | 'index';
+export type PrimitiveKind = 'leaf' | 'elementwise' | 'reduce' | 'movement' | 'index' | 'opaque';
+
+/**
+ * What the hand-written function of an opaque primitive sees: its output's shape, dtype and
+ * attributes and its inputs' shapes and dtypes, but no DAG (a Node is one; a compiled
+ * program keeps only this, so it does not hold on to the DAG it was built from).
+ */
+export interface CallSignature {
+  readonly op: string;
+  readonly shape: Shape;
+  readonly dtype: DType;
+  readonly attrs: Attrs;
+  readonly inputs: readonly { readonly shape: Shape; readonly dtype: DType }[];
+}
 
 /** Forward-mode rule: the tangent of the output from the tangents of the inputs (null = zero). */
 export type JvpRule = (primals: Tensor[], tangents: (Tensor | null)[], out: Tensor, attrs: Attrs) => Tensor | null;
@@ -37,6 +50,12 @@ export interface PrimitiveRule {
   readonly scalarFor?: (dtype: DType) => (...xs: number[]) => number;
   /** Elementwise ops: a JavaScript expression computing the op from its argument expressions. */
   readonly js?: (...args: string[]) => string;
+  /**
+   * Opaque ops (kind 'opaque': factorizations, solves): writes the result into `out` from
+   * contiguous row-major inputs. The scheduler never fuses such an op; it runs as a step of
+   * its own that calls this function on its materialized inputs.
+   */
+  readonly compute?: (out: TypedArray, inputs: readonly TypedArray[], signature: CallSignature) => void;
 }
 
 const registry = new Map<string, PrimitiveRule>();

@@ -181,6 +181,13 @@ export class Tensor {
   outer(other: TensorLike): Tensor { return ops.outer(this, other); }
   /** `x.einsum('ij,jk->ik', y)` is `einsum('ij,jk->ik', x, y)`: this tensor is the first operand. */
   einsum(spec: string, ...others: TensorLike[]): Tensor { return ops.einsum(spec, this, ...others); }
+  /** `solve(this, b)`: X with this @ X = b. */
+  solve(b: TensorLike): Tensor { return ops.solve(this, b); }
+  cholesky(opts?: { upper?: boolean }): Tensor { return ops.cholesky(this, opts); }
+  inv(): Tensor { return ops.inv(this); }
+  det(): Tensor { return ops.det(this); }
+  slogdet(): [Tensor, Tensor] { return ops.slogdet(this); }
+  eigh(): [Tensor, Tensor] { return ops.eigh(this); }
   mseLoss(target: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.mseLoss(this, target, opts); }
   crossEntropy(targets: TensorLike, opts?: { reduction?: Reduction }): Tensor { return ops.crossEntropy(this, targets, opts); }
 }

@@ -13,6 +13,11 @@ const POSITIVE = f64([0.7, 1.3, 0.4, 1.9, 0.2, 1.1], [2, 3]);
 const Y = f64([0.3, 0.9, -1.7, 0.5, 1.4, -0.6], [2, 3]);
 const MASK = tensor([true, false, true, false, false, true], { shape: [2, 3] });
 const INDEX = tensor([2, 0, 0, 1, 1, 2], { dtype: 'int32', shape: [2, 3] });
+// Matrices for the linear-algebra primitives: well conditioned for every batching copy below.
+const M = f64([0.7, -0.3, 0.4, 0.2, -0.5, 0.1, 0.6, 0.3, -0.2], [3, 3]);
+const SHIFT = f64([4, 0, 0, 0, 4, 0, 0, 0, 4], [3, 3]);
+const R = f64([0.3, 0.9, -1.7, 0.5, 1.4, -0.6], [3, 2]);
+const spd = (a: Tensor) => a.matmul(a.T).add(SHIFT);
 
 interface Example {
   /** Float inputs, differentiated and batched over. */
@@ -72,6 +77,11 @@ const EXAMPLES: Record<string, Example> = {
     },
     derivative: 'zero',
   },
+  solve: { inputs: [M, R], apply: (a, b) => applyPrim('solve', [a.add(SHIFT), b]), derivative: 'fd' },
+  triangular_solve: { inputs: [M, R], apply: (a, b) => applyPrim('triangular_solve', [a.add(SHIFT), b], { lower: false, transpose: true, unitDiagonal: false }), derivative: 'fd' },
+  cholesky: { inputs: [M], apply: (a) => applyPrim('cholesky', [spd(a)]), derivative: 'fd' },
+  slogdet: { inputs: [M], apply: (a) => applyPrim('slogdet', [a.add(SHIFT)]), derivative: 'fd' },
+  eigh: { inputs: [M], apply: (a) => applyPrim('eigh', [a.add(a.T).add(f64([1, 0, 0, 0, 3, 0, 0, 0, 6], [3, 3]))]), derivative: 'fd' },
 };
 
 const isRule = (r: unknown): boolean => typeof r === 'function';

@@ -5,3 +5,4 @@ export * from './movement.js';
 export * from './reduce.js';
 export * from './linalg.js';
 export * from './loss.js';
+export * from './decompositions.js';

@@ -4,3 +4,4 @@ import './elementwise.js';
 import './reduce.js';
 import './movement.js';
 import './indexing.js';
+import './linalg.js';
