@@ -1,13 +1,12 @@
 /**
- * 2-D convolution and pooling as composites of slicing, padding and elementwise ops. Each
- * kernel offset is one strided slice of the padded input; convolution multiplies each slice
- * by its column of weights and sums over offsets and channels, so the whole op is one
- * reduction whose body the scheduler fuses, and grad, vmap and jit need no rules of their own.
+ * 2-D convolution and pooling as composites of existing ops: padding, one gather of the
+ * windows (im2col) and a reduction (einsum with the weights, max or mean), so grad, vmap and
+ * jit need no rules of their own.
  */
 import { ArgumentError, ShapeError } from '../lazy/errors.js';
 import { formatShape } from '../lazy/shape.js';
 import type { Tensor } from '../lazy/tensor.js';
-import { add, asTensor, div, maximum, mul, pad, reshape, select, slice, squeeze, sum, unsqueeze, type TensorLike } from '../lazy/ops/index.js';
+import { add, asTensor, einsum, indexSelect, max, mean, pad, reshape, squeeze, tensor, unsqueeze, type TensorLike } from '../lazy/ops/index.js';
 
 /** A size for both spatial axes, or `[height, width]`. */
 export type Pair = number | readonly [number, number];
@@ -43,30 +42,39 @@ function asBatched(op: string, x: Tensor): [Tensor, boolean] {
   throw new ShapeError(`${op}: input of shape ${formatShape(x.shape)} must be [N, C, H, W] or [C, H, W]`);
 }
 
-interface Windows {
-  /** One [N, C, OH, OW] slice per kernel offset, row-major over (ki, kj). */
-  slices: Tensor[];
+interface Patches {
+  /** [N, C, KH·KW, OH, OW]: the input under each kernel tap, for every output position. */
+  patches: Tensor;
   outH: number;
   outW: number;
 }
 
-function windows(op: string, x: Tensor, kernel: [number, number], stride: [number, number], padding: [number, number], dilation: [number, number], padValue: number): Windows {
-  const [, , h, w] = x.shape;
+/**
+ * im2col by one gather: the padded input, flattened per channel, is indexed by a constant
+ * table of (tap, output position) -> input position. One gather keeps the DAG small for the
+ * scheduler, and its derivative is one scatter-add.
+ */
+function patches(op: string, x: Tensor, kernel: [number, number], stride: [number, number], padding: [number, number], dilation: [number, number], padValue: number): Patches {
+  const [n, c, h, w] = x.shape;
   const outH = Math.floor((h + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) / stride[0]) + 1;
   const outW = Math.floor((w + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) / stride[1]) + 1;
   if (outH < 1 || outW < 1) {
     throw new ShapeError(`${op}: a ${kernel[0]}x${kernel[1]} kernel (dilation ${dilation.join('x')}, padding ${padding.join('x')}) does not fit input ${formatShape(x.shape)}; make the input larger or the kernel smaller`);
   }
   const padded = padding[0] || padding[1] ? pad(x, [[0, 0], [0, 0], [padding[0], padding[0]], [padding[1], padding[1]]], padValue) : x;
-  const slices: Tensor[] = [];
+  const paddedW = w + 2 * padding[1];
+  const taps = kernel[0] * kernel[1];
+  const table = new Int32Array(taps * outH * outW);
+  let at = 0;
   for (let ki = 0; ki < kernel[0]; ki++) {
     for (let kj = 0; kj < kernel[1]; kj++) {
-      const top = ki * dilation[0];
-      const left = kj * dilation[1];
-      slices.push(slice(padded, [null, null, [top, top + (outH - 1) * stride[0] + 1, stride[0]], [left, left + (outW - 1) * stride[1] + 1, stride[1]]]));
+      for (let y = 0; y < outH; y++) {
+        for (let xx = 0; xx < outW; xx++) table[at++] = (y * stride[0] + ki * dilation[0]) * paddedW + xx * stride[1] + kj * dilation[1];
+      }
     }
   }
-  return { slices, outH, outW };
+  const flat = reshape(padded, [n, c, -1]);
+  return { patches: reshape(indexSelect(flat, 2, tensor(table)), [n, c, taps, outH, outW]), outH, outW };
 }
 
 /**
@@ -88,15 +96,8 @@ export function conv2d(input: TensorLike, weight: TensorLike, bias?: TensorLike 
   const padding = pair('conv2d', 'padding', opts.padding ?? 0, 0);
   const dilation = pair('conv2d', 'dilation', opts.dilation ?? 1, 1);
   const [outChannels, , kh, kw] = wt.shape;
-  const { slices } = windows('conv2d', x, [kh, kw], stride, padding, dilation, 0);
-  // sum over k of slice_k[n, 1, c, y, x] * w[1, o, c, ki, kj] (as [o, c, 1, 1]), then over c.
-  let acc: Tensor | undefined;
-  slices.forEach((s, k) => {
-    const tap = reshape(select(select(wt, 3, k % kw), 2, Math.floor(k / kw)), [1, outChannels, wt.shape[1], 1, 1]);
-    const term = mul(unsqueeze(s, 1), tap);
-    acc = acc ? add(acc, term) : term;
-  });
-  let out = sum(acc!, { axis: 2 });
+  const { patches: cols } = patches('conv2d', x, [kh, kw], stride, padding, dilation, 0);
+  let out = einsum('nckyx,ock->noyx', cols, reshape(wt, [outChannels, wt.shape[1], kh * kw]));
   if (bias !== undefined && bias !== null) {
     const b = asTensor(bias, out.dtype);
     if (b.rank !== 1 || b.shape[0] !== outChannels) throw new ShapeError(`conv2d: bias ${formatShape(b.shape)} must be [${outChannels}], one value per output channel`);
@@ -113,8 +114,8 @@ function pool(op: string, input: TensorLike, kernelSize: Pair, opts: Pool2dOptio
   if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1]) {
     throw new ArgumentError(`${op}: padding ${padding.join('x')} must be at most half the kernel ${kernel.join('x')} (as PyTorch), so that every window holds an input value`);
   }
-  const { slices } = windows(op, x, kernel, stride, padding, [1, 1], kind === 'max' ? -Infinity : 0);
-  const out = kind === 'max' ? slices.reduce((a, b) => maximum(a, b)) : div(slices.reduce((a, b) => add(a, b)), kernel[0] * kernel[1]);
+  const { patches: windows } = patches(op, x, kernel, stride, padding, [1, 1], kind === 'max' ? -Infinity : 0);
+  const out = kind === 'max' ? max(windows, { axis: 2 }) : mean(windows, { axis: 2 });
   return unbatched ? squeeze(out, 0) : out;
 }
 

@@ -26,8 +26,8 @@ describe('Module', () => {
       declare readonly offset: Tensor;
       declare readonly inner: nn.Linear;
       // `name` and `length` are free for modules to use, although a module is a function.
-      name = 'scaled';
-      length = 3;
+      override name = 'scaled';
+      override length = 3;
       constructor() {
         super();
         this.registerParameter('scale', full3(2));
