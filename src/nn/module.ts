@@ -285,6 +285,11 @@ export abstract class Module {
     return lines.join('\n');
   }
 
+  /** What console.log shows (a module is a function object, which would print as `[Function]`). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
   /** The constructor arguments shown by `toString()`. */
   protected describe(): string {
     return '';

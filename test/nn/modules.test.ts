@@ -2,6 +2,7 @@
 // loaded (JSON included), train/eval, and each layer against a float64 reference.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { ArgumentError, DTypeError, ShapeError, TransformError, functionalCall, nn, ones, randn, tensor, vmap, zeros, type Tensor } from '../../src/index.js';
 import { assertAllClose, checkGrads } from '../../src/testing/index.js';
 
@@ -18,6 +19,7 @@ describe('Module', () => {
     assert.deepEqual(model.namedModules().map(([n, m]) => `${n}:${m.typeName}`), [':Sequential', '0:Linear', '1:Tanh', '2:Sequential', '2.0:Linear', '2.1:LayerNorm']);
     assert.equal(model.parameters().length, 6);
     assert.match(model.toString(), /\(0\): Linear\(3, 4\)/);
+    assert.equal(inspect(model), model.toString());
   });
 
   test('a user-defined module registers parameters, buffers and children, read back as properties', () => {
