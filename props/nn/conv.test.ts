@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ArgumentError, ShapeError, avgPool2d, conv2d, grad, maxPool2d, stack, tensor, vmap, type Tensor } from '../../src/index.js';
+import { ArgumentError, ShapeError, avgPool2d, conv2d, explain, grad, maxPool2d, randn, stack, tensor, vmap, type Tensor } from '../../src/index.js';
 import { assertAllClose, checkGrads, numRuns } from '../../src/testing/index.js';
 
 interface Geometry {
@@ -157,5 +157,16 @@ describe('conv2d and pooling errors', () => {
     assert.throws(() => conv2d(x, tensor(new Float32Array(4 * 3), { shape: [4, 3, 1, 1] }), tensor([1, 2])), (e: Error) => e instanceof ShapeError && /bias \[2\] must be \[4\]/.test(e.message));
     assert.throws(() => conv2d(x, tensor(new Float32Array(4 * 3), { shape: [4, 3, 1, 1] }), null, { stride: 0 }), ArgumentError);
     assert.throws(() => maxPool2d(x, 2, { padding: 2 }), (e: Error) => e instanceof ArgumentError && /at most half the kernel/.test(e.message));
+  });
+});
+
+describe('conv2d structure', () => {
+  test('the gradient through conv2d and max pooling schedules into a handful of kernels', () => {
+    // The windows are one gather (its derivative one scatter-add), not a slice per kernel tap.
+    const x = randn([2, 3, 8, 8], { seed: 0 }).realize();
+    const w = randn([4, 3, 3, 3], { seed: 1 }).realize();
+    const g = grad((wi: Tensor) => maxPool2d(conv2d(x, wi, null, { padding: 1 }), 2).tanh().sum())(w);
+    const kernels = explain(g).kernels.length;
+    assert.ok(kernels <= 10, `${kernels} kernels`);
   });
 });
