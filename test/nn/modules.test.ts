@@ -204,3 +204,30 @@ describe('Dropout', () => {
     assert.ok(same[0].some((v) => v === 0) && same[0].some((v) => v !== 0));
   });
 });
+
+describe('layer errors', () => {
+  test('name the layer, the shapes and what fits', () => {
+    const expectError = (f: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp) => assert.throws(f, (e: Error) => e instanceof type && pattern.test(e.message), pattern.source);
+    expectError(() => new nn.Linear(3, 2)(zeros([4, 5])), ShapeError, /Linear: input \[4, 5\] must end in 3 features/);
+    expectError(() => new nn.LayerNorm([2, 3])(zeros([4, 3, 2])), ShapeError, /LayerNorm: input \[4, 3, 2\] must end in \[2, 3\]/);
+    expectError(() => new nn.BatchNorm(3)(zeros([4, 2])), ShapeError, /BatchNorm: input \[4, 2\] must be \[N, 3, \.\.\.\]/);
+    expectError(() => new nn.Conv2d(2, 4, 3)(zeros([1, 3, 5, 5])), ShapeError, /conv2d: weight \[4, 2, 3, 3\] does not fit input \[1, 3, 5, 5\]/);
+    expectError(() => new nn.Linear(0, 2), ArgumentError, /Linear: inFeatures 0 must be a whole number >= 1/);
+    expectError(() => new nn.MLP([3]), ArgumentError, /MLP: sizes \[3\] must list at least an input and an output size/);
+    expectError(() => new nn.MLP([3, 4, 1], { activation: 'swish' as 'relu' }), ArgumentError, /MLP: activation "swish"/);
+    expectError(() => new nn.Dropout(1), ArgumentError, /Dropout: p 1 must lie in \[0, 1\)/);
+    expectError(() => new nn.Sequential(new nn.ReLU()).registerModule('x', {} as nn.Module), ArgumentError, /registerModule: 'x' is not a Module/);
+  });
+
+  test('Conv2d, the pooling modules and Flatten are their array ops; MLP places activations and dropout', () => {
+    const conv = new nn.Conv2d(2, 3, [3, 2], { stride: 2, padding: 1, seed: 4 });
+    const x = randn([2, 2, 6, 5], { seed: 5 });
+    assertAllClose(conv(x), functionalCall(conv, {}, [x]), { rtol: 0, atol: 0 });
+    assert.deepEqual(conv(x).shape, [2, 3, 3, 3]);
+    assert.deepEqual(new nn.MaxPool2d(2)(x).shape, [2, 2, 3, 2]);
+    assert.deepEqual(new nn.AvgPool2d(3, { stride: 1, padding: 1 })(x).shape, [2, 2, 6, 5]);
+    assert.deepEqual(new nn.Flatten()(x).shape, [2, 60]);
+    const mlp = new nn.MLP([3, 4, 4, 1], { activation: 'gelu', dropout: 0.1 });
+    assert.deepEqual(mlp.namedChildren().map(([, m]) => m.typeName), ['Linear', 'GELU', 'Dropout', 'Linear', 'GELU', 'Dropout', 'Linear']);
+  });
+});
