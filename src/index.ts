@@ -63,3 +63,10 @@ export { setBackend, withBackend, backendNames } from './lazy/realize.js';
 export { explain } from './transforms/explain.js';
 export { cacheInfo, clearCaches, setCacheLimits, type CacheInfo } from './fusion/program.js';
 export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';
+
+// Modules (src/nn): the `nn` namespace of layers, functorch's functional-module utilities,
+// functional optimizers, and 2-D convolution and pooling as array ops.
+export * as nn from './nn/index.js';
+export * as optim from './nn/optim.js';
+export { functionalCall, makeFunctional, makeFunctionalWithBuffers, combineStateForEnsemble, stackModuleState, type FunctionalModule, type FunctionalModuleWithBuffers } from './nn/functional.js';
+export { conv2d, maxPool2d, avgPool2d, type Conv2dOptions, type Pool2dOptions } from './nn/conv.js';

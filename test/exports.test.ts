@@ -29,6 +29,9 @@ const expected = [
   'solve', 'triangularSolve', 'cholesky', 'choleskySolve', 'inv', 'det', 'slogdet', 'eigh', 'linalg',
   // pytrees
   'treeMap', 'treeFlatten', 'treeUnflatten', 'treeLeaves', 'treeStructure', 'realize',
+  // modules
+  'nn', 'optim', 'functionalCall', 'makeFunctional', 'makeFunctionalWithBuffers', 'combineStateForEnsemble', 'stackModuleState',
+  'conv2d', 'maxPool2d', 'avgPool2d',
   // transforms
   'grad', 'gradAndValue', 'vjp', 'jvp', 'linearize', 'vmap', 'jacrev', 'jacfwd', 'hessian', 'makeGraph', 'Graph', 'jit',
 ];
