@@ -9,12 +9,31 @@
  */
 import type { DType } from '../../lazy/dtype.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
-import { Code, ModuleBuilder, Op, type ValType } from './encoder.js';
+import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
+import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
 import { ELEMENTWISE_OPS, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
 export class Unsupported extends Error {}
+
+/** A loop the f32x4 path does not take: it is compiled by the scalar path instead. */
+class NotVectorizable extends Error {}
+
+/** The operands a value reads. */
+function operandsOf(v: Value): Operand[] {
+  switch (v.kind) {
+    case 'load': return [v.index];
+    case 'prim': return [...v.args];
+    case 'affine': return [v.base, ...v.terms.map((t) => t.value)];
+    case 'divmod': return [v.arg];
+    case 'random': return [v.index];
+    case 'convert': return [v.arg];
+    case 'select': return [v.then, ...v.bounds.map((b) => b.index)];
+    case 'check': return [v.arg];
+    default: return v satisfies never;
+  }
+}
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
 const LOG2_BYTES: Record<DType, number> = { float32: 2, float64: 3, int32: 2, bool: 0 };
@@ -32,7 +51,9 @@ interface Local {
 
 /** Emits the body of the kernel function. */
 class BodyEmitter {
-  readonly code = new Code();
+  code = new Code();
+  /** Innermost loops compiled to f32x4 lanes (for explain and tests). */
+  vectorLoops = 0;
   readonly locals: ValType[] = [];
   private readonly named = new Map<string, Local>();
   /** The range of each index value (loop indices, index arithmetic), for loads that may stray. */
@@ -41,6 +62,7 @@ class BodyEmitter {
   constructor(
     private readonly ir: KernelIR,
     private readonly callee: Callee,
+    private readonly simd = false,
   ) {}
 
   private newLocal(type: ValType): number {
@@ -259,6 +281,196 @@ class BodyEmitter {
     }
   }
 
+  /**
+   * An innermost float32 loop as f32x4 lanes: iteration i computes elements i..i+3. Index
+   * arithmetic stays scalar (the first lane's index) with a known stride per loop step; loads
+   * and stores of stride 1 are v128 accesses, other positive strides four scalar accesses,
+   * values from outside the loop are splatted once before it, and each accumulator gets a
+   * vector partner that is reduced into it after the loop. All or nothing: anything else in
+   * the body leaves the loop to the scalar path.
+   */
+  private tryVectorLoop(loop: Extract<Stmt, { kind: 'loop' }>): boolean {
+    if (loop.extent < 4 || loop.extent % 4 !== 0 || loop.body.some((st) => st.kind === 'loop')) return false;
+    const namedBefore = new Set(this.named.keys());
+    const saved = this.code;
+    this.code = new Code();
+    try {
+      this.vectorLoop(loop);
+    } catch (e) {
+      if (!(e instanceof NotVectorizable)) throw e;
+      for (const name of [...this.named.keys()]) if (!namedBefore.has(name)) this.named.delete(name);
+      this.code = saved;
+      return false;
+    }
+    saved.bytes(this.code.view());
+    this.code = saved;
+    this.vectorLoops++;
+    return true;
+  }
+
+  private vectorLoop(loop: Extract<Stmt, { kind: 'loop' }>): void {
+    const c = this.code;
+    const strides = new Map<string, number>([[loop.index, 1]]);
+    const lanes = new Map<string, number>();
+    const splats = new Map<string, number>();
+    const vacc = new Map<string, { local: number; op: 'sum' | 'max' }>();
+    const stride = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
+    const tmp = (): number => this.newLocal('v128');
+    // Values from outside the loop, splatted once.
+    for (const st of loop.body) {
+      const operands: Operand[] = st.kind === 'let' ? operandsOf(st.value) : st.kind === 'accumulate' || st.kind === 'store' ? [st.value] : [];
+      for (const o of operands) {
+        if (typeof o !== 'string' || splats.has(o) || !this.named.has(o)) continue;
+        const local = this.named.get(o)!;
+        if (local.type !== 'f64') continue;
+        const v = tmp();
+        c.get(local.index).op(Op.f32_demote_f64).simd(Simd.f32x4_splat).set(v);
+        splats.set(o, v);
+      }
+      if (st.kind === 'accumulate' && !vacc.has(st.name)) {
+        const v = tmp();
+        f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
+        c.set(v);
+        vacc.set(st.name, { local: v, op: st.op });
+      }
+    }
+    const i = this.define(loop.index, 'i32').index;
+    this.ranges.set(loop.index, [0, loop.extent - 1]);
+    const lane = (o: Operand): void => {
+      if (typeof o !== 'string') return f32x4Const(c, Math.fround(o.literal));
+      const v = lanes.get(o) ?? splats.get(o);
+      if (v !== undefined) {
+        c.get(v);
+        return;
+      }
+      const local = this.named.get(o);
+      if (!local || local.type !== 'i32') throw new NotVectorizable();
+      // An index value used as data: its four lanes, converted.
+      const s = stride(o);
+      c.get(local.index).simd(Simd.i32x4_splat).simd(Simd.v128_const);
+      c.bytes(new Uint8Array(new Int32Array([0, s, 2 * s, 3 * s]).buffer));
+      c.simd(Simd.i32x4_add).simd(Simd.f32x4_convert_i32x4_s);
+    };
+    /** Pushes the first lane's address; returns the byte step between lanes (0: one element). */
+    const access = (buffer: number, index: Operand): number => {
+      const { dtype, size } = this.ir.buffers[buffer];
+      if (dtype !== 'float32') throw new NotVectorizable();
+      const s = stride(index);
+      if (s < 0) throw new NotVectorizable();
+      const [lo, hi] = this.rangeOf(index);
+      if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+      c.get(buffer);
+      this.i32(index);
+      c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+      return s * 4;
+    };
+    const scratchAddress = this.newLocal('i32');
+    c.i32Const(0).set(i).open(Op.loop);
+    for (const st of loop.body) {
+      switch (st.kind) {
+        case 'let': {
+          const v = st.value;
+          if (v.kind === 'affine') {
+            const { type } = this.value(v);
+            if (type !== 'i32') throw new NotVectorizable();
+            c.set(this.define(st.name, 'i32').index);
+            this.ranges.set(st.name, this.indexRange(v));
+            strides.set(st.name, v.terms.reduce((sum, t) => sum + t.coef * stride(t.value), stride(v.base)));
+            break;
+          }
+          if (v.kind === 'load') {
+            const step = access(v.buffer, v.index);
+            if (step === 4) c.simdMem(Simd.v128_load, 2);
+            else if (step === 0) c.mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
+            else {
+              c.tee(scratchAddress).mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
+              for (let k = 1; k < 4; k++) c.get(scratchAddress).mem(Op.f32_load, 2, k * step).simd(Simd.f32x4_replace_lane).byte(k);
+            }
+          } else if (v.kind === 'prim') {
+            if (v.dtype !== 'float32') throw new NotVectorizable();
+            this.vectorPrim(v.op, v.args, lane, tmp);
+          } else if (v.kind === 'convert' && v.dtype === 'float32') {
+            lane(v.arg);
+          } else {
+            throw new NotVectorizable();
+          }
+          const local = tmp();
+          c.set(local);
+          lanes.set(st.name, local);
+          break;
+        }
+        case 'accumulate': {
+          const acc = vacc.get(st.name)!;
+          c.get(acc.local);
+          lane(st.value);
+          c.simd(acc.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(acc.local);
+          break;
+        }
+        case 'store': {
+          if (stride(st.index) === 0) throw new NotVectorizable();
+          const step = access(st.buffer, st.index);
+          if (step === 4) {
+            lane(st.value);
+            c.simdMem(Simd.v128_store, 2);
+          } else {
+            c.set(scratchAddress);
+            for (let k = 0; k < 4; k++) {
+              c.get(scratchAddress);
+              lane(st.value);
+              c.simd(Simd.f32x4_extract_lane).byte(k).mem(Op.f32_store, 2, k * step);
+            }
+          }
+          break;
+        }
+        default: throw new NotVectorizable();
+      }
+    }
+    c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+    // Reduce each vector accumulator into its scalar one.
+    for (const [name, { local, op }] of vacc) {
+      const acc = this.lookup(name).index;
+      const combine = op === 'sum' ? Op.f32_add : Op.f32_max;
+      c.get(local).simd(Simd.f32x4_extract_lane).byte(0).get(local).simd(Simd.f32x4_extract_lane).byte(1).op(combine);
+      c.get(local).simd(Simd.f32x4_extract_lane).byte(2).get(local).simd(Simd.f32x4_extract_lane).byte(3).op(combine).op(combine);
+      c.op(Op.f64_promote_f32);
+      const v = this.newLocal('f64');
+      c.set(v);
+      if (op === 'sum') c.get(acc).get(v).op(Op.f64_add).set(acc);
+      else c.get(v).get(acc).get(v).get(acc).op(Op.f64_gt).get(v).get(v).op(Op.f64_ne).op(Op.i32_or).op(Op.select).set(acc);
+    }
+  }
+
+  /** A float32 primitive on lanes (the ops with an f32x4 form; the rest stay scalar). */
+  private vectorPrim(op: string, args: readonly Operand[], lane: (o: Operand) => void, tmp: () => number): void {
+    const c = this.code;
+    const binary: Record<string, number> = { add: Simd.f32x4_add, mul: Simd.f32x4_mul, div: Simd.f32x4_div, max: Simd.f32x4_max };
+    const unary: Record<string, number> = { neg: Simd.f32x4_neg, abs: Simd.f32x4_abs, sqrt: Simd.f32x4_sqrt, floor: Simd.f32x4_floor, ceil: Simd.f32x4_ceil, round: Simd.f32x4_nearest };
+    if (op in binary) {
+      lane(args[0]);
+      lane(args[1]);
+      c.simd(binary[op]);
+    } else if (op in unary) {
+      lane(args[0]);
+      c.simd(unary[op]);
+    } else if (op === 'stop_gradient') {
+      lane(args[0]);
+    } else if (op === 'recip') {
+      f32x4Const(c, 1);
+      lane(args[0]);
+      c.simd(Simd.f32x4_div);
+    } else if (op === 'tanh' || op === 'exp') {
+      const x = tmp();
+      lane(args[0]);
+      // Beyond [-104, 89] e^x is 0 or Infinity in float32.
+      if (op === 'exp') clampExpArgX4(c);
+      c.set(x);
+      if (op === 'tanh') tanhX4(c, x, tmp);
+      else expX4(c, x, tmp);
+    } else {
+      throw new NotVectorizable();
+    }
+  }
+
   stmts(list: readonly Stmt[]): void {
     const c = this.code;
     for (const s of list) {
@@ -270,6 +482,7 @@ class BodyEmitter {
           break;
         }
         case 'loop': {
+          if (this.simd && this.tryVectorLoop(s)) break;
           const i = this.define(s.index, 'i32').index;
           this.ranges.set(s.index, [0, s.extent - 1]);
           if (s.extent <= 0) break;
@@ -314,18 +527,36 @@ export interface WasmKernelModule {
   readonly bytes: Uint8Array<ArrayBuffer>;
   readonly imports: readonly ImportedMath[];
   readonly helpers: readonly Helper[];
+  /** How many innermost loops run on f32x4 lanes. */
+  readonly vectorLoops: number;
 }
 
+/** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
+export const SIMD_SUPPORTED: boolean = (() => {
+  const builder = new ModuleBuilder(null);
+  const fn = builder.declare({ params: [], results: [] });
+  const code = new Code();
+  f32x4Const(code, 1);
+  code.op(Op.drop);
+  fn.define([], code);
+  try {
+    return WebAssembly.validate(builder.encode());
+  } catch {
+    return false;
+  }
+})();
+
 /** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
-export function emitKernelModule(ir: KernelIR): WasmKernelModule {
+export function emitKernelModule(ir: KernelIR, options: { simd?: boolean } = {}): WasmKernelModule {
   if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
   // First pass: which helpers and imports the body calls (indices do not matter yet).
   const wantedHelpers = new Set<Helper>();
   const wantedMath = new Set<ImportedMath>();
+  const simd = options.simd ?? SIMD_SUPPORTED;
   const recorder = new BodyEmitter(ir, {
     helper: (h) => (wantedHelpers.add(h), 0),
     math: (m) => (wantedMath.add(m), 0),
-  });
+  }, simd);
   recorder.stmts(ir.body);
   const helpers = withDependencies(wantedHelpers);
   for (const h of helpers) {
@@ -357,10 +588,10 @@ export function emitKernelModule(ir: KernelIR): WasmKernelModule {
     HELPER_DEFS[h].body(code, callee);
     helperFns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  const body = new BodyEmitter(ir, callee);
+  const body = new BodyEmitter(ir, callee, simd);
   body.stmts(ir.body);
   kernelFn.define(body.locals, body.code);
-  return { bytes: builder.encode(), imports, helpers };
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -376,5 +607,25 @@ export function emitHelperModule(wanted: readonly Helper[]): WasmKernelModule {
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0 };
+}
+
+/** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */
+export function emitVectorMathModule(): Uint8Array<ArrayBuffer> {
+  const builder = new ModuleBuilder(null);
+  for (const name of ['tanh', 'exp'] as const) {
+    const fn = builder.declare({ params: ['f32'], results: ['f32'] }, name);
+    const locals: ValType[] = [];
+    const tmp = (): number => (locals.push('v128'), locals.length);
+    const code = new Code();
+    const x = tmp();
+    code.get(0).simd(Simd.f32x4_splat);
+    if (name === 'exp') clampExpArgX4(code);
+    code.set(x);
+    if (name === 'tanh') tanhX4(code, x, tmp);
+    else expX4(code, x, tmp);
+    code.simd(Simd.f32x4_extract_lane).byte(0);
+    fn.define(locals, code);
+  }
+  return builder.encode();
 }

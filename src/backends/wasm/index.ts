@@ -8,7 +8,7 @@ import type { TypedArray } from '../../lazy/dtype.js';
 import type { KernelIR } from '../../fusion/kernel.js';
 import { fusingBackend, type CompiledKernel, type KernelCompiler } from '../../fusion/program.js';
 import { compileJs } from '../js/codegen.js';
-import { Unsupported, emitHelperModule, emitKernelModule } from './compile.js';
+import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule } from './compile.js';
 import { HELPERS, type Helper } from './math.js';
 import { WasmArena } from './memory.js';
 
@@ -55,7 +55,7 @@ export function compileWasm(ir: KernelIR): CompiledKernel {
       fn(...bases);
       for (const i of outputs) wasmArena.read(bases[i], buffers[i]);
     },
-    source: `// wasm module: ${module.bytes.length} bytes${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+    source: `// wasm module: ${module.bytes.length} bytes${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
   };
   return kernel;
 }
@@ -74,4 +74,10 @@ export function wasmMathHelpers(): Record<Helper, (...xs: number[]) => number> {
   const { bytes } = emitHelperModule(HELPERS);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasmArena.memory }, m: MATH_IMPORTS });
   return instance.exports as unknown as Record<Helper, (...xs: number[]) => number>;
+}
+
+/** The f32x4 approximations applied to one float32 (for tests and measurements). */
+export function wasmVectorMath(): { tanh: (x: number) => number; exp: (x: number) => number } {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(emitVectorMathModule()), {});
+  return instance.exports as unknown as { tanh: (x: number) => number; exp: (x: number) => number };
 }

@@ -1,7 +1,8 @@
 /**
  * Vectorized float32 approximations on f32x4 lanes, emitted inline (no calls): exp and tanh.
- * Bounds (relative, against Math, before the float32 result is compared): exp 1e-6 over
- * [-87, 88], tanh 1e-6 everywhere (see README.md and test/wasm.test.ts).
+ * Bounds (relative, against Math): exp 1e-6 where the result is a normal float32 (subnormal
+ * results within 1e-6 of the smallest normal, absolutely), tanh 1e-6 everywhere (see README.md
+ * and test/wasm.test.ts).
  */
 import { Simd, type Code } from './encoder.js';
 
@@ -33,7 +34,7 @@ const LN2_HI = 0.693359375;
 const LN2_LO = -2.12194440e-4;
 
 /**
- * e^x on lanes, for x already within [-87, 88] (callers clamp): x = n ln2 + r, |r| <= ln2/2,
+ * e^x on lanes, for x already within [-104, 89] (callers clamp: beyond, e^x is 0 or Infinity in float32): x = n ln2 + r, |r| <= ln2/2,
  * e^r by its Taylor series through r^8/8! (remainder below 2e-9), times 2^n from exponent bits.
  * `tmp()` gives a fresh v128 local. Reads local `x`, pushes the result.
  */
@@ -49,11 +50,19 @@ export function expX4(c: Code, x: number, tmp: () => number): void {
   f32x4Const(c, LN2_LO);
   c.simd(Simd.f32x4_mul).simd(Simd.f32x4_sub).set(r);
   polyX4(c, r, INV_FACT);
-  // 2^n: (n + 127) << 23 as the bits of a float32.
-  c.get(n).simd(Simd.i32x4_trunc_sat_f32x4_s);
+  // 2^n as 2^h 2^(n-h), h = n >> 1, each (e + 127) << 23 as the bits of a float32: both
+  // halves stay in range for n in [-252, 256], so results near the top of the float32 range
+  // stay finite and subnormal results underflow gradually.
+  const ni = tmp();
+  const h = tmp();
+  c.get(n).simd(Simd.i32x4_trunc_sat_f32x4_s).set(ni);
+  c.get(ni).i32Const(1).simd(Simd.i32x4_shr_s).set(h);
+  c.get(h);
   i32x4Const(c, 127);
-  c.simd(Simd.i32x4_add).i32Const(23).simd(Simd.i32x4_shl);
-  c.simd(Simd.f32x4_mul);
+  c.simd(Simd.i32x4_add).i32Const(23).simd(Simd.i32x4_shl).simd(Simd.f32x4_mul);
+  c.get(ni).get(h).simd(Simd.i32x4_sub);
+  i32x4Const(c, 127);
+  c.simd(Simd.i32x4_add).i32Const(23).simd(Simd.i32x4_shl).simd(Simd.f32x4_mul);
 }
 
 /** Taylor coefficients of tanh x / x in x^2, through x^14 (for |x| < 0.55: remainder below 6e-8). */
@@ -90,4 +99,12 @@ export function tanhX4(c: Code, x: number, tmp: () => number): void {
   c.get(x);
   f32x4Const(c, -0);
   c.simd(Simd.v128_and).simd(Simd.v128_or);
+}
+
+/** Clamps the lanes on the stack to [-104, 89], where expX4 is valid (NaN stays NaN). */
+export function clampExpArgX4(c: Code): void {
+  f32x4Const(c, -104);
+  c.simd(Simd.f32x4_max);
+  f32x4Const(c, 89);
+  c.simd(Simd.f32x4_min);
 }
