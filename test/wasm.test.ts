@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { explain, randn, tensor, withBackend, type Tensor } from '../src/index.js';
+import { explain, hessian, jit, randn, tensor, vmap, withBackend, type Tensor } from '../src/index.js';
 import { allPrimitives } from '../src/lazy/primitive.js';
 import { Bytes } from '../src/backends/wasm/encoder.js';
 import { WASM_OPS } from '../src/backends/wasm/ops.js';
-import { wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
+import { wasmArena, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
 import { assertAllClose, numRuns } from '../src/testing/index.js';
 
 function bytesOf(write: (b: Bytes) => void): number[] {
@@ -186,4 +186,16 @@ test('a float32 kernel with approximated transcendentals compiles to wasm and st
   const plan = withBackend('wasm', () => explain(build()));
   assert.ok(plan.kernels.every((k) => k.source.startsWith('// wasm module')), 'every kernel is wasm');
   assertAllClose(withBackend('wasm', () => build().toArray()), withBackend('interp', () => build().toArray()), { rtol: 1e-5, atol: 1e-5 });
+});
+
+test('the wasm memory stays at its high-water mark over repeated jitted calls', () => {
+  const x = randn([256, 8], { seed: 9 });
+  const a = randn([16, 8], { seed: 10 });
+  x.dataSync();
+  a.dataSync();
+  const f = jit(vmap(hessian((v: Tensor) => a.matmul(v).tanh().sum())));
+  withBackend('wasm', () => (f(x) as Tensor).dataSync());
+  const after = wasmArena.memory.buffer.byteLength;
+  for (let i = 0; i < 200; i++) withBackend('wasm', () => (f(x) as Tensor).dataSync());
+  assert.equal(wasmArena.memory.buffer.byteLength, after);
 });
