@@ -12,7 +12,12 @@
  */
 import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
-import { wasmArena, wasmCompiler, type WasmKernel } from "../src/backends/wasm/index.js";
+import { compileWasm, wasmArena, wasmCompiler, type WasmKernel } from "../src/backends/wasm/index.js";
+import { fusingBackend } from "../src/fusion/program.js";
+import { registerBackend } from "../src/lazy/realize.js";
+
+// The wasm backend with its f32x4 path turned off: what the lanes give, measured in the same run.
+registerBackend(fusingBackend({ name: "wasm-scalar", maxBuffers: wasmCompiler.maxBuffers, compile: (ir) => compileWasm(ir, { simd: false }) }));
 import { SIZES, check, makeWorkload, referenceHessians64, type Workload } from "./workload.js";
 import { handWasmHessians } from "./peers/hand-wasm.js";
 
@@ -24,7 +29,7 @@ interface Entry {
   run: () => Float32Array;
 }
 
-function functsEntry(backend: "js" | "wasm", w: Workload): Entry {
+function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry {
   const { N, D, H } = w.size;
   const A = tensor(w.A, { shape: [H, D] });
   const b = tensor(w.b, { shape: [H] });
@@ -99,7 +104,7 @@ function profile(w: Workload): string[] {
 for (const size of SIZES) {
   const w = makeWorkload(size);
   const reference = referenceHessians64(w, size.N);
-  const entries = [functsEntry("js", w), functsEntry("wasm", w), { name: "hand wasm simd", run: () => handWasmHessians(w) }];
+  const entries = [functsEntry("js", w), functsEntry("wasm-scalar", w), functsEntry("wasm", w), { name: "hand wasm simd", run: () => handWasmHessians(w) }];
   for (const e of entries) {
     const result = check(e.name, e.run(), reference);
     if (!result.ok) throw new Error(result.message);

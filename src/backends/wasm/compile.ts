@@ -223,6 +223,8 @@ class BodyEmitter {
           arg: (i) => this.f64(args[i]),
           helper: (h) => this.callee.helper(h),
           math: (m) => this.callee.math(m),
+          simd: this.simd,
+          v128: () => this.newLocal('v128'),
         });
         return { type: 'f64', intValued: v.dtype === 'int32' || v.dtype === 'bool' };
       }

@@ -35,10 +35,10 @@ export interface WasmKernel extends CompiledKernel {
   readonly runAt: (...baseAddresses: number[]) => void;
 }
 
-export function compileWasm(ir: KernelIR): CompiledKernel {
+export function compileWasm(ir: KernelIR, options: { simd?: boolean } = {}): CompiledKernel {
   let module;
   try {
-    module = emitKernelModule(ir);
+    module = emitKernelModule(ir, options);
   } catch (e) {
     if (!(e instanceof Unsupported)) throw e;
     const js = compileJs(ir);
@@ -64,7 +64,7 @@ export function compileWasm(ir: KernelIR): CompiledKernel {
 export const wasmCompiler: KernelCompiler = {
   name: 'wasm',
   maxBuffers: 32,
-  compile: compileWasm,
+  compile: (ir) => compileWasm(ir),
 };
 
 export const wasmBackend = fusingBackend(wasmCompiler);
