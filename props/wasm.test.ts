@@ -5,7 +5,7 @@
 // far inside them.
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { grad, hessian, jacrev, jit, tensor, vmap, withBackend, type DType, type Tensor } from '../src/index.js';
+import { grad, hessian, jacrev, jit, tensor, vmap, where, withBackend, type DType, type Tensor } from '../src/index.js';
 import { arbitraryProgramWithInputs, assertAllClose, numRuns, type Program } from '../src/testing/index.js';
 import { arbitraryDag, dagInputs, decodeDag } from './fusion-dags.js';
 
@@ -64,6 +64,22 @@ test('a padded load computed outside its buffer and discarded by its guard reads
   const xs = [tensor(0.5, { dtype: 'float64' }), tensor([[[1.5]]], { dtype: 'float64' })];
   xs.forEach((x) => x.dataSync());
   agree(() => dag.build(xs), 'float64', () => String(dag));
+});
+
+test('equalities of float32 values computed on f32x4 lanes (sums, products, tanh) hold exactly where the reference says', () => {
+  // f == 1.5 f - f / 2 holds or not by the last bit of f: f must be the interpreter's bits.
+  const mask = (f: Tensor) => where(f.eq(f.mul(1.5).sub(f.div(2))), f, f.neg());
+  const row = fc.float({ min: -1e3, max: 1e3, noNaN: true }).map(Math.fround);
+  fc.assert(
+    fc.property(fc.array(row, { minLength: 64, maxLength: 64 }), (values) => {
+      const x = tensor(Float32Array.from(values), { shape: [4, 16] });
+      x.dataSync();
+      agree(() => mask(x.mul(x.add(0.3)).sum({ axis: 1 })), 'float32', () => 'sum');
+      agree(() => mask(x.mul(0.01).tanh().mul(x)), 'float32', () => 'tanh');
+      agree(() => mask(x.mul(0.01).exp().add(x)), 'float32', () => 'exp');
+    }),
+    runs(40),
+  );
 });
 
 test('transformed random programs agree under wasm: grad, vmap, jacrev, hessian (and jit of them)', () => {

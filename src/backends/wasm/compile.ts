@@ -59,11 +59,22 @@ class BodyEmitter {
   /** The range of each index value (loop indices, index arithmetic), for loads that may stray. */
   private readonly ranges = new Map<string, readonly [number, number]>();
 
+  /** Values the IR rounds to float32 at once: on a path that must match the reference bit for bit. */
+  private readonly roundedAtOnce = new Set<string>();
+
   constructor(
     private readonly ir: KernelIR,
     private readonly callee: Callee,
     private readonly simd = false,
-  ) {}
+  ) {
+    const visit = (list: readonly Stmt[]): void => {
+      for (const st of list) {
+        if (st.kind === 'loop') visit(st.body);
+        else if (st.kind === 'let' && st.value.kind === 'convert' && st.value.dtype === 'float32' && typeof st.value.arg === 'string') this.roundedAtOnce.add(st.value.arg);
+      }
+    };
+    visit(ir.body);
+  }
 
   private newLocal(type: ValType): number {
     this.locals.push(type);
@@ -208,7 +219,7 @@ class BodyEmitter {
   }
 
   /** Pushes a value; returns its local type and whether it holds an int32 value. */
-  private value(v: Value): { type: 'i32' | 'f64'; intValued: boolean } {
+  private value(v: Value, name?: string): { type: 'i32' | 'f64'; intValued: boolean } {
     const c = this.code;
     switch (v.kind) {
       case 'load':
@@ -224,6 +235,7 @@ class BodyEmitter {
           helper: (h) => this.callee.helper(h),
           math: (m) => this.callee.math(m),
           simd: this.simd,
+          exact: name !== undefined && this.roundedAtOnce.has(name),
           v128: () => this.newLocal('v128'),
         });
         return { type: 'f64', intValued: v.dtype === 'int32' || v.dtype === 'bool' };
@@ -315,7 +327,10 @@ class BodyEmitter {
     const strides = new Map<string, number>([[loop.index, 1]]);
     const lanes = new Map<string, number>();
     const splats = new Map<string, number>();
-    const vacc = new Map<string, { local: number; op: 'sum' | 'max' }>();
+    // max: f32x4 lanes (exact); sum: two f64x2 partial sums (lanes 0-1 and 2-3), so that a
+    // float32 sum keeps float64 precision as the interpreter's does (an equality downstream
+    // sees the reference's bits but for the order of four partial sums).
+    const vacc = new Map<string, { local: number; high: number; value: number; op: 'sum' | 'max' }>();
     const stride = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
     const tmp = (): number => this.newLocal('v128');
     // Values from outside the loop, splatted once.
@@ -331,9 +346,12 @@ class BodyEmitter {
       }
       if (st.kind === 'accumulate' && !vacc.has(st.name)) {
         const v = tmp();
+        const high = tmp();
         f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
         c.set(v);
-        vacc.set(st.name, { local: v, op: st.op });
+        f32x4Const(c, 0);
+        c.set(high);
+        vacc.set(st.name, { local: v, high, value: tmp(), op: st.op });
       }
     }
     const i = this.define(loop.index, 'i32').index;
@@ -390,6 +408,7 @@ class BodyEmitter {
             }
           } else if (v.kind === 'prim') {
             if (v.dtype !== 'float32') throw new NotVectorizable();
+            if ((v.op === 'tanh' || v.op === 'exp') && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
             this.vectorPrim(v.op, v.args, lane, tmp);
           } else if (v.kind === 'convert' && v.dtype === 'float32') {
             lane(v.arg);
@@ -403,9 +422,18 @@ class BodyEmitter {
         }
         case 'accumulate': {
           const acc = vacc.get(st.name)!;
-          c.get(acc.local);
+          if (acc.op === 'max') {
+            c.get(acc.local);
+            lane(st.value);
+            c.simd(Simd.f32x4_max).set(acc.local);
+            break;
+          }
           lane(st.value);
-          c.simd(acc.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(acc.local);
+          c.set(acc.value);
+          c.get(acc.local).get(acc.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.local);
+          c.get(acc.high).get(acc.value).get(acc.value).simd(Simd.i8x16_shuffle);
+          c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+          c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.high);
           break;
         }
         case 'store': {
@@ -429,12 +457,16 @@ class BodyEmitter {
     }
     c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
     // Reduce each vector accumulator into its scalar one.
-    for (const [name, { local, op }] of vacc) {
+    for (const [name, { local, high, op }] of vacc) {
       const acc = this.lookup(name).index;
-      const combine = op === 'sum' ? Op.f32_add : Op.f32_max;
-      c.get(local).simd(Simd.f32x4_extract_lane).byte(0).get(local).simd(Simd.f32x4_extract_lane).byte(1).op(combine);
-      c.get(local).simd(Simd.f32x4_extract_lane).byte(2).get(local).simd(Simd.f32x4_extract_lane).byte(3).op(combine).op(combine);
-      c.op(Op.f64_promote_f32);
+      if (op === 'sum') {
+        c.get(local).simd(Simd.f64x2_extract_lane).byte(0).get(local).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add);
+        c.get(high).simd(Simd.f64x2_extract_lane).byte(0).get(high).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add).op(Op.f64_add);
+      } else {
+        c.get(local).simd(Simd.f32x4_extract_lane).byte(0).get(local).simd(Simd.f32x4_extract_lane).byte(1).op(Op.f32_max);
+        c.get(local).simd(Simd.f32x4_extract_lane).byte(2).get(local).simd(Simd.f32x4_extract_lane).byte(3).op(Op.f32_max).op(Op.f32_max);
+        c.op(Op.f64_promote_f32);
+      }
       const v = this.newLocal('f64');
       c.set(v);
       if (op === 'sum') c.get(acc).get(v).op(Op.f64_add).set(acc);
@@ -478,7 +510,7 @@ class BodyEmitter {
     for (const s of list) {
       switch (s.kind) {
         case 'let': {
-          const { type, intValued } = this.value(s.value);
+          const { type, intValued } = this.value(s.value, s.name);
           c.set(this.define(s.name, type, intValued).index);
           if (type === 'i32') this.ranges.set(s.name, this.indexRange(s.value));
           break;

@@ -35,16 +35,16 @@ export const Op = {
 
 /** SIMD opcodes (each written as 0xfd then the LEB128 of the number). */
 export const Simd = {
-  v128_load: 0, v128_load32_splat: 9, v128_store: 11, v128_const: 12,
+  v128_load: 0, v128_load32_splat: 9, v128_store: 11, v128_const: 12, i8x16_shuffle: 13,
   i32x4_splat: 17, f32x4_splat: 19,
-  f32x4_extract_lane: 31, f32x4_replace_lane: 32,
+  f32x4_extract_lane: 31, f32x4_replace_lane: 32, f64x2_extract_lane: 33, f64x2_promote_low_f32x4: 95,
   f32x4_eq: 65, f32x4_ne: 66, f32x4_lt: 67, f32x4_gt: 68, f32x4_le: 69, f32x4_ge: 70,
   v128_not: 77, v128_and: 78, v128_andnot: 79, v128_or: 80, v128_xor: 81, v128_bitselect: 82,
   f32x4_ceil: 103, f32x4_floor: 104, f32x4_trunc: 105, f32x4_nearest: 106,
   i32x4_shl: 171, i32x4_shr_s: 172, i32x4_add: 174, i32x4_sub: 177,
   f32x4_abs: 224, f32x4_neg: 225, f32x4_sqrt: 227,
   f32x4_add: 228, f32x4_sub: 229, f32x4_mul: 230, f32x4_div: 231, f32x4_min: 232, f32x4_max: 233,
-  i32x4_trunc_sat_f32x4_s: 248, f32x4_convert_i32x4_s: 250,
+  f64x2_add: 240, i32x4_trunc_sat_f32x4_s: 248, f32x4_convert_i32x4_s: 250,
 } as const;
 
 /** A growable byte buffer with the encodings WebAssembly uses. */

@@ -25,6 +25,12 @@ export interface OpContext {
   arg(i: number): void;
   helper(name: Helper): number;
   math(name: ImportedMath): number;
+  /**
+   * The result is rounded to float32 right away (the IR's convert): the value is on a path
+   * the reference must be matched on bit for bit (an equality, a comparison, a rounding), so
+   * a transcendental calls the exact Math function, as the interpreter does.
+   */
+  readonly exact: boolean;
   /** Whether the module may use SIMD instructions. */
   readonly simd: boolean;
   /** A fresh v128 local (for the inline lane approximations). */
@@ -45,7 +51,7 @@ function wrapInt32(x: OpContext): void {
 function transcendental(math: ImportedMath, approx: Helper): OpRule {
   return (x) => {
     x.arg(0);
-    if (x.dtype === 'float32') x.code.call(x.helper(approx));
+    if (x.dtype === 'float32' && !x.exact) x.code.call(x.helper(approx));
     else x.code.call(x.math(math));
   };
 }
@@ -89,7 +95,7 @@ export const WASM_OPS: Record<ElementwiseOp, OpRule> = {
   sin: transcendental('sin', 'sin32'),
   cos: transcendental('cos', 'cos32'),
   tanh: (x) => {
-    if (x.dtype !== 'float32' || !x.simd) return transcendental('tanh', 'tanh32')(x);
+    if (x.dtype !== 'float32' || !x.simd || x.exact) return transcendental('tanh', 'tanh32')(x);
     // float32: the f32x4 approximation inline on one lane: no calls, 1e-6 relative (measured:
     // the calls of tanh32 -> expm1_32 -> exp32 took half of the headline's first kernel).
     const v = x.v128();
@@ -125,7 +131,7 @@ export const WASM_OPS: Record<ElementwiseOp, OpRule> = {
   pow: (x) => {
     x.arg(0);
     x.arg(1);
-    x.code.call(x.dtype === 'float32' ? x.helper('pow32') : x.math('pow'));
+    x.code.call(x.dtype === 'float32' && !x.exact ? x.helper('pow32') : x.math('pow'));
   },
   // Math.max: NaN if either is NaN, +0 over -0 (f64.max does both).
   max: binary(Op.f64_max),
