@@ -17,6 +17,9 @@ import { ELEMENTWISE_OPS, WASM_OPS, castTo, type ElementwiseOp } from './ops.js'
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
 export class Unsupported extends Error {}
 
+/** Ops whose float32 result is exact (never rounded): the scheduler does not round them on its rounded path (isExact in kernel.ts). */
+const EXACT_OPS = new Set(['neg', 'abs', 'max', 'where', 'stop_gradient', 'floor', 'ceil', 'round', 'sign', 'lt', 'eq', 'cast']);
+
 /** A loop the f32x4 path does not take: it is compiled by the scalar path instead. */
 class NotVectorizable extends Error {}
 
@@ -327,10 +330,20 @@ class BodyEmitter {
     const strides = new Map<string, number>([[loop.index, 1]]);
     const lanes = new Map<string, number>();
     const splats = new Map<string, number>();
-    // max: f32x4 lanes (exact); sum: two f64x2 partial sums (lanes 0-1 and 2-3), so that a
-    // float32 sum keeps float64 precision as the interpreter's does (an equality downstream
-    // sees the reference's bits but for the order of four partial sums).
-    const vacc = new Map<string, { local: number; high: number; value: number; op: 'sum' | 'max' }>();
+    // max: f32x4 lanes (exact). sum: f32x4 partial sums where the summand is an inexact op
+    // the IR did not round (the scheduler rounds every op on the way to an equality, so such
+    // a sum does not reach one); otherwise two f64x2 partial sums (lanes 0-1 and 2-3), so the
+    // sum keeps float64 precision as the interpreter's does (an equality downstream sees the
+    // reference's bits but for the order of four partial sums).
+    const definitions = new Map<string, Value>();
+    for (const st of loop.body) if (st.kind === 'let') definitions.set(st.name, st.value);
+    const roughSummand = (o: Operand): boolean => {
+      const def = typeof o === 'string' ? definitions.get(o) : undefined;
+      return def?.kind === 'prim' && !EXACT_OPS.has(def.op) && !this.roundedAtOnce.has(o as string);
+    };
+    const wide = new Set<string>();
+    for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && !roughSummand(st.value)) wide.add(st.name);
+    const vacc = new Map<string, { local: number; high: number; value: number; op: 'sum' | 'max'; wide: boolean }>();
     const stride = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
     const tmp = (): number => this.newLocal('v128');
     // Values from outside the loop, splatted once.
@@ -351,7 +364,7 @@ class BodyEmitter {
         c.set(v);
         f32x4Const(c, 0);
         c.set(high);
-        vacc.set(st.name, { local: v, high, value: tmp(), op: st.op });
+        vacc.set(st.name, { local: v, high, value: tmp(), op: st.op, wide: wide.has(st.name) });
       }
     }
     const i = this.define(loop.index, 'i32').index;
@@ -422,10 +435,10 @@ class BodyEmitter {
         }
         case 'accumulate': {
           const acc = vacc.get(st.name)!;
-          if (acc.op === 'max') {
+          if (!acc.wide) {
             c.get(acc.local);
             lane(st.value);
-            c.simd(Simd.f32x4_max).set(acc.local);
+            c.simd(acc.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(acc.local);
             break;
           }
           lane(st.value);
@@ -457,14 +470,15 @@ class BodyEmitter {
     }
     c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
     // Reduce each vector accumulator into its scalar one.
-    for (const [name, { local, high, op }] of vacc) {
+    for (const [name, { local, high, op, wide: isWide }] of vacc) {
       const acc = this.lookup(name).index;
-      if (op === 'sum') {
+      if (isWide) {
         c.get(local).simd(Simd.f64x2_extract_lane).byte(0).get(local).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add);
         c.get(high).simd(Simd.f64x2_extract_lane).byte(0).get(high).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add).op(Op.f64_add);
       } else {
-        c.get(local).simd(Simd.f32x4_extract_lane).byte(0).get(local).simd(Simd.f32x4_extract_lane).byte(1).op(Op.f32_max);
-        c.get(local).simd(Simd.f32x4_extract_lane).byte(2).get(local).simd(Simd.f32x4_extract_lane).byte(3).op(Op.f32_max).op(Op.f32_max);
+        const combine = op === 'sum' ? Op.f32_add : Op.f32_max;
+        c.get(local).simd(Simd.f32x4_extract_lane).byte(0).get(local).simd(Simd.f32x4_extract_lane).byte(1).op(combine);
+        c.get(local).simd(Simd.f32x4_extract_lane).byte(2).get(local).simd(Simd.f32x4_extract_lane).byte(3).op(combine).op(combine);
         c.op(Op.f64_promote_f32);
       }
       const v = this.newLocal('f64');
