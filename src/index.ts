@@ -7,10 +7,12 @@ import './lazy/primitives/index.js';
 import { registerBackend } from './lazy/realize.js';
 import { interpBackend } from './backends/interp/index.js';
 import { jsBackend } from './backends/js/index.js';
+import { wasmBackend } from './backends/wasm/index.js';
 
 // The fused JavaScript backend is the default; the interpreter stays as the specification.
 registerBackend(jsBackend);
 registerBackend(interpBackend);
+registerBackend(wasmBackend);
 
 // Tensors, dtypes, shapes.
 export { Tensor, type NestedNumbers } from './lazy/tensor.js';

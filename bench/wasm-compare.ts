@@ -1,0 +1,123 @@
+/**
+ * functs on the js backend against functs on the wasm backend (and the hand-written wasm SIMD
+ * kernel, bench/peers/hand-wasm.ts, as the ceiling) on the headline workload,
+ * jit(vmap(hessian(f))), f(x) = sum(tanh(A x + b)), N = 4096, D=8/H=32 and D=32/H=64.
+ * Samples are interleaved round-robin (the machine is a shared 2-core VM); each sample runs
+ * back-to-back batches for SAMPLE_MS. Reports the median Hessians/s and the spread (min-max
+ * of the samples), and one profile of where the wasm backend's time goes per kernel (copies
+ * in and out of the wasm memory included).
+ *
+ *   npx tsx bench/wasm-compare.ts            # 12 samples of 300 ms each per entry and size
+ *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
+ */
+import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
+import { programFor } from "../src/fusion/program.js";
+import { compileWasm, wasmArena, wasmCompiler, type WasmKernel } from "../src/backends/wasm/index.js";
+import { fusingBackend } from "../src/fusion/program.js";
+import { registerBackend } from "../src/lazy/realize.js";
+
+// The wasm backend with its f32x4 path turned off: what the lanes give, measured in the same run.
+registerBackend(fusingBackend({ name: "wasm-scalar", maxBuffers: wasmCompiler.maxBuffers, compile: (ir) => compileWasm(ir, { simd: false }) }));
+import { SIZES, check, makeWorkload, referenceHessians64, type Workload } from "./workload.js";
+import { handWasmHessians } from "./peers/hand-wasm.js";
+
+const SAMPLES = Number(process.env.SAMPLES ?? 12);
+const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
+
+interface Entry {
+  name: string;
+  run: () => Float32Array;
+}
+
+function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry {
+  const { N, D, H } = w.size;
+  const A = tensor(w.A, { shape: [H, D] });
+  const b = tensor(w.b, { shape: [H] });
+  const X = tensor(w.X, { shape: [N, D] });
+  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const hessians = jit(vmap(hessian(f)));
+  return { name: `functs ${backend}`, run: () => withBackend(backend, () => (hessians(X) as Tensor).dataSync() as Float32Array) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function sample(run: () => unknown): number {
+  const t0 = performance.now();
+  let iterations = 0;
+  let elapsed = 0;
+  do {
+    run();
+    iterations++;
+    elapsed = performance.now() - t0;
+  } while (elapsed < SAMPLE_MS);
+  return elapsed / iterations;
+}
+
+/** Per-kernel time of the wasm program (run inside withBackend('wasm')): where the time goes. */
+function profile(w: Workload): string[] {
+  const { N, D, H } = w.size;
+  const A = tensor(w.A, { shape: [H, D] });
+  const b = tensor(w.b, { shape: [H] });
+  const X = tensor(w.X, { shape: [N, D] });
+  X.dataSync();
+  A.dataSync();
+  b.dataSync();
+  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const roots = withBackend("wasm", () => (vmap(hessian(f))(X) as Tensor).node);
+  const { program, leaves } = programFor([roots], wasmCompiler);
+  const slots = [...leaves.map((l) => l.realized!), ...program.buffers.map((buf) => new (buf.dtype === "float64" ? Float64Array : Float32Array)(buf.size))];
+  const lines: string[] = [];
+  for (const step of program.steps) {
+    const args = step.slots.map((s) => slots[s]);
+    for (let i = 0; i < 5; i++) step.kernel.run(...args);
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = performance.now();
+      step.kernel.run(...args);
+      times.push(performance.now() - t0);
+    }
+    const kind = step.kernel.source.startsWith("// wasm module") ? "wasm" : "js";
+    let kernelOnly = "";
+    if ("runAt" in step.kernel) {
+      // The kernel alone, its buffers already in the wasm memory: the rest is copying.
+      const runAt = (step.kernel as WasmKernel).runAt;
+      const bases = wasmArena.layout(args);
+      args.forEach((a, i) => wasmArena.write(bases[i], a));
+      const alone: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const t0 = performance.now();
+        runAt(...bases);
+        alone.push(performance.now() - t0);
+      }
+      kernelOnly = ` (kernel alone ${median(alone).toFixed(3)} ms)`;
+    }
+    const flops = step.ir.operations / (median(times) / 1000) / 1e9;
+    lines.push(`    ${step.name} (${kind}) ${step.summary}: ${median(times).toFixed(3)} ms${kernelOnly}, ~${(step.ir.operations / 1e6).toFixed(2)}M ops (${flops.toFixed(2)} G/s)`);
+  }
+  return lines;
+}
+
+for (const size of SIZES) {
+  const w = makeWorkload(size);
+  const reference = referenceHessians64(w, size.N);
+  const entries = [functsEntry("js", w), functsEntry("wasm-scalar", w), functsEntry("wasm", w), { name: "hand wasm simd", run: () => handWasmHessians(w) }];
+  for (const e of entries) {
+    const result = check(e.name, e.run(), reference);
+    if (!result.ok) throw new Error(result.message);
+  }
+  for (const e of entries) for (let i = 0; i < 3; i++) e.run();
+  const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
+  for (let s = 0; s < SAMPLES; s++) for (const e of entries) times.get(e.name)!.push(sample(e.run));
+  console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved)`);
+  for (const e of entries) {
+    const ms = times.get(e.name)!;
+    const rate = (t: number) => size.N / (t / 1000);
+    console.log(`  ${e.name.padEnd(16)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch`);
+  }
+  console.log("  wasm program, per kernel (median of 15 runs, copies in and out included):");
+  for (const line of profile(w)) console.log(line);
+}

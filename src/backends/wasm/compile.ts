@@ -1,0 +1,679 @@
+/**
+ * Kernel IR -> one WebAssembly module. The kernel is one exported function `kernel` taking the
+ * byte address of each of the IR's buffers (inputs, then outputs) in an imported memory, so
+ * where the buffers live is decided at run time, not baked in. Loop indices and index
+ * arithmetic are i32; data values are f64, as JavaScript numbers are in the JS backend:
+ * float32 values are rounded where the IR converts or stores them, int32 arithmetic wraps as
+ * an Int32Array store does, so results agree with the JS backend (and the interpreter) to the
+ * last bit except where a float32 transcendental's approximation differs (see math.ts).
+ */
+import type { DType } from '../../lazy/dtype.js';
+import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
+import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
+import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
+import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
+import { ELEMENTWISE_OPS, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
+
+/** The kernel uses something this backend does not compile; the JS compiler takes it. */
+export class Unsupported extends Error {}
+
+/** Ops whose float32 result is exact (never rounded): the scheduler does not round them on its rounded path (isExact in kernel.ts). */
+const EXACT_OPS = new Set(['neg', 'abs', 'max', 'where', 'stop_gradient', 'floor', 'ceil', 'round', 'sign', 'lt', 'eq', 'cast']);
+
+/** A loop the f32x4 path does not take: it is compiled by the scalar path instead. */
+class NotVectorizable extends Error {}
+
+/** The operands a value reads. */
+function operandsOf(v: Value): Operand[] {
+  switch (v.kind) {
+    case 'load': return [v.index];
+    case 'prim': return [...v.args];
+    case 'affine': return [v.base, ...v.terms.map((t) => t.value)];
+    case 'divmod': return [v.arg];
+    case 'random': return [v.index];
+    case 'convert': return [v.arg];
+    case 'select': return [v.then, ...v.bounds.map((b) => b.index)];
+    case 'check': return [v.arg];
+    default: return v satisfies never;
+  }
+}
+
+const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
+const LOG2_BYTES: Record<DType, number> = { float32: 2, float64: 3, int32: 2, bool: 0 };
+
+function isElementwiseOp(op: string): op is ElementwiseOp {
+  return (ELEMENTWISE_OPS as readonly string[]).includes(op);
+}
+
+interface Local {
+  readonly index: number;
+  readonly type: 'i32' | 'f64';
+  /** An f64 holding an int32 value (an int32 or bool result): stores truncate it directly. */
+  readonly intValued: boolean;
+}
+
+/** Emits the body of the kernel function. */
+class BodyEmitter {
+  code = new Code();
+  /** Innermost loops compiled to f32x4 lanes (for explain and tests). */
+  vectorLoops = 0;
+  readonly locals: ValType[] = [];
+  private readonly named = new Map<string, Local>();
+  /** The range of each index value (loop indices, index arithmetic), for loads that may stray. */
+  private readonly ranges = new Map<string, readonly [number, number]>();
+
+  /** Values the IR rounds to float32 at once: on a path that must match the reference bit for bit. */
+  private readonly roundedAtOnce = new Set<string>();
+
+  constructor(
+    private readonly ir: KernelIR,
+    private readonly callee: Callee,
+    private readonly simd = false,
+  ) {
+    const visit = (list: readonly Stmt[]): void => {
+      for (const st of list) {
+        if (st.kind === 'loop') visit(st.body);
+        else if (st.kind === 'let' && st.value.kind === 'convert' && st.value.dtype === 'float32' && typeof st.value.arg === 'string') this.roundedAtOnce.add(st.value.arg);
+      }
+    };
+    visit(ir.body);
+  }
+
+  private newLocal(type: ValType): number {
+    this.locals.push(type);
+    return this.ir.buffers.length + this.locals.length - 1;
+  }
+
+  private define(name: string, type: 'i32' | 'f64', intValued = false): Local {
+    if (this.named.has(name)) throw new Error(`functs internal error: ${name} defined twice in a kernel`);
+    const local = { index: this.newLocal(type), type, intValued };
+    this.named.set(name, local);
+    return local;
+  }
+
+  private lookup(name: string): Local {
+    const local = this.named.get(name);
+    if (!local) throw new Error(`functs internal error: ${name} used before its definition`);
+    return local;
+  }
+
+  /** Pushes an operand as an f64. */
+  private f64(o: Operand): void {
+    if (typeof o !== 'string') {
+      this.code.f64Const(o.literal);
+      return;
+    }
+    const local = this.lookup(o);
+    this.code.get(local.index);
+    if (local.type === 'i32') this.code.op(Op.f64_convert_i32_s);
+  }
+
+  /** Pushes an index operand as an i32. */
+  private i32(o: Operand): void {
+    if (typeof o !== 'string') {
+      if (!Number.isInteger(o.literal) || Math.abs(o.literal) >= 2 ** 31) throw new Unsupported(`index literal ${o.literal}`);
+      this.code.i32Const(o.literal);
+      return;
+    }
+    const local = this.lookup(o);
+    if (local.type !== 'i32') throw new Unsupported('a data-dependent index');
+    this.code.get(local.index);
+  }
+
+  private rangeOf(o: Operand): readonly [number, number] {
+    if (typeof o !== 'string') return [o.literal, o.literal];
+    return this.ranges.get(o) ?? [-Infinity, Infinity];
+  }
+
+  /** The interval an index value lies in, from its operands' intervals. */
+  private indexRange(v: Value): readonly [number, number] {
+    if (v.kind === 'affine') {
+      let [lo, hi] = this.rangeOf(v.base);
+      for (const t of v.terms) {
+        const [a, b] = this.rangeOf(t.value);
+        lo += Math.min(a * t.coef, b * t.coef);
+        hi += Math.max(a * t.coef, b * t.coef);
+      }
+      return [lo, hi];
+    }
+    if (v.kind === 'divmod') {
+      const [a, b] = this.rangeOf(v.arg);
+      if (v.op === 'div') return [Math.floor(a / v.by), Math.floor(b / v.by)];
+      return a >= 0 && b < v.by ? [a, b] : [0, v.by - 1];
+    }
+    return [-Infinity, Infinity];
+  }
+
+  private isIntValued(o: Operand): boolean {
+    if (typeof o !== 'string') return Number.isInteger(o.literal) && Math.abs(o.literal) < 2 ** 31;
+    const local = this.lookup(o);
+    return local.type === 'i32' || local.intValued;
+  }
+
+  /** Pushes the byte address of element `index` of buffer `buffer`; returns the constant offset. */
+  private address(buffer: number, index: Operand, clamp = false): number {
+    const { dtype, size } = this.ir.buffers[buffer];
+    this.code.get(buffer);
+    if (typeof index !== 'string' && Number.isInteger(index.literal) && index.literal >= 0 && index.literal < size) {
+      return index.literal * BYTES[dtype];
+    }
+    const [lo, hi] = this.rangeOf(index);
+    if (clamp && !(lo >= 0 && hi < size)) {
+      // A load under a guard (padding) may be computed outside its buffer and then discarded:
+      // it reads a clamped element instead of leaving the memory.
+      const last = Math.max(size - 1, 0);
+      const scratch = this.newLocal('i32');
+      this.i32(index);
+      this.code.set(scratch);
+      this.code.get(scratch).i32Const(last).get(scratch).i32Const(last).op(Op.i32_lt_s).op(Op.select).set(scratch);
+      this.code.get(scratch).i32Const(0).get(scratch).i32Const(0).op(Op.i32_gt_s).op(Op.select);
+    } else {
+      this.i32(index);
+    }
+    if (LOG2_BYTES[dtype] > 0) this.code.i32Const(LOG2_BYTES[dtype]).op(Op.i32_shl);
+    this.code.op(Op.i32_add);
+    return 0;
+  }
+
+  private load(buffer: number, index: Operand): void {
+    const dtype = this.ir.buffers[buffer].dtype;
+    const offset = this.address(buffer, index, true);
+    switch (dtype) {
+      case 'float32': this.code.mem(Op.f32_load, 2, offset).op(Op.f64_promote_f32); break;
+      case 'float64': this.code.mem(Op.f64_load, 3, offset); break;
+      case 'int32': this.code.mem(Op.i32_load, 2, offset).op(Op.f64_convert_i32_s); break;
+      case 'bool': this.code.mem(Op.i32_load8_u, 0, offset).op(Op.f64_convert_i32_u); break;
+      default: dtype satisfies never;
+    }
+  }
+
+  /** Stores as a typed-array assignment does: float32 rounds, int32 and bool take ToInt32 (and its low byte). */
+  private store(buffer: number, index: Operand, value: Operand): void {
+    const dtype = this.ir.buffers[buffer].dtype;
+    const offset = this.address(buffer, index);
+    switch (dtype) {
+      case 'float32':
+        this.f64(value);
+        this.code.op(Op.f32_demote_f64).mem(Op.f32_store, 2, offset);
+        break;
+      case 'float64':
+        this.f64(value);
+        this.code.mem(Op.f64_store, 3, offset);
+        break;
+      case 'int32':
+      case 'bool':
+        this.int32(value);
+        this.code.mem(dtype === 'int32' ? Op.i32_store : Op.i32_store8, dtype === 'int32' ? 2 : 0, offset);
+        break;
+      default: dtype satisfies never;
+    }
+  }
+
+  /** Pushes ToInt32 of an operand. */
+  private int32(value: Operand): void {
+    if (typeof value === 'string' && this.lookup(value).type === 'i32') {
+      this.i32(value);
+      return;
+    }
+    this.f64(value);
+    // An int32 value truncates exactly (and a broken assumption traps instead of storing a wrong value).
+    if (this.isIntValued(value)) this.code.op(Op.i32_trunc_f64_s);
+    else this.code.call(this.callee.helper('toInt32'));
+  }
+
+  /** Pushes a value; returns its local type and whether it holds an int32 value. */
+  private value(v: Value, name?: string): { type: 'i32' | 'f64'; intValued: boolean } {
+    const c = this.code;
+    switch (v.kind) {
+      case 'load':
+        this.load(v.buffer, v.index);
+        return { type: 'f64', intValued: this.ir.buffers[v.buffer].dtype === 'int32' || this.ir.buffers[v.buffer].dtype === 'bool' };
+      case 'prim': {
+        if (!isElementwiseOp(v.op)) throw new Unsupported(`op ${v.op}`);
+        const args = v.args;
+        WASM_OPS[v.op]({
+          code: c,
+          dtype: v.dtype,
+          arg: (i) => this.f64(args[i]),
+          helper: (h) => this.callee.helper(h),
+          math: (m) => this.callee.math(m),
+          simd: this.simd,
+          exact: name !== undefined && this.roundedAtOnce.has(name),
+          v128: () => this.newLocal('v128'),
+        });
+        return { type: 'f64', intValued: v.dtype === 'int32' || v.dtype === 'bool' };
+      }
+      case 'affine': {
+        this.i32(v.base);
+        for (const t of v.terms) {
+          this.i32(t.value);
+          if (t.coef !== 1) c.i32Const(t.coef).op(Op.i32_mul);
+          c.op(Op.i32_add);
+        }
+        return { type: 'i32', intValued: true };
+      }
+      case 'divmod': {
+        const by = v.by;
+        if (v.nonNegative) {
+          this.i32(v.arg);
+          c.i32Const(by).op(v.op === 'div' ? Op.i32_div_s : Op.i32_rem_s);
+        } else if (v.op === 'div') {
+          // Floor division: the truncated quotient, minus one where the remainder is negative.
+          this.i32(v.arg);
+          c.i32Const(by).op(Op.i32_div_s);
+          this.i32(v.arg);
+          c.i32Const(by).op(Op.i32_rem_s).i32Const(31).op(Op.i32_shr_s).op(Op.i32_add);
+        } else {
+          this.i32(v.arg);
+          c.i32Const(by).op(Op.i32_rem_s);
+          this.i32(v.arg);
+          c.i32Const(by).op(Op.i32_rem_s).i32Const(31).op(Op.i32_shr_s).i32Const(by).op(Op.i32_and).op(Op.i32_add);
+        }
+        return { type: 'i32', intValued: true };
+      }
+      case 'convert':
+        this.f64(v.arg);
+        if (v.dtype === 'bool') {
+          c.call(this.callee.helper('toInt32')).i32Const(255).op(Op.i32_and).op(Op.f64_convert_i32_u);
+        } else {
+          castTo(c, v.dtype, () => this.callee.helper('toInt32'));
+        }
+        return { type: 'f64', intValued: v.dtype === 'int32' || v.dtype === 'bool' };
+      case 'select': {
+        this.f64(v.then);
+        c.f64Const(0);
+        v.bounds.forEach((b, i) => {
+          this.i32(b.index);
+          c.i32Const(b.lo).op(Op.i32_ge_s);
+          this.i32(b.index);
+          c.i32Const(b.hi).op(Op.i32_le_s).op(Op.i32_and);
+          if (i > 0) c.op(Op.i32_and);
+        });
+        c.op(Op.select);
+        return { type: 'f64', intValued: this.isIntValued(v.then) };
+      }
+      case 'random': throw new Unsupported('random');
+      case 'check': throw new Unsupported('a checked gather index');
+      default: return v satisfies never;
+    }
+  }
+
+  /**
+   * An innermost float32 loop as f32x4 lanes: iteration i computes elements i..i+3. Index
+   * arithmetic stays scalar (the first lane's index) with a known stride per loop step; loads
+   * and stores of stride 1 are v128 accesses, other positive strides four scalar accesses,
+   * values from outside the loop are splatted once before it, and each accumulator gets a
+   * vector partner that is reduced into it after the loop. All or nothing: anything else in
+   * the body leaves the loop to the scalar path.
+   */
+  private tryVectorLoop(loop: Extract<Stmt, { kind: 'loop' }>): boolean {
+    if (loop.extent < 4 || loop.extent % 4 !== 0 || loop.body.some((st) => st.kind === 'loop')) return false;
+    const namedBefore = new Set(this.named.keys());
+    const saved = this.code;
+    this.code = new Code();
+    try {
+      this.vectorLoop(loop);
+    } catch (e) {
+      if (!(e instanceof NotVectorizable)) throw e;
+      for (const name of [...this.named.keys()]) if (!namedBefore.has(name)) this.named.delete(name);
+      this.code = saved;
+      return false;
+    }
+    saved.bytes(this.code.view());
+    this.code = saved;
+    this.vectorLoops++;
+    return true;
+  }
+
+  private vectorLoop(loop: Extract<Stmt, { kind: 'loop' }>): void {
+    const c = this.code;
+    const strides = new Map<string, number>([[loop.index, 1]]);
+    const lanes = new Map<string, number>();
+    const splats = new Map<string, number>();
+    // max: f32x4 lanes (exact). sum: f32x4 partial sums where the summand is an inexact op
+    // the IR did not round (the scheduler rounds every op on the way to an equality, so such
+    // a sum does not reach one); otherwise two f64x2 partial sums (lanes 0-1 and 2-3), so the
+    // sum keeps float64 precision as the interpreter's does (an equality downstream sees the
+    // reference's bits but for the order of four partial sums).
+    const definitions = new Map<string, Value>();
+    for (const st of loop.body) if (st.kind === 'let') definitions.set(st.name, st.value);
+    const roughSummand = (o: Operand): boolean => {
+      const def = typeof o === 'string' ? definitions.get(o) : undefined;
+      return def?.kind === 'prim' && !EXACT_OPS.has(def.op) && !this.roundedAtOnce.has(o as string);
+    };
+    const wide = new Set<string>();
+    for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && !roughSummand(st.value)) wide.add(st.name);
+    const vacc = new Map<string, { local: number; high: number; value: number; op: 'sum' | 'max'; wide: boolean }>();
+    const stride = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
+    const tmp = (): number => this.newLocal('v128');
+    // Values from outside the loop, splatted once.
+    for (const st of loop.body) {
+      const operands: Operand[] = st.kind === 'let' ? operandsOf(st.value) : st.kind === 'accumulate' || st.kind === 'store' ? [st.value] : [];
+      for (const o of operands) {
+        if (typeof o !== 'string' || splats.has(o) || !this.named.has(o)) continue;
+        const local = this.named.get(o)!;
+        if (local.type !== 'f64') continue;
+        const v = tmp();
+        c.get(local.index).op(Op.f32_demote_f64).simd(Simd.f32x4_splat).set(v);
+        splats.set(o, v);
+      }
+      if (st.kind === 'accumulate' && !vacc.has(st.name)) {
+        const v = tmp();
+        const high = tmp();
+        f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
+        c.set(v);
+        f32x4Const(c, 0);
+        c.set(high);
+        vacc.set(st.name, { local: v, high, value: tmp(), op: st.op, wide: wide.has(st.name) });
+      }
+    }
+    const i = this.define(loop.index, 'i32').index;
+    this.ranges.set(loop.index, [0, loop.extent - 1]);
+    const lane = (o: Operand): void => {
+      if (typeof o !== 'string') return f32x4Const(c, Math.fround(o.literal));
+      const v = lanes.get(o) ?? splats.get(o);
+      if (v !== undefined) {
+        c.get(v);
+        return;
+      }
+      const local = this.named.get(o);
+      if (!local || local.type !== 'i32') throw new NotVectorizable();
+      // An index value used as data: its four lanes, converted.
+      const s = stride(o);
+      c.get(local.index).simd(Simd.i32x4_splat).simd(Simd.v128_const);
+      c.bytes(new Uint8Array(new Int32Array([0, s, 2 * s, 3 * s]).buffer));
+      c.simd(Simd.i32x4_add).simd(Simd.f32x4_convert_i32x4_s);
+    };
+    /** Pushes the first lane's address; returns the byte step between lanes (0: one element). */
+    const access = (buffer: number, index: Operand): number => {
+      const { dtype, size } = this.ir.buffers[buffer];
+      if (dtype !== 'float32') throw new NotVectorizable();
+      const s = stride(index);
+      if (s < 0) throw new NotVectorizable();
+      const [lo, hi] = this.rangeOf(index);
+      if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+      c.get(buffer);
+      this.i32(index);
+      c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+      return s * 4;
+    };
+    const scratchAddress = this.newLocal('i32');
+    c.i32Const(0).set(i).open(Op.loop);
+    for (const st of loop.body) {
+      switch (st.kind) {
+        case 'let': {
+          const v = st.value;
+          if (v.kind === 'affine') {
+            const { type } = this.value(v);
+            if (type !== 'i32') throw new NotVectorizable();
+            c.set(this.define(st.name, 'i32').index);
+            this.ranges.set(st.name, this.indexRange(v));
+            strides.set(st.name, v.terms.reduce((sum, t) => sum + t.coef * stride(t.value), stride(v.base)));
+            break;
+          }
+          if (v.kind === 'load') {
+            const step = access(v.buffer, v.index);
+            if (step === 4) c.simdMem(Simd.v128_load, 2);
+            else if (step === 0) c.mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
+            else {
+              c.tee(scratchAddress).mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
+              for (let k = 1; k < 4; k++) c.get(scratchAddress).mem(Op.f32_load, 2, k * step).simd(Simd.f32x4_replace_lane).byte(k);
+            }
+          } else if (v.kind === 'prim') {
+            if (v.dtype !== 'float32') throw new NotVectorizable();
+            if ((v.op === 'tanh' || v.op === 'exp') && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
+            this.vectorPrim(v.op, v.args, lane, tmp);
+          } else if (v.kind === 'convert' && v.dtype === 'float32') {
+            lane(v.arg);
+          } else {
+            throw new NotVectorizable();
+          }
+          const local = tmp();
+          c.set(local);
+          lanes.set(st.name, local);
+          break;
+        }
+        case 'accumulate': {
+          const acc = vacc.get(st.name)!;
+          if (!acc.wide) {
+            c.get(acc.local);
+            lane(st.value);
+            c.simd(acc.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(acc.local);
+            break;
+          }
+          lane(st.value);
+          c.set(acc.value);
+          c.get(acc.local).get(acc.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.local);
+          c.get(acc.high).get(acc.value).get(acc.value).simd(Simd.i8x16_shuffle);
+          c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+          c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.high);
+          break;
+        }
+        case 'store': {
+          if (stride(st.index) === 0) throw new NotVectorizable();
+          const step = access(st.buffer, st.index);
+          if (step === 4) {
+            lane(st.value);
+            c.simdMem(Simd.v128_store, 2);
+          } else {
+            c.set(scratchAddress);
+            for (let k = 0; k < 4; k++) {
+              c.get(scratchAddress);
+              lane(st.value);
+              c.simd(Simd.f32x4_extract_lane).byte(k).mem(Op.f32_store, 2, k * step);
+            }
+          }
+          break;
+        }
+        default: throw new NotVectorizable();
+      }
+    }
+    c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+    // Reduce each vector accumulator into its scalar one.
+    for (const [name, { local, high, op, wide: isWide }] of vacc) {
+      const acc = this.lookup(name).index;
+      if (isWide) {
+        c.get(local).simd(Simd.f64x2_extract_lane).byte(0).get(local).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add);
+        c.get(high).simd(Simd.f64x2_extract_lane).byte(0).get(high).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add).op(Op.f64_add);
+      } else {
+        const combine = op === 'sum' ? Op.f32_add : Op.f32_max;
+        c.get(local).simd(Simd.f32x4_extract_lane).byte(0).get(local).simd(Simd.f32x4_extract_lane).byte(1).op(combine);
+        c.get(local).simd(Simd.f32x4_extract_lane).byte(2).get(local).simd(Simd.f32x4_extract_lane).byte(3).op(combine).op(combine);
+        c.op(Op.f64_promote_f32);
+      }
+      const v = this.newLocal('f64');
+      c.set(v);
+      if (op === 'sum') c.get(acc).get(v).op(Op.f64_add).set(acc);
+      else c.get(v).get(acc).get(v).get(acc).op(Op.f64_gt).get(v).get(v).op(Op.f64_ne).op(Op.i32_or).op(Op.select).set(acc);
+    }
+  }
+
+  /** A float32 primitive on lanes (the ops with an f32x4 form; the rest stay scalar). */
+  private vectorPrim(op: string, args: readonly Operand[], lane: (o: Operand) => void, tmp: () => number): void {
+    const c = this.code;
+    const binary: Record<string, number> = { add: Simd.f32x4_add, mul: Simd.f32x4_mul, div: Simd.f32x4_div, max: Simd.f32x4_max };
+    const unary: Record<string, number> = { neg: Simd.f32x4_neg, abs: Simd.f32x4_abs, sqrt: Simd.f32x4_sqrt, floor: Simd.f32x4_floor, ceil: Simd.f32x4_ceil, round: Simd.f32x4_nearest };
+    if (op in binary) {
+      lane(args[0]);
+      lane(args[1]);
+      c.simd(binary[op]);
+    } else if (op in unary) {
+      lane(args[0]);
+      c.simd(unary[op]);
+    } else if (op === 'stop_gradient') {
+      lane(args[0]);
+    } else if (op === 'recip') {
+      f32x4Const(c, 1);
+      lane(args[0]);
+      c.simd(Simd.f32x4_div);
+    } else if (op === 'tanh' || op === 'exp') {
+      const x = tmp();
+      lane(args[0]);
+      // Beyond [-104, 89] e^x is 0 or Infinity in float32.
+      if (op === 'exp') clampExpArgX4(c);
+      c.set(x);
+      if (op === 'tanh') tanhX4(c, x, tmp);
+      else expX4(c, x, tmp);
+    } else {
+      throw new NotVectorizable();
+    }
+  }
+
+  stmts(list: readonly Stmt[]): void {
+    const c = this.code;
+    for (const s of list) {
+      switch (s.kind) {
+        case 'let': {
+          const { type, intValued } = this.value(s.value, s.name);
+          c.set(this.define(s.name, type, intValued).index);
+          if (type === 'i32') this.ranges.set(s.name, this.indexRange(s.value));
+          break;
+        }
+        case 'loop': {
+          if (this.simd && this.tryVectorLoop(s)) break;
+          const i = this.define(s.index, 'i32').index;
+          this.ranges.set(s.index, [0, s.extent - 1]);
+          if (s.extent <= 0) break;
+          c.i32Const(0).set(i);
+          c.open(Op.loop);
+          this.stmts(s.body);
+          c.get(i).i32Const(1).op(Op.i32_add).tee(i).i32Const(s.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0);
+          c.op(Op.end);
+          break;
+        }
+        case 'accumulator':
+          c.f64Const(s.op === 'sum' ? 0 : -Infinity).set(this.define(s.name, 'f64').index);
+          break;
+        case 'accumulate': {
+          const acc = this.lookup(s.name).index;
+          if (s.op === 'sum') {
+            c.get(acc);
+            this.f64(s.value);
+            c.op(Op.f64_add).set(acc);
+          } else {
+            // NaN wins and stays: take v where v > acc or v is NaN.
+            this.f64(s.value);
+            c.get(acc);
+            this.f64(s.value);
+            c.get(acc).op(Op.f64_gt);
+            this.f64(s.value);
+            this.f64(s.value);
+            c.op(Op.f64_ne).op(Op.i32_or).op(Op.select).set(acc);
+          }
+          break;
+        }
+        case 'store': this.store(s.buffer, s.index, s.value); break;
+        case 'scatterAdd': throw new Unsupported('scatter');
+        default: s satisfies never;
+      }
+    }
+  }
+}
+
+/** A compiled module's bytes and what it imports. */
+export interface WasmKernelModule {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly imports: readonly ImportedMath[];
+  readonly helpers: readonly Helper[];
+  /** How many innermost loops run on f32x4 lanes. */
+  readonly vectorLoops: number;
+}
+
+/** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
+export const SIMD_SUPPORTED: boolean = (() => {
+  const builder = new ModuleBuilder(null);
+  const fn = builder.declare({ params: [], results: [] });
+  const code = new Code();
+  f32x4Const(code, 1);
+  code.op(Op.drop);
+  fn.define([], code);
+  try {
+    return WebAssembly.validate(builder.encode());
+  } catch {
+    return false;
+  }
+})();
+
+/** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
+export function emitKernelModule(ir: KernelIR, options: { simd?: boolean } = {}): WasmKernelModule {
+  if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
+  // First pass: which helpers and imports the body calls (indices do not matter yet).
+  const wantedHelpers = new Set<Helper>();
+  const wantedMath = new Set<ImportedMath>();
+  const simd = options.simd ?? SIMD_SUPPORTED;
+  const recorder = new BodyEmitter(ir, {
+    helper: (h) => (wantedHelpers.add(h), 0),
+    math: (m) => (wantedMath.add(m), 0),
+  }, simd);
+  recorder.stmts(ir.body);
+  const helpers = withDependencies(wantedHelpers);
+  for (const h of helpers) {
+    const probe = new Code();
+    HELPER_DEFS[h].body(probe, { helper: () => 0, math: (m) => (wantedMath.add(m), 0) });
+  }
+  const imports = IMPORTED_MATH.filter((m) => wantedMath.has(m));
+
+  const builder = new ModuleBuilder();
+  const mathIndex = new Map<ImportedMath, number>();
+  for (const m of imports) mathIndex.set(m, builder.importFunction('m', m, m === 'pow' ? { params: ['f64', 'f64'], results: ['f64'] } : { params: ['f64'], results: ['f64'] }));
+  const kernelFn = builder.declare({ params: ir.buffers.map(() => 'i32'), results: [] }, 'kernel');
+  const helperFns = new Map<Helper, ReturnType<ModuleBuilder['declare']>>();
+  for (const h of helpers) helperFns.set(h, builder.declare(HELPER_DEFS[h].type));
+  const callee: Callee = {
+    helper: (h) => {
+      const fn = helperFns.get(h);
+      if (!fn) throw new Error(`functs internal error: wasm helper ${h} not declared`);
+      return fn.index;
+    },
+    math: (m) => {
+      const index = mathIndex.get(m);
+      if (index === undefined) throw new Error(`functs internal error: Math.${m} not imported`);
+      return index;
+    },
+  };
+  for (const h of helpers) {
+    const code = new Code();
+    HELPER_DEFS[h].body(code, callee);
+    helperFns.get(h)!.define(HELPER_DEFS[h].locals, code);
+  }
+  const body = new BodyEmitter(ir, callee, simd);
+  body.stmts(ir.body);
+  kernelFn.define(body.locals, body.code);
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops };
+}
+
+/** A module exporting the named helpers under their own names (to test the approximations alone). */
+export function emitHelperModule(wanted: readonly Helper[]): WasmKernelModule {
+  const helpers = withDependencies(wanted);
+  const builder = new ModuleBuilder();
+  const mathIndex = new Map<ImportedMath, number>();
+  for (const m of IMPORTED_MATH) mathIndex.set(m, builder.importFunction('m', m, m === 'pow' ? { params: ['f64', 'f64'], results: ['f64'] } : { params: ['f64'], results: ['f64'] }));
+  const fns = new Map(helpers.map((h) => [h, builder.declare(HELPER_DEFS[h].type, h)] as const));
+  const callee: Callee = { helper: (h) => fns.get(h)!.index, math: (m) => mathIndex.get(m)! };
+  for (const h of helpers) {
+    const code = new Code();
+    HELPER_DEFS[h].body(code, callee);
+    fns.get(h)!.define(HELPER_DEFS[h].locals, code);
+  }
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0 };
+}
+
+/** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */
+export function emitVectorMathModule(): Uint8Array<ArrayBuffer> {
+  const builder = new ModuleBuilder(null);
+  for (const name of ['tanh', 'exp'] as const) {
+    const fn = builder.declare({ params: ['f32'], results: ['f32'] }, name);
+    const locals: ValType[] = [];
+    const tmp = (): number => (locals.push('v128'), locals.length);
+    const code = new Code();
+    const x = tmp();
+    code.get(0).simd(Simd.f32x4_splat);
+    if (name === 'exp') clampExpArgX4(code);
+    code.set(x);
+    if (name === 'tanh') tanhX4(code, x, tmp);
+    else expX4(code, x, tmp);
+    code.simd(Simd.f32x4_extract_lane).byte(0);
+    fn.define(locals, code);
+  }
+  return builder.encode();
+}

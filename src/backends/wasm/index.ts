@@ -1,0 +1,83 @@
+/**
+ * The WebAssembly backend: the fusion scheduler's kernels compiled to wasm bytecode (see
+ * compile.ts and README.md). Kernels it cannot compile (random draws, checked gathers,
+ * scatters) are compiled by the JS compiler instead, so a program never fails for lack of a
+ * wasm lowering. Select it with `setBackend('wasm')`.
+ */
+import type { TypedArray } from '../../lazy/dtype.js';
+import type { KernelIR } from '../../fusion/kernel.js';
+import { fusingBackend, type CompiledKernel, type KernelCompiler } from '../../fusion/program.js';
+import { compileJs } from '../js/codegen.js';
+import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule } from './compile.js';
+import { HELPERS, type Helper } from './math.js';
+import { WasmArena } from './memory.js';
+
+/** The one memory every kernel of this backend runs in. */
+export const wasmArena = new WasmArena();
+
+const MATH_IMPORTS = { exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tanh: Math.tanh, log1p: Math.log1p, expm1: Math.expm1, pow: Math.pow };
+
+type KernelFunction = (...baseAddresses: number[]) => void;
+
+/** Instantiates a kernel module on the backend's memory. */
+export function instantiateKernel(bytes: Uint8Array<ArrayBuffer>, arena: WasmArena = wasmArena): KernelFunction {
+  const module = new WebAssembly.Module(bytes);
+  const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory }, m: MATH_IMPORTS });
+  return instance.exports.kernel as KernelFunction;
+}
+
+/**
+ * A compiled wasm kernel. `runAt` takes the buffers' byte addresses (the layout is the
+ * caller's); `run` lays the typed arrays out in the arena, copies the inputs in, runs, and
+ * copies the outputs out.
+ */
+export interface WasmKernel extends CompiledKernel {
+  readonly runAt: (...baseAddresses: number[]) => void;
+}
+
+export function compileWasm(ir: KernelIR, options: { simd?: boolean } = {}): CompiledKernel {
+  let module;
+  try {
+    module = emitKernelModule(ir, options);
+  } catch (e) {
+    if (!(e instanceof Unsupported)) throw e;
+    const js = compileJs(ir);
+    return { run: js.run, source: `// wasm: compiled by the JS compiler instead (${e.message})\n${js.source}` };
+  }
+  const fn = instantiateKernel(module.bytes);
+  const outputs = ir.buffers.flatMap((b, i) => (b.role === 'output' ? [i] : []));
+  const inputs = ir.buffers.flatMap((b, i) => (b.role === 'input' ? [i] : []));
+  const kernel: WasmKernel = {
+    runAt: fn,
+    run: (...buffers: TypedArray[]) => {
+      const bases = wasmArena.layout(buffers);
+      for (const i of inputs) wasmArena.write(bases[i], buffers[i]);
+      fn(...bases);
+      for (const i of outputs) wasmArena.read(bases[i], buffers[i]);
+    },
+    source: `// wasm module: ${module.bytes.length} bytes${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+  };
+  return kernel;
+}
+
+/** Compiles kernel IR to WebAssembly (the JS compiler takes what it cannot). */
+export const wasmCompiler: KernelCompiler = {
+  name: 'wasm',
+  maxBuffers: 32,
+  compile: (ir) => compileWasm(ir),
+};
+
+export const wasmBackend = fusingBackend(wasmCompiler);
+
+/** The helper functions of math.ts as callable JavaScript functions (for tests and measurements). */
+export function wasmMathHelpers(): Record<Helper, (...xs: number[]) => number> {
+  const { bytes } = emitHelperModule(HELPERS);
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasmArena.memory }, m: MATH_IMPORTS });
+  return instance.exports as unknown as Record<Helper, (...xs: number[]) => number>;
+}
+
+/** The f32x4 approximations applied to one float32 (for tests and measurements). */
+export function wasmVectorMath(): { tanh: (x: number) => number; exp: (x: number) => number } {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(emitVectorMathModule()), {});
+  return instance.exports as unknown as { tanh: (x: number) => number; exp: (x: number) => number };
+}

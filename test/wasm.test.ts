@@ -1,0 +1,204 @@
+// The wasm backend's parts: the binary encodings, the op table's coverage of the primitive
+// registry, the approximations of the transcendentals against Math (with their stated bounds,
+// extremes included), and kernels that fall back to the JS compiler.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { explain, hessian, jit, randn, tensor, vmap, withBackend, type Tensor } from '../src/index.js';
+import { allPrimitives } from '../src/lazy/primitive.js';
+import { Bytes } from '../src/backends/wasm/encoder.js';
+import { WASM_OPS } from '../src/backends/wasm/ops.js';
+import { wasmArena, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
+import { assertAllClose, numRuns } from '../src/testing/index.js';
+
+function bytesOf(write: (b: Bytes) => void): number[] {
+  const b = new Bytes();
+  write(b);
+  return Array.from(b.view());
+}
+
+/** A LEB128 decoder written from the definition, as the reference the encoder is checked against. */
+function decodeLeb(bytes: readonly number[], signed: boolean): bigint {
+  let result = 0n;
+  let shift = 0n;
+  let last = 0;
+  for (const b of bytes) {
+    result |= BigInt(b & 0x7f) << shift;
+    shift += 7n;
+    last = b;
+  }
+  if (signed && last & 0x40) result -= 1n << shift;
+  return result;
+}
+
+test('LEB128: the textbook examples, and round trips of every width', () => {
+  assert.deepEqual(bytesOf((b) => b.u32(624485)), [0xe5, 0x8e, 0x26]);
+  assert.deepEqual(bytesOf((b) => b.s32(-123456)), [0xc0, 0xbb, 0x78]);
+  assert.deepEqual(bytesOf((b) => b.s32(-1)), [0x7f]);
+  assert.deepEqual(bytesOf((b) => b.s32(64)), [0xc0, 0x00]);
+  fc.assert(fc.property(fc.nat({ max: 2 ** 32 - 1 }), (v) => decodeLeb(bytesOf((b) => b.u32(v)), false) === BigInt(v)), { numRuns: numRuns(200) });
+  fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (v) => decodeLeb(bytesOf((b) => b.s32(v)), true) === BigInt(v)), { numRuns: numRuns(200) });
+  fc.assert(fc.property(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (v) => decodeLeb(bytesOf((b) => b.s64(v)), true) === v), { numRuns: numRuns(200) });
+});
+
+test('the op table covers every elementwise primitive of the registry, and nothing else', () => {
+  const registered = allPrimitives().filter((r) => r.kind === 'elementwise').map((r) => r.op).sort();
+  assert.deepEqual(Object.keys(WASM_OPS).sort(), registered);
+});
+
+const helpers = wasmMathHelpers();
+
+/** float32 inputs over the whole range, and the extremes. */
+const float32Input = fc.oneof(
+  fc.float({ noDefaultInfinity: false, noNaN: false }).map(Math.fround),
+  fc.constantFrom(0, -0, 1e-45, -1e-45, 1.1754943508222875e-38, -1.1754943508222875e-38, 3.4028234663852886e38, -3.4028234663852886e38, Infinity, -Infinity, NaN).map(Math.fround),
+  fc.double({ min: -30, max: 30, noNaN: true }).map(Math.fround),
+);
+
+/** Relative error bound of the float32 approximations (before their result is rounded to float32). */
+const BOUND = 1e-10;
+
+function agreesWithMath(actual: number, expected: number, absolute = 0): boolean {
+  if (Number.isNaN(expected)) return Number.isNaN(actual);
+  if (!Number.isFinite(expected) || expected === 0) return Object.is(actual, expected);
+  // Far below the smallest float32 (1.4e-45), the approximations may give 0: both round to 0.
+  if (Math.abs(expected) < 1e-300) return Math.abs(actual) < 1e-300;
+  return Math.abs(actual - expected) <= BOUND * Math.abs(expected) + absolute;
+}
+
+const unaries = [
+  ['exp32', Math.exp],
+  ['expm1_32', Math.expm1],
+  ['log32', Math.log],
+  ['log1p32', Math.log1p],
+  ['tanh32', Math.tanh],
+  ['sin32', Math.sin],
+  ['cos32', Math.cos],
+] as const;
+
+for (const [name, reference] of unaries) {
+  test(`${name}: within ${BOUND} relative of Math on float32 inputs, exact at zeros, infinities and NaN`, () => {
+    const f = helpers[name];
+    // sin and cos near their zeros: the reduced argument carries an absolute error of ~1e-16.
+    const absolute = name === 'sin32' || name === 'cos32' ? 1e-15 : 0;
+    fc.assert(
+      fc.property(float32Input, (x) => {
+        const actual = f(x);
+        const expected = reference(x);
+        assert.ok(agreesWithMath(actual, expected, absolute), `${name}(${x}) = ${actual}, Math gives ${expected}`);
+      }),
+      { numRuns: numRuns(3000) },
+    );
+  });
+}
+
+test('pow32: within the bound where the base is positive, and Math.pow exactly elsewhere', () => {
+  fc.assert(
+    fc.property(float32Input, float32Input, (a, b) => {
+      const actual = helpers.pow32(a, b);
+      const expected = Math.pow(a, b);
+      // e^(b log a): the error of b log a is relative to its size, and becomes e^x's relative error.
+      const approximated = a > 0 && a < Infinity && Number.isFinite(b);
+      if (approximated && Math.abs(expected) < 1e-300) {
+        // Far below the smallest float32: both round to 0 there.
+        assert.ok(Math.abs(actual) < 1e-300, `pow(${a}, ${b}) = ${actual}, Math gives ${expected}`);
+      } else if (approximated && Number.isFinite(expected) && expected !== 0) {
+        const slack = BOUND * Math.max(1, Math.abs(b * Math.log(a))) * Math.abs(expected);
+        assert.ok(Math.abs(actual - expected) <= slack, `pow(${a}, ${b}) = ${actual}, Math gives ${expected}`);
+      } else {
+        assert.ok(Object.is(actual, expected) || (Number.isNaN(actual) && Number.isNaN(expected)), `pow(${a}, ${b}) = ${actual}, Math gives ${expected}`);
+      }
+    }),
+    { numRuns: numRuns(3000) },
+  );
+});
+
+const vector = wasmVectorMath();
+/** Relative error bound of the f32x4 approximations (float32 arithmetic throughout). */
+const VECTOR_BOUND = 1e-6;
+const SMALLEST_NORMAL = 2 ** -126;
+
+test(`f32x4 tanh: within ${VECTOR_BOUND} relative of Math.tanh on float32 inputs, extremes included`, () => {
+  fc.assert(
+    fc.property(float32Input, (x) => {
+      const actual = vector.tanh(x);
+      const expected = Math.tanh(x);
+      if (Number.isNaN(expected)) assert.ok(Number.isNaN(actual));
+      else if (expected === 0) assert.ok(Object.is(actual, expected), `tanh(${x}) = ${actual}`);
+      else assert.ok(Math.abs(actual - expected) <= VECTOR_BOUND * Math.abs(expected), `tanh(${x}) = ${actual}, Math gives ${expected}`);
+    }),
+    { numRuns: numRuns(5000) },
+  );
+});
+
+test(`f32x4 exp: within ${VECTOR_BOUND} relative of Math.exp for normal float32 results, 0 and Infinity beyond the range`, () => {
+  fc.assert(
+    fc.property(fc.oneof(float32Input, fc.double({ min: -110, max: 95, noNaN: true }).map(Math.fround)), (x) => {
+      const actual = vector.exp(x);
+      const expected = Math.exp(x);
+      if (Number.isNaN(expected)) assert.ok(Number.isNaN(actual));
+      else if (expected > 3.4028234663852886e38) assert.equal(actual, Infinity, `exp(${x})`);
+      else if (expected >= SMALLEST_NORMAL) assert.ok(Math.abs(actual - expected) <= VECTOR_BOUND * expected, `exp(${x}) = ${actual}, Math gives ${expected}`);
+      else assert.ok(Math.abs(actual - expected) <= VECTOR_BOUND * SMALLEST_NORMAL, `exp(${x}) = ${actual}, Math gives ${expected}`);
+    }),
+    { numRuns: numRuns(5000) },
+  );
+});
+
+test('innermost contiguous float32 loops run on f32x4 lanes (reductions included) and agree with the interpreter', () => {
+  const x = randn([64, 32], { seed: 7 });
+  const w = randn([32, 16], { seed: 8 });
+  x.dataSync();
+  w.dataSync();
+  const builds = [() => x.mul(1.5).tanh().add(x.exp()), () => x.matmul(w).tanh().sum({ axis: 0 }), () => x.max({ axis: 1 }), () => x.mul(x).sum({ axis: 1 }).sqrt()];
+  for (const build of builds) {
+    const plan = withBackend('wasm', () => explain(build()));
+    assert.ok(plan.kernels.some((k) => /f32x4 loop/.test(k.source)), `a vectorized loop in\n${plan}`);
+    assertAllClose(withBackend('wasm', () => build().toArray()), withBackend('interp', () => build().toArray()), { rtol: 1e-5, atol: 1e-5 });
+  }
+});
+
+test('toInt32 is JavaScript ToInt32 (x | 0) on every double', () => {
+  fc.assert(fc.property(fc.oneof(fc.double(), fc.integer().map((i) => i * 2 ** 20), fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 2 ** 32, 2 ** 53 + 2, 1e20, -1e20, 2 ** 80)), (x) => helpers.toInt32(x) === (x | 0)), { numRuns: numRuns(3000) });
+});
+
+test('the wasm backend computes every dtype: bool, int32 (wrapping), float32 and float64', () => {
+  const build = (): Tensor[] => {
+    const i = tensor([2 ** 30, -7, 3, 2 ** 31 - 1], { dtype: 'int32' });
+    const b = tensor([true, false, true, false]);
+    const f = tensor([1.5, -2.25, 1e-3, 10]);
+    const d = tensor([1.5, -2.25, 1e-3, 100], { dtype: 'float64' });
+    return [i.mul(i).add(i), i.neg().abs(), b.logicalAnd(i.gt(0)), f.exp().log1p().sin(), d.pow(tensor([2, 3, 0.5, -1], { dtype: 'float64' })), f.cast('int32'), d.mul(1e10).cast('int32'), i.cast('float32').div(3).floor()];
+  };
+  const expected = withBackend('interp', () => build().map((t) => Array.from(t.dataSync())));
+  const actual = withBackend('wasm', () => build().map((t) => Array.from(t.dataSync())));
+  actual.forEach((a, k) => assertAllClose(a, expected[k], { rtol: 1e-6, message: `value ${k}` }));
+});
+
+test('kernels the wasm compiler does not take (random draws) are compiled by the JS compiler, with the right values', () => {
+  const build = () => randn([4, 5], { seed: 3 }).mul(2).exp();
+  const plan = withBackend('wasm', () => explain(build()));
+  assert.ok(plan.kernels.some((k) => k.source.includes('compiled by the JS compiler instead')));
+  assertAllClose(withBackend('wasm', () => build().toArray()), withBackend('interp', () => build().toArray()), { rtol: 1e-6 });
+});
+
+test('a float32 kernel with approximated transcendentals compiles to wasm and stays within float32 tolerance', () => {
+  const x = randn([64, 16], { seed: 5 });
+  x.dataSync();
+  const build = () => x.tanh().add(x.sin().mul(x.cos())).add(x.abs().add(1).log()).sub(x.mul(0.3).exp()).sum({ axis: 1 });
+  const plan = withBackend('wasm', () => explain(build()));
+  assert.ok(plan.kernels.every((k) => k.source.startsWith('// wasm module')), 'every kernel is wasm');
+  assertAllClose(withBackend('wasm', () => build().toArray()), withBackend('interp', () => build().toArray()), { rtol: 1e-5, atol: 1e-5 });
+});
+
+test('the wasm memory stays at its high-water mark over repeated jitted calls', () => {
+  const x = randn([256, 8], { seed: 9 });
+  const a = randn([16, 8], { seed: 10 });
+  x.dataSync();
+  a.dataSync();
+  const f = jit(vmap(hessian((v: Tensor) => a.matmul(v).tanh().sum())));
+  withBackend('wasm', () => (f(x) as Tensor).dataSync());
+  const after = wasmArena.memory.buffer.byteLength;
+  for (let i = 0; i < 200; i++) withBackend('wasm', () => (f(x) as Tensor).dataSync());
+  assert.equal(wasmArena.memory.buffer.byteLength, after);
+});
