@@ -12,13 +12,19 @@ import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
 import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
 import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
-import { ELEMENTWISE_OPS, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
+import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
-export class Unsupported extends Error {}
+/** What the compiler cannot take: the JS compiler compiles that kernel instead. */
+export { Unsupported };
 
 /** Ops whose float32 result is exact (never rounded): the scheduler does not round them on its rounded path (isExact in kernel.ts). */
 const EXACT_OPS = new Set(['neg', 'abs', 'max', 'where', 'stop_gradient', 'floor', 'ceil', 'round', 'sign', 'lt', 'eq', 'cast']);
+
+/** Ops whose result jumps, so their operands must carry the reference's exact bits. */
+function isDiscontinuous(op: string, dtype: DType): boolean {
+  return ['lt', 'eq', 'floor', 'ceil', 'round', 'sign'].includes(op) || (op === 'cast' && (dtype === 'int32' || dtype === 'bool'));
+}
 
 /** A loop the f32x4 path does not take: it is compiled by the scalar path instead. */
 class NotVectorizable extends Error {}
@@ -62,7 +68,12 @@ class BodyEmitter {
   /** The range of each index value (loop indices, index arithmetic), for loads that may stray. */
   private readonly ranges = new Map<string, readonly [number, number]>();
 
-  /** Values the IR rounds to float32 at once: on a path that must match the reference bit for bit. */
+  /**
+   * Values on a path that must match the reference bit for bit: everything that feeds a
+   * discontinuous op (a comparison, a rounding, a cast to an integer), where an approximation's
+   * last bits could flip the result. The IR rounds every float32 op, so rounding alone does
+   * not mark such a path; elsewhere transcendentals use the bounded approximations.
+   */
   private readonly roundedAtOnce = new Set<string>();
 
   constructor(
@@ -70,13 +81,25 @@ class BodyEmitter {
     private readonly callee: Callee,
     private readonly simd = false,
   ) {
+    const definitions = new Map<string, readonly Operand[]>();
+    const pending: string[] = [];
+    const mark = (operands: readonly Operand[]) => operands.forEach((o) => typeof o === 'string' && pending.push(o));
     const visit = (list: readonly Stmt[]): void => {
       for (const st of list) {
         if (st.kind === 'loop') visit(st.body);
-        else if (st.kind === 'let' && st.value.kind === 'convert' && st.value.dtype === 'float32' && typeof st.value.arg === 'string') this.roundedAtOnce.add(st.value.arg);
+        else if (st.kind === 'let') {
+          definitions.set(st.name, operandsOf(st.value));
+          if (st.value.kind === 'prim' && isDiscontinuous(st.value.op, st.value.dtype)) mark(st.value.args);
+        } else if (st.kind === 'accumulate') definitions.set(st.name, [...(definitions.get(st.name) ?? []), st.value]);
       }
     };
     visit(ir.body);
+    while (pending.length) {
+      const name = pending.pop()!;
+      if (this.roundedAtOnce.has(name)) continue;
+      this.roundedAtOnce.add(name);
+      mark(definitions.get(name) ?? []);
+    }
   }
 
   private newLocal(type: ValType): number {

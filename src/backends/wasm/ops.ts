@@ -13,6 +13,7 @@ import type { Helper, ImportedMath } from './math.js';
 export const ELEMENTWISE_OPS = [
   'neg', 'recip', 'sqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'log1p', 'expm1', 'abs', 'sign',
   'floor', 'ceil', 'round', 'stop_gradient', 'add', 'mul', 'div', 'pow', 'max', 'lt', 'eq', 'where', 'cast',
+  'logistic', 'random_bits',
 ] as const;
 export type ElementwiseOp = (typeof ELEMENTWISE_OPS)[number];
 
@@ -38,6 +39,9 @@ export interface OpContext {
 }
 
 type OpRule = (x: OpContext) => void;
+
+/** What the wasm compiler leaves to the JS compiler (the kernel is compiled there instead). */
+export class Unsupported extends Error {}
 
 /**
  * int32 arithmetic wraps around as storing into an Int32Array does. The operands are int32
@@ -126,7 +130,33 @@ export const WASM_OPS: Record<ElementwiseOp, OpRule> = {
   round: unary(Op.f64_nearest),
   stop_gradient: (x) => x.arg(0),
   add: binary(Op.f64_add, true),
-  mul: binary(Op.f64_mul, true),
+  // int32 products wrap as Math.imul does: an f64 product of two int32 values loses low bits.
+  mul: (x) => {
+    if (x.dtype !== 'int32') return binary(Op.f64_mul)(x);
+    x.arg(0);
+    x.code.op(Op.i32_trunc_f64_s);
+    x.arg(1);
+    x.code.op(Op.i32_trunc_f64_s).op(Op.i32_mul).op(Op.f64_convert_i32_s);
+  },
+  // The logistic function, as the reference computes it (stable on both sides), through
+  // Math.exp: 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below.
+  logistic: (x) => {
+    const e = x.code;
+    e.f64Const(1).f64Const(1);
+    x.arg(0);
+    e.op(Op.f64_neg).call(x.math('exp')).op(Op.f64_add).op(Op.f64_div);
+    x.arg(0);
+    e.call(x.math('exp'));
+    e.f64Const(1);
+    x.arg(0);
+    e.call(x.math('exp')).op(Op.f64_add).op(Op.f64_div);
+    x.arg(0);
+    e.f64Const(0).op(Op.f64_ge).op(Op.select);
+  },
+  // A counter hash of key words held as data: the JS compiler takes these kernels.
+  random_bits: () => {
+    throw new Unsupported('random_bits');
+  },
   div: binary(Op.f64_div),
   pow: (x) => {
     x.arg(0);
