@@ -298,8 +298,22 @@ export function isFusingBackend(backend: Backend): backend is FusingBackend {
   return 'compiler' in backend;
 }
 
+/** The first fusing backend made: it plans for backends that do not fuse (the interpreter). */
+let planningFallback: KernelCompiler | undefined;
+
+/**
+ * The compiler whose plans `backend` runs, for jit and explain: its own when it fuses, else
+ * that of the first fusing backend made, so that the transforms name no backend.
+ */
+export function planningCompiler(backend: Backend): KernelCompiler {
+  if (isFusingBackend(backend)) return backend.compiler;
+  if (!planningFallback) throw new Error('functs internal error: no fusing backend is registered to plan with');
+  return planningFallback;
+}
+
 /** A backend that schedules, fuses and compiles with `compiler`. */
 export function fusingBackend(compiler: KernelCompiler): FusingBackend {
+  planningFallback ??= compiler;
   return {
     name: compiler.name,
     compiler,

@@ -4,8 +4,7 @@ import { bindParams } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
 import { ArgumentError } from '../lazy/errors.js';
 import { describeProgram, type Plan } from '../fusion/explain.js';
-import { isFusingBackend, programFor } from '../fusion/program.js';
-import { jsCompiler } from '../backends/js/index.js';
+import { planningCompiler, programFor } from '../fusion/program.js';
 import type { Jitted } from './jit.js';
 
 /**
@@ -26,7 +25,7 @@ export function explain(target: unknown, ...args: unknown[]): Plan {
   const tensors = target instanceof Tensor ? [target] : Array.isArray(target) && target.every((t) => t instanceof Tensor) ? (target as Tensor[]) : undefined;
   if (!tensors) throw new ArgumentError('explain: pass a tensor, an array of tensors, or a jitted function followed by its arguments');
   const backend = getBackend();
-  const compiler = isFusingBackend(backend) ? backend.compiler : jsCompiler;
+  const compiler = planningCompiler(backend);
   const roots = [...new Set(tensors.map((t) => (t.node.readsParam ? bindParams(t.node) : t.node)))].filter((n) => !n.realized);
   return describeProgram(programFor(roots, compiler).program);
 }

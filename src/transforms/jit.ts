@@ -11,8 +11,7 @@ import { treeFlatten, treeDefKey, treeUnflatten, type TreeDef } from '../lazy/py
 import { getBackend, realizeAll } from '../lazy/realize.js';
 import { substitute } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
-import { clearWithCaches, debugEnabled, isFusingBackend, programFor, runProgram, type Program } from '../fusion/program.js';
-import { jsCompiler } from '../backends/js/index.js';
+import { clearWithCaches, debugEnabled, isFusingBackend, planningCompiler, programFor, runProgram, type Program } from '../fusion/program.js';
 import { LruCache } from '../fusion/cache.js';
 
 /** Signatures (traces) a jitted function keeps; the least recently used goes first. */
@@ -192,7 +191,7 @@ function traceOnce(f: (...args: never[]) => unknown, args: readonly unknown[], f
 /** The trace's program for the active backend (or the JS compiler when it does not fuse). */
 function compiledFor(trace: Trace): { program: Program; sources: LeafSource[] } {
   const backend = getBackend();
-  const compiler = isFusingBackend(backend) ? backend.compiler : jsCompiler;
+  const compiler = planningCompiler(backend);
   const known = trace.compiled.get(compiler.name);
   if (known) return known;
   const { program, leaves } = programFor(trace.roots, compiler);
