@@ -9,7 +9,8 @@ import type { Implementation } from "./types.js";
 import { handLoop, tunedHandLoop } from "./peers/hand-loop.js";
 import { jaxJs } from "./peers/jax-js.js";
 import { tfjsClosedForm, tfjsNestedGrad } from "./peers/tfjs.js";
-import { functs } from "./functs.js";
+import { functs, functsWasm } from "./functs.js";
+import { handWasm } from "./peers/hand-wasm.js";
 
 /** Name of the implementation whose output is the reference. */
 export const REFERENCE = handLoop.name;
@@ -17,7 +18,9 @@ export const REFERENCE = handLoop.name;
 export const IMPLEMENTATIONS: Implementation[] = [
   handLoop, // reference: keep first
   tunedHandLoop,
+  handWasm,
   functs,
+  functsWasm,
   jaxJs,
   tfjsNestedGrad,
   tfjsClosedForm,
