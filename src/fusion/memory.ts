@@ -80,17 +80,18 @@ export function arenaViews(plan: MemoryPlan, buffers: readonly PlannedBuffer[]):
   const arena = new ArrayBuffer(plan.bytes);
   return buffers.map((b, k) => {
     const offset = plan.offsets[k];
-    return offset === undefined ? undefined : view(arena, offset, b);
+    return offset === undefined ? undefined : viewOf(arena, offset, b.dtype, b.size);
   });
 }
 
-function view(arena: ArrayBuffer, offset: number, b: PlannedBuffer): TypedArray {
-  switch (b.dtype) {
-    case 'float32': return new Float32Array(arena, offset, b.size);
-    case 'float64': return new Float64Array(arena, offset, b.size);
-    case 'int32': return new Int32Array(arena, offset, b.size);
-    case 'bool': return new Uint8Array(arena, offset, b.size);
-    default: return b.dtype satisfies never;
+/** A typed array of `dtype` over `size` elements of `memory` from byte `offset`. */
+export function viewOf(memory: ArrayBuffer, offset: number, dtype: DType, size: number): TypedArray {
+  switch (dtype) {
+    case 'float32': return new Float32Array(memory, offset, size);
+    case 'float64': return new Float64Array(memory, offset, size);
+    case 'int32': return new Int32Array(memory, offset, size);
+    case 'bool': return new Uint8Array(memory, offset, size);
+    default: return dtype satisfies never;
   }
 }
 

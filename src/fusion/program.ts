@@ -4,7 +4,7 @@
  * per DAG structure (two DAGs that differ only in the values of their leaves share one), and
  * compiled kernels per canonical kernel IR and backend.
  */
-import { allocate, type DType, type TypedArray } from '../lazy/dtype.js';
+import { allocate, bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../lazy/dtype.js';
 import { ArgumentError } from '../lazy/errors.js';
 import type { Node } from '../lazy/node.js';
 import { primitiveRule, type CallSignature } from '../lazy/primitive.js';
@@ -15,7 +15,7 @@ import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
 import { describeStep } from './explain.js';
-import { ArenaPool, arenaViews, planMemory, type MemoryPlan } from './memory.js';
+import { ArenaPool, arenaViews, planMemory, viewOf, type MemoryPlan } from './memory.js';
 
 /** A kernel compiled by a backend: call `run` with the IR's buffers in order. */
 export interface CompiledKernel {
@@ -30,6 +30,18 @@ export interface KernelCompiler {
   /** The most buffers one kernel may take. */
   readonly maxBuffers: number;
   compile(ir: KernelIR): CompiledKernel;
+  /**
+   * The memory the compiled kernels run in, where it is not the JavaScript heap
+   * (WebAssembly's): a program then lays every buffer of a run out there, intermediates at
+   * their planned offsets, so kernels read and write in place and only the leaves are copied
+   * in and the roots out.
+   */
+  readonly memory?: KernelMemory;
+}
+
+/** A memory kernels run in: `reserve` grows it to at least `bytes` and returns its buffer now. */
+export interface KernelMemory {
+  reserve(bytes: number): ArrayBuffer;
 }
 
 export interface ProgramStep {
@@ -63,6 +75,8 @@ export interface Program {
    * every run of the program while the scratch pool keeps it.
    */
   readonly memory: MemoryPlan;
+  /** The compiler's own memory, where its kernels run (see KernelCompiler.memory). */
+  readonly kernelMemory?: KernelMemory;
 }
 
 /** Default byte budget for the arenas of all programs together. */
@@ -223,7 +237,7 @@ export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Progr
   const outputs = plan.roots.map((r) => slotOf.get(r)!);
   const rootBuffers = new Set(outputs.map((slot) => slot - plan.leaves.length));
   const memory = planIntermediates(buffers, steps, plan.leaves.length, rootBuffers);
-  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory };
+  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory, kernelMemory: compiler.memory };
 }
 
 /** Arena offsets for the buffers that are neither leaves nor roots, from their lifetimes. */
@@ -256,6 +270,7 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
 
 /** Runs a program on leaf values; returns the value of each root (fresh arrays). */
 export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
+  if (program.kernelMemory) return runInKernelMemory(program, program.kernelMemory, leafValues);
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
   const { memory, buffers } = program;
@@ -263,6 +278,64 @@ export function runProgram(program: Program, leafValues: readonly TypedArray[]):
   buffers.forEach((b, k) => {
     slots[program.leafCount + k] = scratch[k] ?? allocate(b.dtype, b.size);
   });
+  runSteps(program, slots);
+  // A root that is itself a leaf (jit of the identity) is copied, never aliased.
+  return program.outputs.map((s) => (s < program.leafCount ? slots[s].slice() : slots[s]));
+}
+
+/** Byte offsets of every slot of a program in its kernel memory, and the bytes it needs. */
+const kernelMemoryLayouts = new WeakMap<Program, { offsets: number[]; bytes: number }>();
+
+/**
+ * Runs a program whose kernels live in their own memory: the leaves are copied in, the
+ * intermediates sit at their planned arena offsets and the roots after them, so every
+ * kernel reads and writes in place; the roots are copied out (they escape to the user, and
+ * the memory serves the next run).
+ */
+function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafValues: readonly TypedArray[]): TypedArray[] {
+  let layout = kernelMemoryLayouts.get(program);
+  if (!layout) {
+    layout = kernelMemoryLayout(program, leafValues);
+    kernelMemoryLayouts.set(program, layout);
+  }
+  const memory = kernelMemory.reserve(layout.bytes);
+  const slots = layout.offsets.map((offset, slot): TypedArray => {
+    if (slot >= program.leafCount) {
+      const { dtype, size } = program.buffers[slot - program.leafCount];
+      return viewOf(memory, offset, dtype, size);
+    }
+    const leaf = leafValues[slot];
+    const copy = viewOf(memory, offset, dtypeOfTypedArray(leaf), leaf.length);
+    new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength).set(new Uint8Array(leaf.buffer, leaf.byteOffset, leaf.byteLength));
+    return copy;
+  });
+  runSteps(program, slots);
+  return program.outputs.map((s) => slots[s].slice());
+}
+
+function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[]): { offsets: number[]; bytes: number } {
+  const align = (n: number) => Math.ceil(n / 16) * 16;
+  const offsets: number[] = [];
+  let end = 0;
+  leafValues.forEach((leaf) => {
+    offsets.push(end);
+    end = align(end + leaf.byteLength);
+  });
+  const arenaBase = end;
+  end += program.memory.bytes;
+  program.buffers.forEach((b, k) => {
+    const planned = program.memory.offsets[k];
+    if (planned !== undefined) {
+      offsets.push(arenaBase + planned);
+    } else {
+      offsets.push(end);
+      end = align(end + b.size * bytesPerElement(b.dtype));
+    }
+  });
+  return { offsets, bytes: end };
+}
+
+function runSteps(program: Program, slots: readonly TypedArray[]): void {
   const debug = debugEnabled();
   for (const step of program.steps) {
     const args = step.slots.map((s) => slots[s]);
@@ -274,8 +347,6 @@ export function runProgram(program: Program, leafValues: readonly TypedArray[]):
       step.kernel.run(...args);
     }
   }
-  // A root that is itself a leaf (jit of the identity) is copied, never aliased.
-  return program.outputs.map((s) => (s < program.leafCount ? slots[s].slice() : slots[s]));
 }
 
 const described = new WeakSet<ProgramStep>();

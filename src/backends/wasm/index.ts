@@ -50,6 +50,9 @@ export function compileWasm(ir: KernelIR, options: { simd?: boolean } = {}): Com
   const kernel: WasmKernel = {
     runAt: fn,
     run: (...buffers: TypedArray[]) => {
+      // A program on this backend lays its buffers out in the memory itself: run in place.
+      const memory = wasmArena.memory.buffer;
+      if (buffers.every((b) => b.buffer === memory)) return fn(...buffers.map((b) => b.byteOffset));
       const bases = wasmArena.layout(buffers);
       for (const i of inputs) wasmArena.write(bases[i], buffers[i]);
       fn(...bases);
@@ -65,6 +68,12 @@ export const wasmCompiler: KernelCompiler = {
   name: 'wasm',
   maxBuffers: 32,
   compile: (ir) => compileWasm(ir),
+  memory: {
+    reserve(bytes) {
+      wasmArena.reserve(bytes);
+      return wasmArena.memory.buffer;
+    },
+  },
 };
 
 export const wasmBackend = fusingBackend(wasmCompiler);

@@ -1,8 +1,8 @@
 /**
- * One WebAssembly.Memory for the wasm backend's kernels, grown as needed. For now each run lays
- * its buffers out from address 0 and copies typed arrays in and out; a program-wide memory plan
- * (buffers living in the arena between kernels, no copies) will hand kernels their addresses
- * directly through `runAt`.
+ * One WebAssembly.Memory for the wasm backend's kernels, grown as needed. A program lays a
+ * run's buffers out in it (program.ts, runInKernelMemory: intermediates at their planned
+ * offsets), so its kernels run in place; a kernel called on arrays elsewhere lays them out
+ * from address 0 and copies them in and out.
  */
 import type { TypedArray } from '../../lazy/dtype.js';
 
