@@ -35,6 +35,15 @@ const MAX_INSTANCES = 16;
 const CAREFUL_ROUNDS = 8;
 /** Rounds of materialization decisions before the scheduler stops refining. */
 const MAX_ROUNDS = 64;
+/**
+ * A program with more nodes than this (a long loop, a gradient through one) is refined in
+ * few rounds: each round redrafts kernels that grow with the program, and a long chain of
+ * candidates would otherwise take a round per link.
+ */
+const LARGE_PROGRAM = 2048;
+/** For large programs: careful rounds, and the round from which every candidate is taken. */
+const LARGE_CAREFUL_ROUNDS = 2;
+const LARGE_ALL_FROM = 4;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
 
@@ -194,16 +203,31 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   for (const [draft, exprs] of exprsOf) {
     const byId = new Set(exprs.map((e) => e.id));
     for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin) && byId.has(x.id))) {
-      exposed.set(e.origin!, [...(exposed.get(e.origin!) ?? []), e]);
+      const list = exposed.get(e.origin!);
+      if (list) list.push(e);
+      else exposed.set(e.origin!, [e]);
     }
   }
   if (take === 'outermost') return [...exposed.keys()];
-  // ...and of those, the ones that contain no other exposed candidate.
-  const chosen: Node[] = [];
-  for (const [node, exprs] of exposed) {
-    const containsOther = exprs.some((e) => exprOrder([e]).some((x) => x.origin !== null && x.origin !== node && exposed.has(x.origin)));
-    if (!containsOther) chosen.push(node);
+  // ...and of those, the ones that contain no other exposed candidate: one pass per draft
+  // (expression ids are per draft), children first, records which exposed node lies below
+  // each expression (one, or several).
+  const containsOther = new Set<Node>();
+  const merge = (a: Node | 'several' | undefined, b: Node | 'several' | undefined) => (a === undefined || a === b ? b : b === undefined ? a : 'several');
+  for (const exprs of exprsOf.values()) {
+    const exposedBelow = new Map<number, Node | 'several'>();
+    for (const e of exprs) {
+      let below: Node | 'several' | undefined;
+      for (const c of childrenOf(e)) {
+        below = merge(below, exposedBelow.get(c.id));
+        if (c.origin && exposed.has(c.origin)) below = merge(below, c.origin);
+      }
+      if (below === undefined) continue;
+      exposedBelow.set(e.id, below);
+      if (e.origin && below !== e.origin && exposed.get(e.origin)?.includes(e)) containsOther.add(e.origin);
+    }
   }
+  const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
   return chosen.length ? chosen : [...exposed.keys()].slice(0, 1);
 }
 
@@ -220,7 +244,7 @@ function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
       found.push(e);
       continue;
     }
-    stack.push(...childrenOf(e));
+    for (const c of childrenOf(e)) stack.push(c);
   }
   return found;
 }
@@ -274,24 +298,42 @@ function mergeSiblings(drafts: readonly Draft[], maxBuffers: number): Group[] {
   return groups.filter((g) => alive.has(g));
 }
 
-/** Groups in an order where every kernel runs after the kernels whose outputs it reads. */
+/** Groups in an order where every kernel runs after the kernels whose outputs it reads (without recursion: a long program has a long chain of kernels). */
 function executionOrder(groups: readonly Group[]): Group[] {
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
-  const order: Group[] = [];
-  const state = new Map<Group, 'visiting' | 'done'>();
-  const visit = (g: Group) => {
-    if (state.get(g) === 'done') return;
-    if (state.get(g) === 'visiting') throw new Error('functs internal error: kernels depend on each other in a cycle');
-    state.set(g, 'visiting');
+  const dependencies = (g: Group): Group[] => {
+    const out: Group[] = [];
     for (const n of g.loads) {
       const p = producer.get(n);
-      if (p && p !== g) visit(p);
+      if (p && p !== g) out.push(p);
     }
-    state.set(g, 'done');
-    order.push(g);
+    return out;
   };
-  groups.forEach(visit);
+  const order: Group[] = [];
+  const state = new Map<Group, 'visiting' | 'done'>();
+  for (const start of groups) {
+    if (state.has(start)) continue;
+    state.set(start, 'visiting');
+    const stack: [Group, Group[], number][] = [[start, dependencies(start), 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [g, deps] = top;
+      if (top[2] < deps.length) {
+        const d = deps[top[2]++];
+        const s = state.get(d);
+        if (s === 'visiting') throw new Error('functs internal error: kernels depend on each other in a cycle');
+        if (s === undefined) {
+          state.set(d, 'visiting');
+          stack.push([d, dependencies(d), 0]);
+        }
+      } else {
+        stack.pop();
+        state.set(g, 'done');
+        order.push(g);
+      }
+    }
+  }
   return order;
 }
 
@@ -358,13 +400,16 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // node that is now materialized.
   const draftOf = new Map<Node, Draft>();
   let drafts: Draft[] = [];
+  const large = nodes.length > LARGE_PROGRAM;
+  const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
+  const allFrom = large ? LARGE_ALL_FROM : MAX_ROUNDS - 2;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     for (const o of materialized) if (!draftOf.has(o)) draftOf.set(o, draftKernel([o], isBoundary, roundsEachOp));
     drafts = [...materialized].map((o) => draftOf.get(o)!);
     // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
     // a round per level; past the first rounds, every outermost candidate goes at once, and
     // a last round takes every candidate left rather than leave a giant kernel behind.
-    const take = round < CAREFUL_ROUNDS ? 'careful' : round < MAX_ROUNDS - 2 ? 'outermost' : 'all';
+    const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
     const next = nextMaterializations(drafts, materialized, take);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
