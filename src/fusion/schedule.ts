@@ -28,6 +28,7 @@ import { linearIndex, newVar, varIndex, ZERO, type Affine, type LoopVar } from '
 import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
 import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
+import { factorBroadcasts } from './factor.js';
 import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters } from './tiling.js';
 
 /** Work below this cost (in additions per element) is recomputed rather than stored. */
@@ -38,6 +39,17 @@ const MAX_INSTANCES = 16;
 const CAREFUL_ROUNDS = 8;
 /** Rounds of materialization decisions before the scheduler stops refining. */
 const MAX_ROUNDS = 64;
+/**
+ * A program with more nodes than this (a long loop, a gradient through one) is refined in
+ * few rounds: each round redrafts kernels that grow with the program, and a long chain of
+ * candidates would otherwise take a round per link.
+ */
+const LARGE_PROGRAM = 2048;
+/** For large programs: careful rounds, and the round from which every candidate is taken. */
+const LARGE_CAREFUL_ROUNDS = 2;
+const LARGE_ALL_FROM = 4;
+/** A node needed at more distinct indices than this while drafting one kernel is read from a buffer instead (see Lowerer.limit). */
+const LOWERING_INSTANCES = MAX_INSTANCES + 1;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
 
@@ -75,6 +87,8 @@ export interface Draft {
   readonly loops: readonly LoopVar[];
   readonly stores: readonly StoreSpec[];
   readonly builder: ExprBuilder;
+  /** Nodes the draft reads from buffers because it needed them at too many indices: they must be materialized. */
+  readonly overflowed?: ReadonlySet<Node>;
 }
 
 function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affine[] } {
@@ -89,10 +103,11 @@ function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affin
 }
 
 /** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
-function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, roundsEachOp: ReadonlySet<Node>): Draft {
+function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, roundsEachOp: ReadonlySet<Node>, mayOverflow = true): Draft {
   const builder = new ExprBuilder();
   const own = new Set(outputs);
   const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n), roundsEachOp);
+  if (mayOverflow) lowerer.limit = { instances: LOWERING_INSTANCES, canStore: (n) => !own.has(n) && canMaterialize(n) };
   const [first] = outputs;
   // Nothing to compute for an empty output (and nothing may be hoisted out of its empty loops).
   const domain = first.op === 'scatter_add' ? first.inputs[1].shape : first.shape;
@@ -105,12 +120,13 @@ function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean,
     const { loops, index } = outputLoops(src.shape);
     const at = lowerer.checkedIndex(lowerer.lower(idx, index), size, `scatter_add: output shape [${first.shape.join(', ')}]`);
     const target = linearIndex(index.map((a, d) => (d === axis ? at : a)), stridesOf(first.shape));
-    return { kind: 'scatter', outputs, loops, builder, stores: [{ buffer: 0, index: target, value: lowerer.lower(src, index) }] };
+    const stores = [{ buffer: 0, index: target, value: lowerer.lower(src, index) }];
+    return { kind: 'scatter', outputs, loops, builder, stores, overflowed: lowerer.overflowed };
   }
   const { loops, index } = outputLoops(first.shape);
   const flat = linearIndex(index, stridesOf(first.shape));
   const stores = outputs.map((o, buffer) => ({ buffer, index: flat, value: lowerer.lowerDefinition(o, index) }));
-  return { kind: 'map', outputs, loops, builder, stores };
+  return { kind: 'map', outputs, loops, builder, stores, overflowed: lowerer.overflowed };
 }
 
 /** All expressions of a draft, the store indices' data-dependent parts included. */
@@ -197,16 +213,31 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   for (const [draft, exprs] of exprsOf) {
     const byId = new Set(exprs.map((e) => e.id));
     for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin) && byId.has(x.id))) {
-      exposed.set(e.origin!, [...(exposed.get(e.origin!) ?? []), e]);
+      const list = exposed.get(e.origin!);
+      if (list) list.push(e);
+      else exposed.set(e.origin!, [e]);
     }
   }
   if (take === 'outermost') return [...exposed.keys()];
-  // ...and of those, the ones that contain no other exposed candidate.
-  const chosen: Node[] = [];
-  for (const [node, exprs] of exposed) {
-    const containsOther = exprs.some((e) => exprOrder([e]).some((x) => x.origin !== null && x.origin !== node && exposed.has(x.origin)));
-    if (!containsOther) chosen.push(node);
+  // ...and of those, the ones that contain no other exposed candidate: one pass per draft
+  // (expression ids are per draft), children first, records which exposed node lies below
+  // each expression (one, or several).
+  const containsOther = new Set<Node>();
+  const merge = (a: Node | 'several' | undefined, b: Node | 'several' | undefined) => (a === undefined || a === b ? b : b === undefined ? a : 'several');
+  for (const exprs of exprsOf.values()) {
+    const exposedBelow = new Map<number, Node | 'several'>();
+    for (const e of exprs) {
+      let below: Node | 'several' | undefined;
+      for (const c of childrenOf(e)) {
+        below = merge(below, exposedBelow.get(c.id));
+        if (c.origin && exposed.has(c.origin)) below = merge(below, c.origin);
+      }
+      if (below === undefined) continue;
+      exposedBelow.set(e.id, below);
+      if (e.origin && below !== e.origin && exposed.get(e.origin)?.includes(e)) containsOther.add(e.origin);
+    }
   }
+  const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
   return chosen.length ? chosen : [...exposed.keys()].slice(0, 1);
 }
 
@@ -223,7 +254,7 @@ function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
       found.push(e);
       continue;
     }
-    stack.push(...childrenOf(e));
+    for (const c of childrenOf(e)) stack.push(c);
   }
   return found;
 }
@@ -267,55 +298,131 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
   const dependsOn = (g: Group): Group[] => [...g.loads].flatMap((n) => (producer.has(n) && producer.get(n) !== g ? [producer.get(n)!] : []));
+  // A level per group with level(g) > level(d) for every group d that g reads: a path from
+  // one group to another only descends, so two groups on one level never reach each other,
+  // and a search for a path stops at the target's level.
+  const level = new Map<Group, number>();
+  for (const g of executionOrder(groups)) level.set(g, dependsOn(g).reduce((l, d) => Math.max(l, level.get(d)! + 1), 0));
   const reaches = (from: Group, to: Group): boolean => {
+    const floor = level.get(to)!;
     const seen = new Set<Group>();
     const stack = [from];
     while (stack.length) {
       const g = stack.pop()!;
       if (g === to) return true;
-      if (seen.has(g)) continue;
+      if (seen.has(g) || level.get(g)! <= floor) continue;
       seen.add(g);
       stack.push(...dependsOn(g));
     }
     return false;
   };
-  const shares = (a: Group, b: Group) => [...a.loads].some((n) => b.loads.has(n)) || [...a.origins].some((n) => b.origins.has(n) && n.rule.kind !== 'leaf');
+  const readers = new Map<Node, Group[]>();
+  for (const g of groups) for (const n of g.loads) readers.set(n, [...(readers.get(n) ?? []), g]);
+  /** Raises levels above `g` after a merge lifted it (readers of its outputs must stay above it). */
+  const lift = (g: Group) => {
+    const stack = [g];
+    while (stack.length) {
+      const x = stack.pop()!;
+      for (const o of x.outputs) {
+        for (const r of readers.get(o) ?? []) {
+          const target = producer.get(r.outputs[0]) ?? r;
+          if (target !== x && level.get(target)! <= level.get(x)!) {
+            level.set(target, level.get(x)! + 1);
+            stack.push(target);
+          }
+        }
+      }
+    }
+  };
   const bufferCount = (a: Group, b: Group) => new Set([...a.loads, ...b.loads].filter((n) => !a.outputs.includes(n) && !b.outputs.includes(n))).size + a.outputs.length + b.outputs.length;
+  // Groups that share something (a load, or a computed subexpression) are found through an
+  // index from each shared node to the groups holding it, not by comparing every pair.
   const alive = new Set(groups);
+  const holders = new Map<Node, Group[]>();
+  const sharedBy = (g: Group) => [...g.loads, ...[...g.origins].filter((n) => n.rule.kind !== 'leaf')];
+  for (const g of groups) {
+    if (g.kind !== 'map') continue;
+    for (const n of sharedBy(g)) {
+      const list = holders.get(n);
+      if (list) list.push(g);
+      else holders.set(n, [g]);
+    }
+  }
+  // Dead groups at the front of a list are dropped for good (a list is scanned many times).
+  const liveHolders = (n: Node): Group[] => {
+    const list = holders.get(n) ?? [];
+    let dead = 0;
+    while (dead < list.length && !alive.has(list[dead])) dead++;
+    if (dead > 0) list.splice(0, dead);
+    return list;
+  };
+  const full = (a: Group) => new Set([...a.loads].filter((n) => !a.outputs.includes(n))).size + a.outputs.length + 1 > maxBuffers;
   for (const a of groups) {
     if (!alive.has(a) || a.kind !== 'map') continue;
-    for (const b of groups) {
-      if (b === a || !alive.has(b) || b.kind !== 'map') continue;
-      if (!sameShape(a.outputs[0].shape, b.outputs[0].shape) || !shares(a, b)) continue;
-      if (bufferCount(a, b) > maxBuffers || reaches(a, b) || reaches(b, a)) continue;
-      a.outputs.push(...b.outputs);
-      b.loads.forEach((n) => a.loads.add(n));
-      b.origins.forEach((n) => a.origins.add(n));
-      for (const o of b.outputs) producer.set(o, a);
-      alive.delete(b);
+    const seen = new Set<Group>([a]);
+    const pending = sharedBy(a);
+    for (let k = 0; k < pending.length && !full(a); k++) {
+      for (const b of liveHolders(pending[k])) {
+        if (seen.has(b) || !alive.has(b)) continue;
+        seen.add(b);
+        if (!sameShape(a.outputs[0].shape, b.outputs[0].shape)) continue;
+        if (bufferCount(a, b) > maxBuffers) continue;
+        const [la, lb] = [level.get(a)!, level.get(b)!];
+        if (la !== lb && (la > lb ? reaches(a, b) : reaches(b, a))) continue;
+        a.outputs.push(...b.outputs);
+        for (const n of sharedBy(b)) if (!a.loads.has(n) && !a.origins.has(n)) pending.push(n);
+        b.loads.forEach((n) => a.loads.add(n));
+        b.origins.forEach((n) => a.origins.add(n));
+        for (const o of b.outputs) producer.set(o, a);
+        alive.delete(b);
+        // The readers of b's outputs now read a: they must stay above it.
+        if (la !== lb) {
+          level.set(a, Math.max(la, lb));
+          lift(a);
+        }
+        if (full(a)) break;
+      }
     }
   }
   return groups.filter((g) => alive.has(g));
 }
 
-/** Groups in an order where every kernel runs after the kernels whose outputs it reads. */
+/** Groups in an order where every kernel runs after the kernels whose outputs it reads (without recursion: a long program has a long chain of kernels). */
 function executionOrder(groups: readonly Group[]): Group[] {
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
-  const order: Group[] = [];
-  const state = new Map<Group, 'visiting' | 'done'>();
-  const visit = (g: Group) => {
-    if (state.get(g) === 'done') return;
-    if (state.get(g) === 'visiting') throw new Error('functs internal error: kernels depend on each other in a cycle');
-    state.set(g, 'visiting');
+  const dependencies = (g: Group): Group[] => {
+    const out: Group[] = [];
     for (const n of g.loads) {
       const p = producer.get(n);
-      if (p && p !== g) visit(p);
+      if (p && p !== g) out.push(p);
     }
-    state.set(g, 'done');
-    order.push(g);
+    return out;
   };
-  groups.forEach(visit);
+  const order: Group[] = [];
+  const state = new Map<Group, 'visiting' | 'done'>();
+  for (const start of groups) {
+    if (state.has(start)) continue;
+    state.set(start, 'visiting');
+    const stack: [Group, Group[], number][] = [[start, dependencies(start), 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [g, deps] = top;
+      if (top[2] < deps.length) {
+        const d = deps[top[2]++];
+        const s = state.get(d);
+        if (s === 'visiting') throw new Error('functs internal error: kernels depend on each other in a cycle');
+        if (s === undefined) {
+          state.set(d, 'visiting');
+          stack.push([d, dependencies(d), 0]);
+        }
+      } else {
+        stack.pop();
+        state.set(g, 'done');
+        order.push(g);
+      }
+    }
+  }
   return order;
 }
 
@@ -369,11 +476,21 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
  * plan.kernels.length; // 1
  */
 export function schedule(roots: readonly Node[], options: ScheduleOptions): Schedule {
-  const nodes = topoSort(roots, isInputLeaf);
-  const leaves = nodes.filter(isInputLeaf);
+  const original = topoSort(roots, isInputLeaf);
+  const leaves = original.filter(isInputLeaf);
+  // Kernels compute the factored DAG; a root that factoring rebuilt is reported as itself.
+  const factoring = factorBroadcasts(roots, isInputLeaf, feedsEquality(original));
+  const factored = factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
+  const work = factored ? factoring.roots : roots;
+  const originalRoot = new Map(work.flatMap((r, i) => (r !== roots[i] ? [[r, roots[i]] as const] : [])));
+  const nodes = factored ? topoSort(work, isInputLeaf) : original;
   const isCall = (n: Node) => !isInputLeaf(n) && n.rule.kind === 'opaque';
   const calls = nodes.filter(isCall);
-  const materialized = new Set<Node>(roots.filter((r) => !isInputLeaf(r) && !isCall(r)));
+  const materialized = new Set<Node>(work.filter((r) => !isInputLeaf(r) && !isCall(r)));
+  if (factored) {
+    const present = new Set(nodes);
+    for (const n of factoring.store) if (present.has(n) && !isInputLeaf(n) && !isCall(n)) materialized.add(n);
+  }
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
     if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n))) materialized.add(n);
@@ -386,24 +503,45 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // node that is now materialized.
   const draftOf = new Map<Node, Draft>();
   let drafts: Draft[] = [];
+  const large = nodes.length > LARGE_PROGRAM;
+  const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
+  const allFrom = large ? LARGE_ALL_FROM : MAX_ROUNDS - 2;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    for (const o of materialized) if (!draftOf.has(o)) draftOf.set(o, draftKernel([o], isBoundary, roundsEachOp));
+    // Drafting may overflow (Lowerer.limit): those nodes are materialized, and drafted, at once.
+    for (let fresh = [...materialized].filter((o) => !draftOf.has(o)); fresh.length; ) {
+      const overflowed: Node[] = [];
+      for (const o of fresh) {
+        const draft = draftKernel([o], isBoundary, roundsEachOp);
+        draftOf.set(o, draft);
+        for (const n of draft.overflowed ?? []) if (!materialized.has(n)) overflowed.push(n);
+      }
+      overflowed.forEach((n) => materialized.add(n));
+      fresh = [...new Set(overflowed)];
+    }
     drafts = [...materialized].map((o) => draftOf.get(o)!);
     // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
     // a round per level; past the first rounds, every outermost candidate goes at once, and
     // a last round takes every candidate left rather than leave a giant kernel behind.
-    const take = round < CAREFUL_ROUNDS ? 'careful' : round < MAX_ROUNDS - 2 ? 'outermost' : 'all';
+    const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
     const next = nextMaterializations(drafts, materialized, take);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
-    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp));
+    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp, false));
   }
   const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers));
+  const draftFor = new Map(drafts.map((d) => [d.outputs[0], d]));
   const kernels = groups.map((g) => {
-    if (g.kind === 'call') return callKernel(g.outputs[0]);
-    const draft = g.outputs.length === 1 ? drafts.find((d) => d.outputs[0] === g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp);
-    return finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
+    let kernel: ScheduledKernel;
+    if (g.kind === 'call') {
+      kernel = callKernel(g.outputs[0]);
+    } else {
+      const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp, false);
+      kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
+    }
+    // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
+    const original = (n: Node) => originalRoot.get(n) ?? n;
+    return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(original), inputs: kernel.inputs.map(original) } : kernel;
   });
   return { kernels, leaves, roots };
 }

@@ -1,0 +1,138 @@
+/**
+ * Broadcast factoring: a DAG rewrite the scheduler runs first. A product (through negation,
+ * `x + x` and constant factors) of tensors broadcast the same way is computed at the small
+ * shape and broadcast once:
+ *
+ *   expand(u) * expand(t) * expand(A) * -2   ->   expand(u * t) * expand(A * -2)
+ *
+ * where u and t are broadcast along one set of axes and A along another. Transforms build
+ * such products (the Hessian of sum(tanh(A x + b)) multiplies -2 t (1 - t^2), an [N, H]
+ * value, by A at [N, D, H]); computed at the large shape, the product is expensive work over
+ * a large iteration space, which the scheduler then materializes (an [N, D, H] buffer, four
+ * times the Hessians). Factored, the large product is two loads and a multiplication, which
+ * inlines into the reduction that reads it, and the small product `u * t` (which the
+ * reduction would read many times per element) is returned for materialization.
+ */
+import { filled, prim } from '../lazy/build.js';
+import { isFloat } from '../lazy/dtype.js';
+import { topoSort, type Node } from '../lazy/node.js';
+import { sizeOf } from '../lazy/shape.js';
+
+/** A node's value as `scale * product(factors)`, each factor of the node's shape. */
+interface Product {
+  readonly scale: number;
+  readonly factors: readonly Node[];
+}
+
+/** For `expand(x)` at the same rank: x; otherwise undefined. */
+function broadcastSource(n: Node): Node | undefined {
+  if (n.op !== 'expand' || n.inputs.length !== 1) return undefined;
+  const [x] = n.inputs;
+  return x.shape.length === n.shape.length && sizeOf(x.shape) < sizeOf(n.shape) ? x : undefined;
+}
+
+/** The axes a factor is broadcast along ('' for a factor that is not a broadcast). */
+function patternOf(n: Node): string {
+  const source = broadcastSource(n);
+  if (!source) return '';
+  return n.shape.flatMap((d, axis) => (source.shape[axis] === 1 && d !== 1 ? [axis] : [])).join(',');
+}
+
+/** Does computing `n` take work (movement and constants are free, stored values are loads)? */
+function computes(n: Node): boolean {
+  let x = n;
+  while (x.rule.kind === 'movement' && x.realized === null) x = x.inputs[0];
+  return x.realized === null && (x.rule.kind === 'elementwise' || x.rule.kind === 'reduce');
+}
+
+export interface Factoring {
+  /** The roots, rewritten (a root that did not change is itself). */
+  readonly roots: readonly Node[];
+  /** Small products read through a broadcast: worth computing once and storing. */
+  readonly store: ReadonlySet<Node>;
+}
+
+/**
+ * Rewrites the DAG below `roots` (see the module comment); nodes in `keep` and below
+ * `isLeaf` nodes are left alone.
+ */
+export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => boolean, keep: ReadonlySet<Node>): Factoring {
+  const mapped = new Map<Node, Node>();
+  const products = new Map<Node, Product>();
+  const store = new Set<Node>();
+  const productOf = (n: Node): Product => products.get(n) ?? { scale: 1, factors: [n] };
+  for (const node of topoSort(roots, isLeaf)) {
+    if (isLeaf(node) || node.inputs.length === 0) continue;
+    const inputs = node.inputs.map((i) => mapped.get(i) ?? i);
+    let product: Product | undefined;
+    if (isFloat(node.dtype) && !keep.has(node)) {
+      const [a, b] = inputs;
+      const sameShape = inputs.every((i) => i.shape.length === node.shape.length && sizeOf(i.shape) === sizeOf(node.shape));
+      if (node.op === 'mul' && sameShape) {
+        const [pa, pb] = [productOf(a), productOf(b)];
+        product = { scale: pa.scale * pb.scale, factors: [...pa.factors, ...pb.factors] };
+      } else if (node.op === 'neg' && sameShape) {
+        const p = productOf(a);
+        product = { scale: -p.scale, factors: p.factors };
+      } else if (node.op === 'add' && a === b) {
+        const p = productOf(a);
+        product = { scale: 2 * p.scale, factors: p.factors };
+      }
+    }
+    const changed = inputs.some((x, i) => x !== node.inputs[i]);
+    let rebuilt = changed ? prim(node.op, inputs, node.attrs) : node;
+    if (product) {
+      const grouped = groupFactors(product, node);
+      if (grouped) {
+        rebuilt = grouped.node;
+        grouped.store.forEach((s) => store.add(s));
+        products.set(rebuilt, { scale: 1, factors: grouped.factors });
+      } else {
+        products.set(rebuilt, product);
+      }
+    }
+    if (rebuilt !== node) mapped.set(node, rebuilt);
+  }
+  return { roots: roots.map((r) => mapped.get(r) ?? r), store };
+}
+
+/**
+ * The product rebuilt with the factors of each broadcast pattern multiplied at their small
+ * shape, or undefined when no two factors share a pattern (nothing to gain).
+ */
+function groupFactors(product: Product, like: Node): { node: Node; factors: Node[]; store: Node[] } | undefined {
+  const groups = new Map<string, Node[]>();
+  for (const f of product.factors) {
+    const key = patternOf(f);
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const shared = [...groups].some(([key, fs]) => key !== '' && fs.length > 1);
+  const scaled = product.scale !== 1 && [...groups.keys()].some((key) => key !== '');
+  if (!shared && !scaled) return undefined;
+  // The scale goes where multiplying by it costs least: into a small product that will be
+  // stored (computed once per element), else the smallest broadcast source.
+  const stored = (key: string, fs: readonly Node[]) => key !== '' && fs.length > 1 && fs.some((f) => computes(broadcastSource(f)!));
+  let scaleKey = '';
+  let smallest = Infinity;
+  for (const [key, fs] of groups) {
+    const size = stored(key, fs) ? 0 : key === '' ? sizeOf(like.shape) : sizeOf(broadcastSource(fs[0])!.shape);
+    if (size < smallest) [smallest, scaleKey] = [size, key];
+  }
+  const store: Node[] = [];
+  const factors: Node[] = [];
+  for (const [key, fs] of groups) {
+    const parts = key === '' ? fs : fs.map((f) => broadcastSource(f)!);
+    let value = parts.reduce((acc, p) => prim('mul', [acc, p]));
+    if (key === scaleKey && product.scale !== 1) {
+      value = product.scale === -1 ? prim('neg', [value]) : prim('mul', [value, filled(product.scale, value.shape, value.dtype)]);
+    }
+    if (key === '') {
+      factors.push(value);
+      continue;
+    }
+    // A small product with work of its own is read once per element of the broadcast: store it.
+    if (stored(key, fs)) store.push(value);
+    factors.push(prim('expand', [value], { shape: [...like.shape] }));
+  }
+  return { node: factors.reduce((acc, f) => prim('mul', [acc, f])), factors, store };
+}

@@ -1,0 +1,136 @@
+// The scheduler on long and heavily shared programs: no recursion on program depth, work
+// that grows about linearly with program size, shared subexpressions computed once, and no
+// intermediate of jit(vmap(hessian(f))) larger than its output. Values are checked against
+// plain float64 JavaScript loops.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { explain, grad, hessian, jit, randn, tensor, vmap, type Tensor } from '../src/index.js';
+import { assertAllClose } from '../src/testing/index.js';
+import { schedule } from '../src/fusion/schedule.js';
+
+const f32 = (xs: ArrayLike<number>) => Array.from(xs);
+
+function data(shape: number[], seed: number, scale = 1): Tensor {
+  const t = randn(shape, { seed }).mul(scale);
+  t.dataSync();
+  return t;
+}
+
+const step = (x: Tensor) => x.mul(0.999).add(0.001).sin();
+const step64 = (x: number) => Math.sin(x * 0.999 + 0.001);
+
+test('a 10,000-step forward loop schedules and computes (no recursion on program depth)', () => {
+  const x0 = data([4], 0);
+  let x = x0;
+  for (let i = 0; i < 10_000; i++) x = step(x);
+  const expected = f32(x0.dataSync()).map((v) => {
+    for (let i = 0; i < 10_000; i++) v = step64(v);
+    return v;
+  });
+  // Each step is a few float32 roundings at a kernel boundary; the map contracts, so errors stay small.
+  assertAllClose(x, expected, { atol: 1e-4, rtol: 1e-4 });
+});
+
+test('grad through a 2,000-step loop matches the float64 chain rule', () => {
+  const n = 2000;
+  const x0 = data([4], 1);
+  const g = grad((x: Tensor) => {
+    let y = x;
+    for (let i = 0; i < n; i++) y = step(y);
+    return y.sum();
+  })(x0);
+  const expected = f32(x0.dataSync()).map((v) => {
+    let d = 1;
+    for (let i = 0; i < n; i++) {
+      d *= 0.999 * Math.cos(v * 0.999 + 0.001);
+      v = step64(v);
+    }
+    return d;
+  });
+  assertAllClose(g, expected, { atol: 1e-5, rtol: 1e-3 });
+});
+
+test('a 300-step loop with a mean per step computes its values', () => {
+  const n = 300;
+  const x0 = data([8], 2);
+  let x = x0;
+  for (let i = 0; i < n; i++) x = x.sub(x.mean()).mul(0.9).add(x.sin().mul(0.1));
+  let v = f32(x0.dataSync());
+  for (let i = 0; i < n; i++) {
+    const m = v.reduce((s, a) => s + a, 0) / v.length;
+    v = v.map((a) => (a - m) * 0.9 + Math.sin(a) * 0.1);
+  }
+  assertAllClose(x, v, { atol: 1e-5, rtol: 1e-3 });
+});
+
+test('scheduling work grows about linearly: 16x the sibling outputs costs less than 40x the time', () => {
+  const x = data([8], 3);
+  const timeFor = (k: number) => {
+    const roots = Array.from({ length: k }, (_, i) => x.mul(i + 2).sin().node);
+    const t0 = performance.now();
+    const plan = schedule(roots, { maxBuffers: 32 });
+    const ms = performance.now() - t0;
+    assert.equal(plan.kernels.flatMap((kernel) => kernel.outputs).length, k);
+    return ms;
+  };
+  timeFor(250); // warm up the JIT
+  // The smaller size is measured on both sides of the larger one, so a slow moment of a shared machine does not decide.
+  const small = Math.max(timeFor(250), timeFor(250));
+  const large = timeFor(4000);
+  assert.ok(large < 40 * Math.max(small, 1), `4000 outputs took ${large.toFixed(0)} ms, 250 took ${small.toFixed(0)} ms`);
+});
+
+test('shared subexpressions are computed once: x = x*sin(x) + cos(x) for 40 steps stays small', () => {
+  const n = 40;
+  const x0 = data([64], 4, 0.5);
+  const run = (x: Tensor) => {
+    for (let i = 0; i < n; i++) x = x.mul(x.sin()).mul(0.5).add(x.cos().mul(0.5));
+    return x.sum();
+  };
+  const y = run(x0);
+  const plan = explain(y);
+  const source = plan.kernels.reduce((s, k) => s + k.source.length, 0);
+  // Each step is a handful of operations: the generated code is linear in the number of steps.
+  assert.ok(source < 200 * n, `${source} characters of kernel source for ${n} steps`);
+  const values = f32(x0.dataSync());
+  const fwd = (v: number) => {
+    for (let i = 0; i < n; i++) v = v * Math.sin(v) * 0.5 + Math.cos(v) * 0.5;
+    return v;
+  };
+  assertAllClose(y, values.reduce((s, v) => s + fwd(v), 0), { rtol: 1e-4 });
+  const g = grad(run)(x0);
+  assert.ok(explain(g).kernels.reduce((s, k) => s + k.source.length, 0) < 600 * n);
+  const h = 1e-6;
+  assertAllClose(g, values.map((v) => (fwd(v + h) - fwd(v - h)) / (2 * h)), { atol: 1e-3, rtol: 1e-3 });
+});
+
+test('jit(vmap(hessian(f))) needs no intermediate larger than its output, f(x) = sum(tanh(A x + b))', () => {
+  const [N, D, H] = [512, 8, 32];
+  const A = data([H, D], 5, 0.3);
+  const b = data([H], 6);
+  const X = data([N, D], 7);
+  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const plan = explain(jit(vmap(hessian(f))), X);
+  const outputBytes = N * D * D * 4;
+  const last = plan.kernels[plan.kernels.length - 1];
+  for (const k of plan.kernels) {
+    for (const o of k.outputs) {
+      if (k === last) continue;
+      assert.ok(o.bytes <= outputBytes, `${k.name} writes ${o.bytes} bytes, more than the ${outputBytes} of the Hessians`);
+    }
+  }
+  const hs = jit(vmap(hessian(f)))(X) as Tensor;
+  // H[n,i,j] = sum_h A[h,i] A[h,j] s[n,h], s = -2 t (1 - t^2), t = tanh(A x + b), in float64.
+  const [a, bv, xs] = [f32(A.dataSync()), f32(b.dataSync()), f32(X.dataSync())];
+  const expected: number[] = [];
+  for (let n = 0; n < N; n++) {
+    const s = Array.from({ length: H }, (_, h) => {
+      let z = bv[h];
+      for (let d = 0; d < D; d++) z += a[h * D + d] * xs[n * D + d];
+      const t = Math.tanh(z);
+      return -2 * t * (1 - t * t);
+    });
+    for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) expected.push(s.reduce((sum, sh, h) => sum + a[h * D + i] * a[h * D + j] * sh, 0));
+  }
+  assertAllClose(hs.reshape([N * D * D]), expected, { atol: 1e-5, rtol: 1e-4 });
+});
