@@ -6,6 +6,7 @@
  */
 import { allocate, bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../lazy/dtype.js';
 import { ArgumentError } from '../lazy/errors.js';
+import { checkAllocatable } from '../lazy/build.js';
 import type { Node } from '../lazy/node.js';
 import { primitiveRule, type CallSignature } from '../lazy/primitive.js';
 import { topoSort } from '../lazy/node.js';
@@ -222,6 +223,7 @@ export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Progr
   const buffers: { dtype: DType; size: number }[] = [];
   for (const k of plan.kernels) {
     for (const o of k.outputs) {
+      checkAllocatable(o.op, o.shape, o.dtype);
       slotOf.set(o, plan.leaves.length + buffers.length);
       buffers.push({ dtype: o.dtype, size: sizeOf(o.shape) });
     }

@@ -25,7 +25,6 @@ export function prim(op: string, operands: readonly Node[], attrs: Attrs = {}): 
   const rule = primitiveRule(op);
   const inputs = COMMUTATIVE.has(op) && operands[0].id > operands[1].id ? [operands[1], operands[0]] : operands;
   const { shape, dtype } = rule.infer(inputs, attrs);
-  checkAllocatable(op, shape, dtype);
   const simpler = simplify(op, inputs, attrs, shape, dtype);
   if (simpler) return simpler;
   return internNode(rule, inputs, shape, dtype, attrs);
@@ -33,7 +32,10 @@ export function prim(op: string, operands: readonly Node[], attrs: Attrs = {}): 
 
 /**
  * Refuses a shape whose elements no typed array can hold: the error names the op, the shape
- * and the bytes at construction, instead of a RangeError from deep inside a kernel later.
+ * and the bytes, instead of a RangeError from deep inside a kernel. Called where a value
+ * must be stored — created data, the roots of a realization, a program's kernel outputs —
+ * not on every lazy node: a broadcast larger than memory is fine while it is only ever
+ * fused into a smaller result (vmap(hessian) of a million inputs builds such nodes).
  */
 export function checkAllocatable(op: string, shape: Shape, dtype: DType): void {
   const size = sizeOf(shape);

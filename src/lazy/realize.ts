@@ -4,6 +4,7 @@ import { ArgumentError } from './errors.js';
 import { currentRegion, startNewInterningRegion, type Node } from './node.js';
 import { sizeOf, stridesOf } from './shape.js';
 import { bindParams } from './rewrite.js';
+import { checkAllocatable } from './build.js';
 
 /** What every backend provides: compute the values of the given (Param-free) nodes. */
 export interface Backend {
@@ -61,6 +62,7 @@ export function realizeAll(nodes: readonly Node[]): TypedArray[] {
   const visited = new Set<Node>();
   bound.forEach((n) => realizeViewsBelow(n, visited));
   const pending = [...new Set(bound.filter((n) => !n.realized))];
+  for (const n of pending) checkAllocatable(n.op, n.shape, n.dtype);
   if (pending.length) {
     getBackend().realize([...pending, ...heldAcrossReads(pending)]);
     startNewInterningRegion();

@@ -4,7 +4,6 @@ import { DTypeError } from '../errors.js';
 import { broadcastShapes, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { applyPrim, asTensor, isWeak, type TensorLike } from './core.js';
-import { checkAllocatable } from '../build.js';
 import { broadcastTo } from './movement.js';
 
 /** What an op needs of its inputs' dtype: anything, numbers (bool becomes int32) or floats. */
@@ -30,7 +29,6 @@ export function alignOperands(op: string, operands: readonly TensorLike[], domai
   for (const t of tensors) dtype = promoteTypes(dtype, t.dtype);
   const target = lift(dtype, domain);
   const shape = broadcastShapes(op, ...tensors.map((t) => t.shape));
-  checkAllocatable(op, shape, target);
   return tensors.map((t) => {
     const typed = t.dtype === target ? t : cast(t, target);
     return sameShape(typed.shape, shape) ? typed : broadcastTo(typed, shape);
