@@ -403,3 +403,14 @@ describe('bad input and degenerate matrices', () => {
     assertAllClose(mixed, [0, -2]);
   });
 });
+
+test('eigh of a matrix whose off-diagonal couplings underflow when squared stays finite (found by the thorough run)', () => {
+  // Squares of 1e-162 are denormal: the Householder reflection's beta overflowed to Infinity.
+  const a = tensor([[16, 0, 0, 0], [0, 16, 0, -3.1434e-162], [0, 0, 16, 0], [0, -3.1434e-162, 0, 16]], { dtype: 'float64' });
+  const [w, v] = F.eigh(a.reshape([1, 1, 4, 4]));
+  assertAllClose(w.reshape([4]), [16, 16, 16, 16], { atol: 1e-12 });
+  const vm = matrices(v)[0];
+  assertAllClose(matmulRef(transposeRef(vm), vm), identity(4), { atol: 1e-12, message: 'V^T V = I' });
+  const [w2] = F.eigh(tensor([[1, 2e-162, 3e-163], [2e-162, 5, 1e-162], [3e-163, 1e-162, 2]], { dtype: 'float64' }));
+  assertAllClose(w2, [1, 2, 5], { rtol: 1e-14 });
+});

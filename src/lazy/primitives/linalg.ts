@@ -210,12 +210,21 @@ function tridiagonalize(a: Float64Array, n: number): { diag: Float64Array; off: 
   const w = new Float64Array(n);
   for (let k = 0; k + 2 < n; k++) {
     // The reflection P = I - beta v v^T that maps column k below the diagonal to alpha e1.
+    // v is the column divided by its largest entry: P does not depend on v's scale, and
+    // squares of tiny entries (1e-162) would underflow into a denormal norm whose beta
+    // overflows to Infinity.
+    let scale = 0;
+    for (let i = k + 1; i < n; i++) scale = Math.max(scale, Math.abs(a[i * n + k]));
+    if (scale === 0) continue;
     let norm2 = 0;
-    for (let i = k + 1; i < n; i++) norm2 += a[i * n + k] ** 2;
-    const head = a[(k + 1) * n + k];
-    const alpha = head > 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
-    for (let i = k + 1; i < n; i++) v[i] = a[i * n + k];
-    v[k + 1] -= alpha;
+    for (let i = k + 1; i < n; i++) {
+      v[i] = a[i * n + k] / scale;
+      norm2 += v[i] * v[i];
+    }
+    const head = v[k + 1];
+    const scaledAlpha = head > 0 ? -Math.sqrt(norm2) : Math.sqrt(norm2);
+    const alpha = scaledAlpha * scale;
+    v[k + 1] -= scaledAlpha;
     const vv = norm2 - head * head + v[k + 1] * v[k + 1];
     if (vv === 0) continue;
     const beta = 2 / vv;
