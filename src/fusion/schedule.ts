@@ -21,10 +21,11 @@
  * Opaque primitives (factorizations, solves) are never fused: each becomes a 'call' step
  * that runs the primitive's own function on buffers, so the nodes it reads are materialized.
  */
+import { bytesPerElement } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
-import { linearIndex, newVar, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
+import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
 import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
 import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
@@ -265,6 +266,45 @@ interface Group {
   readonly kind: KernelIR['kind'];
   loads: Set<Node>;
   origins: Set<Node>;
+  /** Per loaded node, the hull [lo, hi] of the flat indices the group reads. */
+  spans: Map<Node, [number, number]>;
+}
+
+/** Below this many output bytes a merge always pays (fewer, larger kernels for small work). */
+const SMALL_MERGE_BYTES = 1 << 18;
+
+/** The load spans of a draft: per loaded node, the hull of the flat indices it reads. */
+function loadSpans(d: Draft): Map<Node, [number, number]> {
+  const spans = new Map<Node, [number, number]>();
+  for (const e of analysisOf(d).exprs) {
+    if (e.kind !== 'load') continue;
+    const [lo, hi] = rangeOf(e.index);
+    const known = spans.get(e.source);
+    spans.set(e.source, known ? [Math.min(known[0], lo), Math.max(known[1], hi)] : [lo, hi]);
+  }
+  return spans;
+}
+
+const outputBytes = (g: Group) => g.outputs.reduce((sum, o) => sum + sizeOf(o.shape) * bytesPerElement(o.dtype), 0);
+
+/**
+ * Whether merging two sibling kernels pays: they compute enough in common, or read enough of
+ * the same data (the overlap of their reads, not merely the same buffer: the chunks of vmap's
+ * chunkSize read disjoint slices of one input), for one pass over it to matter next to what
+ * they write. Merging makes both outputs live from the same step, so a
+ * merge that saves little must not raise the peak (chunks would all be live at once).
+ */
+function mergePays(a: Group, b: Group): boolean {
+  const written = outputBytes(a) + outputBytes(b);
+  if (written <= SMALL_MERGE_BYTES) return true;
+  // A subexpression both compute counts at its size: computed once instead of twice.
+  let shared = 0;
+  for (const n of a.origins) if (n.rule.kind !== 'leaf' && b.origins.has(n)) shared += sizeOf(n.shape) * bytesPerElement(n.dtype);
+  for (const [n, [lo, hi]] of a.spans) {
+    const other = b.spans.get(n);
+    if (other) shared += Math.max(0, Math.min(hi, other[1]) - Math.max(lo, other[0]) + 1) * bytesPerElement(n.dtype);
+  }
+  return shared * 16 >= Math.min(outputBytes(a), outputBytes(b));
 }
 
 /** The step computing an opaque node: a call of its primitive's function, no loops. */
@@ -293,8 +333,9 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
     kind: d.kind,
     loads: new Set(analysisOf(d).exprs.flatMap((e) => (e.kind === 'load' ? [e.source] : []))),
     origins: new Set(analysisOf(d).origins),
+    spans: loadSpans(d),
   }));
-  groups.push(...calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set() })));
+  groups.push(...calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set(), spans: new Map() })));
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
   const dependsOn = (g: Group): Group[] => [...g.loads].flatMap((n) => (producer.has(n) && producer.get(n) !== g ? [producer.get(n)!] : []));
@@ -366,13 +407,17 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
         if (seen.has(b) || !alive.has(b)) continue;
         seen.add(b);
         if (!sameShape(a.outputs[0].shape, b.outputs[0].shape)) continue;
-        if (bufferCount(a, b) > maxBuffers) continue;
+        if (bufferCount(a, b) > maxBuffers || !mergePays(a, b)) continue;
         const [la, lb] = [level.get(a)!, level.get(b)!];
         if (la !== lb && (la > lb ? reaches(a, b) : reaches(b, a))) continue;
         a.outputs.push(...b.outputs);
         for (const n of sharedBy(b)) if (!a.loads.has(n) && !a.origins.has(n)) pending.push(n);
         b.loads.forEach((n) => a.loads.add(n));
         b.origins.forEach((n) => a.origins.add(n));
+        for (const [n, [lo, hi]] of b.spans) {
+          const known = a.spans.get(n);
+          a.spans.set(n, known ? [Math.min(known[0], lo), Math.max(known[1], hi)] : [lo, hi]);
+        }
         for (const o of b.outputs) producer.set(o, a);
         alive.delete(b);
         // The readers of b's outputs now read a: they must stay above it.
@@ -401,7 +446,11 @@ function executionOrder(groups: readonly Group[]): Group[] {
   };
   const order: Group[] = [];
   const state = new Map<Group, 'visiting' | 'done'>();
-  for (const start of groups) {
+  // Depth first from the kernels nothing reads (the roots'): each one's inputs are computed
+  // just before it, so intermediates die soon after they are made and the memory plan can
+  // reuse their bytes (vmap's chunks one after another, not every chunk's first kernel first).
+  const read = new Set(groups.flatMap(dependencies));
+  for (const start of [...groups.filter((g) => !read.has(g)), ...groups]) {
     if (state.has(start)) continue;
     state.set(start, 'visiting');
     const stack: [Group, Group[], number][] = [[start, dependencies(start), 0]];
