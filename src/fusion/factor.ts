@@ -114,8 +114,12 @@ function groupFactors(product: Product, like: Node): { node: Node; factors: Node
     const key = patternOf(f);
     groups.set(key, [...(groups.get(key) ?? []), f]);
   }
-  const shared = [...groups].some(([key, fs]) => key !== '' && fs.length > 1);
-  const scaled = product.scale !== 1 && [...groups.keys()].some((key) => key !== '');
+  // Only a broadcast factor with work of its own gains from regrouping (its product or scale
+  // is then computed once per small element); regrouping constants and loads would only
+  // reassociate float32 arithmetic (and move overflows) for nothing.
+  const working = (key: string, fs: readonly Node[]) => key !== '' && fs.some((f) => computes(broadcastSource(f)!));
+  const shared = [...groups].some(([key, fs]) => fs.length > 1 && working(key, fs));
+  const scaled = product.scale !== 1 && [...groups].some(([key, fs]) => working(key, fs));
   if (!shared && !scaled) return undefined;
   // The scale goes where multiplying by it costs least: into a small product that will be
   // stored (computed once per element), else the smallest broadcast source.
