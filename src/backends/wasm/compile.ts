@@ -361,8 +361,14 @@ class BodyEmitter {
     const definitions = new Map<string, Value>();
     for (const st of loop.body) if (st.kind === 'let') definitions.set(st.name, st.value);
     const roughSummand = (o: Operand): boolean => {
-      const def = typeof o === 'string' ? definitions.get(o) : undefined;
-      return def?.kind === 'prim' && !EXACT_OPS.has(def.op) && !this.roundedAtOnce.has(o as string);
+      if (typeof o !== 'string' || this.roundedAtOnce.has(o)) return false;
+      let def = definitions.get(o);
+      // The IR rounds every float32 op where it is computed: look through that rounding.
+      if (def?.kind === 'convert' && def.dtype === 'float32' && typeof def.arg === 'string') {
+        if (this.roundedAtOnce.has(def.arg)) return false;
+        def = definitions.get(def.arg);
+      }
+      return def?.kind === 'prim' && !EXACT_OPS.has(def.op);
     };
     const wide = new Set<string>();
     for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && !roughSummand(st.value)) wide.add(st.name);
