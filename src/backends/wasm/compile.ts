@@ -761,7 +761,8 @@ class BodyEmitter {
     const { dtype, size, role } = this.ir.buffers[buffer];
     if (dtype !== 'float32' || role === 'output') throw new NotVectorizable();
     const s = typeof index === 'string' ? nest.strides.get(index) ?? NaN : NaN;
-    if (!Number.isFinite(s) || s === 0) throw new NotVectorizable();
+    // Lanes at positive steps only: a lane's address is the first one's plus a constant offset.
+    if (!Number.isFinite(s) || s <= 0) throw new NotVectorizable();
     const [lo, hi] = this.rangeOf(index);
     if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
     this.code.get(buffer);
@@ -862,7 +863,7 @@ class BodyEmitter {
         case 'store': {
           const { dtype, size } = this.ir.buffers[st.buffer];
           const s = typeof st.index === 'string' ? nest.strides.get(st.index) ?? 0 : 0;
-          if (dtype !== 'float32' || s === 0 || !Number.isFinite(s)) throw new NotVectorizable();
+          if (dtype !== 'float32' || s <= 0 || !Number.isFinite(s)) throw new NotVectorizable();
           const [lo, hi] = this.rangeOf(st.index);
           if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
           c.get(st.buffer);
