@@ -214,6 +214,10 @@ class BodyEmitter {
   private readonly analyzed = new Set<string>();
   /** While emitting a loop nest in lanes: the lane loop, and per name its vector local or stride. */
   private nest: LaneNest | null = null;
+  /** Per block of a lane nest: byte addresses computed, by buffer and index less its constant. */
+  private readonly addressScopes: Map<string, { local: number; constant: number }>[] = [];
+  /** Per block of a lane nest: the two vectors of a stride-2 load, by address key and constant (its odd partner reuses them). */
+  private readonly pairScopes: Map<string, { low: number; high: number }>[] = [];
 
   constructor(
     private readonly ir: KernelIR,
@@ -755,8 +759,8 @@ class BodyEmitter {
     c.simd(Simd.i32x4_add).simd(Simd.f32x4_convert_i32x4_s);
   }
 
-  /** Pushes the first lane's address of a float32 access in a lane nest; returns the byte step between lanes. */
-  private laneAccess(buffer: number, index: Operand): number {
+  /** Checks a float32 load in a lane nest; returns the byte step between lanes. */
+  private laneStep(buffer: number, index: Operand): number {
     const nest = this.nest!;
     const { dtype, size, role } = this.ir.buffers[buffer];
     if (dtype !== 'float32' || role === 'output') throw new NotVectorizable();
@@ -765,14 +769,63 @@ class BodyEmitter {
     if (!Number.isFinite(s) || s <= 0) throw new NotVectorizable();
     const [lo, hi] = this.rangeOf(index);
     if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+    return s * 4;
+  }
+
+  /** An index as a constant plus a sum of atoms (loop indices, divmod results), through affine lets; `key` names the sum. */
+  private linear(o: Operand): { readonly constant: number; readonly terms: ReadonlyMap<string, number> } {
+    if (typeof o !== 'string') return { constant: o.literal, terms: new Map() };
+    const v = this.valueOf.get(o);
+    if (v?.kind !== 'affine') return { constant: 0, terms: new Map([[o, 1]]) };
+    const base = this.linear(v.base);
+    let constant = base.constant;
+    const terms = new Map(base.terms);
+    for (const t of v.terms) {
+      const inner = this.linear(t.value);
+      constant += t.coef * inner.constant;
+      for (const [name, coef] of inner.terms) terms.set(name, (terms.get(name) ?? 0) + t.coef * coef);
+    }
+    return { constant, terms };
+  }
+
+  /**
+   * Pushes the byte address of a float32 element of `buffer` in a lane nest; returns a
+   * constant byte offset to add. Indices that differ by a constant (a register tile's rows and
+   * columns) share one address computed once per block, the difference going into the
+   * access's offset.
+   */
+  private sharedAddress(buffer: number, index: Operand): { offset: number; key: string; constant: number } {
+    const { constant, terms } = this.linear(index);
+    const key = `${buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}`;
+    const scopes = this.addressScopes;
+    for (let k = scopes.length - 1; k >= 0; k--) {
+      const hit = scopes[k].get(key);
+      if (hit && constant >= hit.constant && (constant - hit.constant) * 4 < 2 ** 20) {
+        this.code.get(hit.local);
+        return { offset: (constant - hit.constant) * 4, key, constant };
+      }
+    }
+    const local = this.newLocal('i32');
     this.code.get(buffer);
     this.i32(index);
-    this.code.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
-    return s * 4;
+    this.code.i32Const(2).op(Op.i32_shl).op(Op.i32_add).tee(local);
+    scopes[scopes.length - 1].set(key, { local, constant });
+    return { offset: 0, key, constant };
   }
 
   /** The statements of a lane nest. */
   private laneStmts(list: readonly Stmt[]): void {
+    this.addressScopes.push(new Map());
+    this.pairScopes.push(new Map());
+    try {
+      this.laneBlock(list);
+    } finally {
+      this.addressScopes.pop();
+      this.pairScopes.pop();
+    }
+  }
+
+  private laneBlock(list: readonly Stmt[]): void {
     const nest = this.nest!;
     const c = this.code;
     for (const st of list) {
@@ -781,7 +834,8 @@ class BodyEmitter {
           const v = st.value;
           if (!nest.varying.has(st.name) && v.kind === 'load' && nest.splatted.has(st.name) && !nest.usedByUniform.has(st.name) && this.ir.buffers[v.buffer].dtype === 'float32') {
             // A uniform float32 load only lanes use: one element loaded into all four.
-            const offset = this.address(v.buffer, v.index, true);
+            const [lo, hi] = this.rangeOf(v.index);
+            const offset = lo >= 0 && hi < this.ir.buffers[v.buffer].size ? this.sharedAddress(v.buffer, v.index).offset : this.address(v.buffer, v.index, true);
             const local = this.newLocal('v128');
             c.simdMem(Simd.v128_load32_splat, 2, offset).set(local);
             nest.splats.set(st.name, local);
@@ -805,19 +859,34 @@ class BodyEmitter {
             break;
           }
           if (v.kind === 'load') {
-            const step = this.laneAccess(v.buffer, v.index);
+            const step = this.laneStep(v.buffer, v.index);
             const [, hi] = this.rangeOf(v.index);
-            if (step === 4) c.simdMem(Simd.v128_load, 2);
-            else if (step === 8 && hi + 1 < this.ir.buffers[v.buffer].size) {
-              // Every other element: two contiguous loads and their even lanes (a row of a
-              // register tile's unrolled pair, say), in place of four scalar loads.
-              const address = this.newLocal('i32');
-              c.tee(address).simdMem(Simd.v128_load, 2).get(address).simdMem(Simd.v128_load, 2, 16).simd(Simd.i8x16_shuffle);
-              c.bytes([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
+            const { constant, terms } = this.linear(v.index);
+            const pairs = this.pairScopes[this.pairScopes.length - 1];
+            const pairKey = (k: number) => `${v.buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}@${k}`;
+            const partner = step === 8 ? pairs.get(pairKey(constant - 1)) : undefined;
+            if (partner) {
+              // The odd lanes of the two vectors its even partner (one element before) loaded.
+              c.get(partner.low).get(partner.high).simd(Simd.i8x16_shuffle);
+              c.bytes([4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31]);
             } else {
-              const address = this.newLocal('i32');
-              c.tee(address).mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
-              for (let k = 1; k < 4; k++) c.get(address).mem(Op.f32_load, 2, k * step).simd(Simd.f32x4_replace_lane).byte(k);
+              const { offset } = this.sharedAddress(v.buffer, v.index);
+              if (step === 4) c.simdMem(Simd.v128_load, 2, offset);
+              else if (step === 8 && hi + 1 < this.ir.buffers[v.buffer].size) {
+                // Every other element: two contiguous loads and their even lanes (a row of a
+                // register tile's unrolled pair, say), in place of four scalar loads.
+                const address = this.newLocal('i32');
+                const low = this.newLocal('v128');
+                const high = this.newLocal('v128');
+                c.tee(address).simdMem(Simd.v128_load, 2, offset).set(low).get(address).simdMem(Simd.v128_load, 2, offset + 16).set(high);
+                c.get(low).get(high).simd(Simd.i8x16_shuffle);
+                c.bytes([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
+                pairs.set(pairKey(constant), { low, high });
+              } else {
+                const address = this.newLocal('i32');
+                c.tee(address).mem(Op.f32_load, 2, offset).simd(Simd.f32x4_splat);
+                for (let k = 1; k < 4; k++) c.get(address).mem(Op.f32_load, 2, offset + k * step).simd(Simd.f32x4_replace_lane).byte(k);
+              }
             }
           } else if (v.kind === 'prim') {
             if (v.dtype !== 'float32') throw new NotVectorizable();
