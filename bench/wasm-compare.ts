@@ -80,7 +80,9 @@ function profile(w: Workload): string[] {
       step.kernel.run(...args);
       times.push(performance.now() - t0);
     }
-    const kind = step.kernel.source.startsWith("// wasm module") ? "wasm" : "js";
+    const lanes = /f32x4 lanes over loop (\w+)/.exec(step.kernel.source)?.[1];
+    const vectorLoop = /f32x4 loop/.test(step.kernel.source);
+    const kind = step.kernel.source.startsWith("// wasm module") ? `wasm${lanes ? `, lanes over ${lanes}` : vectorLoop ? ", innermost in lanes" : ""}` : "js";
     let kernelOnly = "";
     if ("runAt" in step.kernel) {
       // The kernel alone, its buffers already in the wasm memory: the rest is copying.

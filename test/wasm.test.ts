@@ -8,7 +8,10 @@ import { explain, hessian, jit, randn, tensor, vmap, withBackend, type Tensor } 
 import { allPrimitives } from '../src/lazy/primitive.js';
 import { Bytes } from '../src/backends/wasm/encoder.js';
 import { WASM_OPS } from '../src/backends/wasm/ops.js';
-import { wasmArena, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
+import { compileWasm, wasmArena, wasmCompiler, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
+import { compileJs } from '../src/backends/js/codegen.js';
+import { programFor } from '../src/fusion/program.js';
+import type { KernelIR, Stmt } from '../src/fusion/kernel.js';
 import { assertAllClose, numRuns } from '../src/testing/index.js';
 
 function bytesOf(write: (b: Bytes) => void): number[] {
@@ -153,7 +156,7 @@ test('innermost contiguous float32 loops run on f32x4 lanes (reductions included
   const builds = [() => x.mul(1.5).tanh().add(x.exp()), () => x.matmul(w).tanh().sum({ axis: 0 }), () => x.max({ axis: 1 }), () => x.mul(x).sum({ axis: 1 }).sqrt()];
   for (const build of builds) {
     const plan = withBackend('wasm', () => explain(build()));
-    assert.ok(plan.kernels.some((k) => /f32x4 loop/.test(k.source)), `a vectorized loop in\n${plan}`);
+    assert.ok(plan.kernels.some((k) => /f32x4 (loop|lanes)/.test(k.source)), `a vectorized loop in\n${plan}`);
     assertAllClose(withBackend('wasm', () => build().toArray()), withBackend('interp', () => build().toArray()), { rtol: 1e-5, atol: 1e-5 });
   }
 });
@@ -201,4 +204,67 @@ test('the wasm memory stays at its high-water mark over repeated jitted calls', 
   const after = wasmArena.memory.buffer.byteLength;
   for (let i = 0; i < 200; i++) withBackend('wasm', () => (f(x) as Tensor).dataSync());
   assert.equal(wasmArena.memory.buffer.byteLength, after);
+});
+
+/** Every loop index in a kernel body. */
+function loopIndices(list: readonly Stmt[]): string[] {
+  return list.flatMap((st) => (st.kind === 'loop' ? [st.index, ...loopIndices(st.body)] : []));
+}
+
+/** The kernels of the program that computes `build()` under the wasm backend. */
+function kernelsOf(build: () => Tensor): KernelIR[] {
+  const node = withBackend('wasm', () => build().node);
+  return programFor([node], wasmCompiler).program.steps.map((step) => step.ir);
+}
+
+test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with the JS compiler whichever loop carries the lanes', () => {
+  const a = randn([16, 8], { seed: 11 });
+  const x = randn([12, 8], { seed: 12 });
+  const w = randn([8, 12], { seed: 13 });
+  for (const t of [a, x, w]) t.dataSync();
+  const f = (v: Tensor) => a.matmul(v).add(1).tanh().sum();
+  const programs = [
+    () => vmap(hessian(f))(x) as Tensor,
+    () => x.matmul(w).tanh(),
+    () => x.matmul(w).exp().max({ axis: 1 }),
+    () => w.transpose().matmul(x.transpose()).mul(0.5).sqrt().abs(),
+  ];
+  let inLanes = 0;
+  for (const build of programs) {
+    for (const ir of kernelsOf(build)) {
+      const inputs = ir.buffers.map((b, i) => {
+        const data = new Float32Array(b.size);
+        if (b.role === 'input') for (let k = 0; k < b.size; k++) data[k] = Math.sin(1.7 * k + i) * 2;
+        return data;
+      });
+      const expected = inputs.map((d) => d.slice());
+      compileJs(ir).run(...expected);
+      for (const laneLoop of [null, ...loopIndices(ir.body)]) {
+        const kernel = compileWasm(ir, { laneLoop });
+        if (laneLoop !== null && kernel.source.includes(`f32x4 lanes over loop ${laneLoop} `)) inLanes++;
+        const actual = inputs.map((d) => d.slice());
+        kernel.run(...actual);
+        ir.buffers.forEach((b, i) => {
+          if (b.role === 'output') assertAllClose(Array.from(actual[i]), Array.from(expected[i]), { rtol: 1e-5, atol: 1e-5, message: `lanes over ${laneLoop} in\n${ir.text}` });
+        });
+      }
+    }
+  }
+  assert.ok(inLanes >= 6, `lane nests compiled: ${inLanes}`);
+});
+
+test('the D=32 Hessian: its contraction keeps one f32x4 accumulator per lane (no horizontal sums), its tanh runs in lanes', () => {
+  const a = randn([64, 32], { seed: 14 });
+  const x = randn([8, 32], { seed: 15 });
+  a.dataSync();
+  x.dataSync();
+  const f = (v: Tensor) => a.matmul(v).add(0.5).tanh().sum();
+  const plan = withBackend('wasm', () => explain(jit(vmap(hessian(f))), x));
+  const contraction = plan.kernels.find((k) => /reduce_sum\(mul/.test(k.summary));
+  assert.ok(contraction, `a contraction kernel in\n${plan}`);
+  assert.match(contraction.source, /f32x4 lanes over loop i\d+ \(vector accumulators\)/, `${plan}`);
+  const matvec = plan.kernels.find((k) => /^tanh/.test(k.summary));
+  assert.ok(matvec && /f32x4 lanes over loop/.test(matvec.source), `${plan}`);
+  const expected = withBackend('interp', () => (vmap(hessian(f))(x) as Tensor).toArray());
+  assertAllClose(withBackend('wasm', () => (jit(vmap(hessian(f)))(x) as Tensor).toArray()), expected, { rtol: 1e-4, atol: 1e-5 });
 });

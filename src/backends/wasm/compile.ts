@@ -9,6 +9,7 @@
  */
 import type { DType } from '../../lazy/dtype.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
+import { opCost } from '../../fusion/expr.js';
 import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
 import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
@@ -28,6 +29,134 @@ function isDiscontinuous(op: string, dtype: DType): boolean {
 
 /** A loop the f32x4 path does not take: it is compiled by the scalar path instead. */
 class NotVectorizable extends Error {}
+
+type Loop = Extract<Stmt, { kind: 'loop' }>;
+
+/** Float32 ops with an f32x4 form (vectorPrim). */
+const LANE_OPS = new Set(['add', 'mul', 'div', 'max', 'neg', 'abs', 'sqrt', 'floor', 'ceil', 'round', 'stop_gradient', 'recip', 'tanh', 'exp']);
+
+/** A loop nest being emitted with four iterations of its outer loop in f32x4 lanes. */
+interface LaneNest {
+  readonly loop: Loop;
+  /** Names whose value differs between the lanes (they depend on the lane loop's index). */
+  readonly varying: ReadonlySet<string>;
+  /** Per varying index value: its step between lanes (the value held is the first lane's). */
+  readonly strides: Map<string, number>;
+  /** Per varying data value (and accumulator): its v128 local. */
+  readonly lanes: Map<string, number>;
+  /** Per uniform float value used by a varying one: its splat. */
+  readonly splats: Map<string, number>;
+  /** Uniform float values used by varying ones (splatted where defined). */
+  readonly splatted: ReadonlySet<string>;
+  /** Names used by uniform values (a uniform load used by lanes alone is loaded as a splat). */
+  readonly usedByUniform: ReadonlySet<string>;
+}
+
+/** Names in `loop`'s body that depend on its index (loads, arithmetic, accumulators declared inside). */
+function varyingNames(loop: Loop): Set<string> {
+  const varying = new Set<string>([loop.index]);
+  const visit = (list: readonly Stmt[]): void => {
+    for (const st of list) {
+      if (st.kind === 'loop') visit(st.body);
+      else if (st.kind === 'accumulator') varying.add(st.name);
+      else if (st.kind === 'let' && operandsOf(st.value).some((o) => typeof o === 'string' && varying.has(o))) varying.add(st.name);
+    }
+  };
+  visit(loop.body);
+  return varying;
+}
+
+/** Step per iteration of `loop` of every index value in its body (0: the same in every iteration). */
+function stridesIn(loop: Loop): Map<string, number> {
+  const strides = new Map<string, number>([[loop.index, 1]]);
+  const of = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
+  const visit = (list: readonly Stmt[]): void => {
+    for (const st of list) {
+      if (st.kind === 'loop') visit(st.body);
+      else if (st.kind === 'let' && st.value.kind === 'affine') {
+        const v = st.value;
+        strides.set(st.name, v.terms.reduce((sum, t) => sum + t.coef * of(t.value), of(v.base)));
+      } else if (st.kind === 'let' && st.value.kind === 'divmod' && of(st.value.arg) !== 0) strides.set(st.name, NaN);
+    }
+  };
+  visit(loop.body);
+  return strides;
+}
+
+/**
+ * Cost of one statement per execution, in additions, with lanes along the loop `strides` is
+ * for: gathers cost six; `evenLanes`: stride-2 loads are two loads and a shuffle.
+ */
+function stmtCost(st: Stmt, strides: ReadonlyMap<string, number>, evenLanes = false): number {
+  const access = (index: Operand): number => {
+    const s = typeof index === 'string' ? strides.get(index) ?? 0 : 0;
+    return s === 0 || s === 1 ? 1 : s === 2 && evenLanes ? 2 : 6;
+  };
+  switch (st.kind) {
+    case 'let':
+      switch (st.value.kind) {
+        case 'load': return access(st.value.index);
+        case 'prim': return opCost(st.value.op);
+        case 'affine': return 0.5;
+        case 'convert': return 0.5;
+        default: return 1;
+      }
+    case 'store': return access(st.index);
+    case 'accumulate': return 1;
+    default: return 0;
+  }
+}
+
+/**
+ * Estimated cost of `list` (run `trips` times) as the default path compiles it: innermost loops
+ * whose extent is a multiple of 4 in lanes along themselves (with a horizontal sum per
+ * accumulator when they end), everything else one element at a time.
+ */
+function defaultCost(list: readonly Stmt[], trips: number): number {
+  let cost = 0;
+  for (const st of list) {
+    if (st.kind !== 'loop') {
+      cost += trips * stmtCost(st, new Map());
+      continue;
+    }
+    const innermost = !st.body.some((b) => b.kind === 'loop');
+    const laneable = st.body.every((b) => b.kind !== 'let' || b.value.kind !== 'prim' || (b.value.dtype === 'float32' && LANE_OPS.has(b.value.op)));
+    if (innermost && laneable && st.extent % 4 === 0) {
+      const strides = stridesIn(st);
+      const accumulators = new Set(st.body.flatMap((b) => (b.kind === 'accumulate' ? [b.name] : [])));
+      cost += (trips * st.extent / 4) * st.body.reduce((sum, b) => sum + stmtCost(b, strides), 0) + trips * 8 * accumulators.size;
+    } else {
+      cost += defaultCost(st.body, trips * st.extent);
+    }
+  }
+  return cost;
+}
+
+/** Estimated cost of `loop` (run `trips` times) with four of its iterations in lanes; Infinity where it cannot be. */
+function laneCost(loop: Loop, trips: number): number {
+  if (loop.extent % 4 !== 0) return Infinity;
+  const strides = stridesIn(loop);
+  const varying = varyingNames(loop);
+  const declared = new Set<string>();
+  const walk = (list: readonly Stmt[], n: number): number => {
+    let cost = 0;
+    for (const st of list) {
+      if (st.kind === 'loop') cost += walk(st.body, n * st.extent);
+      else {
+        if (st.kind === 'accumulator') declared.add(st.name);
+        if (st.kind === 'accumulate' && !declared.has(st.name)) return Infinity;
+        if (st.kind === 'let' && varying.has(st.name)) {
+          const v = st.value;
+          if (v.kind === 'prim' && !(v.dtype === 'float32' && LANE_OPS.has(v.op))) return Infinity;
+          if (v.kind === 'divmod' || v.kind === 'select' || v.kind === 'random' || v.kind === 'check') return Infinity;
+        }
+        cost += n * stmtCost(st, strides, true);
+      }
+    }
+    return cost;
+  };
+  return walk(loop.body, (trips * loop.extent) / 4);
+}
 
 /** The operands a value reads. */
 function operandsOf(v: Value): Operand[] {
@@ -75,11 +204,27 @@ class BodyEmitter {
    * not mark such a path; elsewhere transcendentals use the bounded approximations.
    */
   private readonly roundedAtOnce = new Set<string>();
+  /** Every let's value, by name (the f32x4 paths look at how a summand was computed). */
+  private readonly valueOf = new Map<string, Value>();
+  /** Loops chosen (by the cost model) to run four of their iterations in f32x4 lanes. */
+  private readonly outerChoice = new Set<string>();
+  /** Loops compiled as four iterations in lanes, by index name (for explain and tests). */
+  readonly laneLoops: string[] = [];
+  /** Loop nests the cost model has looked at. */
+  private readonly analyzed = new Set<string>();
+  /** While emitting a loop nest in lanes: the lane loop, and per name its vector local or stride. */
+  private nest: LaneNest | null = null;
+  /** Per block of a lane nest: byte addresses computed, by buffer and index less its constant. */
+  private readonly addressScopes: Map<string, { local: number; constant: number }>[] = [];
+  /** Per block of a lane nest: the two vectors of a stride-2 load, by address key and constant (its odd partner reuses them). */
+  private readonly pairScopes: Map<string, { low: number; high: number }>[] = [];
 
   constructor(
     private readonly ir: KernelIR,
     private readonly callee: Callee,
     private readonly simd = false,
+    /** The loop to run in lanes with its nest (null: none); undefined: the cost model picks. */
+    private readonly laneLoop?: string | null,
   ) {
     const definitions = new Map<string, readonly Operand[]>();
     const pending: string[] = [];
@@ -89,6 +234,7 @@ class BodyEmitter {
         if (st.kind === 'loop') visit(st.body);
         else if (st.kind === 'let') {
           definitions.set(st.name, operandsOf(st.value));
+          this.valueOf.set(st.name, st.value);
           if (st.value.kind === 'prim' && isDiscontinuous(st.value.op, st.value.dtype)) mark(st.value.args);
         } else if (st.kind === 'accumulate') definitions.set(st.name, [...(definitions.get(st.name) ?? []), st.value]);
       }
@@ -358,14 +504,8 @@ class BodyEmitter {
     // a sum does not reach one); otherwise two f64x2 partial sums (lanes 0-1 and 2-3), so the
     // sum keeps float64 precision as the interpreter's does (an equality downstream sees the
     // reference's bits but for the order of four partial sums).
-    const definitions = new Map<string, Value>();
-    for (const st of loop.body) if (st.kind === 'let') definitions.set(st.name, st.value);
-    const roughSummand = (o: Operand): boolean => {
-      const def = typeof o === 'string' ? definitions.get(o) : undefined;
-      return def?.kind === 'prim' && !EXACT_OPS.has(def.op) && !this.roundedAtOnce.has(o as string);
-    };
     const wide = new Set<string>();
-    for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && !roughSummand(st.value)) wide.add(st.name);
+    for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && !this.roughSummand(st.value)) wide.add(st.name);
     const vacc = new Map<string, { local: number; high: number; value: number; op: 'sum' | 'max'; wide: boolean }>();
     const stride = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
     const tmp = (): number => this.newLocal('v128');
@@ -511,6 +651,327 @@ class BodyEmitter {
     }
   }
 
+  /**
+   * Picks, for the loop nest under `root`, the loop (if any) whose iterations should run four
+   * at a time in lanes: the one the cost model (loads by stride, horizontal sums) prefers to
+   * the default path of vectorizing innermost loops, where that saves at least a fifth.
+   */
+  private chooseLanes(root: Loop): void {
+    let best: { index: string; gain: number } | null = null;
+    const visit = (loop: Loop, trips: number): void => {
+      this.analyzed.add(loop.index);
+      if (loop.body.some((st) => st.kind === 'loop')) {
+        const before = defaultCost([loop], trips);
+        const after = laneCost(loop, trips);
+        if (after < 0.8 * before && (!best || before - after > best.gain)) best = { index: loop.index, gain: before - after };
+      }
+      for (const st of loop.body) if (st.kind === 'loop') visit(st, trips * loop.extent);
+    };
+    visit(root, 1);
+    if (this.laneLoop !== undefined) {
+      if (this.laneLoop !== null) this.outerChoice.add(this.laneLoop);
+      return;
+    }
+    if (best) this.outerChoice.add((best as { index: string }).index);
+  }
+
+  /**
+   * A loop nest with four iterations of its outer loop `loop` in f32x4 lanes: values that
+   * depend on its index are v128 (index values: the first lane's, with a known step between
+   * lanes), the rest stay scalar and are splatted where a lane value uses them; inner loops run
+   * as they are, once for all four lanes, so a reduction inside keeps one accumulator per lane
+   * and ends with no horizontal sum (an outer product, when the loop is a contraction's output
+   * axis). All or nothing, like tryVectorLoop.
+   */
+  private tryOuterVector(loop: Loop): boolean {
+    if (loop.extent < 4 || loop.extent % 4 !== 0) return false;
+    const namedBefore = new Set(this.named.keys());
+    const saved = this.code;
+    this.code = new Code();
+    try {
+      const varying = varyingNames(loop);
+      const splatted = new Set<string>();
+      const usedByUniform = new Set<string>();
+      const collect = (list: readonly Stmt[]): void => {
+        for (const st of list) {
+          if (st.kind === 'let' && !varying.has(st.name)) for (const o of operandsOf(st.value)) if (typeof o === 'string') usedByUniform.add(o);
+          if (st.kind === 'loop') collect(st.body);
+          // The nest runs iterations out of order: it may not read what it writes.
+          else if (st.kind === 'let' && st.value.kind === 'load' && this.ir.buffers[st.value.buffer].role === 'output') throw new NotVectorizable();
+          else if ((st.kind === 'let' && varying.has(st.name)) || st.kind === 'accumulate' || st.kind === 'store') {
+            const operands = st.kind === 'let' ? (st.value.kind === 'load' || st.value.kind === 'affine' ? [] : operandsOf(st.value)) : [st.value];
+            for (const o of operands) if (typeof o === 'string' && !varying.has(o)) splatted.add(o);
+          }
+        }
+      };
+      collect(loop.body);
+      this.nest = { loop, varying, strides: new Map([[loop.index, 1]]), lanes: new Map(), splats: new Map(), splatted, usedByUniform };
+      const c = this.code;
+      // Uniform values from outside the nest, splatted once before it.
+      for (const name of splatted) if (this.named.has(name)) this.splat(name);
+      const i = this.define(loop.index, 'i32').index;
+      this.ranges.set(loop.index, [0, loop.extent - 1]);
+      c.i32Const(0).set(i).open(Op.loop);
+      this.laneStmts(loop.body);
+      c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+    } catch (e) {
+      if (!(e instanceof NotVectorizable)) throw e;
+      for (const name of [...this.named.keys()]) if (!namedBefore.has(name)) this.named.delete(name);
+      this.code = saved;
+      this.nest = null;
+      return false;
+    }
+    this.nest = null;
+    saved.bytes(this.code.view());
+    this.code = saved;
+    this.laneLoops.push(loop.index);
+    return true;
+  }
+
+  /** Splats a uniform value for the lanes that use it. */
+  private splat(name: string): void {
+    const nest = this.nest!;
+    const local = this.lookup(name);
+    const v = this.newLocal('v128');
+    if (local.type === 'i32') this.code.get(local.index).simd(Simd.i32x4_splat).simd(Simd.f32x4_convert_i32x4_s);
+    else if (local.intValued) throw new NotVectorizable();
+    else this.code.get(local.index).op(Op.f32_demote_f64).simd(Simd.f32x4_splat);
+    this.code.set(v);
+    nest.splats.set(name, v);
+  }
+
+  /** Pushes an operand's four lanes inside a lane nest. */
+  private laneOf(o: Operand): void {
+    const nest = this.nest!;
+    const c = this.code;
+    if (typeof o !== 'string') return f32x4Const(c, Math.fround(o.literal));
+    const v = nest.lanes.get(o) ?? nest.splats.get(o);
+    if (v !== undefined) {
+      c.get(v);
+      return;
+    }
+    const local = this.named.get(o);
+    const s = nest.strides.get(o);
+    if (!local || local.type !== 'i32' || s === undefined) throw new NotVectorizable();
+    // A varying index value used as data: its four lanes, converted.
+    c.get(local.index).simd(Simd.i32x4_splat).simd(Simd.v128_const);
+    c.bytes(new Uint8Array(new Int32Array([0, s, 2 * s, 3 * s]).buffer));
+    c.simd(Simd.i32x4_add).simd(Simd.f32x4_convert_i32x4_s);
+  }
+
+  /** Checks a float32 load in a lane nest; returns the byte step between lanes. */
+  private laneStep(buffer: number, index: Operand): number {
+    const nest = this.nest!;
+    const { dtype, size, role } = this.ir.buffers[buffer];
+    if (dtype !== 'float32' || role === 'output') throw new NotVectorizable();
+    const s = typeof index === 'string' ? nest.strides.get(index) ?? NaN : NaN;
+    // Lanes at positive steps only: a lane's address is the first one's plus a constant offset.
+    if (!Number.isFinite(s) || s <= 0) throw new NotVectorizable();
+    const [lo, hi] = this.rangeOf(index);
+    if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+    return s * 4;
+  }
+
+  /** An index as a constant plus a sum of atoms (loop indices, divmod results), through affine lets; `key` names the sum. */
+  private linear(o: Operand): { readonly constant: number; readonly terms: ReadonlyMap<string, number> } {
+    if (typeof o !== 'string') return { constant: o.literal, terms: new Map() };
+    const v = this.valueOf.get(o);
+    if (v?.kind !== 'affine') return { constant: 0, terms: new Map([[o, 1]]) };
+    const base = this.linear(v.base);
+    let constant = base.constant;
+    const terms = new Map(base.terms);
+    for (const t of v.terms) {
+      const inner = this.linear(t.value);
+      constant += t.coef * inner.constant;
+      for (const [name, coef] of inner.terms) terms.set(name, (terms.get(name) ?? 0) + t.coef * coef);
+    }
+    return { constant, terms };
+  }
+
+  /**
+   * Pushes the byte address of a float32 element of `buffer` in a lane nest; returns a
+   * constant byte offset to add. Indices that differ by a constant (a register tile's rows and
+   * columns) share one address computed once per block, the difference going into the
+   * access's offset.
+   */
+  private sharedAddress(buffer: number, index: Operand): { offset: number; key: string; constant: number } {
+    const { constant, terms } = this.linear(index);
+    const key = `${buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}`;
+    const scopes = this.addressScopes;
+    for (let k = scopes.length - 1; k >= 0; k--) {
+      const hit = scopes[k].get(key);
+      if (hit && constant >= hit.constant && (constant - hit.constant) * 4 < 2 ** 20) {
+        this.code.get(hit.local);
+        return { offset: (constant - hit.constant) * 4, key, constant };
+      }
+    }
+    const local = this.newLocal('i32');
+    this.code.get(buffer);
+    this.i32(index);
+    this.code.i32Const(2).op(Op.i32_shl).op(Op.i32_add).tee(local);
+    scopes[scopes.length - 1].set(key, { local, constant });
+    return { offset: 0, key, constant };
+  }
+
+  /** The statements of a lane nest. */
+  private laneStmts(list: readonly Stmt[]): void {
+    this.addressScopes.push(new Map());
+    this.pairScopes.push(new Map());
+    try {
+      this.laneBlock(list);
+    } finally {
+      this.addressScopes.pop();
+      this.pairScopes.pop();
+    }
+  }
+
+  private laneBlock(list: readonly Stmt[]): void {
+    const nest = this.nest!;
+    const c = this.code;
+    for (const st of list) {
+      switch (st.kind) {
+        case 'let': {
+          const v = st.value;
+          if (!nest.varying.has(st.name) && v.kind === 'load' && nest.splatted.has(st.name) && !nest.usedByUniform.has(st.name) && this.ir.buffers[v.buffer].dtype === 'float32') {
+            // A uniform float32 load only lanes use: one element loaded into all four.
+            const [lo, hi] = this.rangeOf(v.index);
+            const offset = lo >= 0 && hi < this.ir.buffers[v.buffer].size ? this.sharedAddress(v.buffer, v.index).offset : this.address(v.buffer, v.index, true);
+            const local = this.newLocal('v128');
+            c.simdMem(Simd.v128_load32_splat, 2, offset).set(local);
+            nest.splats.set(st.name, local);
+            break;
+          }
+          if (!nest.varying.has(st.name)) {
+            // Uniform: computed once for the four lanes, as the scalar path does.
+            const { type, intValued } = this.value(v, st.name);
+            c.set(this.define(st.name, type, intValued).index);
+            if (type === 'i32') this.ranges.set(st.name, this.indexRange(v));
+            if (nest.splatted.has(st.name)) this.splat(st.name);
+            break;
+          }
+          if (v.kind === 'affine') {
+            const { type } = this.value(v);
+            if (type !== 'i32') throw new NotVectorizable();
+            c.set(this.define(st.name, 'i32').index);
+            this.ranges.set(st.name, this.indexRange(v));
+            const stride = (o: Operand): number => (typeof o === 'string' ? nest.strides.get(o) ?? 0 : 0);
+            nest.strides.set(st.name, v.terms.reduce((sum, t) => sum + t.coef * stride(t.value), stride(v.base)));
+            break;
+          }
+          if (v.kind === 'load') {
+            const step = this.laneStep(v.buffer, v.index);
+            const [, hi] = this.rangeOf(v.index);
+            const { constant, terms } = this.linear(v.index);
+            const pairs = this.pairScopes[this.pairScopes.length - 1];
+            const pairKey = (k: number) => `${v.buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}@${k}`;
+            const partner = step === 8 ? pairs.get(pairKey(constant - 1)) : undefined;
+            if (partner) {
+              // The odd lanes of the two vectors its even partner (one element before) loaded.
+              c.get(partner.low).get(partner.high).simd(Simd.i8x16_shuffle);
+              c.bytes([4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31]);
+            } else {
+              const { offset } = this.sharedAddress(v.buffer, v.index);
+              if (step === 4) c.simdMem(Simd.v128_load, 2, offset);
+              else if (step === 8 && hi + 1 < this.ir.buffers[v.buffer].size) {
+                // Every other element: two contiguous loads and their even lanes (a row of a
+                // register tile's unrolled pair, say), in place of four scalar loads.
+                const address = this.newLocal('i32');
+                const low = this.newLocal('v128');
+                const high = this.newLocal('v128');
+                c.tee(address).simdMem(Simd.v128_load, 2, offset).set(low).get(address).simdMem(Simd.v128_load, 2, offset + 16).set(high);
+                c.get(low).get(high).simd(Simd.i8x16_shuffle);
+                c.bytes([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
+                pairs.set(pairKey(constant), { low, high });
+              } else {
+                const address = this.newLocal('i32');
+                c.tee(address).mem(Op.f32_load, 2, offset).simd(Simd.f32x4_splat);
+                for (let k = 1; k < 4; k++) c.get(address).mem(Op.f32_load, 2, offset + k * step).simd(Simd.f32x4_replace_lane).byte(k);
+              }
+            }
+          } else if (v.kind === 'prim') {
+            if (v.dtype !== 'float32') throw new NotVectorizable();
+            if ((v.op === 'tanh' || v.op === 'exp') && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
+            this.vectorPrim(v.op, v.args, (o) => this.laneOf(o), () => this.newLocal('v128'));
+          } else if (v.kind === 'convert' && v.dtype === 'float32') {
+            this.laneOf(v.arg);
+          } else {
+            throw new NotVectorizable();
+          }
+          const local = this.newLocal('v128');
+          c.set(local);
+          nest.lanes.set(st.name, local);
+          break;
+        }
+        case 'loop': {
+          const i = this.define(st.index, 'i32').index;
+          this.ranges.set(st.index, [0, st.extent - 1]);
+          if (st.extent <= 0) break;
+          c.i32Const(0).set(i).open(Op.loop);
+          this.laneStmts(st.body);
+          c.get(i).i32Const(1).op(Op.i32_add).tee(i).i32Const(st.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+          break;
+        }
+        case 'accumulator': {
+          // One accumulator per lane, in float32: only sums of products (or maxima), as tryVectorLoop.
+          const v = this.newLocal('v128');
+          f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
+          c.set(v);
+          nest.lanes.set(st.name, v);
+          break;
+        }
+        case 'accumulate': {
+          const v = nest.lanes.get(st.name);
+          if (v === undefined || st.wrapsInt32) throw new NotVectorizable();
+          if (st.op === 'sum' && !this.roughSummand(st.value)) throw new NotVectorizable();
+          if (this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
+          c.get(v);
+          this.laneOf(st.value);
+          c.simd(st.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(v);
+          break;
+        }
+        case 'store': {
+          const { dtype, size } = this.ir.buffers[st.buffer];
+          const s = typeof st.index === 'string' ? nest.strides.get(st.index) ?? 0 : 0;
+          if (dtype !== 'float32' || s <= 0 || !Number.isFinite(s)) throw new NotVectorizable();
+          const [lo, hi] = this.rangeOf(st.index);
+          if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+          c.get(st.buffer);
+          this.i32(st.index);
+          c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+          if (s === 1) {
+            this.laneOf(st.value);
+            c.simdMem(Simd.v128_store, 2);
+          } else {
+            const address = this.newLocal('i32');
+            c.set(address);
+            for (let k = 0; k < 4; k++) {
+              c.get(address);
+              this.laneOf(st.value);
+              c.simd(Simd.f32x4_extract_lane).byte(k).mem(Op.f32_store, 2, k * s * 4);
+            }
+          }
+          break;
+        }
+        default: throw new NotVectorizable();
+      }
+    }
+  }
+
+  /**
+   * Whether a summand may be summed in f32x4 partial sums: the result of an inexact op (a
+   * product, say) that reaches no comparison (roundedAtOnce), looking through the IR's float32
+   * rounding of it. Other sums keep float64 precision.
+   */
+  private roughSummand(o: Operand): boolean {
+    if (typeof o !== 'string' || this.roundedAtOnce.has(o)) return false;
+    let def = this.valueOf.get(o);
+    if (def?.kind === 'convert' && def.dtype === 'float32' && typeof def.arg === 'string') {
+      if (this.roundedAtOnce.has(def.arg)) return false;
+      def = this.valueOf.get(def.arg);
+    }
+    return def?.kind === 'prim' && !EXACT_OPS.has(def.op);
+  }
+
   /** A float32 primitive on lanes (the ops with an f32x4 form; the rest stay scalar). */
   private vectorPrim(op: string, args: readonly Operand[], lane: (o: Operand) => void, tmp: () => number): void {
     const c = this.code;
@@ -553,6 +1014,8 @@ class BodyEmitter {
           break;
         }
         case 'loop': {
+          if (this.simd && !this.nest && !this.analyzed.has(s.index)) this.chooseLanes(s);
+          if (this.simd && !this.nest && this.outerChoice.has(s.index) && this.tryOuterVector(s)) break;
           if (this.simd && this.tryVectorLoop(s)) break;
           const i = this.define(s.index, 'i32').index;
           this.ranges.set(s.index, [0, s.extent - 1]);
@@ -600,6 +1063,11 @@ export interface WasmKernelModule {
   readonly helpers: readonly Helper[];
   /** How many innermost loops run on f32x4 lanes. */
   readonly vectorLoops: number;
+  /**
+   * The loops whose iterations run four at a time in f32x4 lanes with the loops inside them
+   * (outer-product style: a reduction inside keeps one accumulator per lane).
+   */
+  readonly laneLoops: readonly string[];
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -617,8 +1085,16 @@ export const SIMD_SUPPORTED: boolean = (() => {
   }
 })();
 
+/** How a kernel is compiled (for tests and benchmarks; the defaults are what the backend uses). */
+export interface WasmOptions {
+  /** f32x4 lanes (default: where the engine has SIMD). */
+  readonly simd?: boolean;
+  /** The loop whose iterations run four at a time in lanes with its nest (null: none); default: the cost model's choice. */
+  readonly laneLoop?: string | null;
+}
+
 /** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
-export function emitKernelModule(ir: KernelIR, options: { simd?: boolean } = {}): WasmKernelModule {
+export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmKernelModule {
   if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
   // First pass: which helpers and imports the body calls (indices do not matter yet).
   const wantedHelpers = new Set<Helper>();
@@ -627,7 +1103,7 @@ export function emitKernelModule(ir: KernelIR, options: { simd?: boolean } = {})
   const recorder = new BodyEmitter(ir, {
     helper: (h) => (wantedHelpers.add(h), 0),
     math: (m) => (wantedMath.add(m), 0),
-  }, simd);
+  }, simd, options.laneLoop);
   recorder.stmts(ir.body);
   const helpers = withDependencies(wantedHelpers);
   for (const h of helpers) {
@@ -659,10 +1135,10 @@ export function emitKernelModule(ir: KernelIR, options: { simd?: boolean } = {})
     HELPER_DEFS[h].body(code, callee);
     helperFns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  const body = new BodyEmitter(ir, callee, simd);
+  const body = new BodyEmitter(ir, callee, simd, options.laneLoop);
   body.stmts(ir.body);
   kernelFn.define(body.locals, body.code);
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops };
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops, laneLoops: body.laneLoops };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -678,7 +1154,7 @@ export function emitHelperModule(wanted: readonly Helper[]): WasmKernelModule {
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0 };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [] };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

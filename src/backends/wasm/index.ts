@@ -8,7 +8,7 @@ import type { TypedArray } from '../../lazy/dtype.js';
 import type { KernelIR } from '../../fusion/kernel.js';
 import { fusingBackend, type CompiledKernel, type KernelCompiler } from '../../fusion/program.js';
 import { compileJs } from '../js/codegen.js';
-import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule } from './compile.js';
+import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule, type WasmOptions } from './compile.js';
 import { HELPERS, type Helper } from './math.js';
 import { WasmArena } from './memory.js';
 
@@ -35,7 +35,7 @@ export interface WasmKernel extends CompiledKernel {
   readonly runAt: (...baseAddresses: number[]) => void;
 }
 
-export function compileWasm(ir: KernelIR, options: { simd?: boolean } = {}): CompiledKernel {
+export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKernel {
   let module;
   try {
     module = emitKernelModule(ir, options);
@@ -58,7 +58,7 @@ export function compileWasm(ir: KernelIR, options: { simd?: boolean } = {}): Com
       fn(...bases);
       for (const i of outputs) wasmArena.read(bases[i], buffers[i]);
     },
-    source: `// wasm module: ${module.bytes.length} bytes${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+    source: `// wasm module: ${module.bytes.length} bytes${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
   };
   return kernel;
 }
