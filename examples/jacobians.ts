@@ -29,8 +29,8 @@ function time(f: (x: Tensor) => unknown, x: Tensor): number {
 for (const [shape, inputs, outputs] of [['tall', FEW, MANY], ['wide', MANY, FEW]] as const) {
   const f = network(inputs, outputs, shape === 'tall' ? 1 : 3);
   const x = randn([inputs], { seed: 5 });
-  const rev = jit(jacrev(f)) as (x: Tensor) => Tensor;
-  const fwd = jit(jacfwd(f)) as (x: Tensor) => Tensor;
+  const rev = jit(jacrev(f));
+  const fwd = jit(jacfwd(f));
   const J = rev(x);
   assertAllClose(J, fwd(x), { rtol: 1e-4, atol: 1e-5 });
   assertAllClose(J, numericalJacobian(f, x.cast('float64')), { rtol: 1e-3, atol: 1e-4 });

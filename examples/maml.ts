@@ -22,7 +22,7 @@ const loss = (p: Params, x: Tensor, y: Tensor) => mseLoss(fmodel(p, x), y);
 
 /** One SGD step on the support set, kept differentiable with respect to `p`. */
 function adapt(p: Params, xs: Tensor, ys: Tensor): Params {
-  const g = grad(loss)(p, xs, ys) as Params;
+  const g = grad(loss)(p, xs, ys);
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.sub(g[k].mul(INNER_LR))]));
 }
 

@@ -22,11 +22,11 @@ const f = (x: Tensor) => A.matmul(x).add(b).softplus().sum().add(x.square().sum(
 
 const damping = eye(D).mul(LAMBDA);
 const newtonStep = jit((X: Tensor) => {
-  const g = vmap(grad(f))(X) as Tensor; // [N, D]
-  const h = vmap(hessian(f))(X) as Tensor; // [N, D, D]
+  const g = vmap(grad(f))(X); // [N, D]
+  const h = vmap(hessian(f))(X); // [N, D, D]
   return X.sub(solve(h.add(damping), g)); // a batch of D x D solves
 });
-const gradientNorms = (X: Tensor) => (vmap(grad(f))(X) as Tensor).square().sum({ axis: 1 }).sqrt();
+const gradientNorms = (X: Tensor) => vmap(grad(f))(X).square().sum({ axis: 1 }).sqrt();
 
 // The reference step in float64, by hand: g = A^T s(z) + x, H = A^T diag(s(z)(1 - s(z))) A + I.
 function referenceStep(x: number[], a: number[][], bias: number[]): number[] {

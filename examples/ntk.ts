@@ -26,8 +26,8 @@ const x2 = randn([N2, FEATURES], { seed: 2 });
 /** Method 1: per-example Jacobians [N, OUTPUTS, ...param shape], contracted over the parameters. */
 function ntkByJacobians(p: Params, a: Tensor, b: Tensor): Tensor {
   const jacobians = vmap(jacrev(single), { inDims: [null, 0] });
-  const j1 = jacobians(p, a) as Params;
-  const j2 = jacobians(p, b) as Params;
+  const j1 = jacobians(p, a);
+  const j2 = jacobians(p, b);
   return Object.keys(p)
     .map((k) => einsum('naf,mbf->nmab', j1[k].flatten(2), j2[k].flatten(2)))
     .reduce((acc, t) => acc.add(t));
@@ -38,7 +38,7 @@ function ntkByProducts(p: Params, a: Tensor, b: Tensor): Tensor {
   const forPair = (xa: Tensor, xb: Tensor) => {
     const [, pullback] = vjp((q: Params) => single(q, xa), [p]);
     const slice = (e: Tensor) => {
-      const [cotangent] = pullback(e) as [Params];
+      const [cotangent] = pullback(e);
       return jvp((q: Params) => single(q, xb), [p], [cotangent])[1];
     };
     return vmap(slice)(eye(OUTPUTS));

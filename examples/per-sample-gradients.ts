@@ -31,7 +31,7 @@ function loss(p: Params, image: Tensor, label: Tensor): Tensor {
 
 let started = performance.now();
 const perSample = jit(vmap(grad(loss), { inDims: [null, 0, 0] }));
-const batched = realize(perSample(params, images, labels) as Params);
+const batched = realize(perSample(params, images, labels));
 const firstMs = performance.now() - started;
 started = performance.now();
 realize(perSample(params, images, labels));
@@ -42,7 +42,7 @@ const perExample = jit(grad(loss));
 realize(perExample(params, images.select(0, 0), labels.select(0, 0)));
 started = performance.now();
 // Each example's gradients are computed as the loop goes (a row of the realized images is a view, so it compiles once).
-const looped = Array.from({ length: BATCH }, (_, i) => realize(perExample(params, images.select(0, i), labels.select(0, i)) as Params));
+const looped = Array.from({ length: BATCH }, (_, i) => realize(perExample(params, images.select(0, i), labels.select(0, i))));
 const loopMs = performance.now() - started;
 console.log(`a loop of grad(loss) over the same images: ${loopMs.toFixed(1)} ms (compiled), so vmap is ${(loopMs / vmapMs).toFixed(1)}x faster`);
 
