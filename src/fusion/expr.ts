@@ -35,8 +35,6 @@ interface ExprBase {
   readonly vars: readonly LoopVar[];
   /** The DAG node whose value this expression first stood for (for the scheduler's bookkeeping). */
   origin: Node | null;
-  /** Computed as the reference computes it, every float32 operation rounded (see schedule.ts). */
-  roundsEachOp?: boolean;
 }
 
 /** `ieee`: a user's float constant, whose products and sums are not folded (Infinity * 0 is NaN). */
@@ -303,7 +301,6 @@ export class ExprBuilder {
       default: return e satisfies never;
     }
     out.origin ??= e.origin;
-    if (e.roundsEachOp) out.roundsEachOp = true;
     memo.set(e.id, out);
     return out;
   }
@@ -349,7 +346,6 @@ export function replaceExprs(builder: ExprBuilder, e: Expr, map: ReadonlyMap<num
     default: return e satisfies never;
   }
   out.origin ??= e.origin;
-  if (e.roundsEachOp) out.roundsEachOp = true;
   memo.set(e.id, out);
   return out;
 }

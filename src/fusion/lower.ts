@@ -30,8 +30,6 @@ export class Lowerer {
   constructor(
     readonly builder: ExprBuilder,
     private readonly isBoundary: (node: Node) => boolean,
-    /** Nodes whose float32 operations must each be rounded (see ExprBase.roundsEachOp). */
-    private readonly roundsEachOp: ReadonlySet<Node> = new Set(),
   ) {}
 
   /** Distinct indices at which each node has been computed so far. */
@@ -67,7 +65,6 @@ export class Lowerer {
     this.instances.set(node, (this.instances.get(node) ?? 0) + 1);
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
-    if (this.roundsEachOp.has(node)) value.roundsEachOp = true;
     this.memo.set(key, value);
     return value;
   }

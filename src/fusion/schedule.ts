@@ -104,10 +104,10 @@ function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affin
 }
 
 /** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
-function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, roundsEachOp: ReadonlySet<Node>, mayOverflow = true): Draft {
+function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, mayOverflow = true): Draft {
   const builder = new ExprBuilder();
   const own = new Set(outputs);
-  const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n), roundsEachOp);
+  const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n));
   if (mayOverflow) lowerer.limit = { instances: LOWERING_INSTANCES, canStore: (n) => !own.has(n) && canMaterialize(n) };
   const [first] = outputs;
   // Nothing to compute for an empty output (and nothing may be hoisted out of its empty loops).
@@ -499,12 +499,10 @@ function finishKernel(draft: Draft): ScheduledKernel {
 
 /**
  * The computed float32 nodes whose values reach an equality test of two computed values
- * (through any ops, reductions and other kernels included). A kernel keeps float64
- * intermediates where the reference rounds every float32 operation: harmless to a
- * continuous result, and to an inequality unless the value sits within an ulp of its
- * threshold, but an equality of computed values (x == 1.5x - x/2, x == max(x)) holds or
- * not by exactly those last bits, so these nodes are computed as the reference computes
- * them. `nodes` is in topological order.
+ * (through any ops, reductions and other kernels included). An equality of computed values
+ * (x == 1.5x - x/2, x == max(x)) holds or not by the last bits, so broadcast factoring,
+ * which reassociates products, leaves these nodes as written. `nodes` is in topological
+ * order.
  */
 function feedsEquality(nodes: readonly Node[]): Set<Node> {
   const reaches = new Set<Node>();
@@ -547,7 +545,6 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // A call reads whole contiguous buffers.
   for (const c of calls) for (const input of c.inputs) if (!isInputLeaf(input) && !isCall(input)) materialized.add(input);
   const isBoundary = (n: Node) => isInputLeaf(n) || materialized.has(n) || isCall(n);
-  const roundsEachOp = feedsEquality(nodes);
   // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
   // node that is now materialized.
   const draftOf = new Map<Node, Draft>();
@@ -560,7 +557,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     for (let fresh = [...materialized].filter((o) => !draftOf.has(o)); fresh.length; ) {
       const overflowed: Node[] = [];
       for (const o of fresh) {
-        const draft = draftKernel([o], isBoundary, roundsEachOp);
+        const draft = draftKernel([o], isBoundary);
         draftOf.set(o, draft);
         for (const n of draft.overflowed ?? []) if (!materialized.has(n)) overflowed.push(n);
       }
@@ -576,7 +573,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
-    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, roundsEachOp, false));
+    if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
   const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers));
   const draftFor = new Map(drafts.map((d) => [d.outputs[0], d]));
@@ -585,7 +582,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     if (g.kind === 'call') {
       kernel = callKernel(g.outputs[0]);
     } else {
-      const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, roundsEachOp, false);
+      const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
       kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
