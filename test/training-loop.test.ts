@@ -83,3 +83,13 @@ test('a three-layer MLP trained without realize() keeps its work per step and it
   // 600 steps of retained history would be tens of megabytes.
   assert.ok(heap[1] - heap[0] < 3e6, `heap grew by ${((heap[1] - heap[0]) / 1e6).toFixed(2)} MB from step 200 to 800`);
 });
+
+test('two held values, one computed from the other, are both computed by the read that needs them', () => {
+  const a = randn([4], { seed: 1 }).mul(2).sin();
+  const b = a.exp();
+  randn([1], { seed: 9 }).item(); // a read: a and b are now held across it
+  const total = b.add(a).sum().item();
+  assert.ok(a.node.realized !== null && b.node.realized !== null, 'both held values keep their values');
+  const values = Array.from(a.dataSync());
+  assert.ok(Math.abs(total - values.reduce((s, v) => s + Math.exp(v) + v, 0)) < 1e-5);
+});

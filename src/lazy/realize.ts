@@ -59,31 +59,49 @@ export function realizeAll(nodes: readonly Node[]): TypedArray[] {
   // A value under grad/jvp is computed through the bindings, keeping the node's structure,
   // which the transform still needs to differentiate.
   const bound = nodes.map((n) => (n.readsParam ? bindParams(n) : n));
-  const visited = new Set<Node>();
-  bound.forEach((n) => realizeViewsBelow(n, visited));
+  const held = prepareBelow(bound);
   const pending = [...new Set(bound.filter((n) => !n.realized))];
   for (const n of pending) checkAllocatable(n.op, n.shape, n.dtype);
   if (pending.length) {
-    getBackend().realize([...pending, ...heldAcrossReads(pending)]);
+    getBackend().realize([...pending, ...held]);
     startNewInterningRegion();
   }
   return bound.map((n) => n.realized!);
 }
 
 /**
- * Realizes as views the nodes below `node` that are a reshape or a leading-axes slice of a
- * realized value (see realizeAsView): they become leaves, so the program that computes the
- * rest does not depend on where the slice starts, and a loop over `xs.select(0, i)` reuses
- * one compiled program instead of compiling one per row.
+ * One walk over the uncomputed DAG below `roots`, before it is handed to the backend. It
+ * realizes as views the nodes that are a reshape or a leading-axes slice of a realized value
+ * (see realizeAsView): they become leaves, so the program that computes the rest does not
+ * depend on where the slice starts, and a loop over `xs.select(0, i)` reuses one compiled
+ * program instead of compiling one per row. And it returns the nodes held across a read:
+ * built before the last realization and still not computed, values the user kept, such as
+ * the weights of a training loop that is never told to `realize()`. Computing them in the
+ * same program cuts their history off, so the next read starts from their values instead
+ * of lowering and computing the whole history again (a loop's step would otherwise grow
+ * with its step count). Only the newest such nodes are taken: what lies below them is
+ * history they will drop. Constants and index ramps, with movement ops over them, are free
+ * to recompute and stay.
  */
-function realizeViewsBelow(node: Node, visited: Set<Node>): void {
-  const stack = [node];
+function prepareBelow(roots: readonly Node[]): Node[] {
+  const region = currentRegion();
+  const isRoot = new Set(roots);
+  const held: Node[] = [];
+  // Below a held node the walk still finds views, but no more held nodes; a node first met
+  // there and then also reached directly is walked again, as a candidate.
+  const visited = new Set<Node>();
+  const visitedBelowHeld = new Set<Node>();
+  const stack: [Node, boolean][] = roots.map((n) => [n, false]);
   while (stack.length) {
-    const n = stack.pop()!;
-    if (n.realized || visited.has(n)) continue;
-    visited.add(n);
-    if (!realizeAsView(n)) stack.push(...n.inputs);
+    const [n, belowHeld] = stack.pop()!;
+    if (n.realized || visited.has(n) || (belowHeld && visitedBelowHeld.has(n))) continue;
+    (belowHeld ? visitedBelowHeld : visited).add(n);
+    if (realizeAsView(n)) continue;
+    const isHeld = !belowHeld && !isRoot.has(n) && n.region < region && !n.readsParam && !isFreeToRecompute(n);
+    if (isHeld) held.push(n);
+    for (const input of n.inputs) stack.push([input, belowHeld || isHeld]);
   }
+  return held;
 }
 
 /** Where a node's elements lie, contiguous and in order, in a realized buffer. */
@@ -119,32 +137,6 @@ function spanOf(node: Node): Span | null {
   if (!inner) return null;
   const strides = stridesOf(input.shape);
   return { data: inner.data, start: inner.start + ranges.reduce((at, [s], axis) => at + s * strides[axis], 0) };
-}
-
-/**
- * The nodes below `roots` that were built before the last realization and are still not
- * computed: values the user kept across a read, such as the weights of a training loop
- * that is never told to `realize()`. Computing them now, in the same program, cuts their
- * history off, so the next read starts from their values instead of lowering and computing
- * the whole history again (a loop's step would otherwise grow with its step count). Only
- * the newest such nodes are taken: what lies below them is history they will drop.
- * Constants and index ramps, with movement ops over them, are free to recompute and stay.
- */
-function heldAcrossReads(roots: readonly Node[]): Node[] {
-  const region = currentRegion();
-  const held: Node[] = [];
-  const seen = new Set<Node>(roots);
-  const stack = [...roots];
-  while (stack.length) {
-    const node = stack.pop()!;
-    for (const input of node.inputs) {
-      if (seen.has(input) || input.realized) continue;
-      seen.add(input);
-      if (input.region < region && !input.readsParam && !isFreeToRecompute(input)) held.push(input);
-      else stack.push(input);
-    }
-  }
-  return held;
 }
 
 /** Constants and iota, under any movement ops: nothing to compute. */
