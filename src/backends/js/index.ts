@@ -1,6 +1,6 @@
 /**
  * The JIT CPU loop compiler: the fusion scheduler's kernels, each compiled to a specialized
- * JavaScript function. This is functs' default backend; `setBackend('interp')` selects the
+ * JavaScript function (`setBackend('js')`; wasm is the default); `setBackend('interp')` selects the
  * reference interpreter it is tested against.
  */
 import { fusingBackend, type KernelCompiler } from '../../fusion/program.js';

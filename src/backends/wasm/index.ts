@@ -2,7 +2,8 @@
  * The WebAssembly backend: the fusion scheduler's kernels compiled to wasm bytecode (see
  * compile.ts and README.md). Kernels it cannot compile (random draws, checked gathers,
  * scatters) are compiled by the JS compiler instead, so a program never fails for lack of a
- * wasm lowering. Select it with `setBackend('wasm')`.
+ * wasm lowering. functs' default backend; kernels whose outermost loop has independent
+ * iterations run on several threads (threads.ts).
  */
 import type { TypedArray } from '../../lazy/dtype.js';
 import type { KernelIR } from '../../fusion/kernel.js';
