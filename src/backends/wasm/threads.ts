@@ -2,8 +2,10 @@
  * Threads for the wasm backend: a pool of workers on the backend's one shared
  * WebAssembly.Memory. A kernel whose outermost loop has independent iterations (parallel.ts)
  * is run in chunks of that loop, taken from an atomic counter by the main thread and the
- * workers alike, so a slow or late worker costs nothing (the two cores here run unevenly);
- * the main thread then waits for the chunks others took. Every chunk runs the same code on
+ * workers alike, so a slow or late worker costs little (the two cores here run unevenly);
+ * the main thread then waits for the chunks others took. Chunks shrink as the loop runs out
+ * (each takes a share of what is left, guided scheduling), so the last chunk a slow thread
+ * holds is a small one. Every chunk runs the same code on
  * the same elements whatever the thread count, so results are bit for bit the same.
  *
  * Node's worker_threads and os are looked up when threads are first wanted, never imported,
@@ -11,7 +13,8 @@
  * is cross-origin isolated (shared memory), one thread otherwise.
  *
  * The control block is a SharedArrayBuffer of its own: a job counter workers sleep on, the
- * count of chunks done, a failure flag, the claim word (generation << 32 | chunks claimed:
+ * count of iterations done, a failure flag, the claim word (generation << 32 | the next
+ * iteration to claim:
  * a claim is a compare-exchange that also checks the generation, so a worker that read an
  * older job can never take a chunk of a newer one) and the job (kernel id, chunk layout,
  * the buffers' addresses). Kernel modules reach workers by message, before the first job
@@ -30,7 +33,7 @@ const CLAIM = 2;
 const JOB = 8;
 const MAX_ARGS = 64;
 const CONTROL_BYTES = Math.ceil(((JOB + 5 + MAX_ARGS) * 4) / 8) * 8;
-/** Chunks claimed while a job is being written: no claim can succeed. */
+/** The next iteration while a job is being written: past any loop, so no claim can succeed. */
 const WRITING = 0xffffffffn;
 
 /** How the split is tuned (tests lower the thresholds to split even tiny kernels). */
@@ -39,8 +42,8 @@ export const parallelTuning = {
   minOperations: 200_000,
   /** A chunk is at least this many operations... */
   minChunkOperations: 20_000,
-  /** ...and a job has at most this many chunks per thread. */
-  chunksPerThread: 8,
+  /** ...and takes 1 / (threads x this) of the iterations left. */
+  chunksPerThread: 2,
   /** false: the main thread only waits while the workers run every chunk (tests of the workers' path). */
   mainThreadTakesChunks: true,
 };
@@ -94,7 +97,7 @@ function work() {
   const seen = Atomics.load(claim, ${CLAIM});
   if ((seen & ${WRITING}n) === ${WRITING}n) return true;
   const generation = seen >> 32n;
-  const id = Atomics.load(ctl, ${JOB}), chunks = Atomics.load(ctl, ${JOB + 1}), size = Atomics.load(ctl, ${JOB + 2});
+  const id = Atomics.load(ctl, ${JOB}), share = Atomics.load(ctl, ${JOB + 1}), least = Atomics.load(ctl, ${JOB + 2});
   const extent = Atomics.load(ctl, ${JOB + 3}), argc = Atomics.load(ctl, ${JOB + 4});
   const args = new Array(argc + 2);
   for (let k = 0; k < argc; k++) args[k] = Atomics.load(ctl, ${JOB + 5} + k);
@@ -105,14 +108,15 @@ function work() {
   for (;;) {
     const s = Atomics.load(claim, ${CLAIM});
     if (s >> 32n !== generation) return true;
-    const c = Number(s & 0xffffffffn);
-    if (c >= chunks) return true;
-    if (Atomics.compareExchange(claim, ${CLAIM}, s, s + 1n) !== s) continue;
-    args[argc] = c * size;
-    args[argc + 1] = Math.min(extent, (c + 1) * size);
+    const start = Number(s & 0xffffffffn);
+    if (start >= extent) return true;
+    const end = Math.min(extent, start + Math.max(least, Math.ceil((extent - start) / share / least) * least));
+    if (Atomics.compareExchange(claim, ${CLAIM}, s, (generation << 32n) | BigInt(end)) !== s) continue;
+    args[argc] = start;
+    args[argc + 1] = end;
     try { fn(...args); } catch { Atomics.store(ctl, ${FAILED}, 1); }
     Atomics.add(ctl, ${WORKER_CHUNKS}, 1);
-    if (Atomics.add(ctl, ${DONE}, 1) + 1 === chunks) Atomics.notify(ctl, ${DONE});
+    if (Atomics.add(ctl, ${DONE}, end - start) + end - start === extent) Atomics.notify(ctl, ${DONE});
   }
 }
 function loop() {
@@ -277,8 +281,11 @@ class Pool {
     for (const w of this.workers) w.terminate();
   }
 
-  /** Runs `fn` over `chunks` chunks of `size` iterations of a loop of `extent` on every thread. */
-  run(kernel: PoolKernel, fn: (...args: number[]) => void, bases: readonly number[], extent: number, size: number, chunks: number): void {
+  /**
+   * Runs `fn` over a loop of `extent` iterations on every thread, in chunks of 1 / `share` of
+   * the iterations left, rounded up to a multiple of `least` (the smallest chunk).
+   */
+  run(kernel: PoolKernel, fn: (...args: number[]) => void, bases: readonly number[], extent: number, share: number, least: number): void {
     const { ctl, claim } = this;
     if (bases.length > MAX_ARGS) throw new Error(`functs internal error: a parallel kernel takes at most ${MAX_ARGS} buffers`);
     if (!this.delivered.has(kernel.id)) {
@@ -288,8 +295,8 @@ class Pool {
     const generation = ++this.generation << 32n;
     Atomics.store(claim, CLAIM, generation | WRITING);
     Atomics.store(ctl, JOB, kernel.id);
-    Atomics.store(ctl, JOB + 1, chunks);
-    Atomics.store(ctl, JOB + 2, size);
+    Atomics.store(ctl, JOB + 1, share);
+    Atomics.store(ctl, JOB + 2, least);
     Atomics.store(ctl, JOB + 3, extent);
     Atomics.store(ctl, JOB + 4, bases.length);
     bases.forEach((b, k) => Atomics.store(ctl, JOB + 5 + k, b));
@@ -304,19 +311,20 @@ class Pool {
     let failure: unknown;
     while (parallelTuning.mainThreadTakesChunks) {
       const s = Atomics.load(claim, CLAIM);
-      const c = Number(s & 0xffffffffn);
-      if (c >= chunks) break;
-      if (Atomics.compareExchange(claim, CLAIM, s, s + 1n) !== s) continue;
-      args[argc] = c * size;
-      args[argc + 1] = Math.min(extent, (c + 1) * size);
+      const start = Number(s & 0xffffffffn);
+      if (start >= extent) break;
+      const end = chunkEnd(start, extent, share, least);
+      if (Atomics.compareExchange(claim, CLAIM, s, generation | BigInt(end)) !== s) continue;
+      args[argc] = start;
+      args[argc + 1] = end;
       try {
         fn(...args);
       } catch (e) {
         failure ??= e;
       }
-      Atomics.add(ctl, DONE, 1);
+      Atomics.add(ctl, DONE, end - start);
     }
-    for (let done = Atomics.load(ctl, DONE); done < chunks; done = Atomics.load(ctl, DONE)) {
+    for (let done = Atomics.load(ctl, DONE); done < extent; done = Atomics.load(ctl, DONE)) {
       if (this.platform.canBlock) Atomics.wait(ctl, DONE, done);
     }
     if (failure !== undefined) throw failure;
@@ -324,6 +332,11 @@ class Pool {
     // (or computes the values, if only the worker could not run the kernel).
     if (Atomics.load(ctl, FAILED)) fn(...bases, 0, extent);
   }
+}
+
+/** Where the chunk starting at `start` ends (the worker's source computes the same). */
+function chunkEnd(start: number, extent: number, share: number, least: number): number {
+  return Math.min(extent, start + Math.max(least, Math.ceil((extent - start) / share / least) * least));
 }
 
 let pool: Pool | null = null;
@@ -390,16 +403,13 @@ export function getThreads(): number {
 export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number): void {
   const threads = operations >= parallelTuning.minOperations ? getThreads() : 1;
   const perIteration = operations / extent;
-  const blocks = Math.ceil(extent / grain);
-  const byWork = Math.ceil(parallelTuning.minChunkOperations / Math.max(perIteration * grain, 1e-9));
-  const byCount = Math.ceil(blocks / (threads * parallelTuning.chunksPerThread));
-  const size = Math.max(1, byWork, byCount) * grain;
-  const chunks = Math.ceil(extent / size);
+  // The smallest chunk: whole blocks of `grain`, at least minChunkOperations of work.
+  const least = Math.max(1, Math.ceil(parallelTuning.minChunkOperations / Math.max(perIteration * grain, 1e-9))) * grain;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  if (threads <= 1 || chunks <= 1 || !shared || !platform()) {
+  if (threads <= 1 || least >= extent || !shared || !platform()) {
     fn(...bases, 0, extent);
     return;
   }
   if (!pool || pool.size !== threads || pool.memory !== memory) replacePool(new Pool(platform()!, memory, threads));
-  pool!.run(kernel, fn, bases, extent, size, chunks);
+  pool!.run(kernel, fn, bases, extent, threads * parallelTuning.chunksPerThread, least);
 }
