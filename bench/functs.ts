@@ -4,11 +4,12 @@
  * and X are functs tensors built once from the workload's arrays (not timed); A and b are
  * captured by f, as in the jax-js entry.
  */
-import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
+import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import type { Implementation } from "./types.js";
 import type { Workload } from "./workload.js";
 
-function functsOn(backend: "js" | "wasm", name: string, method: string): Implementation {
+/** `threads`: the wasm backend's thread count for this entry's calls (set around each call, so entries interleave). */
+function functsOn(backend: "js" | "wasm", name: string, method: string, threads?: number): Implementation {
   return {
     name,
     method,
@@ -21,7 +22,16 @@ function functsOn(backend: "js" | "wasm", name: string, method: string): Impleme
 
       const t0 = performance.now();
       const hessians = jit(vmap(hessian(f)));
-      const run = () => withBackend(backend, () => hessians(X).dataSync() as Float32Array);
+      const call = () => withBackend(backend, () => hessians(X).dataSync() as Float32Array);
+      const run = () => {
+        if (threads === undefined) return call();
+        const previous = setThreads(threads);
+        try {
+          return call();
+        } finally {
+          setThreads(previous);
+        }
+      };
       const firstOutput = run();
       const firstCallMs = performance.now() - t0;
       return { run, firstCallMs, firstOutput };
@@ -30,4 +40,5 @@ function functsOn(backend: "js" | "wasm", name: string, method: string): Impleme
 }
 
 export const functs = functsOn("js", "functs", "functs jit(vmap(hessian(f))) on the js backend (fused kernels compiled with new Function)");
-export const functsWasm = functsOn("wasm", "functs wasm", "functs jit(vmap(hessian(f))) on the wasm backend (the same kernels as WebAssembly, f32x4 loops, one thread)");
+export const functsWasm = functsOn("wasm", "functs wasm", "functs jit(vmap(hessian(f))) on the wasm backend (the same kernels as WebAssembly, f32x4 loops, one thread)", 1);
+export const functsWasm2 = functsOn("wasm", "functs wasm 2t", "functs jit(vmap(hessian(f))) on the wasm backend with 2 threads (outermost loops split in chunks between the main thread and a worker)", 2);

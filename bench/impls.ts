@@ -9,7 +9,7 @@ import type { Implementation } from "./types.js";
 import { handLoop, tunedHandLoop } from "./peers/hand-loop.js";
 import { jaxJs } from "./peers/jax-js.js";
 import { tfjsClosedForm, tfjsNestedGrad } from "./peers/tfjs.js";
-import { functs, functsWasm } from "./functs.js";
+import { functs, functsWasm, functsWasm2 } from "./functs.js";
 import { handWasm } from "./peers/hand-wasm.js";
 
 /** Name of the implementation whose output is the reference. */
@@ -21,6 +21,7 @@ export const IMPLEMENTATIONS: Implementation[] = [
   handWasm,
   functs,
   functsWasm,
+  functsWasm2,
   jaxJs,
   tfjsNestedGrad,
   tfjsClosedForm,

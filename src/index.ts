@@ -9,10 +9,11 @@ import { interpBackend } from './backends/interp/index.js';
 import { jsBackend } from './backends/js/index.js';
 import { wasmBackend } from './backends/wasm/index.js';
 
-// The fused JavaScript backend is the default; the interpreter stays as the specification.
+// The fused WebAssembly backend is the default (the first registered); the fused JavaScript
+// backend stays selectable, and the interpreter is the specification.
+registerBackend(wasmBackend);
 registerBackend(jsBackend);
 registerBackend(interpBackend);
-registerBackend(wasmBackend);
 
 // Tensors, dtypes, shapes.
 export { Tensor, type NestedNumbers } from './lazy/tensor.js';
@@ -62,6 +63,7 @@ export type { Randomness } from './lazy/trace.js';
 
 // Backends and plans.
 export { setBackend, withBackend, backendNames } from './lazy/realize.js';
+export { setThreads, getThreads } from './backends/wasm/threads.js';
 export { explain } from './transforms/explain.js';
 export { cacheInfo, clearCaches, setCacheLimits, type CacheInfo } from './fusion/program.js';
 export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';

@@ -91,9 +91,12 @@ test('the batched Hessian of sum(tanh(A x + b)) carries no multiplication by zer
   assertAllClose(hessians(X), expected, { rtol: 1e-5, atol: 1e-6 });
 });
 
-test('the plan names each kernel with its source, buffers, bytes and arithmetic', () => {
+test('the plan names each kernel with its source, buffers, bytes and arithmetic (the js backend shows JavaScript, wasm its module)', () => {
   const x = data([4, 3], 15);
-  const plan = explain(x.exp().sum({ axis: 1 }));
+  const wasmPlan = withBackend('wasm', () => explain(x.exp().sum({ axis: 1 })));
+  assert.match(wasmPlan.kernels[0].source, /^\/\/ wasm module: \d+ bytes/);
+  assert.match(String(wasmPlan), /plan \(wasm backend\): 1 kernel\nkernel0: reduce_sum\(exp\(input\)\) -> float32\[4\]/);
+  const plan = withBackend('js', () => explain(x.exp().sum({ axis: 1 })));
   const [k] = plan.kernels;
   assert.match(k.source, /^function kernel\(/);
   assert.match(k.source, /Math\.exp/);

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { ArgumentError, cacheInfo, clearCaches, hessian, jit, randn, setCacheLimits, tensor, vmap, type Tensor } from '../src/index.js';
+import { ArgumentError, cacheInfo, clearCaches, hessian, jit, randn, setBackend, setCacheLimits, tensor, vmap, withBackend, type Tensor } from '../src/index.js';
+import { wasmArena } from '../src/backends/wasm/index.js';
 import { liveNodeCount } from '../src/lazy/node.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -109,10 +110,13 @@ test('a jitted function called 10,000 times in a loop keeps memory flat', () => 
   assert.ok(liveNodeCount() < 100, `the hash-consing table holds ${liveNodeCount()} nodes`);
 });
 
-test('kept intermediates stay within one byte budget for all programs, and clearCaches frees them', () => {
+test('on the js backend, kept intermediates stay within one byte budget for all programs, and clearCaches frees them', () => {
+  // The js backend keeps one arena per program in the scratch pool; wasm keeps every
+  // program's buffers in its one memory instead (the next test).
   const previous = cacheInfo().scratchBudget;
   const A = randn([16, 4], { seed: 2 }).realize();
   const energy = (v: Tensor) => A.matmul(v).tanh().sum();
+  const restore = setBackend('js');
   try {
     setCacheLimits({ scratchBytes: 2 ** 20 });
     let largest = 0;
@@ -128,8 +132,25 @@ test('kept intermediates stay within one byte budget for all programs, and clear
     assert.deepEqual({ ...cacheInfo(), scratchBudget: 0 }, { programs: 0, kernels: 0, scratchBytes: 0, scratchBudget: 0 });
   } finally {
     setCacheLimits({ scratchBytes: previous });
+    setBackend(restore);
   }
   assert.throws(() => setCacheLimits({ scratchBytes: -1 }), ArgumentError);
+});
+
+test('on the wasm backend, programs of 60 sizes lay their buffers out in one memory that holds the largest, not their sum', () => {
+  const A = randn([16, 4], { seed: 2 }).realize();
+  const energy = (v: Tensor) => A.matmul(v).tanh().sum();
+  let largestRun = 0;
+  withBackend('wasm', () => {
+    for (let n = 200; n < 260; n++) {
+      const x = randn([n, 4], { seed: n }).realize();
+      (vmap(hessian(energy))(x) as Tensor).dataSync();
+      // What one run holds at most: its leaves, an [n, 16, 4] intermediate or two and its [n, 4, 4] result.
+      largestRun = Math.max(largestRun, 4 * n * (4 + 3 * 16 * 4 + 16));
+    }
+  });
+  const bytes = wasmArena.memory.buffer.byteLength;
+  assert.ok(bytes <= Math.max(4 * largestRun, 2 ** 20), `the wasm memory is ${bytes} bytes; one run needs about ${largestRun}`);
 });
 
 test('clearCaches makes jitted functions trace again', () => {

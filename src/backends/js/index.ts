@@ -1,6 +1,6 @@
 /**
  * The JIT CPU loop compiler: the fusion scheduler's kernels, each compiled to a specialized
- * JavaScript function, on a CPU device (typed arrays). This is functs' default backend;
+ * JavaScript function, on a CPU device (typed arrays) (`setBackend('js')`; wasm is the default);
  * `setBackend('interp')` selects the reference interpreter it is tested against.
  */
 import { fusingBackend } from '../../fusion/program.js';

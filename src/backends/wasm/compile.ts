@@ -14,6 +14,7 @@ import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
 import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
+import { parallelLoop, type ParallelLoop } from './parallel.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
 /** What the compiler cannot take: the JS compiler compiles that kernel instead. */
@@ -225,6 +226,8 @@ class BodyEmitter {
     private readonly simd = false,
     /** The loop to run in lanes with its nest (null: none); undefined: the cost model picks. */
     private readonly laneLoop?: string | null,
+    /** The loop threads split: it runs from the parameter after the buffers to the one after that. */
+    private readonly parallel: ParallelLoop | null = null,
   ) {
     const definitions = new Map<string, readonly Operand[]>();
     const pending: string[] = [];
@@ -250,7 +253,19 @@ class BodyEmitter {
 
   private newLocal(type: ValType): number {
     this.locals.push(type);
-    return this.ir.buffers.length + this.locals.length - 1;
+    return this.ir.buffers.length + (this.parallel ? 2 : 0) + this.locals.length - 1;
+  }
+
+  /** Sets a loop's index to its first iteration: 0, or the chunk's start for the parallel loop. */
+  private loopStart(loop: Loop, i: number): void {
+    if (loop.index === this.parallel?.index) this.code.get(this.ir.buffers.length).set(i);
+    else this.code.i32Const(0).set(i);
+  }
+
+  /** Pushes the end of a loop's iterations: its extent, or the chunk's end for the parallel loop. */
+  private loopEnd(loop: Loop): void {
+    if (loop.index === this.parallel?.index) this.code.get(this.ir.buffers.length + 1);
+    else this.code.i32Const(loop.extent);
   }
 
   private define(name: string, type: 'i32' | 'f64', intValued = false): Local {
@@ -561,7 +576,8 @@ class BodyEmitter {
       return s * 4;
     };
     const scratchAddress = this.newLocal('i32');
-    c.i32Const(0).set(i).open(Op.loop);
+    this.loopStart(loop, i);
+    c.open(Op.loop);
     for (const st of loop.body) {
       switch (st.kind) {
         case 'let': {
@@ -631,7 +647,9 @@ class BodyEmitter {
         default: throw new NotVectorizable();
       }
     }
-    c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+    c.get(i).i32Const(4).op(Op.i32_add).tee(i);
+    this.loopEnd(loop);
+    c.op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
     // Reduce each vector accumulator into its scalar one.
     for (const [name, { local, high, op, wide: isWide }] of vacc) {
       const acc = this.lookup(name).index;
@@ -711,9 +729,12 @@ class BodyEmitter {
       for (const name of splatted) if (this.named.has(name)) this.splat(name);
       const i = this.define(loop.index, 'i32').index;
       this.ranges.set(loop.index, [0, loop.extent - 1]);
-      c.i32Const(0).set(i).open(Op.loop);
+      this.loopStart(loop, i);
+      c.open(Op.loop);
       this.laneStmts(loop.body);
-      c.get(i).i32Const(4).op(Op.i32_add).tee(i).i32Const(loop.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+      c.get(i).i32Const(4).op(Op.i32_add).tee(i);
+      this.loopEnd(loop);
+      c.op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
     } catch (e) {
       if (!(e instanceof NotVectorizable)) throw e;
       for (const name of [...this.named.keys()]) if (!namedBefore.has(name)) this.named.delete(name);
@@ -1020,10 +1041,12 @@ class BodyEmitter {
           const i = this.define(s.index, 'i32').index;
           this.ranges.set(s.index, [0, s.extent - 1]);
           if (s.extent <= 0) break;
-          c.i32Const(0).set(i);
+          this.loopStart(s, i);
           c.open(Op.loop);
           this.stmts(s.body);
-          c.get(i).i32Const(1).op(Op.i32_add).tee(i).i32Const(s.extent).op(Op.i32_lt_s).op(Op.br_if).u32(0);
+          c.get(i).i32Const(1).op(Op.i32_add).tee(i);
+          this.loopEnd(s);
+          c.op(Op.i32_lt_s).op(Op.br_if).u32(0);
           c.op(Op.end);
           break;
         }
@@ -1068,6 +1091,11 @@ export interface WasmKernelModule {
    * (outer-product style: a reduction inside keeps one accumulator per lane).
    */
   readonly laneLoops: readonly string[];
+  /**
+   * The loop threads may split (parallel.ts): the kernel then takes two more i32 parameters
+   * after the buffers' addresses, the first and the end of that loop's iterations to run.
+   */
+  readonly parallel: ParallelLoop | null;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1091,11 +1119,16 @@ export interface WasmOptions {
   readonly simd?: boolean;
   /** The loop whose iterations run four at a time in lanes with its nest (null: none); default: the cost model's choice. */
   readonly laneLoop?: string | null;
+  /** false: no parallel loop (the kernel takes only the buffers' addresses). */
+  readonly parallel?: boolean;
+  /** Import the memory as shared (it must then be a shared memory; default false). */
+  readonly sharedMemory?: boolean;
 }
 
 /** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
 export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmKernelModule {
   if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
+  const parallel = options.parallel === false ? null : parallelLoop(ir);
   // First pass: which helpers and imports the body calls (indices do not matter yet).
   const wantedHelpers = new Set<Helper>();
   const wantedMath = new Set<ImportedMath>();
@@ -1103,7 +1136,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   const recorder = new BodyEmitter(ir, {
     helper: (h) => (wantedHelpers.add(h), 0),
     math: (m) => (wantedMath.add(m), 0),
-  }, simd, options.laneLoop);
+  }, simd, options.laneLoop, parallel);
   recorder.stmts(ir.body);
   const helpers = withDependencies(wantedHelpers);
   for (const h of helpers) {
@@ -1112,10 +1145,10 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   }
   const imports = IMPORTED_MATH.filter((m) => wantedMath.has(m));
 
-  const builder = new ModuleBuilder();
+  const builder = new ModuleBuilder({ module: 'env', name: 'memory', shared: options.sharedMemory ?? false });
   const mathIndex = new Map<ImportedMath, number>();
   for (const m of imports) mathIndex.set(m, builder.importFunction('m', m, m === 'pow' ? { params: ['f64', 'f64'], results: ['f64'] } : { params: ['f64'], results: ['f64'] }));
-  const kernelFn = builder.declare({ params: ir.buffers.map(() => 'i32'), results: [] }, 'kernel');
+  const kernelFn = builder.declare({ params: [...ir.buffers.map(() => 'i32' as const), ...(parallel ? (['i32', 'i32'] as const) : [])], results: [] }, 'kernel');
   const helperFns = new Map<Helper, ReturnType<ModuleBuilder['declare']>>();
   for (const h of helpers) helperFns.set(h, builder.declare(HELPER_DEFS[h].type));
   const callee: Callee = {
@@ -1135,16 +1168,16 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     HELPER_DEFS[h].body(code, callee);
     helperFns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  const body = new BodyEmitter(ir, callee, simd, options.laneLoop);
+  const body = new BodyEmitter(ir, callee, simd, options.laneLoop, parallel);
   body.stmts(ir.body);
   kernelFn.define(body.locals, body.code);
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops, laneLoops: body.laneLoops };
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops, laneLoops: body.laneLoops, parallel };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
-export function emitHelperModule(wanted: readonly Helper[]): WasmKernelModule {
+export function emitHelperModule(wanted: readonly Helper[], sharedMemory = false): WasmKernelModule {
   const helpers = withDependencies(wanted);
-  const builder = new ModuleBuilder();
+  const builder = new ModuleBuilder({ module: 'env', name: 'memory', shared: sharedMemory });
   const mathIndex = new Map<ImportedMath, number>();
   for (const m of IMPORTED_MATH) mathIndex.set(m, builder.importFunction('m', m, m === 'pow' ? { params: ['f64', 'f64'], results: ['f64'] } : { params: ['f64'], results: ['f64'] }));
   const fns = new Map(helpers.map((h) => [h, builder.declare(HELPER_DEFS[h].type, h)] as const));
@@ -1154,7 +1187,7 @@ export function emitHelperModule(wanted: readonly Helper[]): WasmKernelModule {
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [] };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

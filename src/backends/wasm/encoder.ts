@@ -173,6 +173,9 @@ export class Code extends Bytes {
   }
 }
 
+/** The most 64 KiB pages a 32-bit memory can have (4 GiB): a shared memory's declared maximum. */
+export const MAX_MEMORY_PAGES = 65536;
+
 export interface FuncType {
   readonly params: readonly ValType[];
   readonly results: readonly ValType[];
@@ -196,7 +199,8 @@ export class ModuleBuilder {
   private readonly funcs: Func[] = [];
   private sealedImports = false;
 
-  constructor(private readonly memory: { module: string; name: string } | null = { module: 'env', name: 'memory' }) {}
+  /** `memory.shared`: the import is a shared memory (threads), whose limits must state a maximum. */
+  constructor(private readonly memory: { module: string; name: string; shared?: boolean } | null = { module: 'env', name: 'memory' }) {}
 
   type(t: FuncType): number {
     const key = `${t.params.join(',')}->${t.results.join(',')}`;
@@ -242,7 +246,11 @@ export class ModuleBuilder {
     }
     section(1, types);
     const imports = new Bytes().u32(this.imports.length + (this.memory ? 1 : 0));
-    if (this.memory) imports.name(this.memory.module).name(this.memory.name).byte(0x02).byte(0x00).u32(1);
+    if (this.memory) {
+      imports.name(this.memory.module).name(this.memory.name).byte(0x02);
+      if (this.memory.shared) imports.byte(0x03).u32(1).u32(MAX_MEMORY_PAGES);
+      else imports.byte(0x00).u32(1);
+    }
     for (const imp of this.imports) imports.name(imp.module).name(imp.name).byte(0x00).u32(imp.type);
     section(2, imports);
     const funcs = new Bytes().u32(this.funcs.length);

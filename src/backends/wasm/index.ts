@@ -2,7 +2,8 @@
  * The WebAssembly backend: the fusion scheduler's kernels compiled to wasm bytecode (see
  * compile.ts and README.md). Kernels it cannot compile (random draws, checked gathers,
  * scatters) are compiled by the JS compiler instead, so a program never fails for lack of a
- * wasm lowering. Select it with `setBackend('wasm')`.
+ * wasm lowering. functs' default backend; kernels whose outermost loop has independent
+ * iterations run on several threads (threads.ts).
  */
 import type { TypedArray } from '../../lazy/dtype.js';
 import type { KernelIR } from '../../fusion/kernel.js';
@@ -12,8 +13,9 @@ import { compileJs } from '../js/codegen.js';
 import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule, type WasmOptions } from './compile.js';
 import { HELPERS, type Helper } from './math.js';
 import { WasmArena } from './memory.js';
+import { poolKernel, runSplit } from './threads.js';
 
-/** The one memory every kernel of this backend runs in. */
+/** The one memory every kernel of this backend runs in (shared with the worker threads where it can be). */
 export const wasmArena = new WasmArena();
 
 const MATH_IMPORTS = { exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tanh: Math.tanh, log1p: Math.log1p, expm1: Math.expm1, pow: Math.pow };
@@ -21,8 +23,7 @@ const MATH_IMPORTS = { exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.co
 type KernelFunction = (...baseAddresses: number[]) => void;
 
 /** Instantiates a kernel module on the backend's memory. */
-export function instantiateKernel(bytes: Uint8Array<ArrayBuffer>, arena: WasmArena = wasmArena): KernelFunction {
-  const module = new WebAssembly.Module(bytes);
+export function instantiateKernel(module: WebAssembly.Module, arena: WasmArena = wasmArena): KernelFunction {
   const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory }, m: MATH_IMPORTS });
   return instance.exports.kernel as KernelFunction;
 }
@@ -39,13 +40,27 @@ export interface WasmKernel extends CompiledKernel {
 export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKernel {
   let module;
   try {
-    module = emitKernelModule(ir, options);
+    module = emitKernelModule(ir, { sharedMemory: wasmArena.shared, ...options });
   } catch (e) {
     if (!(e instanceof Unsupported)) throw e;
     const js = compileJs(ir);
     return { run: js.run, source: `// wasm: compiled by the JS compiler instead (${e.message})\n${js.source}` };
   }
-  const fn = instantiateKernel(module.bytes);
+  const compiled = new WebAssembly.Module(module.bytes);
+  const kernelFn = instantiateKernel(compiled);
+  const { parallel } = module;
+  // A kernel with a parallel loop takes that loop's range after the addresses; the pool
+  // splits it between threads where the work pays for them.
+  let fn: KernelFunction = kernelFn;
+  if (parallel) {
+    const { extent, grain } = parallel;
+    const operations = ir.operations;
+    let handle: ReturnType<typeof poolKernel> | undefined;
+    fn = (...bases) => {
+      handle ??= poolKernel(compiled, kernel);
+      runSplit(handle, kernelFn, wasmArena.memory, bases, extent, grain, operations);
+    };
+  }
   const outputs = ir.buffers.flatMap((b, i) => (b.role === 'output' ? [i] : []));
   const inputs = ir.buffers.flatMap((b, i) => (b.role === 'input' ? [i] : []));
   const kernel: WasmKernel = {
@@ -59,7 +74,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
       fn(...bases);
       for (const i of outputs) wasmArena.read(bases[i], buffers[i]);
     },
-    source: `// wasm module: ${module.bytes.length} bytes${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
   };
   return kernel;
 }
@@ -83,7 +98,7 @@ export const wasmBackend = fusingBackend(wasmDevice);
 
 /** The helper functions of math.ts as callable JavaScript functions (for tests and measurements). */
 export function wasmMathHelpers(): Record<Helper, (...xs: number[]) => number> {
-  const { bytes } = emitHelperModule(HELPERS);
+  const { bytes } = emitHelperModule(HELPERS, wasmArena.shared);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasmArena.memory }, m: MATH_IMPORTS });
   return instance.exports as unknown as Record<Helper, (...xs: number[]) => number>;
 }

@@ -2,16 +2,42 @@
  * One WebAssembly.Memory for the wasm backend's kernels, grown as needed. A program lays a
  * run's buffers out in it (program.ts, runInKernelMemory: intermediates at their planned
  * offsets), so its kernels run in place; a kernel called on arrays elsewhere lays them out
- * from address 0 and copies them in and out.
+ * from address 0 and copies them in and out. Where the engine allows (Node; browsers when
+ * the page is cross-origin isolated) the memory is shared, so worker threads run chunks of
+ * a kernel on the same buffers (threads.ts); kernels then import it as a shared memory.
  */
 import type { TypedArray } from '../../lazy/dtype.js';
+import { MAX_MEMORY_PAGES } from './encoder.js';
 
 const PAGE = 65536;
 /** Buffers start on 16-byte boundaries (v128 loads, f64 alignment). */
 const ALIGN = 16;
 
+/** A shared memory of one page, or null where this engine or page makes none. */
+function sharedMemory(): WebAssembly.Memory | null {
+  if (typeof SharedArrayBuffer === 'undefined') return null;
+  if ((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false) return null;
+  // A shared memory reserves its maximum up front: a smaller one where 4 GiB of address space is not to be had.
+  for (const maximum of [MAX_MEMORY_PAGES, MAX_MEMORY_PAGES / 4]) {
+    try {
+      return new WebAssembly.Memory({ initial: 1, maximum, shared: true });
+    } catch {
+      // try the next size
+    }
+  }
+  return null;
+}
+
 export class WasmArena {
-  readonly memory = new WebAssembly.Memory({ initial: 1 });
+  readonly memory: WebAssembly.Memory;
+  /** Whether `memory` is shared (kernels must then import it as shared). */
+  readonly shared: boolean;
+
+  constructor(shared = true) {
+    const memory = shared ? sharedMemory() : null;
+    this.memory = memory ?? new WebAssembly.Memory({ initial: 1 });
+    this.shared = memory !== null;
+  }
 
   /** Byte addresses for `buffers` laid out one after another; grows the memory to hold them. */
   layout(buffers: readonly TypedArray[]): number[] {

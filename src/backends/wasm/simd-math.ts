@@ -70,7 +70,8 @@ const TANH_SMALL = [1, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 218
 
 /**
  * tanh on lanes: an odd Taylor polynomial below |x| = 0.55, 1 - 2 / (e^(2|x|) + 1) above
- * (|x| clamped at 9, where tanh is 1 in float32), the sign of x put back last. NaN stays NaN.
+ * (|x| clamped at 10: from 9.02 on float32 tanh is 1, and 1 - 2 / (e^20 + 1) rounds to 1 in
+ * float32, where a clamp at 9 left 1 - 2^-24), the sign of x put back last. NaN stays NaN.
  * Reads local `x`, pushes the result.
  */
 export function tanhX4(c: Code, x: number, tmp: () => number): void {
@@ -78,7 +79,7 @@ export function tanhX4(c: Code, x: number, tmp: () => number): void {
   const z = tmp();
   const y = tmp();
   c.get(x).simd(Simd.f32x4_abs);
-  f32x4Const(c, 9);
+  f32x4Const(c, 10);
   c.simd(Simd.f32x4_min).set(a);
   // Small: a * P(a^2).
   c.get(a).get(a).simd(Simd.f32x4_mul).set(z);

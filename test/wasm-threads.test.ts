@@ -1,0 +1,149 @@
+// The wasm backend on one and two threads: random programs and transformed random programs
+// agree with the interpreter, for every dtype, and their values are the same bits on any
+// thread count (a kernel is split only along a loop whose iterations write disjoint outputs,
+// so no reduction changes order). The split thresholds are lowered here so that even the
+// small kernels of random programs run in chunks on the workers; one run has the main thread
+// take no chunk at all, so every value comes from a worker.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { explain, grad, hessian, jit, tensor, vmap, withBackend, setThreads, getThreads, ArgumentError, type Tensor } from '../src/index.js';
+import { arbitraryProgram, arbitraryProgramInputs, numRuns } from '../src/testing/index.js';
+import { parallelTuning, workerChunkCount } from '../src/backends/wasm/threads.js';
+import { wasmArena } from '../src/backends/wasm/index.js';
+
+const defaults = { ...parallelTuning };
+after(() => {
+  Object.assign(parallelTuning, defaults);
+  setThreads('auto');
+});
+
+/** The value of `build()` on the wasm backend under each way of running it, as numbers. */
+function everyWay(build: () => Tensor): { one: number[]; two: number[]; workersOnly: number[] } {
+  const run = (threads: number, mainWorks: boolean): number[] => {
+    setThreads(threads);
+    parallelTuning.mainThreadTakesChunks = mainWorks;
+    try {
+      return Array.from(withBackend('wasm', () => build().dataSync()), Number);
+    } finally {
+      parallelTuning.mainThreadTakesChunks = true;
+    }
+  };
+  Object.assign(parallelTuning, { minOperations: 0, minChunkOperations: 0, chunksPerThread: 64 });
+  try {
+    return { one: run(1, true), two: run(2, true), workersOnly: run(2, false) };
+  } finally {
+    Object.assign(parallelTuning, defaults);
+  }
+}
+
+function assertSameBits(a: readonly number[], b: readonly number[], what: () => string): void {
+  assert.equal(a.length, b.length, what());
+  a.forEach((v, i) => {
+    if (!Object.is(v, b[i])) assert.fail(`${what()}\nelement ${i}: ${v} vs ${b[i]}`);
+  });
+}
+
+/** Within float32 (or float64) rounding of the largest value around; non-finite values exact. */
+function assertAgrees(actual: readonly number[], reference: readonly number[], rtol: number, what: () => string): void {
+  const scale = Math.max(1e-30, ...reference.filter(Number.isFinite).map(Math.abs));
+  actual.forEach((v, i) => {
+    const r = reference[i];
+    if (!Number.isFinite(r) || !Number.isFinite(v)) assert.ok(Object.is(v, r), `${what()}\nelement ${i}: ${v} vs reference ${r}`);
+    else assert.ok(Math.abs(v - r) <= rtol * scale, `${what()}\nelement ${i}: ${v} vs reference ${r}`);
+  });
+}
+
+function checkEveryWay(build: () => Tensor, rtol: number, what: () => string): void {
+  const reference = Array.from(withBackend('interp', () => build().dataSync()), Number);
+  const { one, two, workersOnly } = everyWay(build);
+  assertSameBits(two, one, () => `2 threads vs 1 thread: ${what()}`);
+  assertSameBits(workersOnly, one, () => `workers alone vs 1 thread: ${what()}`);
+  assertAgrees(one, reference, rtol, what);
+}
+
+const RTOL = { float32: 1e-4, float64: 1e-9 } as const;
+
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`${dtype} random programs: wasm on 1 and 2 threads agrees with the interpreter, the same bits on both`, () => {
+    const before = workerChunkCount();
+    fc.assert(
+      fc.property(arbitraryProgram({ maxSteps: 8 }).chain((p) => arbitraryProgramInputs(p, { dtype }).map((xs) => [p, xs] as const)), ([p, xs]) => {
+        checkEveryWay(() => p.fn(...xs), RTOL[dtype], () => String(p));
+      }),
+      { numRuns: numRuns(30) },
+    );
+    assert.ok(workerChunkCount() > before, 'the workers ran chunks');
+  });
+
+  test(`${dtype} transformed random programs (vmap, grad, hessian) on 1 and 2 threads: the same bits, and the interpreter's values`, () => {
+    fc.assert(
+      fc.property(arbitraryProgram({ maxSteps: 5, scalarOutput: true, maxSize: 12 }).chain((p) => arbitraryProgramInputs(p, { dtype }).map((xs) => [p, xs] as const)), ([p, xs]) => {
+        const [x, ...rest] = xs;
+        const f = (y: Tensor) => p.fn(y, ...rest);
+        const batch = x.expand([3, ...x.shape]).mul(tensor([1, -0.5, 0.25], { dtype }).reshape([3, ...x.shape.map(() => 1)]));
+        checkEveryWay(() => grad(f)(x), RTOL[dtype] * 10, () => `grad of\n${p}`);
+        checkEveryWay(() => vmap(f)(batch), RTOL[dtype], () => `vmap of\n${p}`);
+        checkEveryWay(() => vmap(hessian(f))(batch), RTOL[dtype] * 10, () => `vmap(hessian) of\n${p}`);
+      }),
+      { numRuns: numRuns(10) },
+    );
+  });
+}
+
+test('int32 and bool programs on 1 and 2 threads: wrap-around arithmetic and comparisons, the same bits as the interpreter', () => {
+  const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 9 }), fc.array(int32, { minLength: 720, maxLength: 720 }), (rows, cols, data) => {
+      const n = rows * cols;
+      const a = tensor(data.slice(0, n), { shape: [rows, cols], dtype: 'int32' });
+      const b = tensor(data.slice(n, 2 * n), { shape: [rows, cols], dtype: 'int32' });
+      const build = () => a.mul(b).add(a.neg().square()).sub(b.abs()).maximum(a).sum({ axis: 1 });
+      const reference = Array.from(withBackend('interp', () => build().dataSync()));
+      const ways = everyWay(build);
+      for (const values of Object.values(ways)) assertSameBits(values, reference, () => `int32 on [${rows}, ${cols}]`);
+      const compare = () => a.lt(b).logicalAnd(a.gt(0)).logicalOr(b.eq(a));
+      const boolReference = Array.from(withBackend('interp', () => compare().dataSync()));
+      for (const values of Object.values(everyWay(compare))) assertSameBits(values, boolReference, () => `bool on [${rows}, ${cols}]`);
+    }),
+    { numRuns: numRuns(15) },
+  );
+});
+
+test('only loops whose iterations write disjoint outputs are split: rows of a reduction yes, a full sum no', () => {
+  const x = tensor(Array.from({ length: 64 * 32 }, (_, i) => Math.sin(i)), { shape: [64, 32] });
+  const source = (build: () => Tensor) => withBackend('wasm', () => explain(build())).kernels.map((k) => k.source).join('\n');
+  assert.match(source(() => x.exp().sum({ axis: 1 })), /threads split loop/);
+  assert.match(source(() => x.mul(2).add(1)), /threads split loop/);
+  assert.doesNotMatch(source(() => x.exp().sum()), /threads split loop/);
+});
+
+test('setThreads takes a whole number of threads or auto, and says how many there were', () => {
+  const previous = setThreads(3);
+  assert.equal(getThreads(), 3);
+  assert.equal(setThreads(previous), 3);
+  assert.throws(() => setThreads(0), ArgumentError);
+  assert.throws(() => setThreads(1.5), ArgumentError);
+  assert.throws(() => setThreads(Number.NaN), /setThreads: NaN threads/);
+});
+
+test('memory stays flat over 10,000 jitted calls on the wasm backend with 2 threads', () => {
+  setThreads(2);
+  // Kernels big enough to be split between the threads at the default thresholds.
+  const a = tensor(Array.from({ length: 32 * 8 }, (_, i) => Math.cos(i)), { shape: [32, 8] });
+  const x = tensor(Array.from({ length: 256 * 8 }, (_, i) => Math.sin(i)), { shape: [256, 8] });
+  const f = jit(vmap(hessian((v: Tensor) => a.matmul(v).tanh().sum())));
+  const before = workerChunkCount();
+  const call = () => withBackend('wasm', () => f(x).dataSync());
+  for (let i = 0; i < 500; i++) call();
+  assert.ok(workerChunkCount() > before, 'the kernels were split between the threads');
+  global.gc?.();
+  const heapAfterWarmup = process.memoryUsage().heapUsed;
+  const memoryAfterWarmup = wasmArena.memory.buffer.byteLength;
+  for (let i = 0; i < 10_000; i++) call();
+  global.gc?.();
+  const heapAfter = process.memoryUsage().heapUsed;
+  assert.equal(wasmArena.memory.buffer.byteLength, memoryAfterWarmup, 'the WebAssembly.Memory did not grow');
+  // Each call allocates a 256 x 8 x 8 float32 result (64 kB): 10,000 calls retained would be 640 MB.
+  assert.ok(heapAfter < heapAfterWarmup + 32 * 2 ** 20, `heap ${heapAfterWarmup} -> ${heapAfter} bytes`);
+});
