@@ -18,6 +18,9 @@ import { isFloat } from '../lazy/dtype.js';
 import { topoSort, type Node } from '../lazy/node.js';
 import { sizeOf } from '../lazy/shape.js';
 
+/** Work counter (factors and pattern entries visited), for tests that factoring stays linear. */
+export const factoringWork = { steps: 0 };
+
 /**
  * A node's value as `scale * product(factors)`, each factor of the node's shape. The factors
  * are a concatenation tree, flattened only where the product is regrouped, and `patterns`
@@ -49,6 +52,7 @@ function flatten(factors: Factors): Node[] {
   const stack: Factors[] = [factors];
   while (stack.length) {
     const f = stack.pop()!;
+    factoringWork.steps++;
     if ('left' in f) stack.push(f.right, f.left);
     else out.push(f);
   }
@@ -56,6 +60,7 @@ function flatten(factors: Factors): Node[] {
 }
 
 function concatPatterns(a: ReadonlyMap<string, PatternSummary>, b: ReadonlyMap<string, PatternSummary>): Map<string, PatternSummary> {
+  factoringWork.steps += a.size + b.size;
   const out = new Map(a);
   for (const [key, s] of b) {
     const known = out.get(key);

@@ -54,6 +54,23 @@ const LOWERING_INSTANCES = MAX_INSTANCES + 1;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
 
+/**
+ * Work counters of the scheduler since the process started (tests of scale read their
+ * growth: counts, unlike clocks, do not depend on the machine's load).
+ */
+export const schedulerWork = {
+  /** Calls of schedule(). */
+  schedules: 0,
+  /** Rounds of materialization decisions. */
+  rounds: 0,
+  /** Kernel drafts lowered (each a pass over the nodes it inlines). */
+  drafts: 0,
+  /** Expressions in the drafts analysed (the size of every draft, summed). */
+  draftedExprs: 0,
+  /** Pairs of sibling kernels examined for a merge, and kernels visited looking for a path between two. */
+  mergeChecks: 0,
+};
+
 /** Leaves whose values exist before the program runs (buffers, realized nodes, jit Params). */
 export function isInputLeaf(node: Node): boolean {
   return node.realized !== null || node.op === 'buffer' || node.op === 'param';
@@ -105,6 +122,7 @@ function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affin
 
 /** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
 function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, mayOverflow = true): Draft {
+  schedulerWork.drafts++;
   const builder = new ExprBuilder();
   const own = new Set(outputs);
   const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n));
@@ -210,6 +228,7 @@ function analysisOf(draft: Draft): Analysis {
       c.cost = Math.max(c.cost, costOf(e, costs));
       c.instances++;
     }
+    schedulerWork.draftedExprs += exprs.length;
     a = { exprs, origins, contributions: [...byNode.values()] };
     analyses.set(draft, a);
   }
@@ -316,6 +335,9 @@ interface Group {
   spans: Map<Node, [number, number]>;
 }
 
+/** Kernels a search for a path between two merge candidates visits before it gives up (see mergeSiblings). */
+const REACH_BUDGET = 256;
+
 /** Below this many output bytes a merge always pays (fewer, larger kernels for small work). */
 const SMALL_MERGE_BYTES = 1 << 18;
 
@@ -390,13 +412,18 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
   // and a search for a path stops at the target's level.
   const level = new Map<Group, number>();
   for (const g of executionOrder(groups)) level.set(g, dependsOn(g).reduce((l, d) => Math.max(l, level.get(d)! + 1), 0));
+  // A search that has not decided within REACH_BUDGET kernels answers yes (the merge is
+  // skipped): two kernels that far apart (a gradient's backward step and the forward step
+  // it recomputes, a band of levels apart) gain little from one pass, and searching every
+  // such pair through the band between them would grow with the square of the program.
   const reaches = (from: Group, to: Group): boolean => {
     const floor = level.get(to)!;
     const seen = new Set<Group>();
     const stack = [from];
     while (stack.length) {
       const g = stack.pop()!;
-      if (g === to) return true;
+      schedulerWork.mergeChecks++;
+      if (g === to || seen.size >= REACH_BUDGET) return true;
       if (seen.has(g) || level.get(g)! <= floor) continue;
       seen.add(g);
       stack.push(...dependsOn(g));
@@ -452,6 +479,7 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
       for (const b of liveHolders(pending[k])) {
         if (seen.has(b) || !alive.has(b)) continue;
         seen.add(b);
+        schedulerWork.mergeChecks++;
         if (!sameShape(a.outputs[0].shape, b.outputs[0].shape)) continue;
         if (bufferCount(a, b) > maxBuffers || !mergePays(a, b)) continue;
         const [la, lb] = [level.get(a)!, level.get(b)!];
@@ -598,7 +626,9 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const large = nodes.length > LARGE_PROGRAM;
   const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
   const allFrom = large ? LARGE_ALL_FROM : MAX_ROUNDS - 2;
+  schedulerWork.schedules++;
   for (let round = 0; round < MAX_ROUNDS; round++) {
+    schedulerWork.rounds++;
     // Drafting may overflow (Lowerer.limit): those nodes are materialized, and drafted, at once.
     for (let fresh = [...materialized].filter((o) => !draftOf.has(o)); fresh.length; ) {
       const overflowed: Node[] = [];
