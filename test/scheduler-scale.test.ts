@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { explain, grad, hessian, jit, randn, tensor, vmap, type Tensor } from '../src/index.js';
 import { assertAllClose } from '../src/testing/index.js';
-import { schedule } from '../src/fusion/schedule.js';
+import { schedule, schedulerWork } from '../src/fusion/schedule.js';
+import { factoringWork } from '../src/fusion/factor.js';
+import type { Node } from '../src/lazy/node.js';
 
 const f32 = (xs: ArrayLike<number>) => Array.from(xs);
 
@@ -63,21 +65,61 @@ test('a 300-step loop with a mean per step computes its values', () => {
   assertAllClose(x, v, { atol: 1e-5, rtol: 1e-3 });
 });
 
-test('scheduling work grows about linearly: 16x the sibling outputs costs less than 40x the time', () => {
-  const x = data([8], 3);
-  const timeFor = (k: number) => {
-    const roots = Array.from({ length: k }, (_, i) => x.mul(i + 2).sin().node);
-    const t0 = performance.now();
-    const plan = schedule(roots, { maxBuffers: 32 });
-    const ms = performance.now() - t0;
-    assert.equal(plan.kernels.flatMap((kernel) => kernel.outputs).length, k);
-    return ms;
+/** The scheduler's and factoring's work counters while `roots` are scheduled (counts, not clocks: the machine's load does not move them). */
+function workOf(roots: Node[]): { kernels: number; drafts: number; draftedExprs: number; mergeChecks: number; factoring: number } {
+  const before = { ...schedulerWork, factoring: factoringWork.steps };
+  const plan = schedule(roots, { maxBuffers: 32 });
+  return {
+    kernels: plan.kernels.length,
+    drafts: schedulerWork.drafts - before.drafts,
+    draftedExprs: schedulerWork.draftedExprs - before.draftedExprs,
+    mergeChecks: schedulerWork.mergeChecks - before.mergeChecks,
+    factoring: factoringWork.steps - before.factoring,
   };
-  timeFor(250); // warm up the JIT
-  // The smaller size is measured on both sides of the larger one, so a slow moment of a shared machine does not decide.
-  const small = Math.max(timeFor(250), timeFor(250));
-  const large = timeFor(4000);
-  assert.ok(large < 40 * Math.max(small, 1), `4000 outputs took ${large.toFixed(0)} ms, 250 took ${small.toFixed(0)} ms`);
+}
+
+test('scheduling many sibling outputs costs a bounded amount of work per output: drafts, drafted expressions, merge checks', () => {
+  const x = data([8], 3);
+  for (const k of [250, 4000]) {
+    const roots = Array.from({ length: k }, (_, i) => x.mul(i + 2).sin().node);
+    const work = workOf(roots);
+    // Two drafts per output (one before the shared input is stored, one after), a few expressions each.
+    assert.ok(work.drafts <= 3 * k, `${k} outputs: ${work.drafts} drafts`);
+    assert.ok(work.draftedExprs <= 12 * k, `${k} outputs: ${work.draftedExprs} drafted expressions`);
+    // Merging looks at a few candidates per output, not at every pair (16,000 outputs took 49.5 s that way).
+    assert.ok(work.mergeChecks <= 6 * k, `${k} outputs: ${work.mergeChecks} merge checks`);
+  }
+});
+
+test('scheduling work grows linearly with the length of a loop: a mean per step, a gradient through a chain, shared subexpressions', () => {
+  const x0 = data([8], 3);
+  const meanLoop = (n: number) => {
+    let x = x0;
+    for (let i = 0; i < n; i++) x = x.sub(x.mean()).mul(0.9).add(x.sin().mul(0.1));
+    return [x.node];
+  };
+  const gradChain = (n: number) => [grad((x: Tensor) => {
+    for (let i = 0; i < n; i++) x = step(x);
+    return x.sum();
+  })(x0).node];
+  const shared = (n: number) => {
+    let x = x0;
+    for (let i = 0; i < n; i++) x = x.mul(x.sin()).add(x.cos());
+    return [x.node];
+  };
+  // 4x the length: linear work is 4x the counts, quadratic 16x (factoring was cubic in the
+  // length of a gradient chain: 3,000 steps took 157 s).
+  for (const [name, build, n] of [['mean loop', meanLoop, 200], ['grad chain', gradChain, 500], ['shared', shared, 100]] as const) {
+    const [small, large] = [workOf(build(n)), workOf(build(4 * n))];
+    for (const counter of ['drafts', 'draftedExprs', 'factoring'] as const) {
+      assert.ok(large[counter] <= 5 * Math.max(small[counter], 1), `${name}: ${counter} ${small[counter]} for ${n} steps, ${large[counter]} for ${4 * n}`);
+    }
+    assert.ok(large.kernels <= 5 * Math.max(small.kernels, 1), `${name}: ${small.kernels} and ${large.kernels} kernels`);
+    // Which siblings are examined depends on the order nodes were built in (the same
+    // program built after others takes up to 2x the checks), so this count is bounded per
+    // kernel rather than by a ratio.
+    for (const w of [small, large]) assert.ok(w.mergeChecks <= 16 * w.kernels, `${name}: ${w.mergeChecks} merge checks for ${w.kernels} kernels`);
+  }
 });
 
 test('shared subexpressions are computed once: x = x*sin(x) + cos(x) for 40 steps stays small', () => {

@@ -107,6 +107,15 @@ function indicatorDifference(e: Expr): Affine | undefined {
   return addIndex(a.index, scaleIndex(b.index, -1));
 }
 
+function constOf(e: Expr | undefined): number | undefined {
+  return e?.kind === 'const' ? e.value : undefined;
+}
+
+/** A zero that may be folded in an op of `dtype`: structural, or of an integer dtype (no NaN, infinities, -0). */
+function foldableZero(e: Expr | undefined, dtype: DType): boolean {
+  return e?.kind === 'const' && e.value === 0 && (!e.ieee || !isFloat(dtype));
+}
+
 /** Hash-consing construction of the expressions of one kernel. */
 export class ExprBuilder {
   private readonly table = new Map<string, Expr>();
@@ -159,26 +168,23 @@ export class ExprBuilder {
 
   private fold(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr | undefined {
     const [a, b] = args;
-    const constOf = (e: Expr | undefined) => (e?.kind === 'const' ? e.value : undefined);
-    // A zero that may be folded: structural, or of an integer dtype (no NaN, infinities, -0).
-    const foldableZero = (e: Expr | undefined) => e?.kind === 'const' && e.value === 0 && (!e.ieee || !isFloat(dtype));
     if (args.every((x) => x.kind === 'const')) {
       const consts = args as readonly ConstExpr[];
       const value = op === 'cast' ? consts[0].value : scalarFunction(primitiveRule(op), dtype)(...consts.map((x) => x.value));
-      const ieee = consts.some((x) => x.ieee) && !(op === 'mul' && consts.some(foldableZero));
+      const ieee = consts.some((x) => x.ieee) && !(op === 'mul' && consts.some((x) => foldableZero(x, dtype)));
       return this.constant(value, dtype, ieee);
     }
     switch (op) {
       case 'add':
         // x + (-0) is x for every x; x + 0 is not for x = -0, unless the zero is structural.
-        if ((foldableZero(a) || Object.is(constOf(a), -0)) && b.dtype === dtype) return b;
-        if ((foldableZero(b) || Object.is(constOf(b), -0)) && a.dtype === dtype) return a;
+        if ((foldableZero(a, dtype) || Object.is(constOf(a), -0)) && b.dtype === dtype) return b;
+        if ((foldableZero(b, dtype) || Object.is(constOf(b), -0)) && a.dtype === dtype) return a;
         return undefined;
       case 'mul':
         if (constOf(a) === 1 && b.dtype === dtype) return b;
         if (constOf(b) === 1 && a.dtype === dtype) return a;
         // A structural zero times anything is zero (as JAX's symbolic zeros).
-        if (foldableZero(a) || foldableZero(b)) return this.constant(0, dtype);
+        if (foldableZero(a, dtype) || foldableZero(b, dtype)) return this.constant(0, dtype);
         return undefined;
       case 'neg':
         return a.kind === 'op' && a.op === 'neg' ? a.args[0] : undefined;

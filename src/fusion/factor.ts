@@ -18,10 +18,55 @@ import { isFloat } from '../lazy/dtype.js';
 import { topoSort, type Node } from '../lazy/node.js';
 import { sizeOf } from '../lazy/shape.js';
 
-/** A node's value as `scale * product(factors)`, each factor of the node's shape. */
+/** Work counter (factors and pattern entries visited), for tests that factoring stays linear. */
+export const factoringWork = { steps: 0 };
+
+/**
+ * A node's value as `scale * product(factors)`, each factor of the node's shape. The factors
+ * are a concatenation tree, flattened only where the product is regrouped, and `patterns`
+ * summarizes them per broadcast pattern, so that deciding whether to regroup costs the
+ * number of patterns, not of factors: a gradient through a long loop is a product whose
+ * factors grow with every step, and copying or rescanning them at each step made factoring
+ * quadratic (cubic with the per-factor regrouping) in the loop's length.
+ */
 interface Product {
   readonly scale: number;
-  readonly factors: readonly Node[];
+  readonly factors: Factors;
+  /** Per broadcast pattern (in order of first appearance), what regrouping needs to know. */
+  readonly patterns: ReadonlyMap<string, PatternSummary>;
+}
+
+type Factors = Node | { readonly left: Factors; readonly right: Factors };
+
+interface PatternSummary {
+  readonly count: number;
+  /** Some factor of the pattern is a broadcast of a value with work of its own. */
+  readonly working: boolean;
+  /** The size of the first factor's broadcast source (where a scale would go). */
+  readonly firstSourceSize: number;
+}
+
+/** The factors in order (without recursion: a long loop's product is a deep tree). */
+function flatten(factors: Factors): Node[] {
+  const out: Node[] = [];
+  const stack: Factors[] = [factors];
+  while (stack.length) {
+    const f = stack.pop()!;
+    factoringWork.steps++;
+    if ('left' in f) stack.push(f.right, f.left);
+    else out.push(f);
+  }
+  return out;
+}
+
+function concatPatterns(a: ReadonlyMap<string, PatternSummary>, b: ReadonlyMap<string, PatternSummary>): Map<string, PatternSummary> {
+  factoringWork.steps += a.size + b.size;
+  const out = new Map(a);
+  for (const [key, s] of b) {
+    const known = out.get(key);
+    out.set(key, known ? { count: known.count + s.count, working: known.working || s.working, firstSourceSize: known.firstSourceSize } : s);
+  }
+  return out;
 }
 
 /** For `expand(x)` at the same rank: x; otherwise undefined. */
@@ -52,6 +97,13 @@ function computes(n: Node): boolean {
  */
 export const factoringSwitch = { enabled: true };
 
+/** The product of one factor. */
+function single(n: Node): Product {
+  const source = broadcastSource(n);
+  const summary = { count: 1, working: source !== undefined && computes(source), firstSourceSize: source ? sizeOf(source.shape) : 0 };
+  return { scale: 1, factors: n, patterns: new Map([[patternOf(n), summary]]) };
+}
+
 export interface Factoring {
   /** The roots, rewritten (a root that did not change is itself). */
   readonly roots: readonly Node[];
@@ -68,7 +120,7 @@ export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => bo
   const mapped = new Map<Node, Node>();
   const products = new Map<Node, Product>();
   const store = new Set<Node>();
-  const productOf = (n: Node): Product => products.get(n) ?? { scale: 1, factors: [n] };
+  const productOf = (n: Node): Product => products.get(n) ?? single(n);
   for (const node of topoSort(roots, isLeaf)) {
     if (isLeaf(node) || node.inputs.length === 0) continue;
     const inputs = node.inputs.map((i) => mapped.get(i) ?? i);
@@ -78,13 +130,13 @@ export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => bo
       const sameShape = inputs.every((i) => i.shape.length === node.shape.length && sizeOf(i.shape) === sizeOf(node.shape));
       if (node.op === 'mul' && sameShape) {
         const [pa, pb] = [productOf(a), productOf(b)];
-        product = { scale: pa.scale * pb.scale, factors: [...pa.factors, ...pb.factors] };
+        product = { scale: pa.scale * pb.scale, factors: { left: pa.factors, right: pb.factors }, patterns: concatPatterns(pa.patterns, pb.patterns) };
       } else if (node.op === 'neg' && sameShape) {
         const p = productOf(a);
-        product = { scale: -p.scale, factors: p.factors };
+        product = { ...p, scale: -p.scale };
       } else if (node.op === 'add' && a === b) {
         const p = productOf(a);
-        product = { scale: 2 * p.scale, factors: p.factors };
+        product = { ...p, scale: 2 * p.scale };
       }
     }
     const changed = inputs.some((x, i) => x !== node.inputs[i]);
@@ -94,7 +146,7 @@ export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => bo
       if (grouped) {
         rebuilt = grouped.node;
         grouped.store.forEach((s) => store.add(s));
-        products.set(rebuilt, { scale: 1, factors: grouped.factors });
+        products.set(rebuilt, grouped.factors.map(single).reduce((p, q) => ({ scale: 1, factors: { left: p.factors, right: q.factors }, patterns: concatPatterns(p.patterns, q.patterns) })));
       } else {
         products.set(rebuilt, product);
       }
@@ -109,27 +161,25 @@ export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => bo
  * shape, or undefined when no two factors share a pattern (nothing to gain).
  */
 function groupFactors(product: Product, like: Node): { node: Node; factors: Node[]; store: Node[] } | undefined {
-  const groups = new Map<string, Node[]>();
-  for (const f of product.factors) {
-    const key = patternOf(f);
-    groups.set(key, [...(groups.get(key) ?? []), f]);
-  }
   // Only a broadcast factor with work of its own gains from regrouping (its product or scale
   // is then computed once per small element); regrouping constants and loads would only
   // reassociate float32 arithmetic (and move overflows) for nothing.
-  const working = (key: string, fs: readonly Node[]) => key !== '' && fs.some((f) => computes(broadcastSource(f)!));
-  const shared = [...groups].some(([key, fs]) => fs.length > 1 && working(key, fs));
-  const scaled = product.scale !== 1 && [...groups].some(([key, fs]) => working(key, fs));
+  const working = (key: string, s: PatternSummary) => key !== '' && s.working;
+  const patterns = [...product.patterns];
+  const shared = patterns.some(([key, s]) => s.count > 1 && working(key, s));
+  const scaled = product.scale !== 1 && patterns.some(([key, s]) => working(key, s));
   if (!shared && !scaled) return undefined;
   // The scale goes where multiplying by it costs least: into a small product that will be
   // stored (computed once per element), else the smallest broadcast source.
-  const stored = (key: string, fs: readonly Node[]) => key !== '' && fs.length > 1 && fs.some((f) => computes(broadcastSource(f)!));
+  const stored = (key: string, s: PatternSummary) => s.count > 1 && working(key, s);
   let scaleKey = '';
   let smallest = Infinity;
-  for (const [key, fs] of groups) {
-    const size = stored(key, fs) ? 0 : key === '' ? sizeOf(like.shape) : sizeOf(broadcastSource(fs[0])!.shape);
+  for (const [key, s] of patterns) {
+    const size = stored(key, s) ? 0 : key === '' ? sizeOf(like.shape) : s.firstSourceSize;
     if (size < smallest) [smallest, scaleKey] = [size, key];
   }
+  const groups = new Map<string, Node[]>(patterns.map(([key]) => [key, []]));
+  for (const f of flatten(product.factors)) groups.get(patternOf(f))!.push(f);
   const store: Node[] = [];
   const factors: Node[] = [];
   for (const [key, fs] of groups) {
@@ -143,7 +193,7 @@ function groupFactors(product: Product, like: Node): { node: Node; factors: Node
       continue;
     }
     // A small product with work of its own is read once per element of the broadcast: store it.
-    if (stored(key, fs)) store.push(value);
+    if (stored(key, product.patterns.get(key)!)) store.push(value);
     factors.push(prim('expand', [value], { shape: [...like.shape] }));
   }
   return { node: factors.reduce((acc, f) => prim('mul', [acc, f])), factors, store };

@@ -27,6 +27,11 @@ type Ranges = readonly (readonly [number, number])[];
 /** Lowers nodes of one kernel; `isBoundary` says which nodes are read from buffers. */
 export class Lowerer {
   private readonly memo = new Map<string, Expr>();
+  /**
+   * The same memo by index identity: an elementwise op hands its own index to every input,
+   * so most lookups find the very array, without building the string key.
+   */
+  private readonly memoByIndex = new WeakMap<readonly Affine[], Map<Node, Expr>>();
 
   constructor(
     readonly builder: ExprBuilder,
@@ -47,7 +52,7 @@ export class Lowerer {
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
     if (this.isBoundary(node) || this.overflowed.has(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
-    if (this.limit && (this.instances.get(node) ?? 0) >= this.limit.instances && this.limit.canStore(node) && !this.memo.has(this.keyOf(node, index))) {
+    if (this.limit && (this.instances.get(node) ?? 0) >= this.limit.instances && this.limit.canStore(node) && !this.memoByIndex.get(index)?.has(node) && !this.memo.has(this.keyOf(node, index))) {
       this.overflowed.add(node);
       return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
     }
@@ -60,13 +65,21 @@ export class Lowerer {
 
   /** The value of `node` computed from its inputs, even if it is materialized elsewhere. */
   lowerDefinition(node: Node, index: readonly Affine[]): Expr {
+    let byNode = this.memoByIndex.get(index);
+    if (!byNode) this.memoByIndex.set(index, (byNode = new Map()));
+    const seen = byNode.get(node);
+    if (seen) return seen;
     const key = this.keyOf(node, index);
     const known = this.memo.get(key);
-    if (known) return known;
+    if (known) {
+      byNode.set(node, known);
+      return known;
+    }
     this.instances.set(node, (this.instances.get(node) ?? 0) + 1);
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
     this.memo.set(key, value);
+    byNode.set(node, value);
     return value;
   }
 

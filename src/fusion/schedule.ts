@@ -54,6 +54,23 @@ const LOWERING_INSTANCES = MAX_INSTANCES + 1;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
 
+/**
+ * Work counters of the scheduler since the process started (tests of scale read their
+ * growth: counts, unlike clocks, do not depend on the machine's load).
+ */
+export const schedulerWork = {
+  /** Calls of schedule(). */
+  schedules: 0,
+  /** Rounds of materialization decisions. */
+  rounds: 0,
+  /** Kernel drafts lowered (each a pass over the nodes it inlines). */
+  drafts: 0,
+  /** Expressions in the drafts analysed (the size of every draft, summed). */
+  draftedExprs: 0,
+  /** Pairs of sibling kernels examined for a merge, and kernels visited looking for a path between two. */
+  mergeChecks: 0,
+};
+
 /** Leaves whose values exist before the program runs (buffers, realized nodes, jit Params). */
 export function isInputLeaf(node: Node): boolean {
   return node.realized !== null || node.op === 'buffer' || node.op === 'param';
@@ -105,6 +122,7 @@ function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affin
 
 /** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
 function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, mayOverflow = true): Draft {
+  schedulerWork.drafts++;
   const builder = new ExprBuilder();
   const own = new Set(outputs);
   const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n));
@@ -135,14 +153,86 @@ function draftExprs(draft: Draft): Expr[] {
   return exprOrder(storeExprs(draft.stores));
 }
 
-/** How often a draft evaluates each expression, from the code generator's own placement. */
-function measure(draft: Draft): ReadonlyMap<number, number> {
-  const numbers = new Map<Node, number>();
-  const bufferOf = (n: Node) => {
-    if (!numbers.has(n)) numbers.set(n, numbers.size + draft.outputs.length);
-    return numbers.get(n)!;
+/**
+ * How often a draft evaluates each expression (by id), as the code generator places it
+ * (placeKernel): in the innermost loop among those of its variables, so its count is the
+ * trip count of that loop. A reduction's loops nest in the loop where the reduction itself
+ * is placed. Computed from the variables alone, without emitting the kernel; `exprs` are
+ * the draft's expressions, children first.
+ */
+function measure(draft: Draft, exprs: readonly Expr[]): Map<number, number> {
+  const varTrips = new Map<number, number>();
+  let outer = 1;
+  for (const v of draft.loops) varTrips.set(v.id, (outer *= v.extent));
+  const tripsOf = (vars: readonly LoopVar[]) => {
+    let most = 1;
+    for (const v of vars) most = Math.max(most, varTrips.get(v.id)!);
+    return most;
   };
-  return placeKernel(draft.kind, draft.loops, bufferOf, draft.stores).trips;
+  // A reduction's variables belong to the reductions around it, which come after it in
+  // children-first order: backwards, every enclosing loop is known before its body's.
+  for (let i = exprs.length - 1; i >= 0; i--) {
+    const e = exprs[i];
+    if (e.kind !== 'reduce') continue;
+    let trips = tripsOf(e.vars);
+    for (const v of e.loops) varTrips.set(v.id, (trips *= v.extent));
+  }
+  const trips = new Map<number, number>();
+  for (const e of exprs) if (e.kind !== 'const') trips.set(e.id, tripsOf(e.vars));
+  return trips;
+}
+
+function canMaterialize(node: Node): boolean {
+  const kind = node.rule.kind;
+  return kind === 'elementwise' || kind === 'reduce' || node.op === 'random';
+}
+
+/** What one draft does with a node it computes inline: the scheduler's evidence for materializing it. */
+interface Contribution {
+  readonly node: Node;
+  /** Evaluations of the node's expressions in the draft (their trips, summed). */
+  executions: number;
+  /** The most one evaluation of them costs. */
+  cost: number;
+  /** Distinct indices the draft computes the node at (one expression each). */
+  instances: number;
+}
+
+/** What the scheduler needs to know about a draft, computed once per draft. */
+interface Analysis {
+  readonly exprs: readonly Expr[];
+  /** Nodes whose values the draft computes inline. */
+  readonly origins: ReadonlySet<Node>;
+  /** Per materializable node computed inline, in order of first appearance in `exprs`. */
+  readonly contributions: readonly Contribution[];
+}
+
+const analyses = new WeakMap<Draft, Analysis>();
+
+function analysisOf(draft: Draft): Analysis {
+  let a = analyses.get(draft);
+  if (!a) {
+    const exprs = draftExprs(draft);
+    const trips = measure(draft, exprs);
+    const costs = new Map<number, number>();
+    const byNode = new Map<Node, Contribution>();
+    const origins = new Set<Node>();
+    for (const e of exprs) {
+      const node = e.origin;
+      if (!node) continue;
+      origins.add(node);
+      if (!canMaterialize(node)) continue;
+      let c = byNode.get(node);
+      if (!c) byNode.set(node, (c = { node, executions: 0, cost: 0, instances: 0 }));
+      c.executions += trips.get(e.id) ?? 0;
+      c.cost = Math.max(c.cost, costOf(e, costs));
+      c.instances++;
+    }
+    schedulerWork.draftedExprs += exprs.length;
+    a = { exprs, origins, contributions: [...byNode.values()] };
+    analyses.set(draft, a);
+  }
+  return a;
 }
 
 interface Usage {
@@ -152,54 +242,26 @@ interface Usage {
   readonly drafts: Set<Draft>;
 }
 
-function canMaterialize(node: Node): boolean {
-  const kind = node.rule.kind;
-  return kind === 'elementwise' || kind === 'reduce' || node.op === 'random';
-}
-
-/** What the scheduler needs to know about a draft, computed once per draft. */
-interface Analysis {
-  readonly exprs: readonly Expr[];
-  readonly trips: ReadonlyMap<number, number>;
-  readonly costs: Map<number, number>;
-  /** Nodes whose values the draft computes inline. */
-  readonly origins: ReadonlySet<Node>;
-}
-
-const analyses = new WeakMap<Draft, Analysis>();
-
-function analysisOf(draft: Draft): Analysis {
-  let a = analyses.get(draft);
-  if (!a) {
-    const exprs = draftExprs(draft);
-    a = { exprs, trips: measure(draft), costs: new Map(), origins: new Set(exprs.flatMap((e) => (e.origin ? [e.origin] : []))) };
-    analyses.set(draft, a);
-  }
-  return a;
-}
-
 /**
- * The nodes to materialize next (see the module comment), or none when the drafts are final.
+ * The nodes to materialize next (see the module comment), or none when the drafts are final,
+ * with the drafts that compute each of them inline (to be redrafted).
  * `careful` takes, of the outermost candidates, only those that contain no other one;
  * `outermost` takes all outermost candidates; `all` takes every candidate.
  */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all'): Node[] {
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all'): { next: Node[]; readers: (n: Node) => ReadonlySet<Draft> } {
   const usage = new Map<Node, Usage>();
-  const exprsOf = new Map<Draft, readonly Expr[]>();
   for (const draft of drafts) {
-    const { exprs, trips, costs } = analysisOf(draft);
-    exprsOf.set(draft, exprs);
-    for (const e of exprs) {
-      const node = e.origin;
-      if (!node || materialized.has(node) || !canMaterialize(node)) continue;
-      const u = usage.get(node) ?? { executions: 0, cost: 0, instances: 0, drafts: new Set<Draft>() };
-      u.executions += trips.get(e.id) ?? 0;
-      u.cost = Math.max(u.cost, costOf(e, costs));
-      u.instances++;
+    for (const c of analysisOf(draft).contributions) {
+      if (materialized.has(c.node)) continue;
+      let u = usage.get(c.node);
+      if (!u) usage.set(c.node, (u = { executions: 0, cost: 0, instances: 0, drafts: new Set<Draft>() }));
+      u.executions += c.executions;
+      u.cost = Math.max(u.cost, c.cost);
+      u.instances += c.instances;
       u.drafts.add(draft);
-      usage.set(node, u);
     }
   }
+  const readers = (n: Node) => usage.get(n)!.drafts;
   const worth = new Set<Node>();
   for (const [node, u] of usage) {
     const size = sizeOf(node.shape);
@@ -208,26 +270,29 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     const expensive = u.cost >= EXPENSIVE || node.rule.kind === 'reduce';
     if ((redundant && expensive) || (u.drafts.size > 1 && u.cost >= EXPENSIVE) || u.instances > MAX_INSTANCES) worth.add(node);
   }
-  if (worth.size === 0 || take === 'all') return [...worth];
+  if (worth.size === 0 || take === 'all') return { next: [...worth], readers };
+  // Only the drafts that compute a candidate inline take part in what follows.
+  const holding = new Set<Draft>();
+  for (const n of worth) for (const d of usage.get(n)!.drafts) holding.add(d);
+  const relevant = drafts.filter((d) => holding.has(d));
   // Outermost first: those reachable without passing another candidate ("exposed")...
   const exposed = new Map<Node, Expr[]>();
-  for (const [draft, exprs] of exprsOf) {
-    const byId = new Set(exprs.map((e) => e.id));
-    for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin) && byId.has(x.id))) {
+  for (const draft of relevant) {
+    for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin))) {
       const list = exposed.get(e.origin!);
       if (list) list.push(e);
       else exposed.set(e.origin!, [e]);
     }
   }
-  if (take === 'outermost') return [...exposed.keys()];
+  if (take === 'outermost') return { next: [...exposed.keys()], readers };
   // ...and of those, the ones that contain no other exposed candidate: one pass per draft
   // (expression ids are per draft), children first, records which exposed node lies below
   // each expression (one, or several).
   const containsOther = new Set<Node>();
   const merge = (a: Node | 'several' | undefined, b: Node | 'several' | undefined) => (a === undefined || a === b ? b : b === undefined ? a : 'several');
-  for (const exprs of exprsOf.values()) {
+  for (const draft of relevant) {
     const exposedBelow = new Map<number, Node | 'several'>();
-    for (const e of exprs) {
+    for (const e of analysisOf(draft).exprs) {
       let below: Node | 'several' | undefined;
       for (const c of childrenOf(e)) {
         below = merge(below, exposedBelow.get(c.id));
@@ -239,7 +304,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     }
   }
   const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
-  return chosen.length ? chosen : [...exposed.keys()].slice(0, 1);
+  return { next: chosen.length ? chosen : [...exposed.keys()].slice(0, 1), readers };
 }
 
 /** Expressions satisfying `stop` that are reachable from `roots` without passing another one. */
@@ -269,6 +334,9 @@ interface Group {
   /** Per loaded node, the hull [lo, hi] of the flat indices the group reads. */
   spans: Map<Node, [number, number]>;
 }
+
+/** Kernels a search for a path between two merge candidates visits before it gives up (see mergeSiblings). */
+const REACH_BUDGET = 256;
 
 /** Below this many output bytes a merge always pays (fewer, larger kernels for small work). */
 const SMALL_MERGE_BYTES = 1 << 18;
@@ -344,13 +412,18 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
   // and a search for a path stops at the target's level.
   const level = new Map<Group, number>();
   for (const g of executionOrder(groups)) level.set(g, dependsOn(g).reduce((l, d) => Math.max(l, level.get(d)! + 1), 0));
+  // A search that has not decided within REACH_BUDGET kernels answers yes (the merge is
+  // skipped): two kernels that far apart (a gradient's backward step and the forward step
+  // it recomputes, a band of levels apart) gain little from one pass, and searching every
+  // such pair through the band between them would grow with the square of the program.
   const reaches = (from: Group, to: Group): boolean => {
     const floor = level.get(to)!;
     const seen = new Set<Group>();
     const stack = [from];
     while (stack.length) {
       const g = stack.pop()!;
-      if (g === to) return true;
+      schedulerWork.mergeChecks++;
+      if (g === to || seen.size >= REACH_BUDGET) return true;
       if (seen.has(g) || level.get(g)! <= floor) continue;
       seen.add(g);
       stack.push(...dependsOn(g));
@@ -406,6 +479,7 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
       for (const b of liveHolders(pending[k])) {
         if (seen.has(b) || !alive.has(b)) continue;
         seen.add(b);
+        schedulerWork.mergeChecks++;
         if (!sameShape(a.outputs[0].shape, b.outputs[0].shape)) continue;
         if (bufferCount(a, b) > maxBuffers || !mergePays(a, b)) continue;
         const [la, lb] = [level.get(a)!, level.get(b)!];
@@ -552,7 +626,9 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const large = nodes.length > LARGE_PROGRAM;
   const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
   const allFrom = large ? LARGE_ALL_FROM : MAX_ROUNDS - 2;
+  schedulerWork.schedules++;
   for (let round = 0; round < MAX_ROUNDS; round++) {
+    schedulerWork.rounds++;
     // Drafting may overflow (Lowerer.limit): those nodes are materialized, and drafted, at once.
     for (let fresh = [...materialized].filter((o) => !draftOf.has(o)); fresh.length; ) {
       const overflowed: Node[] = [];
@@ -569,10 +645,10 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     // a round per level; past the first rounds, every outermost candidate goes at once, and
     // a last round takes every candidate left rather than leave a giant kernel behind.
     const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
-    const next = nextMaterializations(drafts, materialized, take);
+    const { next, readers } = nextMaterializations(drafts, materialized, take);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
-    for (const [o, d] of draftOf) if (next.some((n) => analysisOf(d).origins.has(n))) draftOf.delete(o);
+    for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
   const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers));

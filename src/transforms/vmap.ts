@@ -1,10 +1,11 @@
 /** vmap: maps a function over an axis of its inputs by rewriting its DAG with batching rules. */
-import { paramNode } from '../lazy/build.js';
+import { bufferNode, paramNode } from '../lazy/build.js';
+import { allocate, type DType, type TypedArray } from '../lazy/dtype.js';
 import { ArgumentError, describeValue, IndexError, ShapeError } from '../lazy/errors.js';
 import { topoSort, type Node } from '../lazy/node.js';
 import { broadcastPrefix, treeFlatten, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
 import { realizeAll } from '../lazy/realize.js';
-import { formatShape } from '../lazy/shape.js';
+import { formatShape, sizeOf } from '../lazy/shape.js';
 import { Tensor } from '../lazy/tensor.js';
 import { withVmapFrame, type Randomness } from '../lazy/trace.js';
 import { concat } from '../lazy/ops/movement.js';
@@ -151,10 +152,17 @@ function mapOnce(f: (...args: unknown[]) => unknown, leaves: readonly unknown[],
 /**
  * Runs the mapped function on slices of at most `chunk` examples. Each slice's results are
  * computed before the next slice is traced (when they can be: not under an outer
- * transform), so at most `chunk` examples are in flight.
+ * transform), so at most `chunk` examples are in flight, and are copied at once into the
+ * output, which is allocated once: the peak holds the output and one chunk's results, not
+ * every chunk's results and their concatenation. Results that cannot be computed yet (under
+ * an outer transform) are concatenated lazily.
  */
 function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[], size: number, chunk: number, run: (leaves: unknown[], chunk: Chunk) => Mapped): Mapped {
-  const results: Mapped[] = [];
+  // Per output: its full shape and dtype, and either the output being filled or the lazy
+  // pieces to concatenate. Of the chunks' results only the unmapped ones (those of the first
+  // chunk) are kept; the others are garbage once copied.
+  let structure: { def: TreeDef; axes: (number | null)[]; unmapped: (Tensor | undefined)[] } | undefined;
+  const outputs: { shape: number[]; dtype: DType; filled?: TypedArray; pieces: Tensor[] }[] = [];
   for (let start = 0; start < size; start += chunk) {
     const end = Math.min(size, start + chunk);
     const sliced = leaves.map((leaf, i) => {
@@ -164,14 +172,35 @@ function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[
       return t.slice(t.shape.map((_, d) => (d === axis ? [start, end] : null)));
     });
     const mapped = run(sliced, { start, size: end - start, total: size });
+    structure ??= { def: mapped.def, axes: mapped.axes, unmapped: mapped.outs.map((t, i) => (mapped.axes[i] === null ? t : undefined)) };
     const concrete = mapped.outs.filter((t) => !t.node.readsParam);
     if (concrete.length) realizeAll(concrete.map((t) => t.node));
-    results.push(mapped);
+    mapped.outs.forEach((t, i) => {
+      const axis = mapped.axes[i];
+      if (axis === null) return;
+      if (start === 0) {
+        const shape = t.shape.map((d, k) => (k === axis ? size : d));
+        outputs[i] = { shape, dtype: t.dtype, pieces: [], ...(t.node.realized ? { filled: allocate(t.dtype, sizeOf(shape)) } : {}) };
+      }
+      const { filled, pieces } = outputs[i];
+      if (filled) copyChunk(t.node.realized ?? realizeAll([t.node])[0], t.shape, axis, filled, start, size);
+      else pieces.push(t);
+    });
   }
-  const [first] = results;
-  const outs = first.outs.map((t, i) => {
-    const axis = first.axes[i];
-    return axis === null ? t : concat(results.map((r) => r.outs[i]), axis);
+  const { def, axes: outAxes, unmapped } = structure!;
+  const outs = unmapped.map((t, i) => {
+    const axis = outAxes[i];
+    if (axis === null) return t!;
+    const { shape, dtype, filled, pieces } = outputs[i];
+    return filled ? new Tensor(bufferNode(filled, shape, dtype)) : concat(pieces, axis);
   });
-  return { outs, def: first.def, axes: first.axes };
+  return { outs, def, axes: outAxes };
+}
+
+/** Copies a chunk's values (`shape`, mapped along `axis`) to examples `start...` of `out`, which holds `total` examples. */
+function copyChunk(data: TypedArray, shape: readonly number[], axis: number, out: TypedArray, start: number, total: number): void {
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const block = shape[axis] * inner;
+  for (let p = 0; p < outer; p++) out.set(data.subarray(p * block, (p + 1) * block), (p * total + start) * inner);
 }

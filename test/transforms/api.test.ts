@@ -55,6 +55,17 @@ describe('vmap chunkSize', () => {
     for (const chunkSize of [1, 2, 3, 6, 7, 8, 100]) assert.deepEqual(vmap(f, { chunkSize })(X).dataSync(), full, `chunkSize ${chunkSize}`);
   });
 
+  test('eager chunks are written into the output as they are computed: it is already computed, with no concatenation left to run', () => {
+    const full = vmap(f)(X).dataSync();
+    const chunked = vmap(f, { chunkSize: 2 })(X);
+    // A lazy concatenation would hold every chunk's results and then the output (twice the output at the peak).
+    assert.ok(chunked.node.realized !== null, 'the chunked output is a computed buffer');
+    assert.deepEqual(chunked.dataSync(), full);
+    const columns = vmap(f, { outDims: 1, chunkSize: 3 })(X);
+    assert.ok(columns.node.realized !== null);
+    assert.deepEqual(columns.dataSync(), vmap(f, { outDims: 1 })(X).dataSync());
+  });
+
   test("chunks draw the same samples as one batch with randomness 'different' and 'same'", () => {
     const noisy = (x: Tensor) => x.add(rand([2], { seed: 7 })).add(randn([], { seed: 8 }));
     const zeros = tensor([[0], [0], [0], [0], [0]]);
