@@ -159,7 +159,8 @@ function mapOnce(f: (...args: unknown[]) => unknown, leaves: readonly unknown[],
  */
 function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[], size: number, chunk: number, run: (leaves: unknown[], chunk: Chunk) => Mapped): Mapped {
   // Per output: its full shape and dtype, and either the output being filled or the lazy
-  // pieces to concatenate. Of the chunks' results only the unmapped ones (those of the first
+  // pieces to concatenate (where a device cannot be read synchronously, chunks stay on it and
+  // are concatenated there). Of the chunks' results only the unmapped ones (those of the first
   // chunk) are kept; the others are garbage once copied.
   let structure: { def: TreeDef; axes: (number | null)[]; unmapped: (Tensor | undefined)[] } | undefined;
   const outputs: { shape: number[]; dtype: DType; filled?: TypedArray; pieces: Tensor[] }[] = [];
@@ -180,10 +181,10 @@ function mapInChunks(leaves: readonly unknown[], axes: readonly (number | null)[
       if (axis === null) return;
       if (start === 0) {
         const shape = t.shape.map((d, k) => (k === axis ? size : d));
-        outputs[i] = { shape, dtype: t.dtype, pieces: [], ...(t.node.realized ? { filled: allocate(t.dtype, sizeOf(shape)) } : {}) };
+        outputs[i] = { shape, dtype: t.dtype, pieces: [], ...(t.node.realized?.readableNow() ? { filled: allocate(t.dtype, sizeOf(shape)) } : {}) };
       }
       const { filled, pieces } = outputs[i];
-      if (filled) copyChunk(t.node.realized ?? realizeAll([t.node])[0], t.shape, axis, filled, start, size);
+      if (filled) copyChunk((t.node.realized ?? realizeAll([t.node])[0]).readSync('vmap'), t.shape, axis, filled, start, size);
       else pieces.push(t);
     });
   }
