@@ -14,6 +14,7 @@ import type { Backend } from '../lazy/realize.js';
 import { sizeOf } from '../lazy/shape.js';
 import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
+import type { RegisterTiles } from './tiling.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
 import { factoringSwitch } from './factor.js';
 import { describeStep } from './explain.js';
@@ -31,6 +32,8 @@ export interface KernelCompiler {
   readonly name: string;
   /** The most buffers one kernel may take. */
   readonly maxBuffers: number;
+  /** How the scheduler shapes register tiles for this compiler (default 'unrolled'). */
+  readonly registerTiles?: RegisterTiles;
   compile(ir: KernelIR): CompiledKernel;
   /**
    * The memory the compiled kernels run in, where it is not the JavaScript heap
@@ -281,7 +284,7 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
   const cacheKey = `${compiler.name}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers }), compiler);
+    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers, registerTiles: compiler.registerTiles }), compiler);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };

@@ -8,7 +8,7 @@
  *  - sharing one loop nest among independent reductions over the same extents at the same
  *    place (the unrolled copies above, or sum(x) and sum(x*x) side by side).
  */
-import { constantIndex, floorDivIndex, modIndex, newVar, offsetIndex, scaleIndex, substituteIndex, varIndex, varsOf, type Affine, type LoopVar } from './affine.js';
+import { coefficientOf, constantIndex, floorDivIndex, modIndex, newVar, offsetIndex, scaleIndex, substituteIndex, varIndex, varsOf, type Affine, type LoopVar } from './affine.js';
 import { exprOrder, replaceExprs, type Expr, type ReduceExpr } from './expr.js';
 import { placeKernel, type StoreSpec } from './kernel.js';
 import type { Node } from '../lazy/node.js';
@@ -79,14 +79,18 @@ function reductionsOf(draft: Draft): ReduceExpr[] {
   return exprOrder(draft.stores.map((s) => s.value)).filter((e): e is ReduceExpr => e.kind === 'reduce');
 }
 
-/** Replaces output loop `v` by `v'` of extent/factor and `factor` copies of every store (v = factor*v' + u). */
-function unroll(draft: Draft, v: LoopVar, factor: number): Draft {
+/**
+ * Replaces output loop `v` by `v'` of extent/factor and `factor` copies of every store
+ * (v = factor*v' + u; `spread`: v = u*extent/factor + v', so consecutive v' stay consecutive
+ * elements, for a compiler that runs them in vector lanes).
+ */
+function unroll(draft: Draft, v: LoopVar, factor: number, spread = false): Draft {
   const trips = v.extent / factor;
   // A loop left with one trip disappears: its copies index with constants.
   const outer = trips > 1 ? newVar(trips, 'output') : null;
   const stores: StoreSpec[] = [];
   for (let u = 0; u < factor; u++) {
-    const at = outer ? offsetIndex(scaleIndex(varIndex(outer), factor), u) : constantIndex(u);
+    const at = outer ? (spread ? offsetIndex(varIndex(outer), u * trips) : offsetIndex(scaleIndex(varIndex(outer), factor), u)) : constantIndex(u);
     stores.push(...substituteStores(draft, new Map([[v.id, at]])));
   }
   const loops = draft.loops.flatMap((l) => (l !== v ? [l] : outer ? [outer] : []));
@@ -98,10 +102,18 @@ function tileFactor(extent: number, preferred: number): number {
   return 1;
 }
 
+/**
+ * How register tiles are shaped for a compiler: 'unrolled' (scalar code: the innermost output
+ * loops, 2x4) or 'lanes' (a compiler that runs four iterations of a loop in vector lanes:
+ * 4x4 tiles chosen for load reuse, keeping a loop contiguous for the lanes; tileForLanes).
+ */
+export type RegisterTiles = 'unrolled' | 'lanes';
+
 /** Unrolls the innermost output loops that a reduction depends on (see the module comment). */
-export function tileForRegisters(draft: Draft): Draft {
+export function tileForRegisters(draft: Draft, tiles: RegisterTiles = 'unrolled'): Draft {
   if (draft.kind !== 'map' || draft.loops.length === 0) return draft;
   const reductions = reductionsOf(draft).filter((r) => r.loops.reduce((n, l) => n * l.extent, 1) >= MIN_REDUCTION_TRIPS);
+  if (tiles === 'lanes') return tileForLanes(draft, reductions);
   const dependsOn = (v: LoopVar) => reductions.some((r) => r.vars.includes(v));
   const inner = draft.loops[draft.loops.length - 1];
   if (!dependsOn(inner)) return draft;
@@ -113,6 +125,44 @@ export function tileForRegisters(draft: Draft): Draft {
     const outerFactor = tileFactor(next.extent, OUTER_TILE);
     if (outerFactor > 1) tiled = unroll(tiled, next, outerFactor);
   }
+  return tiled;
+}
+
+/** Tile factor per loop of a lanes tile (4 x 4 f32x4 accumulators, as a hand-written kernel has). */
+const LANES_TILE = 4;
+
+/**
+ * Register tiles for a compiler that vectorizes across a loop (the wasm backend's lane
+ * nests): of the output loops the reductions depend on, unroll the two whose copies share the
+ * most loads (a contraction C[m, n] = sum_k A[m, k] B[k, n]: m and n, four rows of A times
+ * four columns of B, 8 loads for 16 products; the Hessian's S[n, h] P[h, c, r]: n and c),
+ * preferring to leave untouched a loop along which a load is contiguous (the lanes' loop:
+ * r above). A loop with a contiguous load is unrolled `spread` (its copies extent/4 apart), so
+ * its remaining loop still walks contiguous elements that lanes can take four at a time.
+ */
+function tileForLanes(draft: Draft, reductions: readonly ReduceExpr[]): Draft {
+  const loads = new Map<number, Affine>();
+  for (const r of reductions) for (const e of exprOrder([r.body])) if (e.kind === 'load') loads.set(e.id, e.index);
+  const candidates = draft.loops.filter((v) => v.extent % LANES_TILE === 0 && reductions.some((r) => r.vars.includes(v)));
+  if (candidates.length === 0 || loads.size === 0) return draft;
+  const depends = (index: Affine, v: LoopVar) => varsOf(index).has(v.id);
+  const contiguous = (v: LoopVar) => [...loads.values()].some((index) => coefficientOf(index, v) === 1);
+  let best: { loops: LoopVar[]; score: number } | undefined;
+  const consider = (loops: LoopVar[]) => {
+    // Loads per product of the tile, less a bonus for leaving a contiguous loop to the lanes.
+    let perStep = 0;
+    for (const index of loads.values()) perStep += loops.reduce((n, v) => n * (depends(index, v) ? LANES_TILE : 1), 1);
+    const products = LANES_TILE ** loops.length;
+    const lanesLeft = draft.loops.some((v) => !loops.includes(v) && v.extent % 4 === 0 && contiguous(v) && reductions.some((r) => r.vars.includes(v)));
+    const score = perStep / products - (lanesLeft ? 0.01 : 0);
+    if (!best || score < best.score - 1e-9) best = { loops, score };
+  };
+  for (let i = candidates.length - 1; i >= 0; i--) {
+    for (let j = i - 1; j >= 0; j--) consider([candidates[j], candidates[i]]);
+  }
+  if (!best) consider([candidates[candidates.length - 1]]);
+  let tiled = draft;
+  for (const v of best!.loops) tiled = unroll(tiled, v, LANES_TILE, contiguous(v) && v.extent / LANES_TILE >= 4);
   return tiled;
 }
 

@@ -67,6 +67,8 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
 export const wasmCompiler: KernelCompiler = {
   name: 'wasm',
   maxBuffers: 32,
+  // Lane nests run four iterations of a loop in f32x4 lanes: 4x4 tiles around a contiguous loop.
+  registerTiles: 'lanes',
   compile: (ir) => compileWasm(ir),
   memory: {
     reserve(bytes) {
