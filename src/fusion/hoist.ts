@@ -27,8 +27,12 @@ import { Lowerer } from './lower.js';
 
 /** Movement ops that commute with an elementwise product (pad does too, but guards its reads). */
 const COMMUTES = new Set(['reshape', 'expand', 'permute']);
-/** The hoisted product must be at most this fraction of the contraction's terms to pay. */
-const MAX_HOISTED_FRACTION = 1 / 4;
+/**
+ * Each element of the hoisted product must serve at least this many terms of the sum (a batch
+ * of 32 or more): below it, storing the product costs about what recomputing it does, and the
+ * scheduler's own choice (recompute cheap products inline) stands.
+ */
+const MIN_REUSE = 32;
 
 interface Factors {
   scale: number;
@@ -126,7 +130,7 @@ function hoistFrom(sum: Node, keep: ReadonlySet<Node>, isLeaf: (n: Node) => bool
     if (invariant.length < 2 || invariant.length === factors.length) continue;
     const axes = new Set(invariant.flatMap((k) => [...deps[k]]));
     const size = [...axes].reduce((p, axis) => p * shape[axis], 1);
-    if (size > terms * MAX_HOISTED_FRACTION) continue;
+    if (size * MIN_REUSE > terms) continue;
     // The smallest product is the one a batch shares: computed once, read by every example.
     if (!best || size < best.size || (size === best.size && invariant.length > best.invariant.length)) best = { invariant, axes, size };
   }
