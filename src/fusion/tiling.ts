@@ -113,7 +113,10 @@ export type RegisterTiles = 'unrolled' | 'lanes';
 export function tileForRegisters(draft: Draft, tiles: RegisterTiles = 'unrolled'): Draft {
   if (draft.kind !== 'map' || draft.loops.length === 0) return draft;
   const reductions = reductionsOf(draft).filter((r) => r.loops.reduce((n, l) => n * l.extent, 1) >= MIN_REDUCTION_TRIPS);
-  if (tiles === 'lanes') return tileForLanes(draft, reductions);
+  // A short reduction (a matvec over 8 inputs, say) is mostly its epilogue: a 4x4 tile would
+  // copy that 16 times for little reuse, so it keeps the scalar tile.
+  const longest = Math.max(0, ...reductions.map((r) => r.loops.reduce((n, l) => n * l.extent, 1)));
+  if (tiles === 'lanes' && longest >= MIN_LANES_REDUCTION) return tileForLanes(draft, reductions);
   const dependsOn = (v: LoopVar) => reductions.some((r) => r.vars.includes(v));
   const inner = draft.loops[draft.loops.length - 1];
   if (!dependsOn(inner)) return draft;
@@ -128,6 +131,8 @@ export function tileForRegisters(draft: Draft, tiles: RegisterTiles = 'unrolled'
   return tiled;
 }
 
+/** Reductions shorter than this keep the scalar tile under 'lanes' (see tileForRegisters). */
+const MIN_LANES_REDUCTION = 16;
 /** Tile factor per loop of a lanes tile (4 x 4 f32x4 accumulators, as a hand-written kernel has). */
 const LANES_TILE = 4;
 
