@@ -221,10 +221,13 @@ test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with th
   const a = randn([16, 8], { seed: 11 });
   const x = randn([12, 8], { seed: 12 });
   const w = randn([8, 12], { seed: 13 });
-  for (const t of [a, x, w]) t.dataSync();
+  // A batch of 32: the Hessian's invariant products are hoisted (S [32, H] x P [H, D, D]).
+  const batch = randn([32, 8], { seed: 16 });
+  for (const t of [a, x, w, batch]) t.dataSync();
   const f = (v: Tensor) => a.matmul(v).add(1).tanh().sum();
   const programs = [
     () => vmap(hessian(f))(x) as Tensor,
+    () => vmap(hessian(f))(batch) as Tensor,
     () => x.matmul(w).tanh(),
     () => x.matmul(w).exp().max({ axis: 1 }),
     () => w.transpose().matmul(x.transpose()).mul(0.5).sqrt().abs(),

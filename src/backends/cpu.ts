@@ -8,6 +8,7 @@ import { DeviceError } from '../lazy/errors.js';
 import type { KernelIR } from '../fusion/kernel.js';
 import type { CompiledKernel } from '../fusion/program.js';
 import type { Device, KernelMemory } from './device.js';
+import type { RegisterTiles } from '../fusion/tiling.js';
 
 export interface CpuDeviceOptions {
   /** Kernel code generation; absent for a device that never compiles (the interpreter). */
@@ -15,6 +16,8 @@ export interface CpuDeviceOptions {
   readonly maxBuffers?: number;
   /** The linear memory kernels run in (wasm); absent: kernels run on the arrays themselves. */
   readonly linearMemory?: KernelMemory;
+  /** How the scheduler shapes register tiles for this device's kernels (caps.registerTiles). */
+  readonly registerTiles?: RegisterTiles;
 }
 
 /** A CPU device named `name` (see the module comment). */
@@ -22,7 +25,7 @@ export function cpuDevice(name: string, options: CpuDeviceOptions = {}): Device<
   const { compile, linearMemory } = options;
   return {
     name,
-    caps: { float64: true, syncRead: true, kernelForm: 'loops', maxBuffers: options.maxBuffers ?? 32, memory: linearMemory ? 'linear' : 'host' },
+    caps: { float64: true, syncRead: true, kernelForm: 'loops', maxBuffers: options.maxBuffers ?? 32, memory: linearMemory ? 'linear' : 'host', ...(options.registerTiles ? { registerTiles: options.registerTiles } : {}) },
     linearMemory,
     alloc: allocate,
     upload: (data) => data,

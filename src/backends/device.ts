@@ -29,6 +29,7 @@
 import type { DType, TypedArray } from '../lazy/dtype.js';
 import { ArgumentError, DeviceError } from '../lazy/errors.js';
 import type { KernelIR } from '../fusion/kernel.js';
+import type { RegisterTiles } from '../fusion/tiling.js';
 
 /** How a device runs a kernel: serial loop nests (CPU: js, wasm) or a grid of threads (GPU). */
 export type KernelForm = 'loops' | 'grid';
@@ -55,6 +56,8 @@ export interface DeviceCaps {
   /** The most buffers (outputs and inputs) one kernel may take; sibling merging stays within it. */
   readonly maxBuffers: number;
   readonly memory: MemoryKind;
+  /** How the scheduler shapes a kernel's register tiles for this device (default 'unrolled'; wasm: 'lanes'). */
+  readonly registerTiles?: RegisterTiles;
 }
 
 /** A handle on device memory holding elements of one dtype; only its device looks inside. */

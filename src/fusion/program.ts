@@ -15,6 +15,7 @@ import { sizeOf } from '../lazy/shape.js';
 import { Storage, type Device, type DeviceBuffer, type Executable, type KernelMemory } from '../backends/device.js';
 import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
+import type { RegisterTiles } from './tiling.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
 import { factoringSwitch } from './factor.js';
 import { describeProgram, describeStep, type Plan } from './explain.js';
@@ -283,7 +284,7 @@ export function programFor(roots: readonly Node[], device: Device): { program: P
   const cacheKey = `${deviceKey(device)}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers }), device);
+    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, registerTiles: device.caps.registerTiles }), device);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };

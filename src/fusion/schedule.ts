@@ -30,7 +30,8 @@ import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js
 import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
-import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters } from './tiling.js';
+import { hoistInvariantProducts } from './hoist.js';
+import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters, type RegisterTiles } from './tiling.js';
 
 /** Work below this cost (in additions per element) is recomputed rather than stored. */
 const EXPENSIVE = 8;
@@ -96,6 +97,8 @@ export interface Schedule {
 export interface ScheduleOptions {
   /** The most buffers (inputs + outputs) one kernel may take. */
   readonly maxBuffers: number;
+  /** How register tiles are shaped for the compiler (default 'unrolled'). */
+  readonly registerTiles?: RegisterTiles;
 }
 
 /** A kernel under construction: its outputs, loops and the expressions they store. */
@@ -600,7 +603,10 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const original = topoSort(roots, isInputLeaf);
   const leaves = original.filter(isInputLeaf);
   // Kernels compute the factored DAG; a root that factoring rebuilt is reported as itself.
-  const factoring = factorBroadcasts(roots, isInputLeaf, feedsEquality(original));
+  const equalities = feedsEquality(original);
+  const broadcasts = factorBroadcasts(roots, isInputLeaf, equalities);
+  const hoisting = hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store);
+  const factoring = { roots: hoisting.roots, store: new Set([...broadcasts.store, ...hoisting.store]) };
   const factored = factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
   const work = factored ? factoring.roots : roots;
   const originalRoot = new Map(work.flatMap((r, i) => (r !== roots[i] ? [[r, roots[i]] as const] : [])));
@@ -659,7 +665,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       kernel = callKernel(g.outputs[0]);
     } else {
       const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
-      kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
+      kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)), options.registerTiles)));
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
     const original = (n: Node) => originalRoot.get(n) ?? n;

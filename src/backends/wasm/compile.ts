@@ -211,6 +211,8 @@ class BodyEmitter {
   private readonly outerChoice = new Set<string>();
   /** Loops compiled as four iterations in lanes, by index name (for explain and tests). */
   readonly laneLoops: string[] = [];
+  /** relaxed_madd instructions emitted (for explain and tests). */
+  fusedMultiplyAdds = 0;
   /** Loop nests the cost model has looked at. */
   private readonly analyzed = new Set<string>();
   /** While emitting a loop nest in lanes: the lane loop, and per name its vector local or stride. */
@@ -228,6 +230,8 @@ class BodyEmitter {
     private readonly laneLoop?: string | null,
     /** The loop threads split: it runs from the parameter after the buffers to the one after that. */
     private readonly parallel: ParallelLoop | null = null,
+    /** Emit sums of products in lane nests as relaxed_madd (see WasmOptions.fma). */
+    private readonly fma = false,
   ) {
     const definitions = new Map<string, readonly Operand[]>();
     const pending: string[] = [];
@@ -249,6 +253,46 @@ class BodyEmitter {
       this.roundedAtOnce.add(name);
       mark(definitions.get(name) ?? []);
     }
+    if (fma) this.findFusedProducts(ir.body);
+  }
+
+  /**
+   * Products a sum takes in the same loop body, used nowhere else: `t = a * b; r =
+   * convert.float32(t); acc += r` becomes one relaxed_madd(a, b, acc) in a lane nest.
+   */
+  private readonly fusedSummands = new Map<string, readonly [Operand, Operand]>();
+  /** The lets (products and their roundings) a fused summand replaces. */
+  private readonly fusedLets = new Set<string>();
+
+  private findFusedProducts(body: readonly Stmt[]): void {
+    const uses = new Map<string, number>();
+    const count = (o: Operand) => typeof o === 'string' && uses.set(o, (uses.get(o) ?? 0) + 1);
+    const walk = (list: readonly Stmt[]): void => {
+      for (const st of list) {
+        if (st.kind === 'loop') walk(st.body);
+        else if (st.kind === 'let') operandsOf(st.value).forEach(count);
+        else if (st.kind === 'accumulate' || st.kind === 'store' || st.kind === 'scatterAdd') count(st.value);
+        if (st.kind === 'store' || st.kind === 'scatterAdd') count(st.index);
+      }
+    };
+    walk(body);
+    const visit = (list: readonly Stmt[]): void => {
+      const local = new Map<string, Value>();
+      for (const st of list) {
+        if (st.kind === 'loop') visit(st.body);
+        else if (st.kind === 'let') local.set(st.name, st.value);
+        else if (st.kind === 'accumulate' && st.op === 'sum' && !st.wrapsInt32 && typeof st.value === 'string' && uses.get(st.value) === 1) {
+          const rounded = local.get(st.value);
+          if (rounded?.kind !== 'convert' || rounded.dtype !== 'float32' || typeof rounded.arg !== 'string' || uses.get(rounded.arg) !== 1) continue;
+          const product = local.get(rounded.arg);
+          if (product?.kind !== 'prim' || product.op !== 'mul' || product.dtype !== 'float32') continue;
+          if (this.roundedAtOnce.has(st.value) || this.roundedAtOnce.has(rounded.arg)) continue;
+          this.fusedSummands.set(st.value, [product.args[0], product.args[1]]);
+          this.fusedLets.add(st.value).add(rounded.arg);
+        }
+      }
+    };
+    visit(body);
   }
 
   private newLocal(type: ValType): number {
@@ -853,6 +897,8 @@ class BodyEmitter {
       switch (st.kind) {
         case 'let': {
           const v = st.value;
+          // A product a fused multiply-add takes (its accumulate computes it).
+          if (this.fusedLets.has(st.name) && nest.varying.has(st.name)) break;
           if (!nest.varying.has(st.name) && v.kind === 'load' && nest.splatted.has(st.name) && !nest.usedByUniform.has(st.name) && this.ir.buffers[v.buffer].dtype === 'float32') {
             // A uniform float32 load only lanes use: one element loaded into all four.
             const [lo, hi] = this.rangeOf(v.index);
@@ -945,6 +991,14 @@ class BodyEmitter {
           if (v === undefined || st.wrapsInt32) throw new NotVectorizable();
           if (st.op === 'sum' && !this.roughSummand(st.value)) throw new NotVectorizable();
           if (this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
+          const fused = typeof st.value === 'string' && nest.varying.has(st.value) ? this.fusedSummands.get(st.value) : undefined;
+          if (fused) {
+            this.laneOf(fused[0]);
+            this.laneOf(fused[1]);
+            c.get(v).simd(Simd.f32x4_relaxed_madd).set(v);
+            this.fusedMultiplyAdds++;
+            break;
+          }
           c.get(v);
           this.laneOf(st.value);
           c.simd(st.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(v);
@@ -1096,6 +1150,8 @@ export interface WasmKernelModule {
    * after the buffers' addresses, the first and the end of that loop's iterations to run.
    */
   readonly parallel: ParallelLoop | null;
+  /** How many sums of products are `f32x4.relaxed_madd` (WasmOptions.fma). */
+  readonly fusedMultiplyAdds: number;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1113,10 +1169,34 @@ export const SIMD_SUPPORTED: boolean = (() => {
   }
 })();
 
+/**
+ * Whether this engine validates relaxed SIMD's `f32x4.relaxed_madd` (Node 22 and current
+ * browsers by default; Node 20 only with --experimental-wasm-relaxed-simd).
+ */
+export const RELAXED_SIMD_SUPPORTED: boolean = SIMD_SUPPORTED && (() => {
+  const builder = new ModuleBuilder(null);
+  const fn = builder.declare({ params: [], results: [] });
+  const code = new Code();
+  for (let k = 0; k < 3; k++) f32x4Const(code, 1);
+  code.simd(Simd.f32x4_relaxed_madd).op(Op.drop);
+  fn.define([], code);
+  try {
+    return WebAssembly.validate(builder.encode());
+  } catch {
+    return false;
+  }
+})();
+
 /** How a kernel is compiled (for tests and benchmarks; the defaults are what the backend uses). */
 export interface WasmOptions {
   /** f32x4 lanes (default: where the engine has SIMD). */
   readonly simd?: boolean;
+  /**
+   * Sums of products in lane nests as `f32x4.relaxed_madd` (default: where the engine has
+   * relaxed SIMD). Fused or not is the engine's choice: a fused product-sum rounds once where
+   * the reference rounds twice, within the float32 tolerance sums are compared at.
+   */
+  readonly fma?: boolean;
   /** The loop whose iterations run four at a time in lanes with its nest (null: none); default: the cost model's choice. */
   readonly laneLoop?: string | null;
   /** false: no parallel loop (the kernel takes only the buffers' addresses). */
@@ -1133,10 +1213,11 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   const wantedHelpers = new Set<Helper>();
   const wantedMath = new Set<ImportedMath>();
   const simd = options.simd ?? SIMD_SUPPORTED;
+  const fma = simd && (options.fma ?? RELAXED_SIMD_SUPPORTED);
   const recorder = new BodyEmitter(ir, {
     helper: (h) => (wantedHelpers.add(h), 0),
     math: (m) => (wantedMath.add(m), 0),
-  }, simd, options.laneLoop, parallel);
+  }, simd, options.laneLoop, parallel, fma);
   recorder.stmts(ir.body);
   const helpers = withDependencies(wantedHelpers);
   for (const h of helpers) {
@@ -1168,10 +1249,10 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     HELPER_DEFS[h].body(code, callee);
     helperFns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  const body = new BodyEmitter(ir, callee, simd, options.laneLoop, parallel);
+  const body = new BodyEmitter(ir, callee, simd, options.laneLoop, parallel, fma);
   body.stmts(ir.body);
   kernelFn.define(body.locals, body.code);
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops, laneLoops: body.laneLoops, parallel };
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops, laneLoops: body.laneLoops, parallel, fusedMultiplyAdds: body.fusedMultiplyAdds };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -1187,7 +1268,7 @@ export function emitHelperModule(wanted: readonly Helper[], sharedMemory = false
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null, fusedMultiplyAdds: 0 };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

@@ -45,7 +45,16 @@ export const Simd = {
   f32x4_abs: 224, f32x4_neg: 225, f32x4_sqrt: 227,
   f32x4_add: 228, f32x4_sub: 229, f32x4_mul: 230, f32x4_div: 231, f32x4_min: 232, f32x4_max: 233,
   f64x2_add: 240, i32x4_trunc_sat_f32x4_s: 248, f32x4_convert_i32x4_s: 250,
+  /** Relaxed SIMD (Node 22 by default; Node 20 behind --experimental-wasm-relaxed-simd): a*b + c, fused or not. */
+  f32x4_relaxed_madd: 261,
 } as const;
+
+// One scratch cell per width for IEEE encodings: a fresh typed array per constant made
+// emitting a kernel with inline f32x4 approximations mostly garbage collection.
+const SCRATCH_F32 = new Float32Array(1);
+const SCRATCH_F32_BYTES = new Uint8Array(SCRATCH_F32.buffer);
+const SCRATCH_F64 = new Float64Array(1);
+const SCRATCH_F64_BYTES = new Uint8Array(SCRATCH_F64.buffer);
 
 /** A growable byte buffer with the encodings WebAssembly uses. */
 export class Bytes {
@@ -102,11 +111,13 @@ export class Bytes {
   }
 
   f32(v: number): this {
-    return this.bytes(new Uint8Array(new Float32Array([v]).buffer));
+    SCRATCH_F32[0] = v;
+    return this.bytes(SCRATCH_F32_BYTES);
   }
 
   f64(v: number): this {
-    return this.bytes(new Uint8Array(new Float64Array([v]).buffer));
+    SCRATCH_F64[0] = v;
+    return this.bytes(SCRATCH_F64_BYTES);
   }
 
   name(s: string): this {

@@ -74,7 +74,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
       fn(...bases);
       for (const i of outputs) wasmArena.read(bases[i], buffers[i]);
     },
-    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.fusedMultiplyAdds ? `, ${module.fusedMultiplyAdds} relaxed_madd` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
   };
   return kernel;
 }
@@ -84,6 +84,8 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
  * its buffers out in the arena's memory, where the kernels run.
  */
 export const wasmDevice = cpuDevice('wasm', {
+  // Lane nests run four iterations of a loop in f32x4 lanes: 4x4 tiles around a contiguous loop.
+  registerTiles: 'lanes',
   compile: (ir) => compileWasm(ir),
   maxBuffers: 32,
   linearMemory: {

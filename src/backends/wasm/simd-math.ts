@@ -14,8 +14,7 @@ export function f32x4Const(c: Code, v: number): void {
 
 function i32x4Const(c: Code, v: number): void {
   c.simd(Simd.v128_const);
-  const bytes = new Uint8Array(new Int32Array([v, v, v, v]).buffer);
-  c.bytes(bytes);
+  for (let i = 0; i < 4; i++) c.byte(v).byte(v >> 8).byte(v >> 16).byte(v >> 24);
 }
 
 /** Horner on lanes: pushes sum coeffs[i] * x^i (x read from local `x`). */

@@ -1,0 +1,151 @@
+/**
+ * Single kernels of the wasm backend, one thread, against tfjs-backend-wasm 4.22 (its own
+ * SIMD build, one thread) and jax-js 0.1.25 (wasm device) where they have the op:
+ *
+ *  - matmul n x n, n = 64 .. 1024: GFLOP/s (2 n^3 per product);
+ *  - elementwise x * 2 + y and a row reduction sum(x, axis 1) over 4M float32 (16 MB per
+ *    operand): GB/s read.
+ *
+ * functs is measured twice: end to end (a jitted call with its inputs copied into the wasm
+ * memory and its output copied out, as a user sees it) and the kernel alone (`runAt` on buffers
+ * already in the memory: what the generated code does; the copies go once a program's buffers
+ * live in the memory across calls, the device seam's work). Peers are measured end to end on
+ * device-resident inputs (tfjs: dataSync of the result; jax-js: await data()).
+ * Samples are interleaved round-robin (the machine is a shared 2-core VM); each sample repeats
+ * the call for SAMPLE_MS. Medians with the spread (min-max of the samples).
+ *
+ *   npx tsx bench/wasm-kernels.ts                 # 7 samples of 250 ms
+ *   SAMPLES=11 SAMPLE_MS=400 SIZES=256,512 npx tsx bench/wasm-kernels.ts
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import * as jax from '@jax-js/jax';
+import { jit, tensor, withBackend, type Tensor } from '../src/index.js';
+import { programFor } from '../src/fusion/program.js';
+import { RELAXED_SIMD_SUPPORTED } from '../src/backends/wasm/compile.js';
+import { wasmArena, wasmDevice, type WasmKernel } from '../src/backends/wasm/index.js';
+
+const SAMPLES = Number(process.env.SAMPLES ?? 7);
+const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 250);
+const MATMUL_SIZES = (process.env.SIZES ?? '64,128,256,512,1024').split(',').map(Number);
+const STREAM = 4 * 1024 * 1024;
+
+interface Entry {
+  name: string;
+  run: () => unknown | Promise<unknown>;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function sample(run: Entry['run']): Promise<number> {
+  const t0 = performance.now();
+  let iterations = 0;
+  let elapsed = 0;
+  do {
+    await run();
+    iterations++;
+    elapsed = performance.now() - t0;
+  } while (elapsed < SAMPLE_MS);
+  return elapsed / iterations;
+}
+
+/** Interleaved samples of every entry; prints rate = work / seconds as median (min-max). */
+async function measure(title: string, entries: readonly Entry[], work: number, unit: string): Promise<void> {
+  for (const e of entries) for (let i = 0; i < 2; i++) await e.run();
+  const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
+  for (let s = 0; s < SAMPLES; s++) for (const e of entries) times.get(e.name)!.push(await sample(e.run));
+  console.log(title);
+  for (const e of entries) {
+    const ms = times.get(e.name)!;
+    const rate = (t: number) => work / (t / 1000) / 1e9;
+    console.log(`  ${e.name.padEnd(26)} ${rate(median(ms)).toFixed(2).padStart(7)} ${unit} (samples ${rate(Math.max(...ms)).toFixed(2)}-${rate(Math.min(...ms)).toFixed(2)}), ${median(ms).toFixed(3)} ms`);
+  }
+}
+
+function filledArray(size: number, seed: number): Float32Array<ArrayBuffer> {
+  const data = new Float32Array(size);
+  for (let i = 0; i < size; i++) data[i] = Math.sin(seed + 0.37 * i);
+  return data;
+}
+
+/** The functs wasm program of a lazy result, its kernels run alone on buffers in the wasm memory. */
+function kernelAlone(build: () => Tensor): () => void {
+  const root = withBackend('wasm', () => build().node);
+  const { program, leaves } = programFor([root], wasmDevice);
+  const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];
+  const steps = program.steps.map((step) => {
+    const args = step.slots.map((s) => slots[s]);
+    if (!('runAt' in step.kernel)) throw new Error(`not a wasm kernel: ${step.kernel.source.slice(0, 80)}`);
+    return { kernel: step.kernel as WasmKernel, args };
+  });
+  // Every buffer of every step laid out at once, then only the kernels run.
+  const all = steps.flatMap((s) => s.args);
+  const bases = wasmArena.layout(all);
+  all.forEach((a, i) => wasmArena.write(bases[i], a));
+  let at = 0;
+  const calls = steps.map((s) => {
+    const mine = bases.slice(at, at + s.args.length);
+    at += s.args.length;
+    return () => s.kernel.runAt(...mine);
+  });
+  return () => calls.forEach((c) => c());
+}
+
+await tf.setBackend('wasm');
+setThreadsCount(1);
+await tf.ready();
+const devices = await jax.init('wasm');
+if (!devices.includes('wasm')) throw new Error('jax-js wasm device unavailable');
+jax.defaultDevice('wasm');
+const np = jax.numpy;
+
+console.log(`wasm kernels, one thread; relaxed_madd ${RELAXED_SIMD_SUPPORTED ? 'on' : 'off (engine has no relaxed SIMD)'}; ${SAMPLES} interleaved samples of ${SAMPLE_MS} ms; tfjs backend ${tf.getBackend()}`);
+
+for (const n of MATMUL_SIZES) {
+  const [a, b] = [filledArray(n * n, 1), filledArray(n * n, 2)];
+  const [fa, fb] = [tensor(a, { shape: [n, n] }), tensor(b, { shape: [n, n] })];
+  const mm = jit((x: Tensor, y: Tensor) => x.matmul(y));
+  const [ta, tb] = [tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])];
+  const [ja, jb] = [np.array(a, { shape: [n, n], dtype: np.float32 }), np.array(b, { shape: [n, n], dtype: np.float32 })];
+  const jmm = jax.jit((x: jax.Array, y: jax.Array) => np.matmul(x, y));
+  await measure(`matmul ${n}x${n} (GFLOP/s)`, [
+    { name: 'functs wasm (end to end)', run: () => withBackend('wasm', () => (mm(fa, fb) as Tensor).dataSync()) },
+    { name: 'functs wasm (kernel alone)', run: kernelAlone(() => fa.matmul(fb)) },
+    { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.matMul(ta, tb)).dataSync() },
+    { name: 'jax-js wasm', run: async () => await jmm(ja.ref, jb.ref).data() },
+  ], 2 * n ** 3, 'GFLOP/s');
+}
+
+{
+  const [x, y] = [filledArray(STREAM, 3), filledArray(STREAM, 4)];
+  const [fx, fy] = [tensor(x, { shape: [STREAM] }), tensor(y, { shape: [STREAM] })];
+  const axpy = jit((p: Tensor, q: Tensor) => p.mul(2).add(q));
+  const [tx, ty] = [tf.tensor1d(x), tf.tensor1d(y)];
+  const [jx, jy] = [np.array(x, { shape: [STREAM], dtype: np.float32 }), np.array(y, { shape: [STREAM], dtype: np.float32 })];
+  const jaxpy = jax.jit((p: jax.Array, q: jax.Array) => p.mul(2).add(q));
+  await measure(`elementwise x * 2 + y, 4M float32 (GB/s read, 2 x 16 MB)`, [
+    { name: 'functs wasm (end to end)', run: () => withBackend('wasm', () => (axpy(fx, fy) as Tensor).dataSync()) },
+    { name: 'functs wasm (kernel alone)', run: kernelAlone(() => fx.mul(2).add(fy)) },
+    { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.add(tf.mul(tx, 2), ty)).dataSync() },
+    { name: 'jax-js wasm', run: async () => await jaxpy(jx.ref, jy.ref).data() },
+  ], 8 * STREAM, 'GB/s');
+
+  const rows = 4096;
+  const cols = STREAM / rows;
+  const fm = tensor(x, { shape: [rows, cols] });
+  const rowSum = jit((p: Tensor) => p.sum({ axis: 1 }));
+  const tm = tf.tensor2d(x, [rows, cols]);
+  const jm = np.array(x, { shape: [rows, cols], dtype: np.float32 });
+  const jsum = jax.jit((p: jax.Array) => np.sum(p, 1));
+  await measure(`reduction sum over rows of [${rows}, ${cols}] float32 (GB/s read, 16 MB)`, [
+    { name: 'functs wasm (end to end)', run: () => withBackend('wasm', () => (rowSum(fm) as Tensor).dataSync()) },
+    { name: 'functs wasm (kernel alone)', run: kernelAlone(() => fm.sum({ axis: 1 })) },
+    { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.sum(tm, 1)).dataSync() },
+    { name: 'jax-js wasm', run: async () => await jsum(jm.ref).data() },
+  ], 4 * STREAM, 'GB/s');
+}
