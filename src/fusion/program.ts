@@ -31,6 +31,10 @@ export interface KernelCompiler {
   readonly name: string;
   /** The most buffers one kernel may take. */
   readonly maxBuffers: number;
+  /** The most outputs one kernel may write (unbounded when absent). */
+  readonly maxOutputs?: number;
+  /** How its kernels run: serial loop nests (default) or one thread per output element. */
+  readonly kernelForm?: 'loops' | 'grid';
   compile(ir: KernelIR): CompiledKernel;
   /**
    * The memory the compiled kernels run in, where it is not the JavaScript heap
@@ -39,6 +43,11 @@ export interface KernelCompiler {
    * in and the roots out.
    */
   readonly memory?: KernelMemory;
+  /**
+   * Runs whole programs itself, for a compiler whose kernels keep their data on a device
+   * between steps (gpu.js textures): leaves in, the roots' values out.
+   */
+  readonly runProgram?: (program: Program, leafValues: readonly TypedArray[]) => TypedArray[];
 }
 
 /** A memory kernels run in: `reserve` grows it to at least `bytes` and returns its buffer now. */
@@ -79,6 +88,8 @@ export interface Program {
   readonly memory: MemoryPlan;
   /** The compiler's own memory, where its kernels run (see KernelCompiler.memory). */
   readonly kernelMemory?: KernelMemory;
+  /** The compiler's own runner (see KernelCompiler.runProgram). */
+  readonly runner?: (program: Program, leafValues: readonly TypedArray[]) => TypedArray[];
 }
 
 /** Default byte budget for the arenas of all programs together. */
@@ -256,7 +267,7 @@ export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Progr
   const outputs = plan.roots.map((r) => slotOf.get(r)!);
   const rootBuffers = new Set(outputs.map((slot) => slot - plan.leaves.length));
   const memory = planIntermediates(buffers, steps, plan.leaves.length, rootBuffers);
-  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory, kernelMemory: compiler.memory };
+  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory, kernelMemory: compiler.memory, runner: compiler.runProgram };
 }
 
 /** Arena offsets for the buffers that are neither leaves nor roots, from their lifetimes. */
@@ -281,7 +292,7 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
   const cacheKey = `${compiler.name}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers }), compiler);
+    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers, maxOutputs: compiler.maxOutputs, kernelForm: compiler.kernelForm }), compiler);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };
@@ -289,6 +300,7 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
 
 /** Runs a program on leaf values; returns the value of each root (fresh arrays). */
 export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
+  if (program.runner) return program.runner(program, leafValues);
   if (program.kernelMemory) return runInKernelMemory(program, program.kernelMemory, leafValues);
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
