@@ -47,7 +47,7 @@ export * as linalg from './lazy/ops/decompositions.js';
 export { mseLoss, crossEntropy, type Reduction } from './lazy/ops/loss.js';
 
 // Errors.
-export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, TransformError } from './lazy/errors.js';
+export { FunctsError, ShapeError, DTypeError, IndexError, ArgumentError, TransformError, DeviceError } from './lazy/errors.js';
 
 // Pytrees.
 export { treeMap, treeFlatten, treeUnflatten, treeLeaves, treeStructure, realizeTree as realize, type PyTree, type TreeDef, type TreeLeaf, type MapLeaves } from './lazy/pytree.js';

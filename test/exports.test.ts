@@ -9,7 +9,7 @@ import * as F from '../src/index.js';
 
 const expected = [
   // tensors, errors, backends
-  'Tensor', 'asTensor', 'FunctsError', 'ShapeError', 'DTypeError', 'IndexError', 'ArgumentError', 'TransformError',
+  'Tensor', 'asTensor', 'FunctsError', 'ShapeError', 'DTypeError', 'IndexError', 'ArgumentError', 'TransformError', 'DeviceError',
   'setBackend', 'withBackend', 'backendNames', 'explain', 'registerGpuJs', 'cacheInfo', 'clearCaches', 'setCacheLimits',
   // creation
   'tensor', 'full', 'zeros', 'ones', 'zerosLike', 'onesLike', 'arange', 'linspace', 'eye', 'rand', 'randn', 'random',

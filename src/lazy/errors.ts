@@ -23,6 +23,12 @@ export class IndexError extends FunctsError {}
 /** An argument that is malformed: ragged nested arrays, non-finite sizes, bad options. */
 export class ArgumentError extends FunctsError {}
 
+/**
+ * What a device cannot do: reading synchronously from a device that reads back
+ * asynchronously only (await `data()`), a dtype or kernel the device does not support.
+ */
+export class DeviceError extends FunctsError {}
+
 /** A transform used in a way it cannot support (e.g. reading a per-example value under vmap). */
 export class TransformError extends FunctsError {}
 

@@ -1,0 +1,245 @@
+/**
+ * The device seam: what a backend must provide to run functs' kernels, and the Storage a
+ * computed node holds.
+ *
+ * The contract, in order of a run:
+ * - The fusion scheduler turns a DAG into kernels (target-neutral `KernelIR`); the device
+ *   `compile`s each one once (programs cache the result per device and IR text). A device
+ *   with `caps.kernelForm === 'grid'` lowers the IR to threads itself.
+ * - A run `alloc`s its output buffers, `upload`s leaves that live elsewhere (once per
+ *   Storage: the copy is cached), and `launch`es the kernels in order. `launch` returns as
+ *   soon as the work is *ordered* (a GPU encodes and submits; its queue keeps the order), so
+ *   `realize()` stays synchronous on every device.
+ * - Only reading back may be asynchronous: `read` always works; `readSync` works where
+ *   `caps.syncRead` is true and otherwise throws a DeviceError telling the user to
+ *   `await tensor.data()`.
+ * - `release` hands a buffer back (a device may pool it). A program releases its
+ *   intermediates right after launching the kernels that use them: a device that runs
+ *   asynchronously must not reuse a released buffer before the launches already ordered.
+ *
+ * A backend is built from a device and registered by name, possibly after an async init:
+ * `registerBackend(fusingBackend(device))` (src/fusion/program.ts, src/lazy/realize.ts), then
+ * `setBackend(device.name)` or `jit(f, { backend: device.name })`.
+ *
+ * Buffers are opaque to everything but their device (CPU devices use typed arrays). A
+ * Storage is one value's elements on one device (a view: an offset into a buffer it shares
+ * with other views), plus a host copy once one was read or given; `dispose()` releases the
+ * device memory when its last view goes.
+ */
+import type { DType, TypedArray } from '../lazy/dtype.js';
+import { ArgumentError, DeviceError } from '../lazy/errors.js';
+import type { KernelIR } from '../fusion/kernel.js';
+
+/** How a device runs a kernel: serial loop nests (CPU: js, wasm) or a grid of threads (GPU). */
+export type KernelForm = 'loops' | 'grid';
+
+/**
+ * Where a device's buffers and a program's intermediates live:
+ * - `'host'`: buffers are JavaScript typed arrays; a program's intermediates are views of
+ *   one host arena at their memory-plan offsets (js, interp).
+ * - `'linear'`: buffers handed to and from the user are typed arrays, but kernels run in the
+ *   device's own linear memory (`Device.linearMemory`, WebAssembly's): a program lays every
+ *   buffer of a run out there, leaves copied in and roots copied out (wasm).
+ * - `'buffers'`: buffers are device objects (GPU); intermediates are allocated per run and
+ *   released after their last launch (the device pools them).
+ */
+export type MemoryKind = 'host' | 'linear' | 'buffers';
+
+/** What a device declares it can do; the scheduler and the programs plan within it. */
+export interface DeviceCaps {
+  /** float64 buffers and arithmetic (WebGPU has none). */
+  readonly float64: boolean;
+  /** `readSync` works (CPU devices); false where reading back is asynchronous only (GPU). */
+  readonly syncRead: boolean;
+  readonly kernelForm: KernelForm;
+  /** The most buffers (outputs and inputs) one kernel may take; sibling merging stays within it. */
+  readonly maxBuffers: number;
+  readonly memory: MemoryKind;
+}
+
+/** A handle on device memory holding elements of one dtype; only its device looks inside. */
+export type DeviceBuffer = object;
+
+/** A kernel compiled by a device. */
+export interface Executable {
+  /** The generated source, for `explain` and FUNCTS_DEBUG. */
+  readonly source: string;
+}
+
+/** A memory kernels run in (caps.memory 'linear'): `reserve` grows it to at least `bytes` and returns its buffer now. */
+export interface KernelMemory {
+  reserve(bytes: number): ArrayBuffer;
+}
+
+/** The seam every backend's device implements (see the module comment for the contract). */
+export interface Device<B extends DeviceBuffer = DeviceBuffer, E extends Executable = Executable> {
+  readonly name: string;
+  readonly caps: DeviceCaps;
+  /** caps.memory 'linear': the memory kernels run in. */
+  readonly linearMemory?: KernelMemory;
+  /** A buffer of `size` elements of `dtype`, contents unspecified (may come from a pool). */
+  alloc(dtype: DType, size: number): B;
+  /** A buffer holding `data`. Values are immutable, so a host device may keep `data` itself. */
+  upload(data: TypedArray): B;
+  /**
+   * A buffer standing for elements [offset, offset + size) of `buffer`, without a copy where
+   * the device can (a subarray, a binding offset). Released before its parent.
+   */
+  view(buffer: B, offset: number, size: number): B;
+  /** Hands a buffer back; called once per buffer from alloc, upload or view. */
+  release(buffer: B): void;
+  /**
+   * Compiles one kernel (throws DeviceError for a kernel it cannot run, e.g. float64 on
+   * WebGPU). Kernels of kind 'call' (opaque linear algebra) are run by the program itself on
+   * host and linear memory devices; a 'buffers' device receives them here and may refuse.
+   */
+  compile(ir: KernelIR): E;
+  /** Orders a kernel to run on `buffers` (the IR's buffers in order: outputs, then inputs). */
+  launch(exe: E, buffers: readonly B[]): void;
+  /** The buffer's elements, now. Throws DeviceError unless caps.syncRead. May be the device's own memory: copy before handing it out. */
+  readSync(buffer: B): TypedArray;
+  /** The buffer's elements, once every launch ordered before has finished. */
+  read(buffer: B): Promise<TypedArray>;
+}
+
+/**
+ * The DeviceError for reading synchronously from a device that cannot; devices throw it from
+ * `readSync`, and `Tensor.dataSync()` lets it through.
+ */
+export function noSyncRead(device: Device, what: string): DeviceError {
+  return new DeviceError(`${what}: the ${device.name} device cannot read values synchronously; use \`await tensor.data()\` instead of dataSync()/toArray()/item()`);
+}
+
+/** Counts the live views of one allocation, so the memory goes back when the last is disposed. */
+interface Allocation {
+  views: number;
+}
+
+/**
+ * The value of a computed node: `size` elements of `dtype`, held on a device (`buffer` on
+ * `device`), as a host typed array (`device` null: data the user gave, or a value read
+ * back), or both. Views (`view`) share their parent's allocation; values are immutable,
+ * so sharing is safe. Copies made for other devices are cached per device.
+ */
+export class Storage {
+  private host: TypedArray | null;
+  private copies: Map<Device, DeviceBuffer> | null = null;
+  private released = false;
+
+  private constructor(
+    readonly dtype: DType,
+    readonly size: number,
+    /** The device the value lives on; null for a host-only value. */
+    readonly device: Device | null,
+    /** The value's own buffer on `device` (already a view where this Storage is one). */
+    readonly buffer: DeviceBuffer | null,
+    host: TypedArray | null,
+    /** The buffer this one views (released with the last view), or null for an allocation of its own. */
+    private readonly parent: { readonly buffer: DeviceBuffer; readonly allocation: Allocation } | null,
+    private readonly allocation: Allocation,
+  ) {
+    this.host = host;
+  }
+
+  /** A value held in host memory (the user's data); it is uploaded to a device on first use. */
+  static fromHost(data: TypedArray, dtype: DType): Storage {
+    return new Storage(dtype, data.length, null, null, data, null, { views: 1 });
+  }
+
+  /** A value a device computed into `buffer` (which the Storage now owns). */
+  static onDevice(device: Device, buffer: DeviceBuffer, dtype: DType, size: number): Storage {
+    return new Storage(dtype, size, device, buffer, null, null, { views: 1 });
+  }
+
+  /** True once `dispose()` ran: the value is gone. */
+  get disposed(): boolean {
+    return this.released;
+  }
+
+  /** Elements [offset, offset + size) of this value, sharing its memory. */
+  view(offset: number, size: number): Storage {
+    this.check('view');
+    if (!(Number.isInteger(offset) && Number.isInteger(size) && offset >= 0 && size >= 0 && offset + size <= this.size)) {
+      throw new ArgumentError(`Storage.view: elements [${offset}, ${offset + size}) lie outside a value of ${this.size} elements`);
+    }
+    if (offset === 0 && size === this.size) return this.share();
+    const owner = this.parent ?? (this.buffer ? { buffer: this.buffer, allocation: this.allocation } : null);
+    const buffer = this.device && this.buffer ? this.device.view(this.buffer, offset, size) : null;
+    const host = this.host ? this.host.subarray(offset, offset + size) : null;
+    this.allocation.views++;
+    return new Storage(this.dtype, size, this.device, buffer, host, owner, this.allocation);
+  }
+
+  /** The same elements as a new reference to the allocation (disposed separately). */
+  private share(): Storage {
+    this.allocation.views++;
+    const buffer = this.device && this.buffer && this.parent ? this.device.view(this.buffer, 0, this.size) : this.buffer;
+    return new Storage(this.dtype, this.size, this.device, buffer, this.host, this.parent ?? (this.buffer ? { buffer: this.buffer, allocation: this.allocation } : null), this.allocation);
+  }
+
+  /**
+   * The elements as a typed array, now: the host copy, or read from the device (which throws
+   * a DeviceError where it cannot read synchronously). Do not write to it: it may be the
+   * device's memory or shared with other values.
+   */
+  readSync(what = 'dataSync'): TypedArray {
+    this.check(what);
+    if (this.host) return this.host;
+    const device = this.device!;
+    if (!device.caps.syncRead) throw noSyncRead(device, what);
+    const data = device.readSync(this.buffer!);
+    // Host-memory devices hand back their buffer itself: nothing to cache.
+    if (device.caps.memory === 'buffers') this.host = data;
+    return data;
+  }
+
+  /** The elements as a typed array, once the device has computed them (do not write to it). */
+  async read(): Promise<TypedArray> {
+    this.check('data');
+    if (this.host) return this.host;
+    const device = this.device!;
+    const data = await device.read(this.buffer!);
+    if (device.caps.memory === 'buffers' && !this.released) this.host = data;
+    return data;
+  }
+
+  /**
+   * A buffer on `device` holding exactly these elements, for a program's leaf: this value's
+   * own buffer on its device; elsewhere a copy, uploaded once and kept.
+   */
+  bufferOn(device: Device, what = 'realize'): DeviceBuffer {
+    this.check(what);
+    if (device === this.device) return this.buffer!;
+    // Host and linear memory devices take typed arrays: any value readable now will do.
+    const known = this.copies?.get(device);
+    if (known) return known;
+    if (device.caps.memory !== 'buffers' && (this.host || this.device?.caps.memory !== 'buffers')) return device.upload(this.readSync(what));
+    if (!this.host && this.device && !this.device.caps.syncRead) {
+      throw new DeviceError(`${what}: a value computed on the ${this.device.name} device is needed on ${device.name}, and ${this.device.name} cannot read synchronously; \`await tensor.data()\` it first, or compute it on ${device.name}`);
+    }
+    const copy = device.upload(this.readSync(what));
+    (this.copies ??= new Map()).set(device, copy);
+    return copy;
+  }
+
+  /**
+   * Frees the value's device memory (the allocation goes when its last view is disposed);
+   * later use throws an ArgumentError. Disposing twice does nothing.
+   */
+  dispose(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.copies) for (const [device, copy] of this.copies) device.release(copy);
+    this.copies = null;
+    this.host = null;
+    const device = this.device;
+    if (!device || !this.buffer) return;
+    const owner = this.parent;
+    if (owner && owner.buffer !== this.buffer) device.release(this.buffer);
+    if (--this.allocation.views === 0) device.release(owner ? owner.buffer : this.buffer);
+  }
+
+  private check(what: string): void {
+    if (this.released) throw new ArgumentError(`${what}: the tensor's value was freed by dispose(); compute it again, or dispose it only after its last use`);
+  }
+}
