@@ -172,11 +172,16 @@ function* runGrid(kernels: readonly GridKernel[], slots: Slot[], slotOf: (buffer
   }
 }
 
-/** Runs a program: grid kernels on the device, the rest on the CPU; reads back only the roots. */
-function* execute(program: Program, leafValues: readonly TypedArray[]): Steps<TypedArray[]> {
+/**
+ * Runs a program: grid kernels on the device, the rest on the CPU. With `readBack`, the roots
+ * come back as host arrays (the only values read back); without, as they are (device values
+ * the caller deletes). Every other device value made is deleted before it returns.
+ */
+function* execute(program: Program, leafValues: readonly Slot[], readBack: boolean): Steps<Slot[]> {
   const slots: Slot[] = new Array(program.leafCount + program.buffers.length);
   leafValues.forEach((v, i) => (slots[i] = v));
   const made: Slot[] = [];
+  const results: Slot[] = [];
   try {
     for (const step of program.steps) {
       const compiled = step.kernel as GpuJsCompiled;
@@ -188,28 +193,33 @@ function* execute(program: Program, leafValues: readonly TypedArray[]): Steps<Ty
       const args: TypedArray[] = [];
       for (let i = 0; i < step.slots.length; i++) {
         const spec = step.ir.buffers[i];
-        const slot = step.slots[i];
-        if (spec.role === 'output') {
-          args.push(allocate(spec.dtype, spec.size));
-        } else {
-          const value = slots[slot];
-          args.push(isDeviceValue(value) ? yield* readHost(value, spec.dtype, spec.size) : value);
-        }
+        const value = slots[step.slots[i]];
+        if (spec.role === 'output') args.push(allocate(spec.dtype, spec.size));
+        else args.push(isDeviceValue(value) ? yield* readHost(value, spec.dtype, spec.size) : value);
       }
       step.kernel.run(...args);
       step.ir.buffers.forEach((spec, i) => {
         if (spec.role === 'output') slots[step.slots[i]] = args[i];
       });
     }
-    const results: TypedArray[] = [];
     for (const s of program.outputs) {
-      const { dtype, size } = s < program.leafCount ? { dtype: dtypeOf(leafValues[s]), size: leafValues[s].length } : program.buffers[s - program.leafCount];
       const value = slots[s];
-      results.push(isDeviceValue(value) ? yield* readHost(value, dtype, size) : s < program.leafCount ? value.slice() : convertTo(value, dtype));
+      if (!readBack) {
+        results.push(value);
+        continue;
+      }
+      if (s < program.leafCount) {
+        // A root that is a leaf (jit of the identity): read back leaves are host arrays.
+        results.push(isDeviceValue(value) ? value : value.slice());
+        continue;
+      }
+      const { dtype, size } = program.buffers[s - program.leafCount];
+      results.push(isDeviceValue(value) ? yield* readHost(value, dtype, size) : convertTo(value, dtype));
     }
     return results;
   } finally {
-    made.forEach(release);
+    const kept = new Set(readBack ? [] : results);
+    made.filter((m) => !kept.has(m)).forEach(release);
   }
 }
 
@@ -229,8 +239,17 @@ function convertTo(x: TypedArray, dtype: DType): TypedArray {
 }
 
 /** Runs a gpu.js program and waits for the device: the way to run in gpu.js's WebGPU mode. */
-export function runGpuJsProgramAsync(program: Program, leafValues: readonly TypedArray[]): Promise<TypedArray[]> {
-  return drainAsync(execute(program, leafValues));
+export async function runGpuJsProgramAsync(program: Program, leafValues: readonly TypedArray[]): Promise<TypedArray[]> {
+  return (await drainAsync(execute(program, leafValues, true))) as TypedArray[];
+}
+
+/**
+ * Runs a gpu.js program on leaves that may already be on the device (gpu.js `pipeline`
+ * results) and leaves the roots there: for measuring kernel time without transfers. The
+ * caller deletes the returned device values.
+ */
+export function launchGpuJsProgramAsync(program: Program, leaves: readonly unknown[]): Promise<unknown[]> {
+  return drainAsync(execute(program, leaves as Slot[], false));
 }
 
 /** The gpu.js compiler: grid kernels, one output each (gpu.js's kernel maps are not in every mode). */
@@ -241,7 +260,7 @@ export const gpujsCompiler: KernelCompiler = {
   maxOutputs: 1,
   kernelForm: 'grid',
   compile: compileGpuJs,
-  runProgram: (program, leafValues) => drainSync(execute(program, leafValues)),
+  runProgram: (program, leafValues) => drainSync(execute(program, leafValues, true)) as TypedArray[],
 };
 
 export const gpujsBackend = fusingBackend(gpujsCompiler);
