@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import gpujs from 'gpu.js';
 import {
-  ArgumentError, IndexError, explain, gather, grad, hessian, jit, randn, registerGpuJs, tensor, vmap, withBackend,
+  ArgumentError, DeviceError, IndexError, explain, gather, grad, hessian, jit, randn, registerGpuJs, tensor, vmap, withBackend,
   type GpuJsClass, type GpuJsInstance, type GpuJsKernel, type Tensor,
 } from '../src/index.js';
 import { allPrimitives } from '../src/lazy/primitive.js';
@@ -137,7 +137,7 @@ test('registerGpuJs: anything but a GPU class is an ArgumentError naming the fix
  * gpu.js's CPU mode dressed as a GPU: `pipeline` results become device handles that count
  * how often they are read back and deleted.
  */
-function countingGpu(counts: { created: number; read: number; deleted: number }): GpuJsClass {
+function countingGpu(counts: { created: number; read: number; deleted: number }, answersLater = false): GpuJsClass {
   class CountingGPU implements GpuJsInstance {
     private readonly inner: GpuJsInstance = new GPU({ mode: 'cpu' });
     createKernel(source: string, settings: Readonly<Record<string, unknown>>): GpuJsKernel {
@@ -146,7 +146,8 @@ function countingGpu(counts: { created: number; read: number; deleted: number })
         const values = kernel(...args.map((a) => (a instanceof DeviceHandle ? a.values : a))) as Float32Array;
         if (!settings.pipeline) return values;
         counts.created++;
-        return new DeviceHandle(values, counts);
+        const handle = new DeviceHandle(values, counts, answersLater);
+        return answersLater ? Promise.resolve(handle) : handle;
       };
       return Object.assign(wrapped, { kernel: { constructor: { name: 'WebGL2Kernel' } } }) as unknown as GpuJsKernel;
     }
@@ -155,17 +156,17 @@ function countingGpu(counts: { created: number; read: number; deleted: number })
 }
 
 class DeviceHandle {
-  constructor(readonly values: Float32Array, private readonly counts: { read: number; deleted: number }) {}
-  toArray(): Float32Array {
+  constructor(readonly values: Float32Array, private readonly counts: { read: number; deleted: number }, private readonly answersLater: boolean) {}
+  toArray(): Float32Array | Promise<Float32Array> {
     this.counts.read++;
-    return this.values;
+    return this.answersLater ? Promise.resolve(this.values) : this.values;
   }
   delete(): void {
     this.counts.deleted++;
   }
 }
 
-test('gpu.js: values stay on the device between kernels; only the roots are read back, and every device value is freed', () => {
+test('gpu.js: values stay on the device between kernels; a root is read back once when read, intermediates are freed at once and the root on dispose()', () => {
   const counts = { created: 0, read: 0, deleted: 0 };
   assert.equal(registerGpuJs(countingGpu(counts)), 'webgl2');
   const A = randn([16, 8], { seed: 1 }).realize();
@@ -176,10 +177,34 @@ test('gpu.js: values stay on the device between kernels; only the roots are read
   withBackend('gpujs', () => {
     const kernels = explain(vmap(hessian(energy))(X)).kernels.length;
     assert.ok(kernels >= 2, 'the plan has an intermediate');
-    assertFloat32Close(vmap(hessian(energy))(X).dataSync(), want, () => 'vmap(hessian) through device handles');
+    const hessians = vmap(hessian(energy))(X);
+    assertFloat32Close(hessians.dataSync(), want, () => 'vmap(hessian) through device handles');
+    hessians.dataSync();
     assert.equal(counts.created, kernels);
+    // Read once (the host copy is kept); the intermediates are freed, the root stays on the
+    // device for later kernels until the tensor is disposed.
     assert.equal(counts.read, 1);
+    assert.equal(counts.deleted, counts.created - 1);
+    hessians.dispose();
     assert.equal(counts.deleted, counts.created);
   });
+  registerGpuJs(GPU);
+});
+
+test('gpu.js WebGPU-like (every kernel call and read answers with a promise): launches chain, data() reads, dataSync() is a DeviceError', async () => {
+  const counts = { created: 0, read: 0, deleted: 0 };
+  assert.equal(registerGpuJs(countingGpu(counts, true), { mode: 'webgpu' }), 'webgpu');
+  const A = randn([16, 8], { seed: 1 }).realize();
+  const b = randn([16], { seed: 2 }).realize();
+  const energy = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const X = randn([64, 8], { seed: 3 }).realize();
+  const want = withBackend('interp', () => vmap(hessian(energy))(X).dataSync());
+  const hessians = withBackend('gpujs', () => vmap(hessian(energy))(X).realize());
+  assert.throws(() => hessians.dataSync(), DeviceError);
+  assertFloat32Close(await hessians.data(), want, () => 'vmap(hessian) through promised device values');
+  assert.equal(counts.read, 1);
+  hessians.dispose();
+  await new Promise((done) => setTimeout(done, 10));
+  assert.equal(counts.deleted, counts.created);
   registerGpuJs(GPU);
 });

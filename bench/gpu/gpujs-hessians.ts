@@ -25,8 +25,9 @@ import { createRequire } from 'node:module';
 import { create, globals } from 'webgpu';
 import gpujs from 'gpu.js';
 import { hessian, registerGpuJs, tensor, vmap, type GpuJsClass, type Tensor } from '../../src/index.js';
-import { gpujsCompiler, launchGpuJsProgramAsync, runGpuJsProgramAsync } from '../../src/backends/gpujs/index.js';
-import { programFor } from '../../src/fusion/program.js';
+import { gpujsDevice, type GpuJsBuffer } from '../../src/backends/gpujs/index.js';
+import { Storage } from '../../src/backends/device.js';
+import { runProgram } from '../../src/fusion/program.js';
 import { check, makeWorkload, referenceHessians64, type Size } from '../workload.js';
 
 const D = 8;
@@ -60,17 +61,7 @@ console.log(`functs gpu.js backend mode: ${registerGpuJs(GPU, { mode: 'webgpu' }
 const { WebGPUContext } = createRequire(import.meta.url)('gpu.js/src/backend/web-gpu/context.js') as { WebGPUContext: { acquire(): Promise<{ device: { queue: { onSubmittedWorkDone(): Promise<void> } } }> } };
 const { device } = await WebGPUContext.acquire();
 
-/** Uploads a host array once: an identity kernel whose pipeline result stays on the GPU. */
-const uploader = new (gpujs.GPU as unknown as new (s: { mode: string }) => { createKernel(src: string, s: Record<string, unknown>): (...a: unknown[]) => Promise<unknown> })({ mode: 'webgpu' });
-const uploads = new Map<number, (...a: unknown[]) => Promise<unknown>>();
-async function upload(values: Float32Array): Promise<unknown> {
-  let kernel = uploads.get(values.length);
-  if (!kernel) {
-    kernel = uploader.createKernel('function (a) { return a[this.thread.x]; }', { output: [values.length], pipeline: true, immutable: true, precision: 'single' });
-    uploads.set(values.length, kernel);
-  }
-  return kernel(values);
-}
+const { device: gpujsDev, backend } = gpujsDevice()!;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const spread = (xs: number[]) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
@@ -87,19 +78,20 @@ for (const N of sizes) {
   const b = tensor(w.b).realize();
   const energy = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
   const Xchunk = tensor(w.X.subarray(0, chunk * D), { shape: [chunk, D] }).realize();
-  const { program, leaves } = programFor([vmap(hessian(energy))(Xchunk).node], gpujsCompiler);
+  const { program, leaves } = backend.program([vmap(hessian(energy))(Xchunk).node]);
   const xSlot = leaves.findIndex((l) => l === Xchunk.node);
-  const leafValues = leaves.map((l) => l.realized as Float32Array);
+  const leafStorages = leaves.map((l) => l.realized!);
   const xsOf = (c: number) => w.X.subarray(c * chunk * D, (c + 1) * chunk * D);
 
-  // End to end: upload X (as a host leaf), kernels, readback of every Hessian.
+  // End to end: upload of X (a host leaf), the kernels, readback of every Hessian.
   const out = new Float32Array(N * D * D);
   const endToEnd = async () => {
     for (let c = 0; c < chunks; c++) {
-      const values = leafValues.slice();
-      values[xSlot] = xsOf(c);
-      const [hessians] = await runGpuJsProgramAsync(program, values);
-      out.set(hessians as Float32Array, c * chunk * D * D);
+      const storages = leafStorages.slice();
+      storages[xSlot] = Storage.fromHost(xsOf(c), 'float32');
+      const [hessians] = runProgram(program, storages);
+      out.set(await hessians.read(), c * chunk * D * D);
+      hessians.dispose();
     }
   };
   await endToEnd();
@@ -108,18 +100,20 @@ for (const N of sizes) {
   console.log(verdict.message);
   failed ||= !verdict.ok;
 
-  // Kernel time: every leaf on the GPU already.
-  const onDevice = await Promise.all(leafValues.map((v) => upload(v)));
-  const xsOnDevice = await Promise.all(Array.from({ length: chunks }, (_, c) => upload(xsOf(c))));
+  // Kernel time: every leaf on the GPU already (copied there once by a kernel).
+  const resident = (values: Float32Array) => Storage.onDevice(gpujsDev, gpujsDev.resident(values), 'float32', values.length);
+  const onDevice = leafStorages.map((s) => resident(s.readSync() as Float32Array));
+  const xsOnDevice = Array.from({ length: chunks }, (_, c) => resident(xsOf(c)));
   const kernelsOnly = async () => {
-    const made: unknown[] = [];
+    const roots: Storage[] = [];
     for (let c = 0; c < chunks; c++) {
-      const leavesNow = onDevice.slice();
-      leavesNow[xSlot] = xsOnDevice[c];
-      made.push(...(await launchGpuJsProgramAsync(program, leavesNow)));
+      const storages = onDevice.slice();
+      storages[xSlot] = xsOnDevice[c];
+      roots.push(...runProgram(program, storages));
     }
+    for (const r of roots) await gpujsDev.settled(r.buffer as GpuJsBuffer);
     await device.queue.onSubmittedWorkDone();
-    for (const m of made) (m as { delete?(): void }).delete?.();
+    for (const r of roots) r.dispose();
   };
   await kernelsOnly();
 
@@ -139,7 +133,7 @@ for (const N of sizes) {
       `kernel time ${median(kernelMs).toFixed(2)} ms (${spread(kernelMs)}) = ${rate(median(kernelMs))}M Hessians/s; ` +
       `end to end ${median(e2eMs).toFixed(2)} ms (${spread(e2eMs)}) = ${rate(median(e2eMs))}M Hessians/s; medians of ${reps}`,
   );
-  for (const d of [...onDevice, ...xsOnDevice]) (d as { delete?(): void }).delete?.();
+  for (const d of [...onDevice, ...xsOnDevice]) d.dispose();
 }
 
 process.exit(failed ? 1 : 0);

@@ -1,18 +1,25 @@
 /**
- * The gpu.js backend: the fusion scheduler's kernels in grid form (lower.ts), each run as a
- * gpu.js kernel, so they reach WebGL2/WebGL in browsers and, in Node, gpu.js's WebGPU mode
- * (a Dawn device through `navigator.gpu`), its WebAssembly mode or its CPU mode. Values stay
- * on the device between the kernels of a program (`pipeline: true` textures) and only the
- * program's roots are read back. gpu.js is not a dependency of functs: the page or program
- * passes its `GPU` class to `registerGpuJs`, which picks gpu.js's mode (its own automatic
- * choice unless one is given) and reports it; `explain` names it on every kernel.
+ * The gpu.js backend: a Device (src/backends/device.ts) whose kernels are the scheduler's
+ * kernels in grid form (lower.ts), each run as gpu.js kernels, so they reach WebGL2/WebGL in
+ * browsers and, in Node, gpu.js's WebGPU mode (a Dawn device through `navigator.gpu`), its
+ * WebAssembly mode or its CPU mode. Values stay on the device between kernels (`pipeline:
+ * true` results) and are read back only when read. gpu.js is not a dependency of functs:
+ * the page or program passes its `GPU` class to `registerGpuJs`, which picks gpu.js's mode
+ * (its own automatic choice unless one is given) and reports it; `explain` names it on every
+ * kernel.
+ *
+ * A buffer's state is a value now, or a promise of one in gpu.js's WebGPU mode, where every
+ * kernel call answers with a promise: launches then chain on their inputs' promises, which
+ * keeps them ordered and `launch` synchronous, and only `read` waits.
  */
 import { allocate, type DType, type TypedArray } from '../../lazy/dtype.js';
 import { ArgumentError } from '../../lazy/errors.js';
+import { primitiveRule } from '../../lazy/primitive.js';
 import { registerBackend } from '../../lazy/realize.js';
 import type { KernelIR } from '../../fusion/kernel.js';
-import { clearCaches, fusingBackend, type CompiledKernel, type KernelCompiler, type Program } from '../../fusion/program.js';
+import { clearCaches, fusingBackend, type FusingBackend } from '../../fusion/program.js';
 import { compileJs } from '../js/codegen.js';
+import { noSyncRead, type Device, type Executable } from '../device.js';
 import { lowerToGrid, type GridKernel } from './lower.js';
 
 /** What functs needs of a gpu.js kernel (a callable with settings). */
@@ -39,10 +46,33 @@ export interface GpuJsOptions {
   readonly mode?: string;
 }
 
-/** A gpu.js device texture or buffer handle (`pipeline: true` results). */
+/** A gpu.js device texture or buffer handle (a `pipeline: true` result). */
 interface DeviceValue {
   toArray(): unknown;
   delete?(): void;
+}
+
+/** What a buffer holds: its elements on the host, on the device, or both. */
+interface Held {
+  readonly host?: TypedArray;
+  readonly value?: DeviceValue;
+}
+
+/** A gpu.js device buffer: `state` is what it holds, or (WebGPU mode) a promise of it. */
+export interface GpuJsBuffer {
+  readonly dtype: DType;
+  readonly size: number;
+  state: Held | Promise<Held> | null;
+  /** Launches still to read it (WebGPU mode): it is deleted only after them. */
+  readers: Promise<unknown>[];
+}
+
+/** A kernel compiled for gpu.js: its grid kernels, or a host function when it has no grid form. */
+interface GpuJsExecutable extends Executable {
+  /** How many of the kernel's buffers (the first ones) it writes. */
+  readonly outputs: number;
+  readonly grid?: readonly GridKernel[];
+  readonly host?: (...buffers: TypedArray[]) => void;
 }
 
 const KERNEL_CLASS_MODES: Readonly<Record<string, GpuJsMode>> = {
@@ -55,172 +85,193 @@ const KERNEL_CLASS_MODES: Readonly<Record<string, GpuJsMode>> = {
   DevKernel: 'dev',
 };
 
-interface Context {
-  readonly gpu: GpuJsInstance;
-  readonly mode: GpuJsMode;
-  /** gpu.js kernels per grid kernel and argument kinds (an array and a texture compile differently). */
-  readonly kernels: WeakMap<GridKernel, Map<string, GpuJsKernel>>;
-}
-
-let context: Context | undefined;
-
-function activeContext(): Context {
-  if (!context) throw new ArgumentError("gpujs backend: call registerGpuJs(GPU) with gpu.js's GPU class before using it");
-  return context;
-}
-
-/** A kernel compiled for gpu.js: its grid kernels, or none when it runs on the CPU. */
-interface GpuJsCompiled extends CompiledKernel {
-  readonly grid?: readonly GridKernel[];
-}
-
-function compileGpuJs(ir: KernelIR): GpuJsCompiled {
-  const lowered = lowerToGrid(ir);
-  const host = compileJs(ir);
-  if (lowered.kind === 'host') return { run: host.run, source: `// gpu.js: runs on the CPU (${lowered.reason})\n${host.source}` };
-  const { mode } = activeContext();
-  const header = `// gpu.js ${mode}: ${lowered.kernels.length} kernel${lowered.kernels.length > 1 ? 's' : ''}, one thread per output element`;
-  const source = [header, ...lowered.kernels.map((k) => `// writes b${k.output}[${k.size}]\n${k.source}`)].join('\n');
-  // `run` on host arrays (outside a program): upload, compute, read back.
-  const run = (...buffers: TypedArray[]) => {
-    const slots: Slot[] = [...buffers];
-    const it = runGrid(lowered.kernels, slots, (i) => i);
-    drainSync(it);
-    for (const k of lowered.kernels) buffers[k.output].set(drainSync(readHost(slots[k.output], k.dtype, k.size)));
-    for (const k of lowered.kernels) release(slots[k.output]);
-  };
-  return { run, source, grid: lowered.kernels };
-}
-
-type Slot = TypedArray | DeviceValue;
-
-function isDeviceValue(x: Slot): x is DeviceValue {
-  return !ArrayBuffer.isView(x);
-}
-
 function isPromise(x: unknown): x is Promise<unknown> {
   return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
 }
 
-/** Steps that may wait for the device (gpu.js's WebGPU mode answers with promises). */
-type Steps<T> = Generator<Promise<unknown>, T, unknown>;
-
-function drainSync<T>(it: Steps<T>): T {
-  const r = it.next();
-  if (!r.done) {
-    throw new ArgumentError(`gpujs backend: gpu.js's ${context?.mode ?? ''} mode answers asynchronously; synchronous reads (toArray, item, dataSync) need a synchronous mode such as webgl2, webasm or cpu`);
-  }
-  return r.value;
+/** `f(x)`, or a promise of it when `x` is a promise. */
+function then<T, U>(x: T | Promise<T>, f: (value: T) => U | Promise<U>): U | Promise<U> {
+  return isPromise(x) ? (x as Promise<T>).then(f) : f(x as T);
 }
 
-async function drainAsync<T>(it: Steps<T>): Promise<T> {
-  let r = it.next();
-  while (!r.done) r = it.next(await r.value);
-  return r.value;
+function all<T>(xs: readonly (T | Promise<T>)[]): T[] | Promise<T[]> {
+  return xs.some(isPromise) ? Promise.all(xs) : (xs as T[]);
 }
 
-function* settle(x: unknown): Steps<unknown> {
-  return isPromise(x) ? yield x : x;
-}
-
-function asFloat32(x: TypedArray): Float32Array {
-  return x instanceof Float32Array ? x : Float32Array.from(x);
-}
-
-/** A slot's value as a host array of `dtype` (reading a device value back). */
-function* readHost(slot: Slot, dtype: DType, size: number): Steps<TypedArray> {
-  const values = isDeviceValue(slot) ? ((yield* settle(slot.toArray())) as ArrayLike<number>) : slot;
+function convert(values: ArrayLike<number>, dtype: DType, size: number): TypedArray {
   if (values.length < size) throw new Error(`functs internal error: gpu.js returned ${values.length} values for a buffer of ${size}`);
   const out = allocate(dtype, size);
   for (let i = 0; i < size; i++) out[i] = values[i];
   return out;
 }
 
-function release(slot: Slot | undefined): void {
-  if (slot && isDeviceValue(slot)) slot.delete?.();
+/** The elements of a held value on the host (reading the device value back). */
+function hostOf(held: Held, dtype: DType, size: number): TypedArray | Promise<TypedArray> {
+  if (held.host) return held.host;
+  return then(held.value!.toArray() as ArrayLike<number> | Promise<ArrayLike<number>>, (values) => convert(values, dtype, size));
 }
 
-function gpuKernel(ctx: Context, k: GridKernel, args: readonly Slot[]): GpuJsKernel {
-  const kinds = args.map((a) => (isDeviceValue(a) ? 't' : 'a')).join('');
-  let perKind = ctx.kernels.get(k);
-  if (!perKind) ctx.kernels.set(k, (perKind = new Map()));
-  let kernel = perKind.get(kinds);
-  if (!kernel) {
-    kernel = ctx.gpu.createKernel(k.source, {
-      output: [k.size],
-      pipeline: true,
-      immutable: true,
-      precision: 'single',
-      tactic: 'precision',
-      loopMaxIterations: Math.max(1000, k.longestLoop + 1),
-    });
-    perKind.set(kinds, kernel);
+/** A grid kernel's argument: the device value, or the host elements as float32 (gpu.js uploads them). */
+function argumentOf(held: Held): DeviceValue | Float32Array {
+  if (held.value) return held.value;
+  const host = held.host!;
+  return host instanceof Float32Array ? host : Float32Array.from(host);
+}
+
+/** The gpu.js device; `registerGpuJs` makes one per GPU instance. */
+class GpuJsDevice implements Device<GpuJsBuffer, GpuJsExecutable> {
+  readonly name = 'gpujs';
+  readonly caps;
+  /** gpu.js kernels per grid kernel and argument kinds (a texture compiles differently from an array). */
+  private readonly kernels = new WeakMap<GridKernel, Map<string, GpuJsKernel>>();
+  /** Kernels that copy a slice of a device value (views), per (offset, size). */
+  private readonly slicers = new Map<string, GpuJsKernel>();
+
+  constructor(readonly gpu: GpuJsInstance, readonly mode: GpuJsMode) {
+    // WebGL guarantees 16 texture units to a fragment shader; gpu.js keeps a few. One output
+    // per kernel: gpu.js's kernel maps exist only in its GL modes.
+    this.caps = { float64: true, syncRead: mode !== 'webgpu', kernelForm: 'grid', maxBuffers: 12, maxOutputs: 1, memory: 'buffers' } as const;
   }
-  return kernel;
-}
 
-/** Runs grid kernels on slots (`slotOf` maps the IR's buffer numbers to slots). */
-function* runGrid(kernels: readonly GridKernel[], slots: Slot[], slotOf: (buffer: number) => number): Steps<void> {
-  const ctx = activeContext();
-  for (const k of kernels) {
-    const args = k.inputs.map((i) => {
-      const value = slots[slotOf(i)];
-      return isDeviceValue(value) ? value : asFloat32(value);
-    });
-    const out = yield* settle(gpuKernel(ctx, k, args)(...args));
-    slots[slotOf(k.output)] = out as Slot;
+  alloc(dtype: DType, size: number): GpuJsBuffer {
+    return { dtype, size, state: null, readers: [] };
   }
-}
 
-/**
- * Runs a program: grid kernels on the device, the rest on the CPU. With `readBack`, the roots
- * come back as host arrays (the only values read back); without, as they are (device values
- * the caller deletes). Every other device value made is deleted before it returns.
- */
-function* execute(program: Program, leafValues: readonly Slot[], readBack: boolean): Steps<Slot[]> {
-  const slots: Slot[] = new Array(program.leafCount + program.buffers.length);
-  leafValues.forEach((v, i) => (slots[i] = v));
-  const made: Slot[] = [];
-  const results: Slot[] = [];
-  try {
-    for (const step of program.steps) {
-      const compiled = step.kernel as GpuJsCompiled;
-      if (compiled.grid && !step.ir.call) {
-        yield* runGrid(compiled.grid, slots, (i) => step.slots[i]);
-        for (const k of compiled.grid) made.push(slots[step.slots[k.output]]);
-        continue;
+  /** Keeps the host elements; gpu.js uploads them when a kernel first takes them. */
+  upload(data: TypedArray): GpuJsBuffer {
+    return { dtype: dtypeOf(data), size: data.length, state: { host: data }, readers: [] };
+  }
+
+  view(buffer: GpuJsBuffer, offset: number, size: number): GpuJsBuffer {
+    const state = then(this.held(buffer), (held): Held | Promise<Held> => {
+      if (held.host) return { host: held.host.subarray(offset, offset + size) };
+      const key = `${offset}:${size}`;
+      let slicer = this.slicers.get(key);
+      if (!slicer) {
+        slicer = this.gpu.createKernel(`function (a) { return a[this.thread.x + ${offset}]; }`, { output: [size], pipeline: true, immutable: true, precision: 'single' });
+        this.slicers.set(key, slicer);
       }
-      const args: TypedArray[] = [];
-      for (let i = 0; i < step.slots.length; i++) {
-        const spec = step.ir.buffers[i];
-        const value = slots[step.slots[i]];
-        if (spec.role === 'output') args.push(allocate(spec.dtype, spec.size));
-        else args.push(isDeviceValue(value) ? yield* readHost(value, spec.dtype, spec.size) : value);
+      return then(slicer(held.value) as DeviceValue | Float32Array | Promise<DeviceValue | Float32Array>, (value) => resultOf(value, buffer.dtype, size));
+    });
+    return { dtype: buffer.dtype, size, state, readers: [] };
+  }
+
+  release(buffer: GpuJsBuffer): void {
+    const state = buffer.state;
+    buffer.state = null;
+    if (!state) return;
+    const free = () => then(state, (held) => held.value?.delete?.());
+    if (buffer.readers.length) void Promise.all(buffer.readers).then(free, free);
+    else void free();
+  }
+
+  compile(ir: KernelIR): GpuJsExecutable {
+    const outputs = ir.buffers.filter((b) => b.role === 'output').length;
+    if (ir.call) {
+      const call = ir.call;
+      const compute = primitiveRule(call.op).compute!;
+      return { outputs, host: (out, ...inputs) => compute(out, inputs, call), source: `// gpu.js: runs on the CPU (hand-written ${call.op})` };
+    }
+    const lowered = lowerToGrid(ir);
+    if (lowered.kind === 'host') {
+      const js = compileJs(ir);
+      return { outputs, host: js.run, source: `// gpu.js: runs on the CPU (${lowered.reason})\n${js.source}` };
+    }
+    const header = `// gpu.js ${this.mode}: ${lowered.kernels.length} kernel${lowered.kernels.length > 1 ? 's' : ''}, one thread per output element`;
+    return { outputs, grid: lowered.kernels, source: [header, ...lowered.kernels.map((k) => `// writes b${k.output}[${k.size}]\n${k.source}`)].join('\n') };
+  }
+
+  launch(exe: GpuJsExecutable, buffers: readonly GpuJsBuffer[]): void {
+    if (exe.grid) {
+      for (const k of exe.grid) {
+        const inputs = k.inputs.map((i) => buffers[i]);
+        const state = then(all(inputs.map((b) => this.held(b))), (held): Held | Promise<Held> => {
+          const args = held.map(argumentOf);
+          return then(this.gpuKernel(k, args)(...args) as DeviceValue | Float32Array | Promise<DeviceValue | Float32Array>, (value) => resultOf(value, k.dtype, k.size));
+        });
+        this.settle(buffers[k.output], state, inputs);
       }
-      step.kernel.run(...args);
-      step.ir.buffers.forEach((spec, i) => {
-        if (spec.role === 'output') slots[step.slots[i]] = args[i];
+      return;
+    }
+    // No grid form: the kernel runs on the host, on its inputs read back.
+    const { host } = exe;
+    const isOutput = (i: number) => i < exe.outputs;
+    const computed = then(
+      all(buffers.map((b, i) => (isOutput(i) ? null : then(this.held(b), (held) => hostOf(held, b.dtype, b.size))))),
+      (arrays) => {
+        const args = arrays.map((a, i) => a ?? allocate(buffers[i].dtype, buffers[i].size));
+        host!(...args);
+        return args;
+      },
+    );
+    const inputs = buffers.filter((_, i) => !isOutput(i));
+    buffers.forEach((b, i) => {
+      if (isOutput(i)) this.settle(b, then(computed, (args) => ({ host: args[i] })), inputs);
+    });
+  }
+
+  readSync(buffer: GpuJsBuffer): TypedArray {
+    const state = this.held(buffer);
+    if (isPromise(state) || !this.caps.syncRead) throw noSyncRead(this, 'dataSync');
+    const host = hostOf(state, buffer.dtype, buffer.size);
+    if (isPromise(host)) throw noSyncRead(this, 'dataSync');
+    return host;
+  }
+
+  async read(buffer: GpuJsBuffer): Promise<TypedArray> {
+    const held = await this.held(buffer);
+    return hostOf(held, buffer.dtype, buffer.size);
+  }
+
+  /** The buffer's state, settled (resolves once the kernels writing it have been called). */
+  settled(buffer: GpuJsBuffer): Promise<void> {
+    return Promise.resolve(this.held(buffer)).then(() => undefined);
+  }
+
+  /**
+   * A buffer whose elements are on the device already (a copy kernel ran): for measuring
+   * kernels without uploads. gpu.js otherwise uploads host elements at every launch.
+   */
+  resident(data: Float32Array): GpuJsBuffer {
+    const copy = this.gpu.createKernel('function (a) { return a[this.thread.x]; }', { output: [data.length], pipeline: true, immutable: true, precision: 'single' });
+    const state = then(copy(data) as DeviceValue | Float32Array | Promise<DeviceValue | Float32Array>, (value) => resultOf(value, 'float32', data.length));
+    return { dtype: 'float32', size: data.length, state, readers: [] };
+  }
+
+  private held(buffer: GpuJsBuffer): Held | Promise<Held> {
+    if (!buffer.state) throw new Error('functs internal error: a gpu.js buffer was read before it was written, or after it was released');
+    return buffer.state;
+  }
+
+  private settle(output: GpuJsBuffer, state: Held | Promise<Held>, inputs: readonly GpuJsBuffer[]): void {
+    output.state = state;
+    if (isPromise(state)) for (const input of inputs) input.readers.push(state.catch(() => undefined));
+  }
+
+  private gpuKernel(k: GridKernel, args: readonly (DeviceValue | Float32Array)[]): GpuJsKernel {
+    const kinds = args.map((a) => (ArrayBuffer.isView(a) ? 'a' : 't')).join('');
+    let perKind = this.kernels.get(k);
+    if (!perKind) this.kernels.set(k, (perKind = new Map()));
+    let kernel = perKind.get(kinds);
+    if (!kernel) {
+      kernel = this.gpu.createKernel(k.source, {
+        output: [k.size],
+        pipeline: true,
+        immutable: true,
+        precision: 'single',
+        tactic: 'precision',
+        loopMaxIterations: Math.max(1000, k.longestLoop + 1),
       });
+      perKind.set(kinds, kernel);
     }
-    for (const s of program.outputs) {
-      const value = slots[s];
-      if (!readBack) {
-        results.push(value);
-        continue;
-      }
-      if (s < program.leafCount) {
-        // A root that is a leaf (jit of the identity): read back leaves are host arrays.
-        results.push(isDeviceValue(value) ? value : value.slice());
-        continue;
-      }
-      const { dtype, size } = program.buffers[s - program.leafCount];
-      results.push(isDeviceValue(value) ? yield* readHost(value, dtype, size) : convertTo(value, dtype));
-    }
-    return results;
-  } finally {
-    const kept = new Set(readBack ? [] : results);
-    made.filter((m) => !kept.has(m)).forEach(release);
+    return kernel;
   }
+}
+
+/** A kernel's result: a device value, or (gpu.js's CPU and WebAssembly modes) the elements. */
+function resultOf(value: DeviceValue | Float32Array, dtype: DType, size: number): Held {
+  if (!ArrayBuffer.isView(value)) return { value };
+  return { host: dtype === 'float32' && value.length === size ? value : convert(value, dtype, size) };
 }
 
 function dtypeOf(x: TypedArray): DType {
@@ -229,41 +280,6 @@ function dtypeOf(x: TypedArray): DType {
   if (x instanceof Uint8Array) return 'bool';
   return 'float32';
 }
-
-/** A host result of the wrong array type (gpu.js's CPU modes give Float32Arrays for bool outputs). */
-function convertTo(x: TypedArray, dtype: DType): TypedArray {
-  if (dtypeOf(x) === dtype) return x;
-  const out = allocate(dtype, x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i];
-  return out;
-}
-
-/** Runs a gpu.js program and waits for the device: the way to run in gpu.js's WebGPU mode. */
-export async function runGpuJsProgramAsync(program: Program, leafValues: readonly TypedArray[]): Promise<TypedArray[]> {
-  return (await drainAsync(execute(program, leafValues, true))) as TypedArray[];
-}
-
-/**
- * Runs a gpu.js program on leaves that may already be on the device (gpu.js `pipeline`
- * results) and leaves the roots there: for measuring kernel time without transfers. The
- * caller deletes the returned device values.
- */
-export function launchGpuJsProgramAsync(program: Program, leaves: readonly unknown[]): Promise<unknown[]> {
-  return drainAsync(execute(program, leaves as Slot[], false));
-}
-
-/** The gpu.js compiler: grid kernels, one output each (gpu.js's kernel maps are not in every mode). */
-export const gpujsCompiler: KernelCompiler = {
-  name: 'gpujs',
-  // WebGL guarantees 16 texture units for a fragment shader; gpu.js keeps a few.
-  maxBuffers: 12,
-  maxOutputs: 1,
-  kernelForm: 'grid',
-  compile: compileGpuJs,
-  runProgram: (program, leafValues) => drainSync(execute(program, leafValues, true)) as TypedArray[],
-};
-
-export const gpujsBackend = fusingBackend(gpujsCompiler);
 
 /** Runs a tiny kernel to learn which of its modes gpu.js chose. */
 function probeMode(gpu: GpuJsInstance, requested: string | undefined): GpuJsMode {
@@ -279,13 +295,16 @@ function probeMode(gpu: GpuJsInstance, requested: string | undefined): GpuJsMode
   return mode ?? 'cpu';
 }
 
+let current: { device: GpuJsDevice; backend: FusingBackend } | undefined;
+
 /**
  * Registers the gpu.js backend with gpu.js's `GPU` class (functs does not depend on gpu.js:
  * pass the one your page or program loads) and returns the mode gpu.js runs in: 'webgl2' or
  * 'webgl' in browsers, 'headlessgl' in Node with the `gl` package, 'webasm' or 'cpu' where
- * no GL context exists, 'webgpu' when asked for. Select it with `setBackend('gpujs')`.
- * Float32 kernels run on gpu.js; kernels with float64 or int32 arithmetic, random draws,
- * checked gathers, scatters and linear-algebra calls run on the CPU (explain says which).
+ * no GL context exists, 'webgpu' when asked for (reads are then asynchronous: `await
+ * tensor.data()`). Select it with `setBackend('gpujs')`. Float32 kernels run on gpu.js;
+ * kernels with float64 or int32 arithmetic, random draws, checked gathers, scatters and
+ * linear-algebra calls run on the CPU (explain says which).
  * @example
  * import { GPU } from 'gpu.js';
  * registerGpuJs(GPU);          // 'webgl2' in a browser
@@ -296,15 +315,17 @@ export function registerGpuJs(GPU: GpuJsClass, options: GpuJsOptions = {}): GpuJ
   if (typeof GPU !== 'function') throw new ArgumentError(`registerGpuJs: expected gpu.js's GPU class, got ${typeof GPU}; import { GPU } from 'gpu.js'`);
   const gpu = new GPU(options.mode ? { mode: options.mode } : {});
   const mode = probeMode(gpu, options.mode);
-  if (context) context.gpu.destroy?.();
-  context = { gpu, mode, kernels: new WeakMap() };
+  const device = new GpuJsDevice(gpu, mode);
   // Kernels compiled for another GPU instance belong to it.
   clearCaches();
-  registerBackend(gpujsBackend);
+  current = { device, backend: fusingBackend(device) };
+  registerBackend(current.backend);
   return mode;
 }
 
-/** The mode of the registered gpu.js backend, or null when none is registered. */
-export function gpujsMode(): GpuJsMode | null {
-  return context?.mode ?? null;
+/** The registered gpu.js device and backend (for benchmarks), or undefined. */
+export function gpujsDevice(): { device: GpuJsDevice; backend: FusingBackend } | undefined {
+  return current;
 }
+
+export type { GpuJsDevice };
