@@ -60,7 +60,10 @@ function inputs() {
 type Data = ReturnType<typeof inputs>;
 
 /** The same computations in float64, in Node, on the interpreter. */
-function references(d: Data): Record<'fused' | 'hessians' | 'step', number[]> {
+type Case = 'fused' | 'hessians' | 'step' | 'siblingA' | 'siblingB';
+const CASES: readonly Case[] = ['fused', 'hessians', 'step', 'siblingA', 'siblingB'];
+
+function references(d: Data): Record<Case, number[]> {
   return withBackend('interp', () => {
     const f64 = (values: number[], shape?: number[]) => tensor(values, { dtype: 'float64', ...(shape ? { shape } : {}) });
     const x = f64(d.x, d.xShape);
@@ -69,7 +72,10 @@ function references(d: Data): Record<'fused' | 'hessians' | 'step', number[]> {
     const energy = (v: Tensor) => A.matmul(v).add(b).tanh().sum();
     const loss = (v: Tensor) => A.matmul(v).sub(b).square().mean();
     const w = f64(d.w);
+    const X = f64(d.X, d.XShape);
     return {
+      siblingA: Array.from(X.tanh().mul(X).dataSync()),
+      siblingB: Array.from(X.exp().mul(X).dataSync()),
       fused: Array.from(x.mul(0.5).add(1).sin().mul(x.exp()).sum({ axis: 1 }).dataSync()),
       hessians: Array.from(vmap(hessian(energy))(f64(d.X, d.XShape)).dataSync()),
       step: Array.from(w.sub(grad(loss)(w).mul(0.1)).dataSync()),
@@ -103,8 +109,9 @@ interface PageResult {
   elementwise: Record<string, number[]>;
   gpujsMs: number;
   plan: string;
-  cpu: Record<'fused' | 'hessians' | 'step', number[]>;
-  gpujs: Record<'fused' | 'hessians' | 'step', number[]>;
+  siblingKernels: number[];
+  cpu: Record<Case, number[]>;
+  gpujs: Record<Case, number[]>;
 }
 
 test('functs in headless Chromium: the gpu.js backend (WebGL) and the CPU backend agree with float64 references', async (t) => {
@@ -135,9 +142,11 @@ test('functs in headless Chromium: the gpu.js backend (WebGL) and the CPU backen
     // The page ran gpu.js on WebGL, not on a CPU fallback.
     assert.match(result.mode, /^webgl2?$/);
     assert.match(result.plan, /gpujs backend/);
+    // WebGL2 has kernel maps: two values over the same elements are one kernel with two outputs.
+    if (result.mode === 'webgl2') assert.deepEqual(result.siblingKernels, [2]);
     const want = references(data);
     const errorsByCase: Record<string, { cpu: number; gpujs: number; between: number }> = {};
-    for (const key of ['fused', 'hessians', 'step'] as const) {
+    for (const key of CASES) {
       const cpu = relativeError(result.cpu[key], want[key]);
       const gpujs = relativeError(result.gpujs[key], want[key]);
       errorsByCase[key] = { cpu, gpujs, between: relativeError(result.gpujs[key], result.cpu[key]) };
@@ -151,7 +160,7 @@ test('functs in headless Chromium: the gpu.js backend (WebGL) and the CPU backen
       const bound = ELEMENTWISE_BOUND[name] ?? DEFAULT_ELEMENTWISE_BOUND;
       assert.ok(error < bound, `${name} on WebGL is off by ${error} (bound ${bound})`);
     }
-    for (const key of ['fused', 'hessians', 'step'] as const) {
+    for (const key of CASES) {
       const { cpu, gpujs } = errorsByCase[key];
       // The CPU backend rounds every op to float32; the WebGL kernels also accumulate in
       // float32 and use the GPU's transcendentals (README: the tolerance gpu.js meets).

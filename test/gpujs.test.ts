@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import gpujs from 'gpu.js';
 import {
-  ArgumentError, DeviceError, IndexError, explain, gather, grad, hessian, jit, randn, registerGpuJs, tensor, vmap, withBackend,
+  ArgumentError, DeviceError, IndexError, explain, gather, grad, hessian, jit, randn, realize, registerGpuJs, tensor, vmap, withBackend,
   type GpuJsClass, type GpuJsInstance, type GpuJsKernel, type Tensor,
 } from '../src/index.js';
 import { allPrimitives } from '../src/lazy/primitive.js';
@@ -122,6 +122,25 @@ test('gpu.js: comparisons come back as bool, kernels with several outputs agree,
     assert.ok(got[0] instanceof Uint8Array);
     got.forEach((g, i) => assertFloat32Close(g, want[i], () => `output ${i}`));
   });
+});
+
+test('gpu.js cpu mode (which has kernel maps): values over the same elements share one kernel map and agree', () => {
+  assert.equal(registerGpuJs(GPU, { mode: 'cpu' }), 'cpu');
+  const x = randn([64, 8], { seed: 7 }).realize();
+  const build = () => [x.sin().mul(x), x.cos().mul(x), x.tanh().sum({ axis: 1 })];
+  const want = withBackend('interp', () => build().map((t) => t.dataSync()));
+  withBackend('gpujs', () => {
+    const plan = explain(build());
+    const mapped = plan.kernels.find((k) => k.outputs.length === 2);
+    assert.ok(mapped, `the two [64, 8] values share a kernel: ${plan.kernels.map((k) => k.outputs.length)}`);
+    assert.match(mapped.source, /a kernel map/);
+    const outs = build();
+    realize(outs);
+    outs.forEach((t, i) => assertFloat32Close(t.dataSync(), want[i], () => `output ${i}`));
+  });
+  // gpu.js's wasm mode has no kernel maps: one output per kernel.
+  registerGpuJs(GPU);
+  withBackend('gpujs', () => assert.ok(explain(build()).kernels.every((k) => k.outputs.length === 1)));
 });
 
 test('gpu.js: every elementwise primitive of the registry has an entry in the op table', () => {

@@ -1,6 +1,6 @@
 // Runs in the page of test/browser.test.ts: the same three computations on the gpu.js
 // backend (WebGL) and on the default CPU backend, on data sent from Node.
-import { tensor, vmap, hessian, grad, setBackend, registerGpuJs, explain } from '/functs.js';
+import { tensor, vmap, hessian, grad, setBackend, registerGpuJs, explain, realize } from '/functs.js';
 export { OPS };
 
 function computations(data) {
@@ -14,7 +14,9 @@ function computations(data) {
   const fused = x.mul(0.5).add(1).sin().mul(x.exp()).sum({ axis: 1 });
   const hessians = vmap(hessian(energy))(X);
   const step = w.sub(grad(loss)(w).mul(0.1));
-  return { fused, hessians, step };
+  // Two values over the same elements, computed in one program: one kernel with two outputs.
+  const siblings = [X.tanh().mul(X), X.exp().mul(X)];
+  return { fused, hessians, step, siblingA: siblings[0], siblingB: siblings[1] };
 }
 
 // Elementwise ops on 4,001 points of [-10, 10] (arguments kept in each op's domain).
@@ -30,6 +32,7 @@ function elementwise(points) {
 }
 
 function read(result) {
+  realize(Object.values(result));
   return Object.fromEntries(Object.entries(result).map(([k, t]) => [k, Array.from(t.dataSync())]));
 }
 
@@ -45,7 +48,9 @@ window.runChecks = (data) => {
   out.gpujs = read(computations(data));
   out.gpujsMs = performance.now() - t0;
   out.elementwise = elementwise(data.points);
-  out.plan = String(explain(computations(data).hessians)).split('\n').slice(0, 3).join('\n');
+  const again = computations(data);
+  out.plan = String(explain(again.hessians)).split('\n').slice(0, 3).join('\n');
+  out.siblingKernels = explain([again.siblingA, again.siblingB]).kernels.map((k) => k.outputs.length);
   setBackend(out.cpuBackend);
   const el = document.getElementById('out');
   el.textContent = `gpu.js mode: ${out.mode}\nfused, vmap(hessian), grad step on gpujs in ${out.gpujsMs.toFixed(1)} ms\n` +

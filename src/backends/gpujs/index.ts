@@ -32,6 +32,8 @@ export interface GpuJsKernel {
 /** What functs needs of a gpu.js `GPU` instance. */
 export interface GpuJsInstance {
   createKernel(source: string, settings: Readonly<Record<string, unknown>>): GpuJsKernel;
+  /** A kernel that also writes what its sub-kernels return (gpu.js's kernel maps). */
+  createKernelMap?(subKernels: Readonly<Record<string, string>>, source: string, settings: Readonly<Record<string, unknown>>): GpuJsKernel;
   destroy?(): unknown;
 }
 
@@ -127,10 +129,16 @@ class GpuJsDevice implements Device<GpuJsBuffer, GpuJsExecutable> {
   /** Kernels that copy a slice of a device value (views), per (offset, size). */
   private readonly slicers = new Map<string, GpuJsKernel>();
 
+  /** Kernels with several outputs become gpu.js kernel maps (else one kernel per output). */
+  private readonly kernelMaps: boolean;
+
   constructor(readonly gpu: GpuJsInstance, readonly mode: GpuJsMode) {
-    // WebGL guarantees 16 texture units to a fragment shader; gpu.js keeps a few. One output
-    // per kernel: gpu.js's kernel maps exist only in its GL modes.
-    this.caps = { float64: true, syncRead: mode !== 'webgpu', kernelForm: 'grid', maxBuffers: 12, maxOutputs: 1, memory: 'buffers' } as const;
+    // gpu.js has kernel maps in WebGL2 (four draw buffers are guaranteed) and its CPU mode;
+    // its WebGPU and wasm modes refuse them. Elsewhere the scheduler does not merge siblings,
+    // since a split kernel would compute their shared work twice. WebGL guarantees 16 texture
+    // units to a fragment shader; gpu.js keeps a few.
+    this.kernelMaps = (mode === 'webgl2' || mode === 'cpu') && typeof gpu.createKernelMap === 'function';
+    this.caps = { float64: true, syncRead: mode !== 'webgpu', kernelForm: 'grid', maxBuffers: 12, maxOutputs: this.kernelMaps ? 4 : 1, memory: 'buffers' } as const;
   }
 
   alloc(dtype: DType, size: number): GpuJsBuffer {
@@ -172,24 +180,31 @@ class GpuJsDevice implements Device<GpuJsBuffer, GpuJsExecutable> {
       const compute = primitiveRule(call.op).compute!;
       return { outputs, host: (out, ...inputs) => compute(out, inputs, call), source: `// gpu.js: runs on the CPU (hand-written ${call.op})` };
     }
-    const lowered = lowerToGrid(ir);
+    const lowered = lowerToGrid(ir, { kernelMaps: this.kernelMaps });
     if (lowered.kind === 'host') {
       const js = compileJs(ir);
       return { outputs, host: js.run, source: `// gpu.js: runs on the CPU (${lowered.reason})\n${js.source}` };
     }
     const header = `// gpu.js ${this.mode}: ${lowered.kernels.length} kernel${lowered.kernels.length > 1 ? 's' : ''}, one thread per output element`;
-    return { outputs, grid: lowered.kernels, source: [header, ...lowered.kernels.map((k) => `// writes b${k.output}[${k.size}]\n${k.source}`)].join('\n') };
+    return { outputs, grid: lowered.kernels, source: [header, ...lowered.kernels.map((k) => `// writes b${[k.output, ...k.mapped.map((m) => m.buffer)].join(', b')}[${k.size}]${k.mapped.length ? ` (a kernel map: ${k.mapped.map((m) => m.source).join(' ')})` : ''}\n${k.source}`)].join('\n') };
   }
 
   launch(exe: GpuJsExecutable, buffers: readonly GpuJsBuffer[]): void {
     if (exe.grid) {
       for (const k of exe.grid) {
         const inputs = k.inputs.map((i) => buffers[i]);
-        const state = then(all(inputs.map((b) => this.held(b))), (held): Held | Promise<Held> => {
+        type Result = DeviceValue | Float32Array;
+        const called = then(all(inputs.map((b) => this.held(b))), (held) => {
           const args = held.map(argumentOf);
-          return then(this.gpuKernel(k, args)(...args) as DeviceValue | Float32Array | Promise<DeviceValue | Float32Array>, (value) => resultOf(value, k.dtype, k.size));
+          return this.gpuKernel(k, args)(...args) as Result | Record<string, Result> | Promise<Result | Record<string, Result>>;
         });
-        this.settle(buffers[k.output], state, inputs);
+        if (k.mapped.length === 0) {
+          this.settle(buffers[k.output], then(called, (value) => resultOf(value as Result, k.dtype, k.size)), inputs);
+          continue;
+        }
+        const part = (name: string, b: number) => then(called, (values) => resultOf((values as Record<string, Result>)[name], buffers[b].dtype, k.size));
+        this.settle(buffers[k.output], part('result', k.output), inputs);
+        for (const m of k.mapped) this.settle(buffers[m.buffer], part(m.name, m.buffer), inputs);
       }
       return;
     }
@@ -254,14 +269,10 @@ class GpuJsDevice implements Device<GpuJsBuffer, GpuJsExecutable> {
     if (!perKind) this.kernels.set(k, (perKind = new Map()));
     let kernel = perKind.get(kinds);
     if (!kernel) {
-      kernel = this.gpu.createKernel(k.source, {
-        output: [k.size],
-        pipeline: true,
-        immutable: true,
-        precision: 'single',
-        tactic: 'precision',
-        loopMaxIterations: Math.max(1000, k.longestLoop + 1),
-      });
+      const settings = { output: [k.size], pipeline: true, immutable: true, precision: 'single', tactic: 'precision', loopMaxIterations: Math.max(1000, k.longestLoop + 1) };
+      kernel = k.mapped.length
+        ? this.gpu.createKernelMap!(Object.fromEntries(k.mapped.map((m) => [m.name, m.source])), k.source, settings)
+        : this.gpu.createKernel(k.source, settings);
       perKind.set(kinds, kernel);
     }
     return kernel;

@@ -6,8 +6,10 @@
  * loops (a mixed radix), and a thread recovers every loop index from its own output index
  * (`this.thread.x` over the flattened output, so any rank fits gpu.js's three dimensions).
  * Values placed outside the innermost loop are computed by every thread that needs them;
- * reduction loops stay loops with constant bounds. A kernel with several outputs becomes one
- * gpu.js kernel per output, each keeping only the statements its value needs.
+ * reduction loops stay loops with constant bounds. A kernel with several outputs becomes a
+ * gpu.js kernel map where gpu.js has them (outputs at one index: one shared body, the others
+ * written through identity sub-kernels), else one gpu.js kernel per output, each keeping only
+ * the statements its value needs.
  *
  * Index arithmetic is done in float32 (gpu.js's GL backends have no exact integer division),
  * with divisions offset by one half so that they never land on a rounding boundary: exact
@@ -22,12 +24,17 @@ import { GPUJS_OPS, type GpuJsOp } from './ops.js';
 /** Float32 index arithmetic is exact below this. */
 export const MAX_GRID_INDEX = 2 ** 24;
 
-/** One gpu.js kernel: a function of some of the IR's buffers, computing one output buffer. */
+/**
+ * One gpu.js kernel: a function of some of the IR's buffers, computing one output buffer, or
+ * (a kernel map) several over the same elements: the others through gpu.js sub-kernels.
+ */
 export interface GridKernel {
   /** The kernel function's source, `function (b1, b2) { ... return v; }`. */
   readonly source: string;
-  /** The IR buffer it writes. */
+  /** The IR buffer its result is. */
   readonly output: number;
+  /** Further IR buffers it writes, each through the sub-kernel `o<buffer>` (an identity function). */
+  readonly mapped: readonly { readonly buffer: number; readonly name: string; readonly source: string }[];
   /** The IR buffers it reads, in the order of the function's parameters. */
   readonly inputs: readonly number[];
   /** Elements of the output (the thread count). */
@@ -236,25 +243,34 @@ function emit(stmts: readonly Stmt[], chain: ReadonlySet<string>, needed: Readon
   return longest;
 }
 
-function lowerOutput(ir: KernelIR, output: number, loops: readonly OutputLoop[], store: Extract<Stmt, { kind: 'store' }>, defs: ReadonlyMap<string, Value>): GridKernel {
-  const { size, dtype } = ir.buffers[output];
-  const needed = neededNames(ir.body, [store.value]);
+type Store = Extract<Stmt, { kind: 'store' }>;
+
+/** One gpu.js kernel computing the outputs `stores` write (all at one index). */
+function lowerOutputs(ir: KernelIR, stores: readonly Store[], loops: readonly OutputLoop[], defs: ReadonlyMap<string, Value>): GridKernel {
+  const [main, ...rest] = stores;
+  const { size, dtype } = ir.buffers[main.buffer];
+  const needed = neededNames(ir.body, stores.map((s) => s.value));
   const lines: string[] = [];
   const longestLoop = emit(ir.body, new Set(loops.map((l) => l.index)), needed, '  ', lines);
   const inputs = ir.buffers.flatMap((b, i) => (b.role === 'input' && lines.some((line) => line.includes(`b${i}[`)) ? [i] : []));
+  const mapped = rest.map((s) => ({ buffer: s.buffer, name: `o${s.buffer}`, source: `function o${s.buffer}(v) { return v; }` }));
   const source = [
     `function (${inputs.map((i) => `b${i}`).join(', ')}) {`,
     '  const e = this.thread.x;',
-    ...threadIndices(loops, store.index, defs, size).map((line) => `  ${line}`),
+    ...threadIndices(loops, main.index, defs, size).map((line) => `  ${line}`),
     ...lines,
-    `  return ${operand(store.value)};`,
+    ...rest.map((s, k) => `  const m${k} = ${mapped[k].name}(${operand(s.value)});`),
+    `  return ${operand(main.value)};`,
     '}',
   ].join('\n');
-  return { source, output, inputs, size, dtype, longestLoop };
+  return { source, output: main.buffer, mapped, inputs, size, dtype, longestLoop };
 }
 
-/** The gpu.js kernels of one kernel IR, or why it has none (it then runs on the CPU). */
-export function lowerToGrid(ir: KernelIR): Lowering {
+/**
+ * The gpu.js kernels of one kernel IR, or why it has none (it then runs on the CPU). With
+ * `kernelMaps`, outputs stored at one index share a kernel (gpu.js's kernel maps).
+ */
+export function lowerToGrid(ir: KernelIR, options: { readonly kernelMaps?: boolean } = {}): Lowering {
   try {
     if (ir.kind !== 'map') throw new NoGridForm(ir.kind === 'scatter' ? 'scatter kernels add into memory' : 'hand-written linear algebra runs on the CPU');
     for (const b of ir.buffers) {
@@ -263,13 +279,15 @@ export function lowerToGrid(ir: KernelIR): Lowering {
     }
     const { loops, stores } = outputChain(ir.body);
     const defs = definitions(ir.body);
-    const kernels = ir.buffers.flatMap((b, i) => {
-      if (b.role !== 'output') return [];
+    const groups = new Map<string, Store[]>();
+    ir.buffers.forEach((b, i) => {
+      if (b.role !== 'output') return;
       const mine = stores.filter((s) => s.buffer === i);
       if (mine.length !== 1) throw new NoGridForm(`${mine.length} stores into one output`);
-      return [lowerOutput(ir, i, loops, mine[0], defs)];
+      const key = options.kernelMaps ? `${typeof mine[0].index === 'string' ? mine[0].index : mine[0].index.literal}:${b.size}` : String(i);
+      groups.set(key, [...(groups.get(key) ?? []), mine[0]]);
     });
-    return { kind: 'grid', kernels };
+    return { kind: 'grid', kernels: [...groups.values()].map((group) => lowerOutputs(ir, group, loops, defs)) };
   } catch (e) {
     if (e instanceof NoGridForm) return { kind: 'host', reason: e.message };
     throw e;
