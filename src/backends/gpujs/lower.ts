@@ -19,7 +19,7 @@
  */
 import type { DType } from '../../lazy/dtype.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
-import { GPUJS_OPS, type GpuJsOp } from './ops.js';
+import { GPUJS_OPS, type Spelling } from './ops.js';
 
 /** Float32 index arithmetic is exact below this. */
 export const MAX_GRID_INDEX = 2 ** 24;
@@ -79,8 +79,7 @@ function spell(v: Value): string {
     case 'load': return `b${v.buffer}[${operand(v.index)}]`;
     case 'prim': {
       if (v.dtype === 'int32' || v.dtype === 'float64') throw new NoGridForm(`${v.op} computes in ${v.dtype} (gpu.js computes in float32)`);
-      const rule = GPUJS_OPS[v.op as GpuJsOp];
-      if (rule === undefined) throw new NoGridForm(`${v.op} has no gpu.js spelling`);
+      const rule: Spelling = GPUJS_OPS[v.op];
       if (rule === null) throw new NoGridForm(`${v.op} needs 32-bit integer arithmetic`);
       return rule(v.args.map(operand), v.dtype);
     }

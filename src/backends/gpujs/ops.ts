@@ -3,19 +3,13 @@
  * kernel dialect (a JavaScript subset that gpu.js translates to GLSL, WGSL, wasm or plain
  * JavaScript). Every value is a float32 number there: booleans are 0 and 1, and a GLSL
  * ternary needs a real condition, hence the explicit `!== 0`. `null` marks what has no grid
- * form (the kernel then runs on the CPU). A test checks the table covers the registry.
+ * form (the kernel then runs on the CPU). `satisfies Record<ElementwiseOp, ...>`: a new
+ * primitive is a type error here until it has a spelling (or null).
  */
 import type { DType } from '../../lazy/dtype.js';
+import type { ElementwiseOp } from '../../lazy/primitive.js';
 
-/** The elementwise primitives (the registry's names; see src/lazy/primitives/elementwise.ts). */
-export const GPUJS_ELEMENTWISE_OPS = [
-  'neg', 'recip', 'sqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'log1p', 'expm1', 'abs', 'sign',
-  'floor', 'ceil', 'round', 'stop_gradient', 'add', 'mul', 'div', 'pow', 'max', 'lt', 'eq', 'where', 'cast',
-  'logistic', 'random_bits',
-] as const;
-export type GpuJsOp = (typeof GPUJS_ELEMENTWISE_OPS)[number];
-
-type Spelling = ((args: readonly string[], dtype: DType) => string) | null;
+export type Spelling = ((args: readonly string[], dtype: DType) => string) | null;
 
 /** Round half to even (NumPy's rule): Math.round rounds halves up. */
 function roundHalfEven(x: string): string {
@@ -33,7 +27,7 @@ function power(a: string, b: string): string {
   return `(Math.pow(Math.abs(${a}), ${b}) * (${odd} ? -1 : 1))`;
 }
 
-export const GPUJS_OPS: Record<GpuJsOp, Spelling> = {
+export const GPUJS_OPS = {
   neg: ([a]) => `(-${a})`,
   recip: ([a]) => `(1 / ${a})`,
   sqrt: ([a]) => `Math.sqrt(${a})`,
@@ -63,4 +57,4 @@ export const GPUJS_OPS: Record<GpuJsOp, Spelling> = {
   logistic: ([a]) => `(1 / (1 + Math.exp(-${a})))`,
   // A counter hash in 32-bit integer arithmetic: no float32 form.
   random_bits: null,
-};
+} satisfies Record<ElementwiseOp, Spelling>;
