@@ -55,6 +55,8 @@ export interface DeviceCaps {
   readonly kernelForm: KernelForm;
   /** The most buffers (outputs and inputs) one kernel may take; sibling merging stays within it. */
   readonly maxBuffers: number;
+  /** The most outputs one kernel may write (unbounded when absent): gpu.js writes one per kernel. */
+  readonly maxOutputs?: number;
   readonly memory: MemoryKind;
   /** How the scheduler shapes a kernel's register tiles for this device (default 'unrolled'; wasm: 'lanes'). */
   readonly registerTiles?: RegisterTiles;

@@ -284,7 +284,7 @@ export function programFor(roots: readonly Node[], device: Device): { program: P
   const cacheKey = `${deviceKey(device)}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, registerTiles: device.caps.registerTiles }), device);
+    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles }), device);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };

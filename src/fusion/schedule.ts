@@ -99,6 +99,13 @@ export interface ScheduleOptions {
   readonly maxBuffers: number;
   /** How register tiles are shaped for the compiler (default 'unrolled'). */
   readonly registerTiles?: RegisterTiles;
+  /** The most outputs one kernel may write (siblings merge up to it); unbounded by default. */
+  readonly maxOutputs?: number;
+  /**
+   * 'grid' (gpu.js, WebGPU): every output element is a thread of its own, so kernels are
+   * not register-tiled (a tile is several stores per iteration, which a thread cannot make).
+   */
+  readonly kernelForm?: 'loops' | 'grid';
 }
 
 /** A kernel under construction: its outputs, loops and the expressions they store. */
@@ -398,7 +405,7 @@ function callKernel(node: Node): ScheduledKernel {
  * The call steps of opaque nodes take part only as links in the dependency graph (two
  * kernels on either side of a call are not siblings).
  */
-function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuffers: number): Group[] {
+function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuffers: number, maxOutputs = Infinity): Group[] {
   const groups: Group[] = drafts.map((d): Group => ({
     outputs: [...d.outputs],
     kind: d.kind,
@@ -484,7 +491,7 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
         seen.add(b);
         schedulerWork.mergeChecks++;
         if (!sameShape(a.outputs[0].shape, b.outputs[0].shape)) continue;
-        if (bufferCount(a, b) > maxBuffers || !mergePays(a, b)) continue;
+        if (bufferCount(a, b) > maxBuffers || a.outputs.length + b.outputs.length > maxOutputs || !mergePays(a, b)) continue;
         const [la, lb] = [level.get(a)!, level.get(b)!];
         if (la !== lb && (la > lb ? reaches(a, b) : reaches(b, a))) continue;
         a.outputs.push(...b.outputs);
@@ -657,7 +664,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
-  const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers));
+  const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers, options.maxOutputs));
   const draftFor = new Map(drafts.map((d) => [d.outputs[0], d]));
   const kernels = groups.map((g) => {
     let kernel: ScheduledKernel;
@@ -665,7 +672,8 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       kernel = callKernel(g.outputs[0]);
     } else {
       const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
-      kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)), options.registerTiles)));
+      const ordered = chooseLoopOrder(collapseLoops(draft));
+      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' ? ordered : tileForRegisters(ordered, options.registerTiles)));
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
     const original = (n: Node) => originalRoot.get(n) ?? n;
