@@ -91,7 +91,10 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer, E extends Executa
    * the device can (a subarray, a binding offset). Released before its parent.
    */
   view(buffer: B, offset: number, size: number): B;
-  /** Hands a buffer back; called once per buffer from alloc, upload or view. */
+  /**
+   * Hands a buffer back; called once per buffer from alloc, upload or view, possibly from a
+   * finalizer (a Storage collected without dispose), so between any two jobs.
+   */
   release(buffer: B): void;
   /**
    * Compiles one kernel (throws DeviceError for a kernel it cannot run, e.g. float64 on
@@ -101,7 +104,11 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer, E extends Executa
   compile(ir: KernelIR): E;
   /** Orders a kernel to run on `buffers` (the IR's buffers in order: outputs, then inputs). */
   launch(exe: E, buffers: readonly B[]): void;
-  /** The buffer's elements, now. Throws DeviceError unless caps.syncRead. May be the device's own memory: copy before handing it out. */
+  /**
+   * The buffer's elements (a typed array of the dtype it was allocated or uploaded with),
+   * now. Throws DeviceError (`noSyncRead`) unless caps.syncRead. May be the device's own
+   * memory: callers copy before handing it out.
+   */
   readSync(buffer: B): TypedArray;
   /** The buffer's elements, once every launch ordered before has finished. */
   read(buffer: B): Promise<TypedArray>;
@@ -212,7 +219,7 @@ export class Storage {
 
   /** Elements [offset, offset + size) of this value, sharing its memory. */
   view(offset: number, size: number): Storage {
-    this.check('view');
+    this.check('realize');
     if (!(Number.isInteger(offset) && Number.isInteger(size) && offset >= 0 && size >= 0 && offset + size <= this.size)) {
       throw new ArgumentError(`Storage.view: elements [${offset}, ${offset + size}) lie outside a value of ${this.size} elements`);
     }
