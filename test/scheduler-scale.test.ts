@@ -179,3 +179,21 @@ test('jit(vmap(hessian(f))) needs no intermediate larger than its output, f(x) =
   }
   assertAllClose(hs.reshape([N * D * D]), expected, { atol: 1e-5, rtol: 1e-4 });
 });
+
+test('jit(vmap(f, {chunkSize})) writes each chunk into its part of the output: no kernel copies the chunks into it', () => {
+  const [N, D, H, chunk] = [512, 8, 32, 128];
+  const A = data([H, D], 8, 0.3);
+  const b = data([H], 9);
+  const X = data([N, D], 10);
+  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const chunked = jit(vmap(hessian(f), { chunkSize: chunk }));
+  const chunkBytes = chunk * D * D * 4;
+  for (const k of explain(chunked, X).kernels) {
+    for (const o of k.outputs) assert.ok(o.bytes <= chunkBytes, `${k.name} writes ${o.bytes} bytes, more than a chunk's ${chunkBytes} (a concatenation)`);
+  }
+  const whole = f32((vmap(hessian(f))(X) as Tensor).dataSync());
+  assertAllClose((chunked(X) as Tensor).reshape([N * D * D]), whole, { atol: 1e-6, rtol: 1e-6 });
+  // Several programs in a row reuse the output's memory correctly (the parts are views of a fresh array each run).
+  const again = chunked(X.mul(0.5)) as Tensor;
+  assertAllClose(again.reshape([N * D * D]), f32((vmap(hessian(f))(X.mul(0.5)) as Tensor).dataSync()), { atol: 1e-6, rtol: 1e-6 });
+});

@@ -41,6 +41,13 @@ export interface ProgramStep {
   readonly shapes: readonly (readonly number[])[];
 }
 
+/** A buffer a program's kernels write; `alias`: a part of another (a root), from element `offset` on. */
+export interface ProgramBuffer {
+  readonly dtype: DType;
+  readonly size: number;
+  readonly alias?: { readonly buffer: number; readonly offset: number };
+}
+
 /**
  * A compiled schedule. Slots 0..leafCount-1 hold the leaves; then come the buffers the
  * kernels write: the roots' are allocated per run, the intermediates' once per program.
@@ -50,7 +57,7 @@ export interface Program {
   readonly backend: string;
   readonly device: Device;
   readonly leafCount: number;
-  readonly buffers: readonly { readonly dtype: DType; readonly size: number }[];
+  readonly buffers: readonly ProgramBuffer[];
   readonly steps: readonly ProgramStep[];
   /** Slot of each root. */
   readonly outputs: readonly number[];
@@ -232,15 +239,21 @@ function compileKernel(ir: KernelIR, device: Device): Executable {
 export function compileSchedule(plan: Schedule, device: Device): Program {
   const slotOf = new Map<Node, number>();
   plan.leaves.forEach((leaf, i) => slotOf.set(leaf, i));
-  const buffers: { dtype: DType; size: number }[] = [];
+  const buffers: ProgramBuffer[] = [];
+  const addBuffer = (o: Node, alias?: ProgramBuffer['alias']) => {
+    checkAllocatable(o.op, o.shape, o.dtype);
+    slotOf.set(o, plan.leaves.length + buffers.length);
+    buffers.push({ dtype: o.dtype, size: sizeOf(o.shape), ...(alias ? { alias } : {}) });
+  };
+  // Roots that their pieces are written into come first, so the pieces can name them.
+  for (const { root } of plan.aliases.values()) if (!slotOf.has(root)) addBuffer(root);
   for (const k of plan.kernels) {
     for (const o of k.outputs) {
-      checkAllocatable(o.op, o.shape, o.dtype);
       if (o.dtype === 'float64' && !device.caps.float64) {
         throw new DeviceError(`${o.op}: the ${device.name} device has no float64; cast to float32 first, or compute this on a CPU backend (jit(f, { backend: 'js' }))`);
       }
-      slotOf.set(o, plan.leaves.length + buffers.length);
-      buffers.push({ dtype: o.dtype, size: sizeOf(o.shape) });
+      const alias = plan.aliases.get(o);
+      addBuffer(o, alias && { buffer: slotOf.get(alias.root)! - plan.leaves.length, offset: alias.offset });
     }
   }
   const runsCallsItself = device.caps.memory !== 'buffers';
@@ -258,12 +271,12 @@ export function compileSchedule(plan: Schedule, device: Device): Program {
   });
   const outputs = plan.roots.map((r) => slotOf.get(r)!);
   const rootBuffers = new Set(outputs.map((slot) => slot - plan.leaves.length));
-  const memory = planIntermediates(buffers, steps, plan.leaves.length, rootBuffers);
+  const memory = planIntermediates(buffers, steps, plan.leaves.length, (k) => rootBuffers.has(k) || buffers[k].alias !== undefined);
   return { backend: device.name, device, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory };
 }
 
 /** Arena offsets for the buffers that are neither leaves nor roots, from their lifetimes. */
-function planIntermediates(buffers: readonly { dtype: DType; size: number }[], steps: readonly ProgramStep[], leafCount: number, rootBuffers: ReadonlySet<number>): MemoryPlan {
+function planIntermediates(buffers: readonly ProgramBuffer[], steps: readonly ProgramStep[], leafCount: number, outsideArena: (k: number) => boolean): MemoryPlan {
   const writtenAt: number[] = new Array(buffers.length).fill(0);
   const lastReadAt: number[] = new Array(buffers.length).fill(0);
   steps.forEach((step, s) => {
@@ -275,7 +288,7 @@ function planIntermediates(buffers: readonly { dtype: DType; size: number }[], s
       else lastReadAt[k] = s;
     });
   });
-  return planMemory(buffers, (k) => !rootBuffers.has(k), writtenAt, lastReadAt, steps.length);
+  return planMemory(buffers, (k) => !outsideArena(k), writtenAt, lastReadAt, steps.length);
 }
 
 /** The program computing `roots` on `device` (from the cache when a DAG of this structure was seen), and its leaves. */
@@ -284,7 +297,9 @@ export function programFor(roots: readonly Node[], device: Device): { program: P
   const cacheKey = `${deviceKey(device)}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles }), device);
+    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles,
+      // Pieces written into their root are views at element offsets: host and linear memory only.
+      piecesInPlace: device.caps.memory !== 'buffers' }), device);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };
@@ -317,7 +332,10 @@ function runOnHost(program: Program, leafValues: readonly TypedArray[]): (TypedA
   const { memory, buffers, device } = program;
   const scratch = scratchPool.acquire(program, memory.bytes, () => arenaViews(memory, buffers));
   buffers.forEach((b, k) => {
-    slots[program.leafCount + k] = scratch[k] ?? (device.alloc(b.dtype, b.size) as TypedArray);
+    if (!b.alias) slots[program.leafCount + k] = scratch[k] ?? (device.alloc(b.dtype, b.size) as TypedArray);
+  });
+  buffers.forEach((b, k) => {
+    if (b.alias) slots[program.leafCount + k] = slots[program.leafCount + b.alias.buffer].subarray(b.alias.offset, b.alias.offset + b.size);
   });
   runSteps(program, slots);
   return program.outputs.map((s) => (s < program.leafCount ? undefined : slots[s]));
@@ -381,12 +399,17 @@ function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[])
   end += program.memory.bytes;
   program.buffers.forEach((b, k) => {
     const planned = program.memory.offsets[k];
-    if (planned !== undefined) {
+    if (b.alias) {
+      offsets.push(-1);
+    } else if (planned !== undefined) {
       offsets.push(arenaBase + planned);
     } else {
       offsets.push(end);
       end = align(end + b.size * bytesPerElement(b.dtype));
     }
+  });
+  program.buffers.forEach((b, k) => {
+    if (b.alias) offsets[leafValues.length + k] = offsets[leafValues.length + b.alias.buffer] + b.alias.offset * bytesPerElement(b.dtype);
   });
   return { offsets, bytes: end };
 }

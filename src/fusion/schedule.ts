@@ -89,6 +89,12 @@ export interface ScheduledKernel {
 export interface Schedule {
   /** Kernels in execution order. */
   readonly kernels: readonly ScheduledKernel[];
+  /**
+   * Kernel outputs that are written in place into a root: each is the part of `root` from
+   * element `offset` on (the pieces of a concatenation along its leading axis, such as the
+   * chunks of vmap's chunkSize), and the root itself has no kernel.
+   */
+  readonly aliases: ReadonlyMap<Node, { readonly root: Node; readonly offset: number }>;
   /** Leaves the program reads, in canonical (topological) order. */
   readonly leaves: readonly Node[];
   readonly roots: readonly Node[];
@@ -106,6 +112,11 @@ export interface ScheduleOptions {
    * not register-tiled (a tile is several stores per iteration, which a thread cannot make).
    */
   readonly kernelForm?: 'loops' | 'grid';
+  /**
+   * Whether the pieces of a concatenated root may be written in place into it (views at
+   * element offsets: host and linear memory; GPU buffers bind at aligned offsets only). Default true.
+   */
+  readonly piecesInPlace?: boolean;
 }
 
 /** A kernel under construction: its outputs, loops and the expressions they store. */
@@ -601,6 +612,35 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
 }
 
 /**
+ * The pieces of a concatenation (ops/movement.ts `concat`: a chain of `where(mask, pad(piece),
+ * rest)`) along an axis with only size-1 axes before it, so each piece is one contiguous run
+ * of the result: the pieces with their element offsets, or null when `root` is not one.
+ */
+function concatPieces(root: Node, isCall: (n: Node) => boolean): { node: Node; offset: number }[] | null {
+  const pieces: { node: Node; offset: number }[] = [];
+  const strides = stridesOf(root.shape);
+  const placed = (pad: Node): boolean => {
+    if (pad.op !== 'pad' || isInputLeaf(pad)) return false;
+    const pads = pad.attrs.pads as readonly (readonly [number, number])[];
+    const axis = pads.findIndex(([lo, hi]) => lo !== 0 || hi !== 0);
+    if (axis < 0 || pads.some(([lo, hi], k) => k !== axis && (lo !== 0 || hi !== 0)) || root.shape.slice(0, axis).some((d) => d !== 1)) return false;
+    const [piece] = pad.inputs;
+    if (piece.dtype !== root.dtype || isInputLeaf(piece) || piece.rule.kind === 'leaf' || isCall(piece)) return false;
+    pieces.push({ node: piece, offset: pads[axis][0] * strides[axis] });
+    return true;
+  };
+  let n = root;
+  while (n.op === 'where' && !isInputLeaf(n)) {
+    const [mask, value, rest] = n.inputs;
+    if (mask.op !== 'pad' || JSON.stringify(mask.attrs.pads) !== JSON.stringify(value.attrs.pads) || !placed(value)) return null;
+    n = rest;
+  }
+  if (n === root || !placed(n)) return null;
+  const covered = pieces.reduce((sum, p) => sum + sizeOf(p.node.shape), 0);
+  return new Set(pieces.map((p) => p.node)).size === pieces.length && covered === sizeOf(root.shape) ? pieces : null;
+}
+
+/**
  * Partitions the DAG below `roots` into kernels.
  * @example
  * const plan = schedule([x.mul(2).add(1).exp().sum().node], { maxBuffers: 64 });
@@ -628,6 +668,22 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
     if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n))) materialized.add(n);
+  }
+  // A root that concatenates computed pieces, read by nothing else, is not a kernel: its
+  // pieces are written in place into it (vmap's chunks would otherwise each be held and then
+  // copied, twice the output at the peak).
+  const aliases = new Map<Node, { root: Node; offset: number }>();
+  const read = new Set(nodes.flatMap((n) => (isInputLeaf(n) ? [] : n.inputs)));
+  const rootSet = new Set(work);
+  for (const r of options.piecesInPlace === false ? [] : work) {
+    if (isInputLeaf(r) || read.has(r) || !materialized.has(r)) continue;
+    const pieces = concatPieces(r, isCall);
+    if (!pieces || pieces.some((p) => rootSet.has(p.node) || aliases.has(p.node))) continue;
+    materialized.delete(r);
+    for (const p of pieces) {
+      materialized.add(p.node);
+      aliases.set(p.node, { root: r, offset: p.offset });
+    }
   }
   // A call reads whole contiguous buffers.
   for (const c of calls) for (const input of c.inputs) if (!isInputLeaf(input) && !isCall(input)) materialized.add(input);
@@ -666,6 +722,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   }
   const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers, options.maxOutputs));
   const draftFor = new Map(drafts.map((d) => [d.outputs[0], d]));
+  const asWritten = (n: Node) => originalRoot.get(n) ?? n;
   const kernels = groups.map((g) => {
     let kernel: ScheduledKernel;
     if (g.kind === 'call') {
@@ -676,8 +733,8 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' ? ordered : tileForRegisters(ordered, options.registerTiles)));
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
-    const original = (n: Node) => originalRoot.get(n) ?? n;
-    return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(original), inputs: kernel.inputs.map(original) } : kernel;
+    return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(asWritten), inputs: kernel.inputs.map(asWritten) } : kernel;
   });
-  return { kernels, leaves, roots };
+  const aliasesOfRoots = new Map([...aliases].map(([piece, { root, offset }]) => [piece, { root: asWritten(root), offset }] as const));
+  return { kernels, leaves, roots, aliases: aliasesOfRoots };
 }
