@@ -76,6 +76,7 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
   private pending = 0;
   private flushQueued = false;
   private lost = false;
+  private readonly errors: string[] = [];
   /** Handles dropped without release give their GPUBuffer back to the pool. */
   private readonly finalizer = new FinalizationRegistry<GPUBuffer>((gpu) => this.recycle(gpu));
 
@@ -86,6 +87,10 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
     this.caps = { float64: false, syncRead: false, kernelForm: 'grid', maxBuffers: Math.min(limits.maxStorageBuffersPerShaderStage, limits.maxBindingsPerBindGroup, 16), memory: 'buffers' };
     void device.lost.then(() => {
       this.lost = true;
+    });
+    // Validation errors arrive asynchronously; the next read reports them.
+    device.addEventListener('uncapturederror', (event) => {
+      this.errors.push((event as GPUUncapturedErrorEvent).error.message);
     });
   }
 
@@ -196,7 +201,7 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
   }
 
   compile(ir: KernelIR): WgslExecutable {
-    const { source, launch } = generateWgsl(ir, { workgroupSize: this.workgroupSize, maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension });
+    const { source, launch } = generateWgsl(ir, { workgroupSize: this.workgroupSize, maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension, workgroupStorageBytes: Math.min(16384, this.device.limits.maxComputeWorkgroupStorageSize) });
     let pipeline = this.pipelines.get(source);
     if (!pipeline) {
       const module = this.device.createShaderModule({ code: source });
@@ -266,6 +271,10 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
       staging.unmap();
     } finally {
       staging.destroy();
+    }
+    if (this.errors.length) {
+      const messages = this.errors.splice(0);
+      throw new Error(`functs internal error: the WebGPU device reported ${messages.length} error(s): ${messages.join('; ').slice(0, 2000)}`);
     }
     return out;
   }

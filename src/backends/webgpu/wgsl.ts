@@ -38,7 +38,12 @@ export interface WgslOptions {
   readonly workgroupSize: number;
   /** The device's maxComputeWorkgroupsPerDimension. */
   readonly maxWorkgroupsPerDimension: number;
+  /** Bytes of workgroup memory a kernel may use to stage small inputs (0: none). */
+  readonly workgroupStorageBytes: number;
 }
+
+/** Inputs up to this many elements per thread of a workgroup are staged in workgroup memory. */
+const STAGE_ELEMENTS_PER_THREAD = 16;
 
 /** The element type a buffer of `dtype` has on the device; `op` names the refused op. */
 export function deviceScalar(dtype: DType, op: string): Scalar {
@@ -59,9 +64,10 @@ function literal(v: number, type: Scalar): string {
     return i === -2147483648 ? 'i32(-2147483647 - 1)' : `${i}i`;
   }
   const f = Math.fround(v);
-  if (Number.isNaN(f)) return 'bitcast<f32>(0x7fc00000u)';
-  if (f === Infinity) return 'bitcast<f32>(0x7f800000u)';
-  if (f === -Infinity) return 'bitcast<f32>(0xff800000u)';
+  // Constant expressions may not be infinite or NaN: these come from private variables.
+  if (Number.isNaN(f)) return 'bitcast<f32>(nan_bits)';
+  if (f === Infinity) return 'bitcast<f32>(inf_bits)';
+  if (f === -Infinity) return 'bitcast<f32>(ninf_bits)';
   if (Object.is(f, -0)) return 'bitcast<f32>(0x80000000u)';
   // Shortest decimal of the float32's exact value as a double: converts back exactly.
   const text = String(f);
@@ -78,7 +84,7 @@ const HELPERS: Record<string, string> = {
   fpow: `fn fpow(a: f32, b: f32) -> f32 {
   if (b == 0.0f) { return 1.0f; }
   if (a >= 0.0f) { return pow(a, b); }
-  if (floor(b) != b) { return bitcast<f32>(0x7fc00000u); }
+  if (floor(b) != b) { return bitcast<f32>(nan_bits); }
   let m = pow(-a, b);
   return select(m, -m, floor(b * 0.5f) * 2.0f != b);
 }`,
@@ -160,6 +166,8 @@ function helpersIn(text: string, used: Set<string>): void {
 class WgslWriter {
   readonly types = new Map<string, Scalar>();
   readonly helpers = new Set<string>();
+  /** Input buffers read from their workgroup-memory copy (`w<i>`) instead of device memory. */
+  readonly staged = new Set<number>();
   constructor(private readonly ir: KernelIR, private readonly elementTypes: readonly Scalar[]) {}
 
   private typeOf(o: Operand): Scalar | null {
@@ -188,7 +196,7 @@ class WgslWriter {
 
   value(v: Value): { text: string; type: Scalar } {
     switch (v.kind) {
-      case 'load': return { text: `b${v.buffer}[${this.as(v.index, 'i32')}]`, type: this.elementTypes[v.buffer] };
+      case 'load': return { text: `${this.staged.has(v.buffer) ? 'w' : 'b'}${v.buffer}[${this.as(v.index, 'i32')}]`, type: this.elementTypes[v.buffer] };
       case 'affine': {
         const parts = v.terms.map((t) => (t.coef === 1 ? this.as(t.value, 'i32') : `${this.as(t.value, 'i32')} * ${literal(t.coef, 'i32')}`));
         if (typeof v.base === 'string' || v.base.literal !== 0) parts.unshift(this.as(v.base, 'i32'));
@@ -342,10 +350,32 @@ function inferAccumulators(writer: WgslWriter, stmts: readonly Stmt[], elementTy
   writer.helpers.clear();
 }
 
+/** The first op computing a float64 value, to name in the error. */
+function firstFloat64Op(stmts: readonly Stmt[]): string | undefined {
+  for (const s of stmts) {
+    if (s.kind === 'let' && s.value.kind === 'prim' && s.value.dtype === 'float64') return s.value.op;
+    if (s.kind === 'loop') {
+      const inner = firstFloat64Op(s.body);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** The buffers a kernel loads from. */
+function loadedBuffers(stmts: readonly Stmt[], into = new Set<number>()): Set<number> {
+  for (const s of stmts) {
+    if (s.kind === 'let' && s.value.kind === 'load') into.add(s.value.buffer);
+    else if (s.kind === 'loop') loadedBuffers(s.body, into);
+  }
+  return into;
+}
+
 /** Generates the WGSL of a kernel and its launch grid. */
 export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
   if (ir.kind === 'call') throw new Error('functs internal error: call kernels have no WGSL form');
-  const elementTypes = ir.buffers.map((b) => deviceScalar(b.dtype, `a kernel with a ${b.role} buffer of float64`));
+  const float64Op = firstFloat64Op(ir.body);
+  const elementTypes = ir.buffers.map((b) => deviceScalar(b.dtype, float64Op ?? `a kernel with a float64 ${b.role}`));
   const writer = new WgslWriter(ir, elementTypes);
   // Scatter kernels add into their output in one thread (WGSL has no float atomics).
   const scatter = ir.kind === 'scatter';
@@ -360,6 +390,21 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
 
   const body: string[] = [];
   body.push(`  let g = (wid.y * ${x}u + wid.x) * ${workgroupSize}u + lid.x;`);
+  // Small inputs every thread reads (a weight matrix, a bias) are copied into workgroup
+  // memory by the workgroup together, before any thread leaves.
+  const stagedDeclarations: string[] = [];
+  if (workgroupSize > 1 && options.workgroupStorageBytes > 0) {
+    let room = Math.floor(options.workgroupStorageBytes / 4);
+    const loaded = loadedBuffers(ir.body);
+    ir.buffers.forEach((b, i) => {
+      if (b.role !== 'input' || !loaded.has(i) || b.size === 0 || b.size > workgroupSize * STAGE_ELEMENTS_PER_THREAD || b.size > room) return;
+      room -= b.size;
+      writer.staged.add(i);
+      stagedDeclarations.push(`var<workgroup> w${i}: array<${elementTypes[i]}, ${b.size}>;`);
+      body.push(`  for (var k: u32 = lid.x; k < ${b.size}u; k += ${workgroupSize}u) { w${i}[k] = b${i}[k]; }`);
+    });
+    if (writer.staged.size) body.push('  workgroupBarrier();');
+  }
   body.push(`  if (g >= ${threads}u) { return; }`);
   // The grid loops' indices from the thread number, innermost fastest.
   let stride = 1;
@@ -383,7 +428,11 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
   const declarations = ir.buffers.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.role === 'input' ? 'read' : 'read_write'}> b${i}: array<${elementTypes[i]}>;`);
   const helpers = [...writer.helpers].sort((a, b) => Object.keys(HELPERS).indexOf(a) - Object.keys(HELPERS).indexOf(b)).map((h) => HELPERS[h]);
   const source = [
+    'var<private> nan_bits: u32 = 0x7fc00000u;',
+    'var<private> inf_bits: u32 = 0x7f800000u;',
+    'var<private> ninf_bits: u32 = 0xff800000u;',
     ...declarations,
+    ...stagedDeclarations,
     ...helpers,
     `@compute @workgroup_size(${workgroupSize})`,
     `fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`,
