@@ -13,7 +13,12 @@ import { programFor } from '../../src/fusion/program.js';
 const flags = process.argv.slice(2);
 const { device, adapter } = await initWebGPU(flags.length ? { dawnFlags: flags } : {});
 console.log(JSON.stringify({ system: 'functs-webgpu', adapter, workgroupSize: device.workgroupSize }));
-const compiler = webgpuCompiler(device);
+// The backend's own register tile, and fixed tiles beside it where TILES='[[4,2],[4,4]]' asks.
+const tiles: [number, number][] = process.env.TILES ? JSON.parse(process.env.TILES) : [];
+const compilers = [
+  { tile: 'default', compiler: webgpuCompiler(device) },
+  ...tiles.map(([inner, outer]) => ({ tile: `${inner}x${outer}`, compiler: webgpuCompiler(device, { registerTile: { inner, outer }, name: `webgpu-${inner}x${outer}` }) })),
+];
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -23,7 +28,7 @@ function rng(seed: number): () => number {
   };
 }
 
-async function run(D: number, H: number, N: number): Promise<void> {
+async function run(D: number, H: number, N: number, tile: string, compiler: ReturnType<typeof webgpuCompiler>): Promise<void> {
   const r = rng(7);
   const A = Float32Array.from({ length: H * D }, () => (r() * 2) / Math.sqrt(D));
   const b = Float32Array.from({ length: H }, () => r());
@@ -54,7 +59,7 @@ async function run(D: number, H: number, N: number): Promise<void> {
   times.sort((x, y) => x - y);
   // End to end: upload X, run, read back.
   const e2e: number[] = [];
-  let got = new Float32Array(0);
+  let got: Float32Array = new Float32Array(0);
   for (let k = 0; k < 3; k++) {
     const start = performance.now();
     const buffers = [...leafBuffers];
@@ -88,7 +93,7 @@ async function run(D: number, H: number, N: number): Promise<void> {
   for (const buffer of leafBuffers) device.release(buffer);
   const kernel_ms = times[2];
   console.log(JSON.stringify({
-    system: 'functs-webgpu', D, H, N, kernels: program.steps.length,
+    system: tile === 'default' ? 'functs-webgpu' : `functs-webgpu tile ${tile}`, D, H, N, kernels: program.steps.length,
     kernel_ms: +kernel_ms.toFixed(4), kernel_spread_ms: [+times[0].toFixed(4), +times[4].toFixed(4)], hps_M: +(N / kernel_ms / 1e3).toFixed(1),
     e2e_ms: +e2e[1].toFixed(2), plan_ms: +plan_ms.toFixed(1), maxerr, scale, memory: device.memoryStats(),
   }));
@@ -97,10 +102,12 @@ async function run(D: number, H: number, N: number): Promise<void> {
 
 const sizes: [number, number, number][] = process.env.SIZES ? JSON.parse(process.env.SIZES) : [[8, 32, 4096], [8, 32, 65536], [8, 32, 1048576], [32, 64, 4096], [32, 64, 65536]];
 for (const [D, H, N] of sizes) {
-  try {
-    await run(D, H, N);
-  } catch (e) {
-    console.log(JSON.stringify({ system: 'functs-webgpu', D, H, N, failed: String((e as Error)?.message ?? e) }));
+  for (const { tile, compiler } of compilers) {
+    try {
+      await run(D, H, N, tile, compiler);
+    } catch (e) {
+      console.log(JSON.stringify({ system: `functs-webgpu tile ${tile}`, D, H, N, failed: String((e as Error)?.message ?? e) }));
+    }
   }
 }
 process.exit(0);

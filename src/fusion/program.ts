@@ -16,6 +16,7 @@ import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
 import { factoringSwitch } from './factor.js';
+import type { RegisterTile } from './tiling.js';
 import { describeStep } from './explain.js';
 import { ArenaPool, arenaViews, planMemory, viewOf, type MemoryPlan } from './memory.js';
 
@@ -31,6 +32,8 @@ export interface KernelCompiler {
   readonly name: string;
   /** The most buffers one kernel may take. */
   readonly maxBuffers: number;
+  /** Register tile of contractions, where the target wants another than the CPU default. */
+  readonly registerTile?: RegisterTile;
   compile(ir: KernelIR): CompiledKernel;
   /**
    * The memory the compiled kernels run in, where it is not the JavaScript heap
@@ -281,7 +284,7 @@ export function programFor(roots: readonly Node[], compiler: KernelCompiler): { 
   const cacheKey = `${compiler.name}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers }), compiler);
+    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers, registerTile: compiler.registerTile }), compiler);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };

@@ -30,7 +30,7 @@ import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js
 import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
-import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters } from './tiling.js';
+import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters, type RegisterTile } from './tiling.js';
 
 /** Work below this cost (in additions per element) is recomputed rather than stored. */
 const EXPENSIVE = 8;
@@ -79,6 +79,8 @@ export interface Schedule {
 export interface ScheduleOptions {
   /** The most buffers (inputs + outputs) one kernel may take. */
   readonly maxBuffers: number;
+  /** Register tile of contractions (default 4 x 2, for CPUs). */
+  readonly registerTile?: RegisterTile;
 }
 
 /** A kernel under construction: its outputs, loops and the expressions they store. */
@@ -583,7 +585,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       kernel = callKernel(g.outputs[0]);
     } else {
       const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
-      kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)))));
+      kernel = finishKernel(shareReductionLoops(tileForRegisters(chooseLoopOrder(collapseLoops(draft)), options.registerTile)));
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
     const original = (n: Node) => originalRoot.get(n) ?? n;

@@ -98,19 +98,27 @@ function tileFactor(extent: number, preferred: number): number {
   return 1;
 }
 
+/** Unroll factors of the innermost output loop and the next one out (a target hook: GPUs take more). */
+export interface RegisterTile {
+  readonly inner: number;
+  readonly outer: number;
+  /** A larger outer factor for outer loops of at least `minExtent` iterations. */
+  readonly longOuter?: { readonly minExtent: number; readonly factor: number };
+}
+
 /** Unrolls the innermost output loops that a reduction depends on (see the module comment). */
-export function tileForRegisters(draft: Draft): Draft {
+export function tileForRegisters(draft: Draft, tile: RegisterTile = { inner: INNER_TILE, outer: OUTER_TILE }): Draft {
   if (draft.kind !== 'map' || draft.loops.length === 0) return draft;
   const reductions = reductionsOf(draft).filter((r) => r.loops.reduce((n, l) => n * l.extent, 1) >= MIN_REDUCTION_TRIPS);
   const dependsOn = (v: LoopVar) => reductions.some((r) => r.vars.includes(v));
   const inner = draft.loops[draft.loops.length - 1];
   if (!dependsOn(inner)) return draft;
   let tiled = draft;
-  const innerFactor = tileFactor(inner.extent, INNER_TILE);
+  const innerFactor = tileFactor(inner.extent, tile.inner);
   if (innerFactor > 1) tiled = unroll(tiled, inner, innerFactor);
   const next = draft.loops[draft.loops.length - 2];
   if (next && dependsOn(next)) {
-    const outerFactor = tileFactor(next.extent, OUTER_TILE);
+    const outerFactor = tileFactor(next.extent, tile.longOuter && next.extent >= tile.longOuter.minExtent ? tile.longOuter.factor : tile.outer);
     if (outerFactor > 1) tiled = unroll(tiled, next, outerFactor);
   }
   return tiled;

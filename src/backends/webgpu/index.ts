@@ -8,6 +8,7 @@
 import { ArgumentError, DeviceError } from '../../lazy/errors.js';
 import type { KernelCompiler, CompiledKernel } from '../../fusion/program.js';
 import type { KernelIR } from '../../fusion/kernel.js';
+import type { RegisterTile } from '../../fusion/tiling.js';
 import { WebGPUDevice, type WebGPUDeviceOptions } from './gpu.js';
 
 export { WebGPUDevice, type GpuBuffer, type GpuMemoryStats, type WebGPUDeviceOptions } from './gpu.js';
@@ -52,7 +53,7 @@ function adapterLimits(adapter: GPUAdapter): Record<string, number> {
 }
 
 async function describeAdapter(adapter: GPUAdapter): Promise<string> {
-  const info = adapter.info;
+  const info = (adapter as unknown as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }).info ?? {};
   return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown adapter';
 }
 
@@ -136,13 +137,21 @@ export function destroyWebGPU(): void {
 }
 
 /**
+ * Outputs per thread of a contraction (inner x outer loop), chosen by measurement on the
+ * H200 (bench/RESULTS.md, 2026-11-30): 4 x 2 for short rows (D=8 Hessians: 1,968M/s, against
+ * 1,688M/s with 4 x 4), 4 x 4 where the outer loop is long (D=32: 155M/s, against 114M/s).
+ */
+const GPU_TILE: RegisterTile = { inner: 4, outer: 2, longOuter: { minExtent: 16, factor: 4 } };
+
+/**
  * The kernel compiler the scheduler plans with for this device: WGSL per kernel (the
  * program's `run` cannot be called on host arrays; the runner launches kernels instead).
  */
-export function webgpuCompiler(device: WebGPUDevice): KernelCompiler {
+export function webgpuCompiler(device: WebGPUDevice, options: { registerTile?: RegisterTile; name?: string } = {}): KernelCompiler {
   return {
-    name: 'webgpu',
+    name: options.name ?? 'webgpu',
     maxBuffers: device.caps.maxBuffers,
+    registerTile: options.registerTile ?? GPU_TILE,
     compile(ir: KernelIR): CompiledKernel {
       if (ir.kind === 'call') return { run: () => { throw new DeviceError(`${ir.call?.op}: not on webgpu`); }, source: `// ${ir.call?.op}: a CPU routine` };
       const exe = device.compile(ir);
