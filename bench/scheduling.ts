@@ -16,7 +16,7 @@
  */
 import { grad, randn, type Tensor } from "../src/index.js";
 import { schedule } from "../src/fusion/schedule.js";
-import { jsCompiler } from "../src/backends/js/index.js";
+import { jsDevice } from "../src/backends/js/index.js";
 import type { Node } from "../src/lazy/node.js";
 
 const QUICK = process.env.SCHED_QUICK === "1";
@@ -51,7 +51,7 @@ for (const c of cases) {
     for (const n of c.sizes) {
       const roots = c.build(n);
       const t0 = performance.now();
-      const plan = schedule(roots, { maxBuffers: jsCompiler.maxBuffers });
+      const plan = schedule(roots, { maxBuffers: jsDevice.caps.maxBuffers });
       const ms = performance.now() - t0;
       times.set(n, [...(times.get(n) ?? []), ms]);
       kernels.set(n, plan.kernels.length);

@@ -12,12 +12,14 @@
  */
 import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
-import { compileWasm, wasmArena, wasmCompiler, type WasmKernel } from "../src/backends/wasm/index.js";
+import { compileWasm, wasmArena, wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
+import { cpuDevice } from "../src/backends/cpu.js";
+import type { CompiledKernel } from "../src/fusion/program.js";
 import { fusingBackend } from "../src/fusion/program.js";
 import { registerBackend } from "../src/lazy/realize.js";
 
 // The wasm backend with its f32x4 path turned off: what the lanes give, measured in the same run.
-registerBackend(fusingBackend({ name: "wasm-scalar", maxBuffers: wasmCompiler.maxBuffers, compile: (ir) => compileWasm(ir, { simd: false }) }));
+registerBackend(fusingBackend(cpuDevice("wasm-scalar", { maxBuffers: wasmDevice.caps.maxBuffers, compile: (ir) => compileWasm(ir, { simd: false }) })));
 import { SIZES, check, makeWorkload, referenceHessians64, type Workload } from "./workload.js";
 import { handWasmHessians } from "./peers/hand-wasm.js";
 
@@ -68,16 +70,17 @@ function profile(w: Workload): string[] {
   b.dataSync();
   const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
   const roots = withBackend("wasm", () => (vmap(hessian(f))(X) as Tensor).node);
-  const { program, leaves } = programFor([roots], wasmCompiler);
-  const slots = [...leaves.map((l) => l.realized!), ...program.buffers.map((buf) => new (buf.dtype === "float64" ? Float64Array : Float32Array)(buf.size))];
+  const { program, leaves } = programFor([roots], wasmDevice);
+  const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new (buf.dtype === "float64" ? Float64Array : Float32Array)(buf.size))];
   const lines: string[] = [];
   for (const step of program.steps) {
     const args = step.slots.map((s) => slots[s]);
-    for (let i = 0; i < 5; i++) step.kernel.run(...args);
+    const kernel = step.kernel as CompiledKernel;
+    for (let i = 0; i < 5; i++) kernel.run(...args);
     const times: number[] = [];
     for (let i = 0; i < 15; i++) {
       const t0 = performance.now();
-      step.kernel.run(...args);
+      kernel.run(...args);
       times.push(performance.now() - t0);
     }
     const lanes = /f32x4 lanes over loop (\w+)/.exec(step.kernel.source)?.[1];

@@ -62,6 +62,7 @@ export type { Randomness } from './lazy/trace.js';
 
 // Backends and plans.
 export { setBackend, withBackend, backendNames } from './lazy/realize.js';
+export { initWebGPU, destroyWebGPU, type WebGPUInitOptions } from './backends/webgpu/index.js';
 export { explain } from './transforms/explain.js';
 export { cacheInfo, clearCaches, setCacheLimits, type CacheInfo } from './fusion/program.js';
 export type { Plan, KernelInfo, BufferInfo } from './fusion/explain.js';

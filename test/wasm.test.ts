@@ -8,7 +8,7 @@ import { explain, hessian, jit, randn, tensor, vmap, withBackend, type Tensor } 
 import { allPrimitives } from '../src/lazy/primitive.js';
 import { Bytes } from '../src/backends/wasm/encoder.js';
 import { WASM_OPS } from '../src/backends/wasm/ops.js';
-import { compileWasm, wasmArena, wasmCompiler, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
+import { compileWasm, wasmArena, wasmDevice, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
 import { compileJs } from '../src/backends/js/codegen.js';
 import { programFor } from '../src/fusion/program.js';
 import type { KernelIR, Stmt } from '../src/fusion/kernel.js';
@@ -214,7 +214,7 @@ function loopIndices(list: readonly Stmt[]): string[] {
 /** The kernels of the program that computes `build()` under the wasm backend. */
 function kernelsOf(build: () => Tensor): KernelIR[] {
   const node = withBackend('wasm', () => build().node);
-  return programFor([node], wasmCompiler).program.steps.map((step) => step.ir);
+  return programFor([node], wasmDevice).program.steps.map((step) => step.ir);
 }
 
 test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with the JS compiler whichever loop carries the lanes', () => {

@@ -7,12 +7,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { grad, hessian, jacrev, tensor, vmap, withBackend, DeviceError, DTypeError, type DType, type Tensor, type TypedArray } from '../src/index.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { explain, grad, hessian, jacrev, jit, setBackend, tensor, vmap, withBackend, destroyWebGPU, initWebGPU, DeviceError, type DType, type Tensor, type TypedArray } from '../src/index.js';
 import { allPrimitives } from '../src/lazy/primitive.js';
-import { programFor } from '../src/fusion/program.js';
 import { topoSort, type Node } from '../src/lazy/node.js';
 import type { KernelIR } from '../src/fusion/kernel.js';
-import { destroyWebGPU, initWebGPU, runOnDevice, webgpuCompiler, type WebGPUDevice } from '../src/backends/webgpu/index.js';
+import type { WebGPUDevice } from '../src/backends/webgpu/index.js';
 import { WGSL_OPS, generateWgsl } from '../src/backends/webgpu/wgsl.js';
 import { arbitraryProgramWithInputs, assertAllClose, numRuns, type Program } from '../src/testing/index.js';
 import { arbitraryDag, dagInputs } from '../props/fusion-dags.js';
@@ -29,17 +30,17 @@ try {
 const skip = unavailable || false;
 const runs = (quick: number): fc.Parameters<unknown> => ({ numRuns: numRuns(quick) });
 
-/** Computes `t` on the device (leaves uploaded, kernels launched, the root read back). */
-async function onDevice(t: Tensor): Promise<TypedArray> {
-  const gpu = device!;
-  const { program, leaves } = programFor([t.node], webgpuCompiler(gpu));
-  const buffers = leaves.map((leaf) => gpu.upload(leaf.realized!));
-  const [root] = runOnDevice(program, gpu, buffers);
+/** Computes `build()` on the device and reads it back (then frees it). */
+async function onDevice(build: () => Tensor): Promise<TypedArray> {
+  const t = withBackend('webgpu', () => {
+    const value = build();
+    value.realize();
+    return value;
+  });
   try {
-    return await gpu.read(root);
+    return (await t.data()).slice();
   } finally {
-    gpu.release(root);
-    for (const b of buffers) gpu.release(b);
+    t.dispose();
   }
 }
 
@@ -55,18 +56,17 @@ function tolerance(expected: TypedArray): { rtol: number; atol: number } {
 /** Builds a value twice, under the interpreter and for the device, and compares. */
 async function agree(build: () => Tensor, what: () => string): Promise<void> {
   const expected = withBackend('interp', () => build().dataSync());
-  const built = build();
-  if (built.node.realized) return; // constant-folded to data: nothing runs on the device
+  const float64 = computesFloat64(build().node);
   let actual: TypedArray;
   try {
-    actual = await onDevice(built);
+    actual = await onDevice(build);
   } catch (error) {
     // No float64 on the device: refused, never silently downcast (a float64 value the
     // scheduler folded away, such as an exact int32 -> float64 -> int32 cast, is no refusal).
-    if (computesFloat64(built.node) && error instanceof DTypeError && /no float64/.test(error.message)) return;
+    if (float64 && error instanceof DeviceError && /float64/.test(error.message)) return;
     throw error;
   }
-  assert.ok(built.dtype !== 'float64', `${what()}: a float64 result came back from the device`);
+  assert.ok(build().dtype !== 'float64', `${what()}: a float64 result came back from the device`);
   assertAllClose(Array.from(actual), Array.from(expected), { ...tolerance(expected), message: what() });
 }
 
@@ -125,7 +125,11 @@ describe('the webgpu backend', { skip }, () => {
     const b = Float32Array.from({ length: H }, (_, i) => Math.cos(i) * 0.3);
     const X = Float32Array.from({ length: N * D }, (_, i) => Math.sin(i * 1.3));
     const [At, bt, Xt] = [tensor(A, { shape: [H, D] }), tensor(b, { shape: [H] }), tensor(X, { shape: [N, D] })];
-    const got = await onDevice(vmap(hessian((x: Tensor) => At.matmul(x).add(bt).tanh().sum()))(Xt));
+    const hessians = jit(vmap(hessian((x: Tensor) => At.matmul(x).add(bt).tanh().sum())), { backend: 'webgpu' });
+    const result = hessians(Xt);
+    assert.throws(() => result.dataSync(), (e: unknown) => e instanceof DeviceError && /await tensor\.data\(\)/.test((e as Error).message));
+    const got = await result.data();
+    result.dispose();
     for (let n = 0; n < N; n++) {
       const s = Array.from({ length: H }, (_, h) => {
         let z = b[h];
@@ -143,58 +147,82 @@ describe('the webgpu backend', { skip }, () => {
     }
   });
 
-  test('device buffers stay flat over 10,000 runs of a compiled program', async () => {
+  test('device buffers stay flat over 10,000 jitted calls', async () => {
     const gpu = device!;
     const A = tensor(Float32Array.from({ length: 32 }, (_, i) => Math.sin(i)), { shape: [8, 4] });
     const X = tensor(Float32Array.from({ length: 64 }, (_, i) => Math.cos(i)), { shape: [16, 4] });
-    const out = vmap(hessian((x: Tensor) => A.matmul(x).tanh().sum()))(X);
-    const { program, leaves } = programFor([out.node], webgpuCompiler(gpu));
-    const inputs = leaves.map((leaf) => gpu.upload(leaf.realized!));
-    const expected = withBackend('interp', () => vmap(hessian((x: Tensor) => A.matmul(x).tanh().sum()))(X).dataSync());
-    const before = gpu.memoryStats().liveBuffers;
+    const f = (x: Tensor) => A.matmul(x).tanh().sum();
+    const expected = withBackend('interp', () => vmap(hessian(f))(X).dataSync());
+    const hessians = jit(vmap(hessian(f)), { backend: 'webgpu' });
+    hessians(X).dispose();
+    const before = gpu.memoryStats();
     const live: number[] = [];
+    const bytes: number[] = [];
     let last: TypedArray = new Float32Array(0);
     for (let i = 0; i < 10_000; i++) {
-      const [root] = runOnDevice(program, gpu, inputs);
+      const h = hessians(X);
       if (i % 1000 === 999) {
-        last = await gpu.read(root);
+        last = (await h.data()).slice();
         live.push(gpu.memoryStats().liveBuffers);
+        bytes.push(gpu.memoryStats().liveBytes);
       }
-      gpu.release(root);
+      h.dispose();
     }
-    for (const b of inputs) gpu.release(b);
     assertAllClose(Array.from(last), Array.from(expected), tolerance(expected));
-    // The pool hands the same buffers back on every run: the count is bounded by one run's needs.
-    const perRun = leaves.length + program.buffers.length;
-    assert.ok(Math.max(...live) <= before + perRun, `live buffers ${live.join(', ')} exceed the ${before} before the runs plus one run's ${perRun}`);
-    assert.equal(live[live.length - 1], live[0], `live buffers grew: ${live.join(', ')}`);
+    // The pool hands the same buffers back on every call: nothing accumulates.
+    assert.ok(Math.max(...live) <= before.liveBuffers + 2, `live buffers ${live.join(', ')} grew from ${before.liveBuffers}`);
+    assert.ok(Math.max(...bytes) <= before.liveBytes + 4096, `live bytes ${bytes.join(', ')} grew from ${before.liveBytes}`);
   });
 
-  test('float64 is refused with an error naming the op and the fix', () => {
+  test('values dropped without dispose() are returned to the pool by the FinalizationRegistry', async () => {
     const gpu = device!;
-    assert.throws(() => gpu.upload(new Float64Array(4)), (e: unknown) => e instanceof DTypeError && /float64/.test(e.message) && /float32/.test(e.message));
-    const x = tensor([1, 2, 3], { dtype: 'float64' });
-    x.dataSync();
-    const { program } = ((): { program: { steps: readonly { ir: KernelIR }[] } } => {
-      try {
-        return programFor([x.exp().node], webgpuCompiler(gpu));
-      } catch (error) {
-        assert.ok(error instanceof DTypeError, String(error));
-        assert.match((error as Error).message, /exp: the webgpu backend has no float64/);
-        return { program: { steps: [] } };
-      }
-    })();
-    assert.equal(program.steps.length, 0, 'a float64 kernel compiled');
-  });
-
-  test('reading synchronously throws a DeviceError that says to await data()', () => {
-    const gpu = device!;
-    const b = gpu.upload(new Float32Array([1, 2]));
-    try {
-      assert.throws(() => gpu.readSync(), (e: unknown) => e instanceof DeviceError && /await tensor\.data\(\)/.test(e.message));
-    } finally {
-      gpu.release(b);
+    v8.setFlagsFromString('--expose-gc');
+    const collect = vm.runInNewContext('gc') as () => void;
+    const X = tensor(Float32Array.from({ length: 4096 }, (_, i) => i), { shape: [4096] });
+    const square = jit((x: Tensor) => x.mul(x), { backend: 'webgpu' });
+    square(X).dispose();
+    for (let i = 0; i < 50; i++) square(X); // never disposed
+    const dropped = gpu.memoryStats().pooledBuffers;
+    for (let i = 0; i < 20 && gpu.memoryStats().pooledBuffers < dropped + 25; i++) {
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    assert.ok(gpu.memoryStats().pooledBuffers >= dropped + 25, `${gpu.memoryStats().pooledBuffers - dropped} of 50 dropped results came back to the pool`);
+  });
+
+  test('float64 is refused with an error naming the op and the fix', async () => {
+    const x = tensor([1, 2, 3], { dtype: 'float64' });
+    x.realize();
+    assert.throws(
+      () => withBackend('webgpu', () => x.exp().realize()),
+      (e: unknown) => e instanceof DeviceError && /^exp: .*float64/.test((e as Error).message) && /float32/.test((e as Error).message),
+    );
+    assert.throws(() => device!.upload(new Float64Array(4)), (e: unknown) => e instanceof DeviceError && /float64/.test((e as Error).message));
+    // A float64 value inside a kernel (cast up, computed, cast down) is refused too, naming its op.
+    const y = tensor([1, 2, 3], { dtype: 'float32' });
+    y.realize();
+    assert.throws(() => withBackend('webgpu', () => y.cast('float64').sin().cast('float32').realize()), (e: unknown) => e instanceof DeviceError && /^cast: .*float64/.test((e as Error).message));
+  });
+
+  test('explain shows the WGSL of each kernel', () => {
+    const x = tensor(Float32Array.from({ length: 64 }, (_, i) => i), { shape: [8, 8] });
+    const previous = setBackend('webgpu');
+    try {
+      const plan = explain(x.mul(2).exp().sum(1));
+      assert.equal(plan.backend, 'webgpu');
+      assert.match(plan.kernels[0].source, /@compute @workgroup_size/);
+      assert.match(plan.kernels[0].source, /var<storage, read_write> b0: array<f32>/);
+    } finally {
+      setBackend(previous);
+    }
+  });
+
+  test('reading synchronously throws a DeviceError that says to await data()', async () => {
+    const x = tensor([1, 2], { dtype: 'float32' });
+    const y = withBackend('webgpu', () => x.mul(3).realize());
+    assert.throws(() => y.dataSync(), (e: unknown) => e instanceof DeviceError && /await tensor\.data\(\)/.test((e as Error).message));
+    assert.deepEqual(Array.from(await y.data()), [3, 6]);
+    assert.deepEqual(Array.from(y.dataSync()), [3, 6], 'once read, the host copy serves dataSync');
   });
 
   test('kernels whose grid exceeds one dimension of workgroups split it over two', () => {

@@ -29,6 +29,7 @@
 import type { DType, TypedArray } from '../lazy/dtype.js';
 import { ArgumentError, DeviceError } from '../lazy/errors.js';
 import type { KernelIR } from '../fusion/kernel.js';
+import type { RegisterTile } from '../fusion/tiling.js';
 
 /** How a device runs a kernel: serial loop nests (CPU: js, wasm) or a grid of threads (GPU). */
 export type KernelForm = 'loops' | 'grid';
@@ -55,6 +56,8 @@ export interface DeviceCaps {
   /** The most buffers (outputs and inputs) one kernel may take; sibling merging stays within it. */
   readonly maxBuffers: number;
   readonly memory: MemoryKind;
+  /** Outputs per thread or loop body of a contraction, where the device wants another than the CPU default (4 x 2). */
+  readonly registerTile?: RegisterTile;
 }
 
 /** A handle on device memory holding elements of one dtype; only its device looks inside. */
@@ -123,6 +126,7 @@ interface Allocation {
  */
 export class Storage {
   private host: TypedArray | null;
+  private own: DeviceBuffer | null;
   private copies: Map<Device, DeviceBuffer> | null = null;
   private released = false;
 
@@ -131,14 +135,19 @@ export class Storage {
     readonly size: number,
     /** The device the value lives on; null for a host-only value. */
     readonly device: Device | null,
-    /** The value's own buffer on `device` (already a view where this Storage is one). */
-    readonly buffer: DeviceBuffer | null,
+    buffer: DeviceBuffer | null,
     host: TypedArray | null,
     /** The buffer this one views (released with the last view), or null for an allocation of its own. */
     private readonly parent: { readonly buffer: DeviceBuffer; readonly allocation: Allocation } | null,
     private readonly allocation: Allocation,
   ) {
     this.host = host;
+    this.own = buffer;
+  }
+
+  /** The value's own buffer on `device` (already a view where this Storage is one); null once disposed. */
+  get buffer(): DeviceBuffer | null {
+    return this.own;
   }
 
   /** A value held in host memory (the user's data); it is uploaded to a device on first use. */
@@ -149,6 +158,13 @@ export class Storage {
   /** A value a device computed into `buffer` (which the Storage now owns). */
   static onDevice(device: Device, buffer: DeviceBuffer, dtype: DType, size: number): Storage {
     return new Storage(dtype, size, device, buffer, null, null, { views: 1 });
+  }
+
+  /** A value already disposed (what a lazy value disposed before it was computed holds). */
+  static freed(dtype: DType, size: number): Storage {
+    const storage = new Storage(dtype, size, null, null, null, null, { views: 1 });
+    storage.dispose();
+    return storage;
   }
 
   /** True once `dispose()` ran: the value is gone. */
@@ -193,6 +209,12 @@ export class Storage {
     return data;
   }
 
+  /** The elements when they can be had synchronously (a host copy, or a device with syncRead); else null. */
+  readableNow(): TypedArray | null {
+    if (this.released) return null;
+    return this.host || this.device?.caps.syncRead ? this.readSync() : null;
+  }
+
   /** The elements as a typed array, once the device has computed them (do not write to it). */
   async read(): Promise<TypedArray> {
     this.check('data');
@@ -233,10 +255,12 @@ export class Storage {
     this.copies = null;
     this.host = null;
     const device = this.device;
-    if (!device || !this.buffer) return;
+    const buffer = this.own;
+    this.own = null;
+    if (!device || !buffer) return;
     const owner = this.parent;
-    if (owner && owner.buffer !== this.buffer) device.release(this.buffer);
-    if (--this.allocation.views === 0) device.release(owner ? owner.buffer : this.buffer);
+    if (owner && owner.buffer !== buffer) device.release(buffer);
+    if (--this.allocation.views === 0) device.release(owner ? owner.buffer : buffer);
   }
 
   private check(what: string): void {

@@ -4,55 +4,34 @@
  * per DAG structure (two DAGs that differ only in the values of their leaves share one), and
  * compiled kernels per canonical kernel IR and backend.
  */
-import { allocate, bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../lazy/dtype.js';
-import { ArgumentError } from '../lazy/errors.js';
+import { bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../lazy/dtype.js';
+import { ArgumentError, DeviceError } from '../lazy/errors.js';
 import { checkAllocatable } from '../lazy/build.js';
 import type { Node } from '../lazy/node.js';
 import { primitiveRule, type CallSignature } from '../lazy/primitive.js';
 import { topoSort } from '../lazy/node.js';
 import type { Backend } from '../lazy/realize.js';
 import { sizeOf } from '../lazy/shape.js';
+import { Storage, type Device, type DeviceBuffer, type Executable, type KernelMemory } from '../backends/device.js';
 import { LruCache } from './cache.js';
 import type { KernelIR } from './kernel.js';
 import { isInputLeaf, schedule, type Schedule } from './schedule.js';
 import { factoringSwitch } from './factor.js';
-import type { RegisterTile } from './tiling.js';
-import { describeStep } from './explain.js';
+import { describeProgram, describeStep, type Plan } from './explain.js';
 import { ArenaPool, arenaViews, planMemory, viewOf, type MemoryPlan } from './memory.js';
 
-/** A kernel compiled by a backend: call `run` with the IR's buffers in order. */
-export interface CompiledKernel {
+/** A kernel compiled for a CPU device: call `run` with the IR's buffers (typed arrays) in order. */
+export interface CompiledKernel extends Executable {
   readonly run: (...buffers: TypedArray[]) => void;
-  /** The generated source, for `explain` and FUNCTS_DEBUG. */
-  readonly source: string;
-}
-
-/** What a fusing backend provides: code generation for one kernel. */
-export interface KernelCompiler {
-  readonly name: string;
-  /** The most buffers one kernel may take. */
-  readonly maxBuffers: number;
-  /** Register tile of contractions, where the target wants another than the CPU default. */
-  readonly registerTile?: RegisterTile;
-  compile(ir: KernelIR): CompiledKernel;
-  /**
-   * The memory the compiled kernels run in, where it is not the JavaScript heap
-   * (WebAssembly's): a program then lays every buffer of a run out there, intermediates at
-   * their planned offsets, so kernels read and write in place and only the leaves are copied
-   * in and the roots out.
-   */
-  readonly memory?: KernelMemory;
-}
-
-/** A memory kernels run in: `reserve` grows it to at least `bytes` and returns its buffer now. */
-export interface KernelMemory {
-  reserve(bytes: number): ArrayBuffer;
 }
 
 export interface ProgramStep {
   readonly name: string;
   readonly ir: KernelIR;
-  readonly kernel: CompiledKernel;
+  /** The device's executable; for a call step on a CPU device, the program's own runner. */
+  readonly kernel: Executable;
+  /** Call steps on host and linear memory devices: run by the program on typed arrays, not launched. */
+  readonly call?: CompiledKernel;
   /** Slot of each of the IR's buffers. */
   readonly slots: readonly number[];
   /** What the kernel computes, e.g. "reduce_sum(exp(...)) -> float32[4096, 8]". */
@@ -66,7 +45,9 @@ export interface ProgramStep {
  * kernels write: the roots' are allocated per run, the intermediates' once per program.
  */
 export interface Program {
+  /** The device it was compiled for (and runs on). */
   readonly backend: string;
+  readonly device: Device;
   readonly leafCount: number;
   readonly buffers: readonly { readonly dtype: DType; readonly size: number }[];
   readonly steps: readonly ProgramStep[];
@@ -80,14 +61,12 @@ export interface Program {
    * every run of the program while the scratch pool keeps it.
    */
   readonly memory: MemoryPlan;
-  /** The compiler's own memory, where its kernels run (see KernelCompiler.memory). */
-  readonly kernelMemory?: KernelMemory;
 }
 
 /** Default byte budget for the arenas of all programs together. */
 const DEFAULT_SCRATCH_BUDGET = 256 * 2 ** 20;
 
-const kernelCache = new LruCache<string, CompiledKernel>(1024);
+const kernelCache = new LruCache<string, Executable>(1024);
 const programCache = new LruCache<string, Program>(256);
 const scratchPool = new ArenaPool<Program>(DEFAULT_SCRATCH_BUDGET);
 /** Caches elsewhere (jit's traces) that clearCaches empties too. */
@@ -226,40 +205,47 @@ function callStep(call: CallSignature): CompiledKernel {
   return { run: (out, ...inputs) => compute(out, inputs, call), source: `// calls the hand-written ${call.op} on its input buffers` };
 }
 
-function compileKernel(ir: KernelIR, compiler: KernelCompiler): CompiledKernel {
-  if (ir.call) return callStep(ir.call);
-  const key = `${compiler.name}\n${ir.text}`;
+function compileKernel(ir: KernelIR, device: Device): Executable {
+  const key = `${device.name}\n${ir.text}`;
   const known = kernelCache.get(key);
   if (known) return known;
-  const compiled = compiler.compile(ir);
+  const compiled = device.compile(ir);
   kernelCache.set(key, compiled);
   return compiled;
 }
 
-/** Compiles a schedule into a program. */
-export function compileSchedule(plan: Schedule, compiler: KernelCompiler): Program {
+/** Compiles a schedule into a program for `device`. */
+export function compileSchedule(plan: Schedule, device: Device): Program {
   const slotOf = new Map<Node, number>();
   plan.leaves.forEach((leaf, i) => slotOf.set(leaf, i));
   const buffers: { dtype: DType; size: number }[] = [];
   for (const k of plan.kernels) {
     for (const o of k.outputs) {
       checkAllocatable(o.op, o.shape, o.dtype);
+      if (o.dtype === 'float64' && !device.caps.float64) {
+        throw new DeviceError(`${o.op}: the ${device.name} device has no float64; cast to float32 first, or compute this on a CPU backend (jit(f, { backend: 'js' }))`);
+      }
       slotOf.set(o, plan.leaves.length + buffers.length);
       buffers.push({ dtype: o.dtype, size: sizeOf(o.shape) });
     }
   }
-  const steps = plan.kernels.map((k, i): ProgramStep => ({
-    name: `kernel${i}`,
-    ir: k.ir,
-    kernel: compileKernel(k.ir, compiler),
-    slots: [...k.outputs, ...k.inputs].map((n) => slotOf.get(n)!),
-    summary: `${k.outputs.map((o) => `${describe(o)} -> ${o.dtype}[${o.shape.join(', ')}]`).join('; ')}`,
-    shapes: [...k.outputs, ...k.inputs].map((n) => n.shape),
-  }));
+  const runsCallsItself = device.caps.memory !== 'buffers';
+  const steps = plan.kernels.map((k, i): ProgramStep => {
+    const call = k.ir.call && runsCallsItself ? callStep(k.ir.call) : undefined;
+    return {
+      name: `kernel${i}`,
+      ir: k.ir,
+      kernel: call ?? compileKernel(k.ir, device),
+      call,
+      slots: [...k.outputs, ...k.inputs].map((n) => slotOf.get(n)!),
+      summary: `${k.outputs.map((o) => `${describe(o)} -> ${o.dtype}[${o.shape.join(', ')}]`).join('; ')}`,
+      shapes: [...k.outputs, ...k.inputs].map((n) => n.shape),
+    };
+  });
   const outputs = plan.roots.map((r) => slotOf.get(r)!);
   const rootBuffers = new Set(outputs.map((slot) => slot - plan.leaves.length));
   const memory = planIntermediates(buffers, steps, plan.leaves.length, rootBuffers);
-  return { backend: compiler.name, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory, kernelMemory: compiler.memory };
+  return { backend: device.name, device, leafCount: plan.leaves.length, buffers, steps, outputs, rootBuffers, memory };
 }
 
 /** Arena offsets for the buffers that are neither leaves nor roots, from their lifetimes. */
@@ -278,31 +264,65 @@ function planIntermediates(buffers: readonly { dtype: DType; size: number }[], s
   return planMemory(buffers, (k) => !rootBuffers.has(k), writtenAt, lastReadAt, steps.length);
 }
 
-/** The program computing `roots` (from the cache when a DAG of this structure was seen), and its leaves. */
-export function programFor(roots: readonly Node[], compiler: KernelCompiler): { program: Program; leaves: Node[] } {
+/** The program computing `roots` on `device` (from the cache when a DAG of this structure was seen), and its leaves. */
+export function programFor(roots: readonly Node[], device: Device): { program: Program; leaves: Node[] } {
   const { key, leaves } = structureOf(roots);
-  const cacheKey = `${compiler.name}\n${key}`;
+  const cacheKey = `${device.name}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: compiler.maxBuffers, registerTile: compiler.registerTile }), compiler);
+    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, registerTile: device.caps.registerTile }), device);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };
 }
 
-/** Runs a program on leaf values; returns the value of each root (fresh arrays). */
-export function runProgram(program: Program, leafValues: readonly TypedArray[]): TypedArray[] {
-  if (program.kernelMemory) return runInKernelMemory(program, program.kernelMemory, leafValues);
+/**
+ * Runs a program on its leaves' values; returns the value of each root as a new Storage on
+ * the program's device (the caller owns it). A root that is itself a leaf (jit of the
+ * identity) shares the leaf's storage.
+ */
+export function runProgram(program: Program, leaves: readonly Storage[]): Storage[] {
+  const { device } = program;
+  const buffers = leaves.map((leaf) => leaf.bufferOn(device));
+  const results = device.caps.memory === 'linear'
+    ? runInKernelMemory(program, device.linearMemory!, buffers as TypedArray[])
+    : device.caps.memory === 'host'
+      ? runOnHost(program, buffers as TypedArray[])
+      : runOnDevice(program, buffers);
+  return program.outputs.map((slot, i) => {
+    if (slot < program.leafCount) return leaves[slot].view(0, leaves[slot].size);
+    const { dtype, size } = program.buffers[slot - program.leafCount];
+    return Storage.onDevice(device, results[i]!, dtype, size);
+  });
+}
+
+/** Host memory: intermediates are views of the program's arena, roots fresh arrays. */
+function runOnHost(program: Program, leafValues: readonly TypedArray[]): (TypedArray | undefined)[] {
   const slots: TypedArray[] = new Array(program.leafCount + program.buffers.length);
   for (let i = 0; i < program.leafCount; i++) slots[i] = leafValues[i];
-  const { memory, buffers } = program;
+  const { memory, buffers, device } = program;
   const scratch = scratchPool.acquire(program, memory.bytes, () => arenaViews(memory, buffers));
   buffers.forEach((b, k) => {
-    slots[program.leafCount + k] = scratch[k] ?? allocate(b.dtype, b.size);
+    slots[program.leafCount + k] = scratch[k] ?? (device.alloc(b.dtype, b.size) as TypedArray);
   });
   runSteps(program, slots);
-  // A root that is itself a leaf (jit of the identity) is copied, never aliased.
-  return program.outputs.map((s) => (s < program.leafCount ? slots[s].slice() : slots[s]));
+  return program.outputs.map((s) => (s < program.leafCount ? undefined : slots[s]));
+}
+
+/**
+ * Device buffers (GPU): every buffer a kernel writes is allocated for the run; the
+ * intermediates are released once every kernel is launched (the device's queue orders
+ * their reuse after those launches).
+ */
+function runOnDevice(program: Program, leafBuffers: readonly DeviceBuffer[]): (DeviceBuffer | undefined)[] {
+  const { device } = program;
+  const slots: DeviceBuffer[] = [...leafBuffers];
+  for (const b of program.buffers) slots.push(device.alloc(b.dtype, b.size));
+  runSteps(program, slots);
+  program.buffers.forEach((_, k) => {
+    if (!program.rootBuffers.has(k)) device.release(slots[program.leafCount + k]);
+  });
+  return program.outputs.map((s) => (s < program.leafCount ? undefined : slots[s]));
 }
 
 /** Byte offsets of every slot of a program in its kernel memory, and the bytes it needs. */
@@ -314,7 +334,7 @@ const kernelMemoryLayouts = new WeakMap<Program, { offsets: number[]; bytes: num
  * kernel reads and writes in place; the roots are copied out (they escape to the user, and
  * the memory serves the next run).
  */
-function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafValues: readonly TypedArray[]): TypedArray[] {
+function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafValues: readonly TypedArray[]): (TypedArray | undefined)[] {
   let layout = kernelMemoryLayouts.get(program);
   if (!layout) {
     layout = kernelMemoryLayout(program, leafValues);
@@ -332,7 +352,7 @@ function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafVal
     return copy;
   });
   runSteps(program, slots);
-  return program.outputs.map((s) => slots[s].slice());
+  return program.outputs.map((s) => (s < program.leafCount ? undefined : slots[s].slice()));
 }
 
 function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[]): { offsets: number[]; bytes: number } {
@@ -357,17 +377,15 @@ function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[])
   return { offsets, bytes: end };
 }
 
-function runSteps(program: Program, slots: readonly TypedArray[]): void {
+function runSteps(program: Program, slots: readonly DeviceBuffer[]): void {
   const debug = debugEnabled();
+  const { device } = program;
   for (const step of program.steps) {
     const args = step.slots.map((s) => slots[s]);
-    if (debug) {
-      const start = performance.now();
-      step.kernel.run(...args);
-      logStep(step, performance.now() - start);
-    } else {
-      step.kernel.run(...args);
-    }
+    const start = debug ? performance.now() : 0;
+    if (step.call) step.call.run(...(args as TypedArray[]));
+    else device.launch(step.kernel, args);
+    if (debug) logStep(step, performance.now() - start);
   }
 }
 
@@ -382,40 +400,30 @@ function logStep(step: ProgramStep, ms: number): void {
   console.log(`[functs] ${step.name} ran in ${ms.toFixed(3)} ms`);
 }
 
-/** A backend that fuses: it schedules the DAG into kernels and compiles them with `compiler`. */
+/** A backend that fuses: it schedules the DAG into kernels and runs them on `device`. */
 export interface FusingBackend extends Backend {
-  readonly compiler: KernelCompiler;
+  /** The program computing `roots` (compiled if needed; nothing runs). */
+  program(roots: readonly Node[]): { program: Program; leaves: Node[] };
 }
 
 export function isFusingBackend(backend: Backend): backend is FusingBackend {
-  return 'compiler' in backend;
+  return 'program' in backend;
 }
-
-/** The first fusing backend made: it plans for backends that do not fuse (the interpreter). */
-let planningFallback: KernelCompiler | undefined;
 
 /**
- * The compiler whose plans `backend` runs, for jit and explain: its own when it fuses, else
- * that of the first fusing backend made, so that the transforms name no backend.
+ * A backend that schedules, fuses and compiles for `device`; register it with
+ * `registerBackend` (src/lazy/realize.ts) to make it selectable by the device's name.
  */
-export function planningCompiler(backend: Backend): KernelCompiler {
-  if (isFusingBackend(backend)) return backend.compiler;
-  if (!planningFallback) throw new Error('functs internal error: no fusing backend is registered to plan with');
-  return planningFallback;
-}
-
-/** A backend that schedules, fuses and compiles with `compiler`. */
-export function fusingBackend(compiler: KernelCompiler): FusingBackend {
-  planningFallback ??= compiler;
+export function fusingBackend(device: Device): FusingBackend {
+  const program = (roots: readonly Node[]) => programFor(roots, device);
   return {
-    name: compiler.name,
-    compiler,
+    name: device.name,
+    device,
+    program,
+    plan: (roots): Plan => describeProgram(program(roots).program),
     realize(roots) {
-      const { program, leaves } = programFor(roots, compiler);
-      const values = runProgram(
-        program,
-        leaves.map((l) => l.realized!),
-      );
+      const { program: compiled, leaves } = program(roots);
+      const values = runProgram(compiled, leaves.map((l) => l.realized!));
       roots.forEach((root, i) => {
         root.realized = values[i];
         root.inputs = [];

@@ -11,6 +11,7 @@
  */
 import { allocate, bytesPerElement, coerce, formatBytes, isFloat, MAX_ELEMENTS, type DType, type TypedArray } from './dtype.js';
 import { ShapeError } from './errors.js';
+import { Storage } from '../backends/device.js';
 import { internNode, Node, uniqueLeaf, type Attrs } from './node.js';
 import { primitiveRule, scalarFunction } from './primitive.js';
 import { formatShape, sameShape, sizeOf, type Shape } from './shape.js';
@@ -64,10 +65,10 @@ export function filled(value: number, shape: Shape, dtype: DType, symbolic = fal
   return shape.every((d) => d === 1) ? reshaped : internNode(primitiveRule('expand'), [reshaped], shape, dtype, { shape: [...shape] });
 }
 
-/** A leaf holding data that is already computed. */
-export function bufferNode(data: TypedArray, shape: Shape, dtype: DType): Node {
+/** A leaf holding data that is already computed: host data, or a Storage (which it then owns). */
+export function bufferNode(data: TypedArray | Storage, shape: Shape, dtype: DType): Node {
   const node = uniqueLeaf(primitiveRule('buffer'), shape, dtype, { uid: nextLeafId++ });
-  node.realized = data;
+  node.realized = data instanceof Storage ? data : Storage.fromHost(data, dtype);
   return node;
 }
 

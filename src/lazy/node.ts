@@ -1,4 +1,5 @@
-import type { DType, TypedArray } from './dtype.js';
+import type { DType } from './dtype.js';
+import type { Storage } from '../backends/device.js';
 import type { Shape } from './shape.js';
 import type { PrimitiveRule } from './primitive.js';
 
@@ -20,8 +21,8 @@ export class Node {
   readonly id = nextId++;
   /** Inputs; emptied once the node is realized. */
   inputs: readonly Node[];
-  /** The value, once computed (contiguous, row-major, of `dtype`). */
-  realized: TypedArray | null = null;
+  /** The value, once computed (contiguous, row-major, of `dtype`), on the device that computed it. */
+  realized: Storage | null = null;
   /** True when the node reads a transform's Param, directly or through its inputs. */
   readonly readsParam: boolean;
   /** Length of the longest input chain below this node (0 for leaves). */
@@ -94,6 +95,11 @@ export function internNode(rule: PrimitiveRule, inputs: readonly Node[], shape: 
   const node = new Node(rule, inputs, shape, dtype, attrs, key, binding);
   table.set(key, node);
   return node;
+}
+
+/** Takes one node out of the hash-consing table (it was disposed: nothing may merge with it). */
+export function forgetNode(node: Node): void {
+  if (table.get(node.key) === node) table.delete(node.key);
 }
 
 /**

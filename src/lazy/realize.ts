@@ -1,30 +1,53 @@
 /** Materialization: hands the DAG below requested nodes to the active backend. */
-import type { TypedArray } from './dtype.js';
 import { ArgumentError } from './errors.js';
+import type { Device, Storage } from '../backends/device.js';
+import type { Plan } from '../fusion/explain.js';
 import { currentRegion, startNewInterningRegion, type Node } from './node.js';
 import { sizeOf, stridesOf } from './shape.js';
 import { bindParams } from './rewrite.js';
 import { checkAllocatable } from './build.js';
 
-/** What every backend provides: compute the values of the given (Param-free) nodes. */
+/**
+ * What every backend provides: compute the values of the given (Param-free) nodes on its
+ * device. Fusing backends are made from a Device by `fusingBackend` (src/fusion/program.ts).
+ */
 export interface Backend {
   readonly name: string;
-  /** Computes each root, stores it in `root.realized` and drops the root's inputs. */
+  /** Where the values it computes live. */
+  readonly device: Device;
+  /**
+   * Computes each root, stores its Storage in `root.realized` and drops the root's inputs.
+   * Synchronous: a device that runs asynchronously has ordered the work when it returns.
+   */
   realize(roots: readonly Node[]): void;
+  /** What `realize(roots)` would run, for `explain` (nothing is computed). */
+  plan(roots: readonly Node[]): Plan;
 }
 
 let active: Backend | undefined;
 const known = new Map<string, Backend>();
 
+/**
+ * Makes a backend selectable by its name (`setBackend`, `jit(f, { backend })`); the first
+ * registered is the default. A GPU backend registers itself once its device is ready
+ * (after an async init). Registering a name again replaces that backend.
+ */
 export function registerBackend(backend: Backend): void {
+  if (active?.name === backend.name) active = backend;
   known.set(backend.name, backend);
   active ??= backend;
 }
 
+/** The backend registered under `name` (ArgumentError naming the known ones otherwise). */
+export function backendNamed(name: string, op = 'setBackend'): Backend {
+  const backend = known.get(name);
+  if (!backend) throw new ArgumentError(`${op}: unknown backend '${name}'; known: ${[...known.keys()].join(', ')}${known.size ? '' : ' (none)'}; a GPU backend registers itself when its init resolves`);
+  return backend;
+}
+
 /** Chooses the backend by name ('interp', 'js', ...); returns the previous one's name. */
 export function setBackend(name: string): string {
-  const next = known.get(name);
-  if (!next) throw new ArgumentError(`setBackend: unknown backend '${name}'; known: ${[...known.keys()].join(', ')}`);
+  const next = backendNamed(name);
   const previous = active?.name ?? name;
   active = next;
   return previous;
@@ -50,12 +73,12 @@ export function withBackend<T>(name: string, body: () => T): T {
 }
 
 /** The value of `node`, computing it (and what it needs) if necessary. */
-export function realize(node: Node): TypedArray {
+export function realize(node: Node): Storage {
   return realizeAll([node])[0];
 }
 
 /** Realizes several nodes in one schedule. */
-export function realizeAll(nodes: readonly Node[]): TypedArray[] {
+export function realizeAll(nodes: readonly Node[]): Storage[] {
   // A value under grad/jvp is computed through the bindings, keeping the node's structure,
   // which the transform still needs to differentiate.
   const bound = nodes.map((n) => (n.readsParam ? bindParams(n) : n));
@@ -106,7 +129,7 @@ function prepareBelow(roots: readonly Node[]): Node[] {
 
 /** Where a node's elements lie, contiguous and in order, in a realized buffer. */
 interface Span {
-  readonly data: TypedArray;
+  readonly data: Storage;
   readonly start: number;
 }
 
@@ -118,7 +141,7 @@ interface Span {
 function realizeAsView(node: Node): boolean {
   const span = node.realized ? null : spanOf(node);
   if (!span) return false;
-  node.realized = span.data.subarray(span.start, span.start + sizeOf(node.shape));
+  node.realized = span.data.view(span.start, sizeOf(node.shape));
   node.inputs = [];
   return true;
 }

@@ -1,7 +1,8 @@
 import type { DType, TypedArray } from './dtype.js';
 import { ArgumentError } from './errors.js';
 import { formatTensor } from './format.js';
-import type { Node } from './node.js';
+import { forgetNode, type Node } from './node.js';
+import { Storage } from '../backends/device.js';
 import { realize } from './realize.js';
 import { sizeOf, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
@@ -52,17 +53,56 @@ export class Tensor {
     return this;
   }
 
-  /** The values as a new typed array (row-major), computing them if needed. */
+  /**
+   * The values as a new typed array (row-major), computing them if needed. On a device that
+   * reads back asynchronously only (a GPU) this throws a DeviceError: use `await data()`.
+   * @example
+   * tensor([1, 2, 3]).mul(2).dataSync(); // Float32Array [2, 4, 6]
+   */
   dataSync(): TypedArray {
-    return realize(this.node).slice();
+    return realize(this.node).readSync('dataSync').slice();
   }
-  /** The values as a Promise of a typed array (for backends that read asynchronously). */
+  /**
+   * The values as a Promise of a new typed array (row-major). The kernels are ordered at
+   * once (as `realize()` does); only reading back waits, so this works on every device.
+   * @example
+   * const values = await tensor([1, 2, 3]).exp().data();
+   */
   async data(): Promise<TypedArray> {
-    return this.dataSync();
+    const storage = realize(this.node);
+    return (await storage.read()).slice();
+  }
+  /**
+   * Frees the value's device memory now (a FinalizationRegistry is no substitute: it runs
+   * late or never). Using the tensor afterwards, or a lazy value built from it that is not
+   * computed yet, throws an ArgumentError. Views share memory with the value they view: it
+   * goes when the last of them is disposed. With TypeScript 5.2+, `using x = ...` disposes at
+   * the end of the block.
+   * @example
+   * const y = x.matmul(w).realize();
+   * const total = y.sum().item();
+   * y.dispose();
+   */
+  dispose(): void {
+    const node = this.node;
+    if (!node.realized) {
+      forgetNode(node);
+      node.inputs = [];
+      node.realized = Storage.freed(node.dtype, this.size);
+    }
+    node.realized.dispose();
+  }
+  /** `using x = ...` calls dispose() at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+  /** True once `dispose()` ran. */
+  get disposed(): boolean {
+    return this.node.realized?.disposed ?? false;
   }
   /** The values as nested JavaScript arrays (booleans for bool tensors). */
   toArray(): NestedNumbers {
-    const data = realize(this.node);
+    const data = realize(this.node).readSync('toArray');
     const asValue = (v: number): number | boolean => (this.dtype === 'bool' ? v !== 0 : v);
     const build = (axis: number, offset: number): NestedNumbers => {
       if (axis === this.rank) return asValue(data[offset]);
@@ -75,10 +115,10 @@ export class Tensor {
   /** The single value of a tensor with one element. */
   item(): number {
     if (this.size !== 1) throw new ArgumentError(`item: the tensor has shape [${this.shape.join(', ')}] (${this.size} elements); item() needs exactly one; read several values with toArray() or dataSync()`);
-    return realize(this.node)[0];
+    return realize(this.node).readSync('item')[0];
   }
   toString(): string {
-    return formatTensor(realize(this.node), this.shape, this.dtype);
+    return formatTensor(realize(this.node).readSync('toString'), this.shape, this.dtype);
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();

@@ -3,16 +3,15 @@ import { getBackend } from '../lazy/realize.js';
 import { bindParams } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
 import { ArgumentError } from '../lazy/errors.js';
-import { describeProgram, type Plan } from '../fusion/explain.js';
-import { planningCompiler, programFor } from '../fusion/program.js';
+import type { Plan } from '../fusion/explain.js';
 import type { Jitted } from './jit.js';
 
 /**
  * The plan that computes a tensor (or several), or a jitted function on given arguments:
  * the kernels in execution order, each with its generated source, its input and output
  * buffers, the bytes it reads and writes and an estimate of its arithmetic. Nothing is
- * computed. With a backend that does not fuse (the interpreter), the JS backend's plan is
- * shown. `FUNCTS_DEBUG=1` prints the same for every kernel as it runs.
+ * computed. The active backend (or the jitted function's own) makes the plan: the
+ * interpreter's has no kernels. `FUNCTS_DEBUG=1` prints the same for every kernel as it runs.
  * @example
  * const x = randn([1000], { seed: 0 });
  * explain(x.mul(2).add(1).exp().sum()).kernels.length; // 1
@@ -21,11 +20,9 @@ import type { Jitted } from './jit.js';
 export function explain(target: Tensor | readonly Tensor[]): Plan;
 export function explain<Args extends unknown[], Out>(target: Jitted<Args, Out>, ...args: Args): Plan;
 export function explain(target: unknown, ...args: unknown[]): Plan {
-  if (typeof target === 'function' && 'lower' in target) return describeProgram((target as Jitted<unknown[], unknown>).lower(...args));
+  if (typeof target === 'function' && 'plan' in target) return (target as Jitted<unknown[], unknown>).plan(...args);
   const tensors = target instanceof Tensor ? [target] : Array.isArray(target) && target.every((t) => t instanceof Tensor) ? (target as Tensor[]) : undefined;
   if (!tensors) throw new ArgumentError('explain: pass a tensor, an array of tensors, or a jitted function followed by its arguments');
-  const backend = getBackend();
-  const compiler = planningCompiler(backend);
   const roots = [...new Set(tensors.map((t) => (t.node.readsParam ? bindParams(t.node) : t.node)))].filter((n) => !n.realized);
-  return describeProgram(programFor(roots, compiler).program);
+  return getBackend().plan(roots);
 }

@@ -4,14 +4,15 @@
  * with the same signature run the kernels directly, without calling the function.
  */
 import { bufferNode, paramNode } from '../lazy/build.js';
-import type { TypedArray } from '../lazy/dtype.js';
 import { ArgumentError, TransformError } from '../lazy/errors.js';
 import type { Node } from '../lazy/node.js';
 import { treeFlatten, treeDefKey, treeUnflatten, type TreeDef } from '../lazy/pytree.js';
-import { getBackend, realizeAll } from '../lazy/realize.js';
+import { backendNamed, getBackend, realizeAll, withBackend, type Backend } from '../lazy/realize.js';
 import { substitute } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
-import { clearWithCaches, debugEnabled, isFusingBackend, planningCompiler, programFor, runProgram, type Program } from '../fusion/program.js';
+import { clearWithCaches, debugEnabled, isFusingBackend, runProgram, type FusingBackend, type Program } from '../fusion/program.js';
+import { describeProgram, type Plan } from '../fusion/explain.js';
+import type { Storage } from '../backends/device.js';
 import { LruCache } from '../fusion/cache.js';
 
 /** Signatures (traces) a jitted function keeps; the least recently used goes first. */
@@ -24,6 +25,12 @@ export interface JitOptions {
    * value traces again. Non-tensor leaves inside other arguments are treated the same way.
    */
   staticArgnums?: number | readonly number[];
+  /**
+   * The backend (by registered name: 'js', 'wasm', 'interp', or a GPU backend once its init
+   * resolved) that runs this function, whatever `setBackend` chose; its arguments are computed
+   * there too. Default: the active backend at each call.
+   */
+  backend?: string;
 }
 
 /** Counters of a jitted function's cache. */
@@ -42,14 +49,14 @@ export interface JitStats {
 export interface Jitted<Args extends unknown[], Out> {
   (...args: Args): Out;
   readonly stats: JitStats;
-  /** The compiled program for these arguments' signature (tracing if needed), for `explain`. */
-  lower(...args: Args): Program;
+  /** The plan for these arguments' signature on this function's backend (tracing if needed), for `explain`. */
+  plan(...args: Args): Plan;
   /** Forgets every cached trace. */
   clear(): void;
 }
 
 /** Where a program leaf's value comes from on each call. */
-type LeafSource = { readonly kind: 'argument'; readonly index: number } | { readonly kind: 'captured'; readonly data: TypedArray };
+type LeafSource = { readonly kind: 'argument'; readonly index: number } | { readonly kind: 'captured'; readonly data: Storage };
 
 /** One output leaf: a tensor computed by the program, or a value returned as it was traced. */
 type OutputLeaf = { readonly kind: 'tensor'; readonly root: number; readonly node: Node } | { readonly kind: 'value'; readonly value: unknown };
@@ -59,7 +66,7 @@ interface Trace {
   readonly roots: readonly Node[];
   readonly outDef: TreeDef;
   readonly outputs: readonly OutputLeaf[];
-  /** Per fusing backend: the program and where its leaves come from. */
+  /** Per fusing backend (by name): the program and where its leaves come from. */
   readonly compiled: Map<string, { program: Program; sources: LeafSource[] }>;
 }
 
@@ -140,7 +147,12 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
     return trace;
   };
 
-  const call = (...args: Args): Out => {
+  const backendName = opts.backend;
+  if (backendName !== undefined && typeof backendName !== 'string') throw new ArgumentError(`jit: backend ${JSON.stringify(backendName)} must be the name of a registered backend, e.g. 'js'`);
+  // The backend is looked up at each call: a GPU backend may register after jit(f) ran.
+  const onBackend = <T>(body: () => T): T => (backendName === undefined ? body() : (backendNamed(backendName, 'jit'), withBackend(backendName, body)));
+
+  const call = (...args: Args): Out => onBackend(() => {
     const flat = flattenArguments(args, statics);
     if (flat.tensors.some((t) => t.node.readsParam)) {
       // Inside another transform the arguments are tracers: let that transform see f's ops.
@@ -149,17 +161,26 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
     }
     const trace = traceFor(args, flat);
     const values = run(trace, flat.tensors);
-    const leaves = trace.outputs.map((o) => (o.kind === 'value' ? o.value : new Tensor(bufferNode(values[o.root], o.node.shape, o.node.dtype))));
+    // Each output tensor owns its storage: a root returned twice gets a second reference.
+    const taken = new Set<number>();
+    const leaves = trace.outputs.map((o) => {
+      if (o.kind === 'value') return o.value;
+      const storage = taken.has(o.root) ? values[o.root].view(0, values[o.root].size) : values[o.root];
+      taken.add(o.root);
+      return new Tensor(bufferNode(storage, o.node.shape, o.node.dtype));
+    });
     return treeUnflatten(trace.outDef, leaves) as Out;
-  };
+  });
 
-  const lower = (...args: Args): Program => {
+  const plan = (...args: Args): Plan => onBackend(() => {
     const flat = flattenArguments(args, statics);
-    if (flat.tensors.some((t) => t.node.readsParam)) throw new TransformError('jit: lower/explain needs concrete arguments, not values traced by another transform');
-    return compiledFor(traceFor(args, flat)).program;
-  };
+    if (flat.tensors.some((t) => t.node.readsParam)) throw new TransformError('jit: explain needs concrete arguments, not values traced by another transform');
+    const trace = traceFor(args, flat);
+    const backend = getBackend();
+    return isFusingBackend(backend) ? describeProgram(compiledFor(trace, backend).program) : backend.plan(trace.roots);
+  });
 
-  return Object.assign(call, { stats, lower, clear: () => traces.clear() });
+  return Object.assign(call, { stats, plan, clear: () => traces.clear() });
 }
 
 /** Calls `f` on Params standing for the tensor leaves of the non-static arguments. */
@@ -188,13 +209,11 @@ function traceOnce(f: (...args: never[]) => unknown, args: readonly unknown[], f
   return { params, roots, outDef, outputs, compiled: new Map() };
 }
 
-/** The trace's program for the active backend (or the JS compiler when it does not fuse). */
-function compiledFor(trace: Trace): { program: Program; sources: LeafSource[] } {
-  const backend = getBackend();
-  const compiler = planningCompiler(backend);
-  const known = trace.compiled.get(compiler.name);
-  if (known) return known;
-  const { program, leaves } = programFor(trace.roots, compiler);
+/** The trace's program on a fusing backend. */
+function compiledFor(trace: Trace, backend: FusingBackend): { program: Program; sources: LeafSource[] } {
+  const known = trace.compiled.get(backend.name);
+  if (known && known.program.device === backend.device) return known;
+  const { program, leaves } = backend.program(trace.roots);
   const sources = leaves.map((leaf): LeafSource => {
     const index = trace.params.indexOf(leaf);
     if (index >= 0) return { kind: 'argument', index };
@@ -202,20 +221,22 @@ function compiledFor(trace: Trace): { program: Program; sources: LeafSource[] } 
     throw new TransformError(`jit: the function reads a Param of another transform (${String(leaf.attrs.transform)}) that jit cannot bind; call jit inside that transform instead`);
   });
   const entry = { program, sources };
-  trace.compiled.set(compiler.name, entry);
+  trace.compiled.set(backend.name, entry);
   return entry;
 }
 
 /** Runs a trace on argument tensors: compiled kernels on a fusing backend, else the bound DAG. */
-function run(trace: Trace, tensors: readonly Tensor[]): TypedArray[] {
+function run(trace: Trace, tensors: readonly Tensor[]): Storage[] {
   const argumentValues = realizeAll(tensors.map((t) => t.node));
-  if (!isFusingBackend(getBackend())) {
+  const backend: Backend = getBackend();
+  if (!isFusingBackend(backend)) {
     // A backend without kernels (the interpreter) evaluates the cached trace with the
     // arguments bound; the trace and the transforms' rewrites are still reused.
     const bindings = new Map(trace.params.map((p, i) => [p, bufferNode(argumentValues[i], p.shape, p.dtype)]));
-    return realizeAll(substitute(trace.roots, bindings));
+    // Outputs own their storages; a root that is an argument or a captured value is shared.
+    return realizeAll(substitute(trace.roots, bindings)).map((s) => s.view(0, s.size));
   }
-  const { program, sources } = compiledFor(trace);
+  const { program, sources } = compiledFor(trace, backend);
   return runProgram(
     program,
     sources.map((s) => (s.kind === 'argument' ? argumentValues[s.index] : s.data)),

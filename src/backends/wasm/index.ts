@@ -6,7 +6,8 @@
  */
 import type { TypedArray } from '../../lazy/dtype.js';
 import type { KernelIR } from '../../fusion/kernel.js';
-import { fusingBackend, type CompiledKernel, type KernelCompiler } from '../../fusion/program.js';
+import { fusingBackend, type CompiledKernel } from '../../fusion/program.js';
+import { cpuDevice } from '../cpu.js';
 import { compileJs } from '../js/codegen.js';
 import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule, type WasmOptions } from './compile.js';
 import { HELPERS, type Helper } from './math.js';
@@ -63,20 +64,22 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
   return kernel;
 }
 
-/** Compiles kernel IR to WebAssembly (the JS compiler takes what it cannot). */
-export const wasmCompiler: KernelCompiler = {
-  name: 'wasm',
-  maxBuffers: 32,
+/**
+ * Compiles kernel IR to WebAssembly (the JS compiler takes what it cannot); a program lays
+ * its buffers out in the arena's memory, where the kernels run.
+ */
+export const wasmDevice = cpuDevice('wasm', {
   compile: (ir) => compileWasm(ir),
-  memory: {
+  maxBuffers: 32,
+  linearMemory: {
     reserve(bytes) {
       wasmArena.reserve(bytes);
       return wasmArena.memory.buffer;
     },
   },
-};
+});
 
-export const wasmBackend = fusingBackend(wasmCompiler);
+export const wasmBackend = fusingBackend(wasmDevice);
 
 /** The helper functions of math.ts as callable JavaScript functions (for tests and measurements). */
 export function wasmMathHelpers(): Record<Helper, (...xs: number[]) => number> {

@@ -15,8 +15,9 @@
  * - bool values are i32 on the device (WGSL storage has no bytes); float64 is refused.
  */
 import { allocate, bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../../lazy/dtype.js';
-import { DTypeError } from '../../lazy/errors.js';
+import { DeviceError } from '../../lazy/errors.js';
 import type { KernelIR } from '../../fusion/kernel.js';
+import type { RegisterTile } from '../../fusion/tiling.js';
 import { noSyncRead, type Device, type DeviceCaps, type Executable } from '../device.js';
 import { deviceScalar, generateWgsl, type GridLaunch } from './wgsl.js';
 
@@ -49,11 +50,22 @@ export interface GpuMemoryStats {
 }
 
 export interface WebGPUDeviceOptions {
+  /** Outputs per thread of contractions (default: measured on the H200, see GPU_TILE). */
+  readonly registerTile?: RegisterTile;
+  /** The backend's name (default 'webgpu'); another name registers a second backend. */
+  readonly name?: string;
   /** Threads per workgroup (default: 256, or the device's limit if lower). */
   readonly workgroupSize?: number;
   /** Bytes of idle buffers the pool keeps (default 512 MiB). */
   readonly poolBytes?: number;
 }
+
+/**
+ * Outputs per thread of a contraction (inner x outer loop), chosen by measurement on the
+ * H200 (bench/RESULTS.md, 2026-11-30): 4 x 2 for short rows (D=8 Hessians: 1,968M/s, against
+ * 1,688M/s with 4 x 4), 4 x 4 where the outer loop is long (D=32: 155M/s, against 114M/s).
+ */
+const GPU_TILE: RegisterTile = { inner: 4, outer: 2, longOuter: { minExtent: 16, factor: 4 } };
 
 /** Storage buffers are sized in multiples of this many bytes (and never empty). */
 const SIZE_QUANTUM = 256;
@@ -61,7 +73,7 @@ const SIZE_QUANTUM = 256;
 const MAX_PENDING_DISPATCHES = 64;
 
 export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
-  readonly name = 'webgpu';
+  readonly name: string;
   readonly caps: DeviceCaps;
   readonly workgroupSize: number;
   private readonly pool = new Map<number, GPUBuffer[]>();
@@ -82,9 +94,14 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
 
   constructor(readonly device: GPUDevice, options: WebGPUDeviceOptions = {}) {
     const limits = device.limits;
+    this.name = options.name ?? 'webgpu';
     this.workgroupSize = Math.min(options.workgroupSize ?? 256, limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX);
     this.poolBudget = options.poolBytes ?? 512 * 2 ** 20;
-    this.caps = { float64: false, syncRead: false, kernelForm: 'grid', maxBuffers: Math.min(limits.maxStorageBuffersPerShaderStage, limits.maxBindingsPerBindGroup, 16), memory: 'buffers' };
+    this.caps = {
+      float64: false, syncRead: false, kernelForm: 'grid', memory: 'buffers',
+      maxBuffers: Math.min(limits.maxStorageBuffersPerShaderStage, limits.maxBindingsPerBindGroup, 16),
+      registerTile: options.registerTile ?? GPU_TILE,
+    };
     void device.lost.then(() => {
       this.lost = true;
     });
@@ -159,7 +176,7 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
 
   upload(data: TypedArray): GpuBuffer {
     const dtype = dtypeOfTypedArray(data);
-    if (dtype === 'float64') throw new DTypeError('upload: the webgpu backend has no float64 (WGSL has none); pass float32 data (new Float32Array(...), or x.astype(\'float32\')), or use a CPU backend for float64');
+    if (dtype === 'float64') throw new DeviceError('upload: the webgpu backend has no float64 (WGSL has none); pass float32 data (new Float32Array(...), or x.astype(\'float32\')), or use a CPU backend for float64');
     const buffer = this.alloc(dtype, data.length);
     const words = dtype === 'bool' ? Int32Array.from(data) : data;
     // Queue writes happen at submission order: dispatches still pending may read this pooled buffer.
@@ -201,6 +218,7 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
   }
 
   compile(ir: KernelIR): WgslExecutable {
+    if (ir.kind === 'call') throw new DeviceError(`${ir.call?.op ?? 'call'}: the webgpu backend has no kernel for this linear-algebra routine; compute it on a CPU backend (jit(f, { backend: 'js' }), or setBackend('js'))`);
     const { source, launch } = generateWgsl(ir, { workgroupSize: this.workgroupSize, maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension, workgroupStorageBytes: Math.min(16384, this.device.limits.maxComputeWorkgroupStorageSize) });
     let pipeline = this.pipelines.get(source);
     if (!pipeline) {

@@ -5,14 +5,12 @@
  * `navigator.gpu` in browsers and from the `webgpu` npm package (Dawn) in Node; it needs an
  * async start, `await initWebGPU()`, after which the backend is registered as 'webgpu'.
  */
-import { ArgumentError, DeviceError } from '../../lazy/errors.js';
-import type { KernelCompiler, CompiledKernel } from '../../fusion/program.js';
-import type { KernelIR } from '../../fusion/kernel.js';
-import type { RegisterTile } from '../../fusion/tiling.js';
+import { DeviceError } from '../../lazy/errors.js';
+import { registerBackend } from '../../lazy/realize.js';
+import { clearCaches, fusingBackend } from '../../fusion/program.js';
 import { WebGPUDevice, type WebGPUDeviceOptions } from './gpu.js';
 
 export { WebGPUDevice, type GpuBuffer, type GpuMemoryStats, type WebGPUDeviceOptions } from './gpu.js';
-export { runOnDevice } from './runner.js';
 export { generateWgsl } from './wgsl.js';
 
 export interface WebGPUInitOptions extends WebGPUDeviceOptions {
@@ -30,6 +28,7 @@ export interface WebGPUInitOptions extends WebGPUDeviceOptions {
 }
 
 let current: { device: WebGPUDevice; adapter: string; keep: unknown } | undefined;
+let starting: Promise<{ device: WebGPUDevice; adapter: string }> | undefined;
 
 interface DawnModule {
   create(flags: string[]): GPU;
@@ -58,16 +57,24 @@ async function describeAdapter(adapter: GPUAdapter): Promise<string> {
 }
 
 /**
- * Starts the WebGPU device and registers the 'webgpu' backend; resolves to the adapter's
- * description. Throws a DeviceError when no adapter is available. Calling it again returns
- * the device already started.
+ * Starts the WebGPU device and registers the 'webgpu' backend (select it with
+ * `setBackend('webgpu')` or `jit(f, { backend: 'webgpu' })`); resolves to the device and a
+ * description of its adapter. Throws a DeviceError when no adapter is available. Calling it
+ * again returns the device already started.
  * @example
  * await initWebGPU();                 // navigator.gpu, or Dawn in Node
  * const hessians = jit(vmap(hessian(f)), { backend: 'webgpu' });
- * const h = await hessians(X).data();
+ * const h = await hessians(X).data(); // dataSync() would throw: GPU reads are asynchronous
  */
-export async function initWebGPU(options: WebGPUInitOptions = {}): Promise<{ device: WebGPUDevice; adapter: string }> {
-  if (current) return current;
+export function initWebGPU(options: WebGPUInitOptions = {}): Promise<{ device: WebGPUDevice; adapter: string }> {
+  if (current) return Promise.resolve(current);
+  starting ??= start(options).finally(() => {
+    starting = undefined;
+  });
+  return starting;
+}
+
+async function start(options: WebGPUInitOptions): Promise<{ device: WebGPUDevice; adapter: string }> {
   let gpuDevice = options.device;
   let adapterName = 'a device given by the caller';
   let keep: unknown = null;
@@ -102,7 +109,9 @@ export async function initWebGPU(options: WebGPUInitOptions = {}): Promise<{ dev
   }
   const device = new WebGPUDevice(gpuDevice, options);
   current = { device, adapter: adapterName, keep };
-  onInit?.(device);
+  // Compiled kernels are cached by device name: those of an earlier webgpu device are stale.
+  clearCaches();
+  registerBackend(fusingBackend(device));
   return { device, adapter: adapterName };
 }
 
@@ -115,52 +124,19 @@ async function loadDawn(): Promise<DawnModule> {
   }
 }
 
-/** Registers the backend once a device exists (set by the module that wires backends). */
-let onInit: ((device: WebGPUDevice) => void) | undefined;
-export function whenWebGPUStarts(hook: (device: WebGPUDevice) => void): void {
-  onInit = hook;
-  if (current) hook(current.device);
-}
-
-/** The started device; throws when `initWebGPU()` has not resolved yet. */
-export function webgpuDevice(): WebGPUDevice {
-  if (!current) throw new ArgumentError("webgpu: the device is not started; `await initWebGPU()` before setBackend('webgpu')");
-  return current.device;
-}
-
-/** Forgets the device (tests): the next initWebGPU starts a new one. */
+/**
+ * Destroys the device (its buffers go with it; values computed on it can no longer be
+ * read) so that the process can exit; the next `initWebGPU()` starts a new one.
+ * @example
+ * await initWebGPU();
+ * // ...
+ * destroyWebGPU();
+ */
 export function destroyWebGPU(): void {
   if (!current) return;
   current.device.trimPool();
   current.device.device.destroy();
   current = undefined;
+  clearCaches();
 }
 
-/**
- * Outputs per thread of a contraction (inner x outer loop), chosen by measurement on the
- * H200 (bench/RESULTS.md, 2026-11-30): 4 x 2 for short rows (D=8 Hessians: 1,968M/s, against
- * 1,688M/s with 4 x 4), 4 x 4 where the outer loop is long (D=32: 155M/s, against 114M/s).
- */
-const GPU_TILE: RegisterTile = { inner: 4, outer: 2, longOuter: { minExtent: 16, factor: 4 } };
-
-/**
- * The kernel compiler the scheduler plans with for this device: WGSL per kernel (the
- * program's `run` cannot be called on host arrays; the runner launches kernels instead).
- */
-export function webgpuCompiler(device: WebGPUDevice, options: { registerTile?: RegisterTile; name?: string } = {}): KernelCompiler {
-  return {
-    name: options.name ?? 'webgpu',
-    maxBuffers: device.caps.maxBuffers,
-    registerTile: options.registerTile ?? GPU_TILE,
-    compile(ir: KernelIR): CompiledKernel {
-      if (ir.kind === 'call') return { run: () => { throw new DeviceError(`${ir.call?.op}: not on webgpu`); }, source: `// ${ir.call?.op}: a CPU routine` };
-      const exe = device.compile(ir);
-      return {
-        run: () => {
-          throw new DeviceError('webgpu: kernels run through the device (runOnDevice), not on host arrays');
-        },
-        source: exe.source,
-      };
-    },
-  };
-}

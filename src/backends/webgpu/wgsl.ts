@@ -7,12 +7,12 @@
  * constant, so the text is the pipeline cache key.
  *
  * Values are f32 or i32 (bool is an i32 of 0 or 1, stored as i32 in device memory); WGSL
- * has no float64, and a kernel that needs one is refused with a DTypeError naming the op.
+ * has no float64, and a kernel that needs one is refused with a DeviceError naming the op.
  * Reductions accumulate in the accumulator's own type (f32), not in float64 as the CPU
  * backends do: results agree with the reference to float32 tolerance, not bit for bit.
  */
 import type { DType } from '../../lazy/dtype.js';
-import { DTypeError } from '../../lazy/errors.js';
+import { DeviceError } from '../../lazy/errors.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
 
 type Scalar = 'f32' | 'i32';
@@ -51,7 +51,7 @@ export function deviceScalar(dtype: DType, op: string): Scalar {
     case 'float32': return 'f32';
     case 'int32':
     case 'bool': return 'i32';
-    case 'float64': throw new DTypeError(`${op}: the webgpu backend has no float64 (WGSL has none); cast to float32 first (x.astype('float32')), or compute float64 programs on a CPU backend (setBackend('js'))`);
+    case 'float64': throw new DeviceError(`${op}: the webgpu backend has no float64 (WGSL has none); cast to float32 first (x.astype('float32')), or compute float64 programs on a CPU backend (setBackend('js'))`);
     default: return dtype satisfies never;
   }
 }

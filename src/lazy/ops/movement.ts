@@ -344,7 +344,7 @@ function checkIndex(op: string, index: Tensor): void {
 export function checkIndexValues(op: string, index: Tensor, axis: number, input: Shape): void {
   const size = input[axis];
   const constant = constValueOf(index.node);
-  const values = constant !== undefined ? (index.size > 0 ? [constant] : []) : index.node.realized;
+  const values = constant !== undefined ? (index.size > 0 ? [constant] : []) : index.node.realized?.readableNow();
   if (!values) return;
   for (const v of values) {
     if (v < -size || v >= size) {

@@ -33,7 +33,7 @@ leaf({
   },
   evaluate(_inputs, node) {
     if (!node.realized) throw new Error('functs internal error: a buffer node lost its data');
-    return node.realized;
+    return node.realized.readSync('interp');
   },
 });
 
