@@ -8,7 +8,7 @@
 here=$(dirname "$0")
 log=$(mktemp)
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/# gpu: /'
-node "$here/functs-webgpu.mjs" backend=vulkan adapter=NVIDIA 2>&1 | grep -v '^Warning' | tee -a "$log"
+TILES=${TILES-"[[4,2],[4,4]]"} node "$here/functs-webgpu.mjs" backend=vulkan adapter=NVIDIA 2>&1 | grep -v '^Warning' | tee -a "$log"
 [ -f .gpu/hessian_wgsl.mjs ] && node .gpu/hessian_wgsl.mjs backend=vulkan adapter=NVIDIA 2>&1 | grep -v '^Warning' | tee -a "$log"
 python3 "$here/peers.py" default 2>&1 | grep -v Warning | tee -a "$log"
 python3 "$here/peers.py" highest 2>&1 | grep -v Warning | tee -a "$log"

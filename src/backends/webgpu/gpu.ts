@@ -34,6 +34,9 @@ export interface GpuBuffer {
 
 export interface WgslExecutable extends Executable {
   readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+  /** Bind groups by the identities and offsets of their buffers (pooled buffers recur call after call). */
+  readonly bindGroups: Map<string, GPUBindGroup>;
   readonly launch: GridLaunch;
   readonly ir: KernelIR;
 }
@@ -69,6 +72,8 @@ const GPU_TILE: RegisterTile = { inner: 4, outer: 2, longOuter: { minExtent: 16,
 
 /** Storage buffers are sized in multiples of this many bytes (and never empty). */
 const SIZE_QUANTUM = 256;
+/** Bind groups kept per kernel. */
+const MAX_BIND_GROUPS = 8;
 /** Dispatches encoded before the pending work is submitted. */
 const MAX_PENDING_DISPATCHES = 64;
 
@@ -162,6 +167,14 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
     this.pooledBytes = 0;
   }
 
+  private readonly ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 0;
+  private idOf(gpu: GPUBuffer): number {
+    let id = this.ids.get(gpu);
+    if (id === undefined) this.ids.set(gpu, (id = this.nextId++));
+    return id;
+  }
+
   private handle(gpu: GPUBuffer, dtype: DType, size: number): GpuBuffer {
     const buffer: GpuBuffer = { gpu, dtype, size, offset: 0, owns: true };
     this.finalizer.register(buffer, gpu, buffer);
@@ -226,7 +239,7 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
       pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
       this.pipelines.set(source, pipeline);
     }
-    return { pipeline, launch, ir, source };
+    return { pipeline, layout: pipeline.getBindGroupLayout(0), bindGroups: new Map(), launch, ir, source };
   }
 
   private commandEncoder(): GPUCommandEncoder {
@@ -240,8 +253,15 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
 
   launch(exe: WgslExecutable, buffers: readonly GpuBuffer[]): void {
     if (this.lost) throw new Error('functs: the WebGPU device was lost; initialize it again (initWebGPU())');
-    const entries = buffers.map((b, i): GPUBindGroupEntry => ({ binding: i, resource: { buffer: b.gpu, offset: b.offset, size: Math.max(4, b.size * 4) } }));
-    const bindGroup = this.device.createBindGroup({ layout: exe.pipeline.getBindGroupLayout(0), entries });
+    const key = buffers.map((b) => `${this.idOf(b.gpu)}@${b.offset}:${b.size}`).join(',');
+    let bindGroup = exe.bindGroups.get(key);
+    if (!bindGroup) {
+      const entries = buffers.map((b, i): GPUBindGroupEntry => ({ binding: i, resource: { buffer: b.gpu, offset: b.offset, size: Math.max(4, b.size * 4) } }));
+      bindGroup = this.device.createBindGroup({ layout: exe.layout, entries });
+      // A few per kernel: a jitted call's buffers come back from the pool in the same order.
+      if (exe.bindGroups.size >= MAX_BIND_GROUPS) exe.bindGroups.delete(exe.bindGroups.keys().next().value!);
+      exe.bindGroups.set(key, bindGroup);
+    }
     this.pass ??= this.commandEncoder().beginComputePass();
     this.pass.setPipeline(exe.pipeline);
     this.pass.setBindGroup(0, bindGroup);
