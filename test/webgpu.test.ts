@@ -225,12 +225,24 @@ describe('the webgpu backend', { skip }, () => {
     assert.deepEqual(Array.from(y.dataSync()), [3, 6], 'once read, the host copy serves dataSync');
   });
 
+  test('a kernel reading more buffers than the device binds packs the extra inputs into one', async () => {
+    const inputs = Array.from({ length: 24 }, (_, k) => {
+      const t = tensor(Float32Array.from({ length: 5 + k }, (_, i) => Math.sin(i + k)), { shape: [5 + k] });
+      t.realize();
+      return t;
+    });
+    const build = () => inputs.reduce((acc, t, k) => acc.add(t.slice([[0, 5]]).mul(k + 1)), tensor(new Float32Array(5)));
+    const sources = withBackend('webgpu', () => explain(build()).kernels.map((k) => k.source).join('\n'));
+    assert.match(sources, /var<storage, read> bp: array<u32>/, 'no kernel packed its inputs');
+    await agree(build, () => 'a sum of slices of 24 inputs');
+  });
+
   test('kernels whose grid exceeds one dimension of workgroups split it over two', () => {
     const ir: KernelIR = {
       kind: 'map', buffers: [{ dtype: 'float32', size: 1 << 20, role: 'output' }], operations: 0, text: '',
       body: [{ kind: 'loop', index: 'i0', extent: 1 << 20, body: [{ kind: 'store', buffer: 0, index: 'i0', value: { literal: 1 } }] }],
     };
-    const { launch } = generateWgsl(ir, { workgroupSize: 4, maxWorkgroupsPerDimension: 65535, workgroupStorageBytes: 0 });
+    const { launch } = generateWgsl(ir, { workgroupSize: 4, maxWorkgroupsPerDimension: 65535, workgroupStorageBytes: 0, maxStorageBuffers: 8 });
     assert.ok(launch.workgroups[0] <= 65535 && launch.workgroups[0] * launch.workgroups[1] * 4 >= 1 << 20, JSON.stringify(launch));
   });
 });

@@ -19,7 +19,7 @@ import { DeviceError } from '../../lazy/errors.js';
 import type { KernelIR } from '../../fusion/kernel.js';
 import type { RegisterTile } from '../../fusion/tiling.js';
 import { noSyncRead, type Device, type DeviceCaps, type Executable } from '../device.js';
-import { deviceScalar, generateWgsl, type GridLaunch } from './wgsl.js';
+import { deviceScalar, generateWgsl, type GridLaunch, type Packing } from './wgsl.js';
 
 /** A buffer of this device: `size` elements of `dtype` at byte `offset` of a GPUBuffer. */
 export interface GpuBuffer {
@@ -39,6 +39,7 @@ export interface WgslExecutable extends Executable {
   readonly bindGroups: Map<string, GPUBindGroup>;
   readonly launch: GridLaunch;
   readonly ir: KernelIR;
+  readonly packing?: Packing;
 }
 
 /** Live and pooled buffers, for tests that memory stays flat and for `explain`. */
@@ -232,14 +233,15 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
 
   compile(ir: KernelIR): WgslExecutable {
     if (ir.kind === 'call') throw new DeviceError(`${ir.call?.op ?? 'call'}: the webgpu backend has no kernel for this linear-algebra routine; compute it on a CPU backend (jit(f, { backend: 'js' }), or setBackend('js'))`);
-    const { source, launch } = generateWgsl(ir, { workgroupSize: this.workgroupSize, maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension, workgroupStorageBytes: Math.min(16384, this.device.limits.maxComputeWorkgroupStorageSize) });
+    const { source, launch, packing } = generateWgsl(ir, {
+      maxStorageBuffers: this.device.limits.maxStorageBuffersPerShaderStage, workgroupSize: this.workgroupSize, maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension, workgroupStorageBytes: Math.min(16384, this.device.limits.maxComputeWorkgroupStorageSize) });
     let pipeline = this.pipelines.get(source);
     if (!pipeline) {
       const module = this.device.createShaderModule({ code: source });
       pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
       this.pipelines.set(source, pipeline);
     }
-    return { pipeline, layout: pipeline.getBindGroupLayout(0), bindGroups: new Map(), launch, ir, source };
+    return { pipeline, layout: pipeline.getBindGroupLayout(0), bindGroups: new Map(), launch, ir, source, ...(packing ? { packing } : {}) };
   }
 
   private commandEncoder(): GPUCommandEncoder {
@@ -251,8 +253,21 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
     this.pass = null;
   }
 
-  launch(exe: WgslExecutable, buffers: readonly GpuBuffer[]): void {
+  launch(exe: WgslExecutable, given: readonly GpuBuffer[]): void {
     if (this.lost) throw new Error('functs: the WebGPU device was lost; initialize it again (initWebGPU())');
+    let buffers = given;
+    let packed: GpuBuffer | undefined;
+    if (exe.packing) {
+      // The inputs beyond the device's binding limit, copied into one buffer (ordered before the dispatch).
+      const { packing } = exe;
+      packed = this.alloc('int32', packing.words);
+      this.endPass();
+      packing.buffers.forEach((i, k) => {
+        const b = given[i];
+        if (b.size > 0) this.commandEncoder().copyBufferToBuffer(b.gpu, b.offset, packed!.gpu, packing.offsets[k] * 4, b.size * 4);
+      });
+      buffers = [...given.slice(0, packing.binding), packed];
+    }
     const key = buffers.map((b) => `${this.idOf(b.gpu)}@${b.offset}:${b.size}`).join(',');
     let bindGroup = exe.bindGroups.get(key);
     if (!bindGroup) {
@@ -266,6 +281,8 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
     this.pass.setPipeline(exe.pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(exe.launch.workgroups[0], exe.launch.workgroups[1]);
+    // Commands run in order: a later copy into the recycled buffer comes after this dispatch.
+    if (packed) this.release(packed);
     if (++this.pending >= MAX_PENDING_DISPATCHES) this.flush();
     else this.scheduleFlush();
   }

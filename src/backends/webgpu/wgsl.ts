@@ -28,6 +28,7 @@ export interface GridLaunch {
 
 export interface WgslKernel {
   readonly source: string;
+  readonly packing?: Packing;
   readonly launch: GridLaunch;
   /** Device element type of each of the IR's buffers. */
   readonly elementTypes: readonly Scalar[];
@@ -40,6 +41,20 @@ export interface WgslOptions {
   readonly maxWorkgroupsPerDimension: number;
   /** Bytes of workgroup memory a kernel may use to stage small inputs (0: none). */
   readonly workgroupStorageBytes: number;
+  /** The device's maxStorageBuffersPerShaderStage. */
+  readonly maxStorageBuffers: number;
+}
+
+/**
+ * Inputs packed into one binding, where a kernel has more buffers than the device binds:
+ * the device copies each into the packed buffer at its word offset before the launch.
+ */
+export interface Packing {
+  readonly buffers: readonly number[];
+  readonly offsets: readonly number[];
+  readonly words: number;
+  /** The binding of the packed buffer. */
+  readonly binding: number;
 }
 
 /** Inputs up to this many elements per thread of a workgroup are staged in workgroup memory. */
@@ -168,6 +183,8 @@ class WgslWriter {
   readonly helpers = new Set<string>();
   /** Input buffers read from their workgroup-memory copy (`w<i>`) instead of device memory. */
   readonly staged = new Set<number>();
+  /** Packed input buffers: their word offset in the packed binding `bp`. */
+  readonly packed = new Map<number, number>();
   constructor(private readonly ir: KernelIR, private readonly elementTypes: readonly Scalar[]) {}
 
   private typeOf(o: Operand): Scalar | null {
@@ -196,7 +213,12 @@ class WgslWriter {
 
   value(v: Value): { text: string; type: Scalar } {
     switch (v.kind) {
-      case 'load': return { text: `${this.staged.has(v.buffer) ? 'w' : 'b'}${v.buffer}[${this.as(v.index, 'i32')}]`, type: this.elementTypes[v.buffer] };
+      case 'load': {
+        const type = this.elementTypes[v.buffer];
+        const offset = this.packed.get(v.buffer);
+        if (offset !== undefined) return { text: `bitcast<${type}>(bp[${offset}i + ${this.as(v.index, 'i32')}])`, type };
+        return { text: `${this.staged.has(v.buffer) ? 'w' : 'b'}${v.buffer}[${this.as(v.index, 'i32')}]`, type };
+      }
       case 'affine': {
         const parts = v.terms.map((t) => (t.coef === 1 ? this.as(t.value, 'i32') : `${this.as(t.value, 'i32')} * ${literal(t.coef, 'i32')}`));
         if (typeof v.base === 'string' || v.base.literal !== 0) parts.unshift(this.as(v.base, 'i32'));
@@ -379,6 +401,22 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
   const writer = new WgslWriter(ir, elementTypes);
   // Scatter kernels add into their output in one thread (WGSL has no float atomics).
   const scatter = ir.kind === 'scatter';
+  // More buffers than the device binds (the scheduler's cap is not a guarantee): the last
+  // inputs share one binding.
+  let packing: Packing | undefined;
+  if (ir.buffers.length > options.maxStorageBuffers) {
+    const count = ir.buffers.length - options.maxStorageBuffers + 1;
+    const buffers = ir.buffers.map((_, i) => i).slice(-count);
+    if (buffers.some((i) => ir.buffers[i].role !== 'input')) throw new Error(`functs internal error: a kernel of ${ir.buffers.length} buffers has too many outputs to bind`);
+    const offsets: number[] = [];
+    let words = 0;
+    for (const i of buffers) {
+      offsets.push(words);
+      writer.packed.set(i, words);
+      words += ir.buffers[i].size;
+    }
+    packing = { buffers, offsets, words, binding: buffers[0] };
+  }
   inferAccumulators(writer, ir.body, elementTypes);
   const chain = scatter ? { loops: [], preludes: [], inner: ir.body } : gridChain(ir.body);
   const threads = chain.loops.reduce((n, l) => n * l.extent, 1);
@@ -397,7 +435,7 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
     let room = Math.floor(options.workgroupStorageBytes / 4);
     const loaded = loadedBuffers(ir.body);
     ir.buffers.forEach((b, i) => {
-      if (b.role !== 'input' || !loaded.has(i) || b.size === 0 || b.size > workgroupSize * STAGE_ELEMENTS_PER_THREAD || b.size > room) return;
+      if (b.role !== 'input' || !loaded.has(i) || writer.packed.has(i) || b.size === 0 || b.size > workgroupSize * STAGE_ELEMENTS_PER_THREAD || b.size > room) return;
       room -= b.size;
       writer.staged.add(i);
       stagedDeclarations.push(`var<workgroup> w${i}: array<${elementTypes[i]}, ${b.size}>;`);
@@ -425,7 +463,8 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
   }
   writer.statements(chain.inner, '  ', body);
 
-  const declarations = ir.buffers.map((b, i) => `@group(0) @binding(${i}) var<storage, ${b.role === 'input' ? 'read' : 'read_write'}> b${i}: array<${elementTypes[i]}>;`);
+  const declarations = ir.buffers.flatMap((b, i) => (writer.packed.has(i) ? [] : [`@group(0) @binding(${i}) var<storage, ${b.role === 'input' ? 'read' : 'read_write'}> b${i}: array<${elementTypes[i]}>;`]));
+  if (packing) declarations.push(`@group(0) @binding(${packing.binding}) var<storage, read> bp: array<u32>;`);
   const helpers = [...writer.helpers].sort((a, b) => Object.keys(HELPERS).indexOf(a) - Object.keys(HELPERS).indexOf(b)).map((h) => HELPERS[h]);
   const source = [
     'var<private> nan_bits: u32 = 0x7fc00000u;',
@@ -439,5 +478,5 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
     ...body,
     `}`,
   ].join('\n');
-  return { source, launch: { threads, workgroupSize, workgroups: [x, y] }, elementTypes };
+  return { source, launch: { threads, workgroupSize, workgroups: [x, y] }, elementTypes, ...(packing ? { packing } : {}) };
 }
