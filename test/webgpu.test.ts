@@ -16,7 +16,7 @@ import type { KernelIR } from '../src/fusion/kernel.js';
 import type { WebGPUDevice } from '../src/backends/webgpu/index.js';
 import { WGSL_OPS, generateWgsl } from '../src/backends/webgpu/wgsl.js';
 import { arbitraryProgramWithInputs, assertAllClose, numRuns, type Program } from '../src/testing/index.js';
-import { arbitraryDag, dagInputs } from '../props/fusion-dags.js';
+import { arbitraryDag, dagInputs, decodeDag } from '../props/fusion-dags.js';
 
 let device: WebGPUDevice | undefined;
 let unavailable = '';
@@ -115,6 +115,16 @@ describe('the webgpu backend', { skip }, () => {
       }),
       runs(6),
     );
+  });
+
+  test('a float32 beyond the int32 range cast to int32 wraps as an Int32Array store does (found by the thorough run)', async () => {
+    const dag = decodeDag([[]], [[43492, 0, 0, 0, 0, 0, 0, 0], [60566, 22851, 1809, 0, 0, 0, 0, 0]]);
+    const x = tensor(0, { dtype: 'int32' });
+    x.realize();
+    await agree(() => dag.build([x]), () => String(dag));
+    const big = tensor([3e9, -3e9, 1e10, 2 ** 31, -(2 ** 31), Infinity, NaN, -7.9], { dtype: 'float32' });
+    big.realize();
+    await agree(() => big.add(0.5).cast('int32'), () => 'cast of large float32 values to int32');
   });
 
   test('batched Hessians of sum(tanh(A x + b)) match a float64 reference', async () => {

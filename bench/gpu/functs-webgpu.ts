@@ -51,7 +51,7 @@ async function run(D: number, H: number, N: number, tile: string, backend: strin
   const first_ms = performance.now() - t0;
   // Kernel time, data resident: `reps` calls back to back (each result freed), one wait.
   const once = () => hessians(Xt).dispose();
-  for (let i = 0; i < 3; i++) once();
+  for (let i = 0; i < 30; i++) once();
   await gpu.finish();
   const reps = N >= 1 << 20 ? 50 : 200;
   const times: number[] = [];

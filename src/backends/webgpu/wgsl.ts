@@ -104,6 +104,14 @@ const HELPERS: Record<string, string> = {
   return select(m, -m, floor(b * 0.5f) * 2.0f != b);
 }`,
   fround: `fn fround(x: f32) -> f32 { return round(x); }`,
+  // JavaScript's ToInt32 (what an Int32Array store does): truncation, then modulo 2^32; NaN and
+  // infinities give 0. WGSL's i32() saturates instead.
+  toint32: `fn toint32(x: f32) -> i32 {
+  if (abs(x) < 2147483648.0f) { return i32(x); }
+  if (x - x != 0.0f) { return 0i; }
+  let t = trunc(x);
+  return bitcast<i32>(u32(t - floor(t / 4294967296.0f) * 4294967296.0f));
+}`,
   floordiv: `fn floordiv(x: i32, by: i32) -> i32 { let q = x / by; return select(q, q - 1i, (x % by != 0i) && (x < 0i)); }`,
   floormod: `fn floormod(x: i32, by: i32) -> i32 { return ((x % by) + by) % by; }`,
   wrapindex: `fn wrapindex(x: i32, size: i32) -> i32 { return clamp(select(x, x + size, x < 0i), 0i, size - 1i); }`,
@@ -250,8 +258,8 @@ class WgslWriter {
     const from = this.typeOf(arg);
     switch (dtype) {
       case 'float32': return { text: this.as(arg, 'f32'), type: 'f32' };
-      case 'int32': return { text: from === 'f32' ? `i32(${arg as string})` : this.as(arg, 'i32'), type: 'i32' };
-      case 'bool': return { text: `(${from === 'f32' ? `i32(${arg as string})` : this.as(arg, 'i32')} & 255i)`, type: 'i32' };
+      case 'int32': return { text: from === 'f32' ? `toint32(${arg as string})` : this.as(arg, 'i32'), type: 'i32' };
+      case 'bool': return { text: `(${from === 'f32' ? `toint32(${arg as string})` : this.as(arg, 'i32')} & 255i)`, type: 'i32' };
       case 'float64': return { text: this.as(arg, 'f32'), type: deviceScalar('float64', 'convert') };
       default: return dtype satisfies never;
     }
@@ -274,7 +282,7 @@ class WgslWriter {
         const from = this.typeOf(args[0]) ?? 'f32';
         const x = this.as(args[0], from);
         if (dtype === 'bool') operands = [`select(0i, 1i, ${x} != ${literal(0, from)})`];
-        else if (dtype === 'int32' && from === 'f32') operands = [`i32(trunc(${x}))`];
+        else if (dtype === 'int32' && from === 'f32') operands = [`toint32(${x})`];
         else operands = [this.as(args[0], type)];
         break;
       }
