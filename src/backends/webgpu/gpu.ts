@@ -14,7 +14,7 @@
  *   safety net: `dispose()` frees device memory at once).
  * - bool values are i32 on the device (WGSL storage has no bytes); float64 is refused.
  */
-import { allocate, bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../../lazy/dtype.js';
+import { allocate, dtypeOfTypedArray, type DType, type TypedArray } from '../../lazy/dtype.js';
 import { DeviceError } from '../../lazy/errors.js';
 import type { KernelIR } from '../../fusion/kernel.js';
 import type { RegisterTile } from '../../fusion/tiling.js';
@@ -339,10 +339,4 @@ export class WebGPUDevice implements Device<GpuBuffer, WgslExecutable> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
   }
-}
-
-/** Bytes per element on the device (4 for every dtype it holds). */
-export function deviceBytes(dtype: DType, size: number): number {
-  deviceScalar(dtype, 'alloc');
-  return size * Math.max(4, bytesPerElement(dtype));
 }

@@ -193,7 +193,7 @@ class WgslWriter {
   readonly staged = new Set<number>();
   /** Packed input buffers: their word offset in the packed binding `bp`. */
   readonly packed = new Map<number, number>();
-  constructor(private readonly ir: KernelIR, private readonly elementTypes: readonly Scalar[]) {}
+  constructor(private readonly elementTypes: readonly Scalar[]) {}
 
   private typeOf(o: Operand): Scalar | null {
     return typeof o === 'string' ? this.types.get(o) ?? 'i32' : null;
@@ -357,7 +357,7 @@ function gridChain(body: readonly Stmt[]): { loops: Extract<Stmt, { kind: 'loop'
 }
 
 /** Infers accumulator types: an accumulator takes the type of what is accumulated into it. */
-function inferAccumulators(writer: WgslWriter, stmts: readonly Stmt[], elementTypes: readonly Scalar[]): void {
+function inferAccumulators(writer: WgslWriter, stmts: readonly Stmt[]): void {
   // A dry run of typing: lets are typed in order, so run the value typing without output.
   const walk = (list: readonly Stmt[]) => {
     for (const s of list) {
@@ -375,7 +375,6 @@ function inferAccumulators(writer: WgslWriter, stmts: readonly Stmt[], elementTy
     }
   };
   walk(stmts);
-  void elementTypes;
   writer.types.clear();
   writer.helpers.clear();
 }
@@ -406,7 +405,7 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
   if (ir.kind === 'call') throw new Error('functs internal error: call kernels have no WGSL form');
   const float64Op = firstFloat64Op(ir.body);
   const elementTypes = ir.buffers.map((b) => deviceScalar(b.dtype, float64Op ?? `a kernel with a float64 ${b.role}`));
-  const writer = new WgslWriter(ir, elementTypes);
+  const writer = new WgslWriter(elementTypes);
   // Scatter kernels add into their output in one thread (WGSL has no float atomics).
   const scatter = ir.kind === 'scatter';
   // More buffers than the device binds (the scheduler's cap is not a guarantee): the last
@@ -425,7 +424,7 @@ export function generateWgsl(ir: KernelIR, options: WgslOptions): WgslKernel {
     }
     packing = { buffers, offsets, words, binding: buffers[0] };
   }
-  inferAccumulators(writer, ir.body, elementTypes);
+  inferAccumulators(writer, ir.body);
   const chain = scatter ? { loops: [], preludes: [], inner: ir.body } : gridChain(ir.body);
   const threads = chain.loops.reduce((n, l) => n * l.extent, 1);
   const workgroupSize = threads === 1 ? 1 : options.workgroupSize;
