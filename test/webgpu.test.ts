@@ -13,7 +13,8 @@ import { explain, grad, hessian, jacrev, jit, setBackend, tensor, vmap, withBack
 import { allPrimitives } from '../src/lazy/primitive.js';
 import { topoSort, type Node } from '../src/lazy/node.js';
 import type { KernelIR } from '../src/fusion/kernel.js';
-import type { WebGPUDevice } from '../src/backends/webgpu/index.js';
+import type { WebGPUDevice } from '../src/backends/webgpu/gpu.js';
+import { startWebGPU } from '../src/backends/webgpu/start.js';
 import { WGSL_OPS, generateWgsl } from '../src/backends/webgpu/wgsl.js';
 import { arbitraryProgramWithInputs, assertAllClose, numRuns, type Program } from '../src/testing/index.js';
 import { arbitraryDag, dagInputs, decodeDag } from '../props/fusion-dags.js';
@@ -21,7 +22,8 @@ import { arbitraryDag, dagInputs, decodeDag } from '../props/fusion-dags.js';
 let device: WebGPUDevice | undefined;
 let unavailable = '';
 try {
-  device = (await initWebGPU()).device;
+  await initWebGPU();
+  device = (await startWebGPU()).device;
 } catch (error) {
   unavailable = `WebGPU (Dawn) is unavailable here: ${(error as Error).message}`;
   if (process.env.FUNCTS_REQUIRE_WEBGPU === '1') throw error;

@@ -6,13 +6,14 @@
  * sample of inputs. Prints one JSON line per size.
  * Usage: node functs-webgpu.mjs [dawn flags...]   (SIZES='[[8,32,4096]]' to choose sizes)
  */
-import { tensor, vmap, hessian, jit, initWebGPU, type Tensor } from '../../src/index.js';
-import { WebGPUDevice } from '../../src/backends/webgpu/index.js';
+import { tensor, vmap, hessian, jit, type Tensor } from '../../src/index.js';
+import { WebGPUDevice } from '../../src/backends/webgpu/gpu.js';
+import { startWebGPU } from '../../src/backends/webgpu/start.js';
 import { registerBackend } from '../../src/lazy/realize.js';
 import { fusingBackend } from '../../src/fusion/program.js';
 
 const flags = process.argv.slice(2);
-const { device, adapter } = await initWebGPU(flags.length ? { dawnFlags: flags } : {});
+const { device, adapter } = await startWebGPU(flags.length ? { dawnFlags: flags } : {});
 console.log(JSON.stringify({ system: 'functs-webgpu', adapter, workgroupSize: device.workgroupSize }));
 // The backend's own register tile, and fixed tiles beside it where TILES='[[4,2],[4,4]]' asks
 // (each a backend of its own on the same GPUDevice).

@@ -1,19 +1,11 @@
-/// <reference types="@webgpu/types" />
 /**
- * The WebGPU backend: the fusion scheduler's kernels lowered to WGSL (wgsl.ts) and run on a
- * GPUDevice (gpu.ts) with buffers kept on the device (runner.ts). The device comes from
- * `navigator.gpu` in browsers and from the `webgpu` npm package (Dawn) in Node; it needs an
- * async start, `await initWebGPU()`, after which the backend is registered as 'webgpu'.
+ * The WebGPU backend's public entry: the fusion scheduler's kernels lowered to WGSL
+ * (wgsl.ts) and run on a GPUDevice (gpu.ts), buffers kept on the device. Its declarations
+ * name none of WebGPU's types, so a program using functs needs no @webgpu/types.
  */
-import { DeviceError } from '../../lazy/errors.js';
-import { registerBackend } from '../../lazy/realize.js';
-import { clearCaches, fusingBackend } from '../../fusion/program.js';
-import { WebGPUDevice, type WebGPUDeviceOptions } from './gpu.js';
+import { startWebGPU, stopWebGPU } from './start.js';
 
-export { WebGPUDevice, type GpuBuffer, type GpuMemoryStats, type WebGPUDeviceOptions } from './gpu.js';
-export { generateWgsl } from './wgsl.js';
-
-export interface WebGPUInitOptions extends WebGPUDeviceOptions {
+export interface WebGPUInitOptions {
   /**
    * Node only: Dawn's toggles for `create()` (e.g. `['backend=vulkan', 'adapter=NVIDIA']`).
    * Default: Dawn's own choice of adapter, then OpenGL ES in compatibility mode (CPU-only
@@ -22,121 +14,38 @@ export interface WebGPUInitOptions extends WebGPUDeviceOptions {
   readonly dawnFlags?: readonly string[];
   /** 'compatibility' for OpenGL ES adapters (default: tried after 'core' finds none). */
   readonly featureLevel?: 'core' | 'compatibility';
-  readonly powerPreference?: GPUPowerPreference;
-  /** A device made elsewhere (its adapter's limits requested by the caller). */
-  readonly device?: GPUDevice;
-}
-
-let current: { device: WebGPUDevice; adapter: string; keep: unknown } | undefined;
-let starting: Promise<{ device: WebGPUDevice; adapter: string }> | undefined;
-
-interface DawnModule {
-  create(flags: string[]): GPU;
-  globals: Record<string, unknown>;
-}
-
-async function adapterFrom(gpu: GPU, options: WebGPUInitOptions): Promise<GPUAdapter | null> {
-  const request = (featureLevel: 'core' | 'compatibility') => gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance', ...(featureLevel === 'compatibility' ? { featureLevel } : {}) } as GPURequestAdapterOptions);
-  if (options.featureLevel) return request(options.featureLevel);
-  return (await request('core')) ?? request('compatibility');
-}
-
-/** The adapter's own limits (the defaults cap a binding at 128 MiB and a workgroup at 256 threads). */
-function adapterLimits(adapter: GPUAdapter): Record<string, number> {
-  const limits: Record<string, number> = {};
-  for (const key in adapter.limits) {
-    const value = (adapter.limits as unknown as Record<string, unknown>)[key];
-    if (typeof value === 'number') limits[key] = value;
-  }
-  return limits;
-}
-
-async function describeAdapter(adapter: GPUAdapter): Promise<string> {
-  const info = (adapter as unknown as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }).info ?? {};
-  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown adapter';
+  readonly powerPreference?: 'low-power' | 'high-performance';
+  /** A GPUDevice made elsewhere (request its adapter's limits: the defaults cap a binding at 128 MiB). */
+  readonly device?: object;
+  /** Threads per workgroup (default 256, or the device's limit if lower). */
+  readonly workgroupSize?: number;
+  /** Bytes of idle buffers the device keeps for reuse (default 512 MiB). */
+  readonly poolBytes?: number;
 }
 
 /**
  * Starts the WebGPU device and registers the 'webgpu' backend (select it with
- * `setBackend('webgpu')` or `jit(f, { backend: 'webgpu' })`); resolves to the device and a
- * description of its adapter. Throws a DeviceError when no adapter is available. Calling it
- * again returns the device already started.
+ * `setBackend('webgpu')` or `jit(f, { backend: 'webgpu' })`); resolves to a description of
+ * the adapter. Throws a DeviceError when no adapter is available. Calling it again returns
+ * the device already started.
  * @example
  * await initWebGPU();                 // navigator.gpu, or Dawn in Node
  * const hessians = jit(vmap(hessian(f)), { backend: 'webgpu' });
  * const h = await hessians(X).data(); // dataSync() would throw: GPU reads are asynchronous
  */
-export function initWebGPU(options: WebGPUInitOptions = {}): Promise<{ device: WebGPUDevice; adapter: string }> {
-  if (current) return Promise.resolve(current);
-  starting ??= start(options).finally(() => {
-    starting = undefined;
-  });
-  return starting;
-}
-
-async function start(options: WebGPUInitOptions): Promise<{ device: WebGPUDevice; adapter: string }> {
-  let gpuDevice = options.device;
-  let adapterName = 'a device given by the caller';
-  let keep: unknown = null;
-  if (!gpuDevice) {
-    const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-    let adapter: GPUAdapter | null = null;
-    if (nav?.gpu) {
-      adapter = await adapterFrom(nav.gpu, options);
-    } else {
-      const dawn = await loadDawn();
-      Object.assign(globalThis, dawn.globals);
-      if (options.dawnFlags) {
-        const gpu = dawn.create([...options.dawnFlags]);
-        keep = gpu;
-        adapter = await adapterFrom(gpu, options);
-      } else {
-        const gpu = dawn.create([]);
-        keep = gpu;
-        adapter = await adapterFrom(gpu, { ...options, featureLevel: options.featureLevel ?? 'core' });
-        if (!adapter) {
-          const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env;
-          if (env && !env.EGL_PLATFORM) env.EGL_PLATFORM = 'surfaceless';
-          const gles = dawn.create(['backend=opengles']);
-          keep = gles;
-          adapter = await adapterFrom(gles, { ...options, featureLevel: 'compatibility' });
-        }
-      }
-    }
-    if (!adapter) throw new DeviceError('initWebGPU: no WebGPU adapter is available (navigator.gpu found none, or Dawn found no Vulkan, Metal, D3D12 or OpenGL ES driver); use a CPU backend (setBackend(\'wasm\') or \'js\')');
-    adapterName = await describeAdapter(adapter);
-    gpuDevice = await adapter.requestDevice({ requiredLimits: adapterLimits(adapter) });
-  }
-  const device = new WebGPUDevice(gpuDevice, options);
-  current = { device, adapter: adapterName, keep };
-  // Compiled kernels are cached by device name: those of an earlier webgpu device are stale.
-  clearCaches();
-  registerBackend(fusingBackend(device));
-  return { device, adapter: adapterName };
-}
-
-async function loadDawn(): Promise<DawnModule> {
-  const name = 'webgpu';
-  try {
-    return (await import(name)) as DawnModule;
-  } catch (error) {
-    throw new DeviceError(`initWebGPU: in Node the WebGPU backend needs the npm package 'webgpu' (Dawn): npm install webgpu (${(error as Error).message})`);
-  }
+export async function initWebGPU(options: WebGPUInitOptions = {}): Promise<{ readonly adapter: string }> {
+  const { adapter } = await startWebGPU(options);
+  return { adapter };
 }
 
 /**
- * Destroys the device (its buffers go with it; values computed on it can no longer be
- * read) so that the process can exit; the next `initWebGPU()` starts a new one.
+ * Destroys the WebGPU device (its buffers go with it; values computed on it can no longer be
+ * read), so that a Node process can exit; the next `initWebGPU()` starts a new one.
  * @example
  * await initWebGPU();
  * // ...
  * destroyWebGPU();
  */
 export function destroyWebGPU(): void {
-  if (!current) return;
-  current.device.trimPool();
-  current.device.device.destroy();
-  current = undefined;
-  clearCaches();
+  stopWebGPU();
 }
-
