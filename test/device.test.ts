@@ -2,6 +2,8 @@
 // choice per jit against setBackend, and a fake GPU-like device (buffers of its own,
 // asynchronous reads only) that runs the fused programs through the Device interface.
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import assert from 'node:assert/strict';
 import {
   ArgumentError, DeviceError, backendNames, explain, grad, jit, randn, setBackend, tensor, vmap, withBackend, type Tensor, type TypedArray,
@@ -171,9 +173,11 @@ test('an async-only device: dataSync throws the DeviceError that says to await d
   // A value on the device needed by a program elsewhere before it was read back: the error says how.
   assert.throws(() => y.add(1).dataSync(), (e) => e instanceof DeviceError && /await tensor\.data\(\)/.test(e.message));
   assert.throws(() => y.toArray(), DeviceError);
+  assert.match(String(y), /on fake-async \(await data\(\) to read it\)/, 'printing does not throw');
   assertAllClose(Array.from(await y.data()), Array.from(expected), { rtol: 1e-6 });
   // Once read back, the host copy serves synchronous reads.
   assertAllClose(Array.from(y.dataSync()), Array.from(expected), { rtol: 1e-6 });
+  assert.equal(String(y), String(tensor(Array.from(y.dataSync()))));
 });
 
 test('an async-only device runs jitted and chained programs; intermediates are released, roots kept until disposed', async () => {
@@ -197,4 +201,24 @@ test('a device without float64 refuses float64 kernels with a DeviceError that n
   registerBackend(fusingBackend(fakeAsyncDevice('fake-f32', { float64: false })));
   const x = tensor([1, 2, 3], { dtype: 'float64' });
   assert.throws(() => withBackend('fake-f32', () => x.exp().realize()), (e) => e instanceof DeviceError && /no float64/.test(e.message));
+});
+
+test('the safety net: device buffers of values collected without dispose() are released', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const device = fakeAsyncDevice('fake-gc');
+  registerBackend(fusingBackend(device));
+  const x = randn([64], { seed: 10 });
+  const step = jit((v: Tensor) => v.sin().add(1), { backend: 'fake-gc' });
+  const kept = step(x); // held: its buffer stays
+  for (let i = 0; i < 200; i++) step(x); // dropped at once
+  assert.ok(device.live.size >= 200, `${device.live.size} buffers live before collection`);
+  for (let round = 0; round < 10 && device.live.size > 2; round++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  // Left: x (computed on the device as jit's argument) and the value still held.
+  assert.ok(device.live.size <= 2, `${device.live.size} buffers live after collection`);
+  assert.ok(device.live.has(kept.node.realized!.buffer as FakeBuffer), 'the held value keeps its buffer');
+  assertAllClose(Array.from(await kept.data()), Array.from(await x.data(), (v) => Math.sin(v) + 1), { rtol: 1e-6 });
 });

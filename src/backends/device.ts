@@ -89,7 +89,10 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer, E extends Executa
    * the device can (a subarray, a binding offset). Released before its parent.
    */
   view(buffer: B, offset: number, size: number): B;
-  /** Hands a buffer back; called once per buffer from alloc, upload or view. */
+  /**
+   * Hands a buffer back; called once per buffer from alloc, upload or view, possibly from a
+   * finalizer (a Storage collected without dispose), so between any two jobs.
+   */
   release(buffer: B): void;
   /**
    * Compiles one kernel (throws DeviceError for a kernel it cannot run, e.g. float64 on
@@ -99,7 +102,11 @@ export interface Device<B extends DeviceBuffer = DeviceBuffer, E extends Executa
   compile(ir: KernelIR): E;
   /** Orders a kernel to run on `buffers` (the IR's buffers in order: outputs, then inputs). */
   launch(exe: E, buffers: readonly B[]): void;
-  /** The buffer's elements, now. Throws DeviceError unless caps.syncRead. May be the device's own memory: copy before handing it out. */
+  /**
+   * The buffer's elements (a typed array of the dtype it was allocated or uploaded with),
+   * now. Throws DeviceError (`noSyncRead`) unless caps.syncRead. May be the device's own
+   * memory: callers copy before handing it out.
+   */
   readSync(buffer: B): TypedArray;
   /** The buffer's elements, once every launch ordered before has finished. */
   read(buffer: B): Promise<TypedArray>;
@@ -118,6 +125,36 @@ interface Allocation {
   views: number;
 }
 
+/** What a Storage holds on devices, apart from the Storage itself (so a finalizer can release it). */
+interface Held {
+  readonly device: Device | null;
+  /** The value's own buffer on `device` (a view where the Storage is one); null once released. */
+  own: DeviceBuffer | null;
+  /** The buffer this one views (released with the last view), or null for an allocation of its own. */
+  readonly parent: { readonly buffer: DeviceBuffer; readonly allocation: Allocation } | null;
+  readonly allocation: Allocation;
+  /** Copies uploaded to other devices. */
+  copies: Map<Device, DeviceBuffer> | null;
+}
+
+function release(held: Held): void {
+  if (held.copies) for (const [device, copy] of held.copies) device.release(copy);
+  held.copies = null;
+  const { device, parent } = held;
+  const buffer = held.own;
+  held.own = null;
+  if (!device || !buffer) return;
+  if (parent && parent.buffer !== buffer) device.release(buffer);
+  if (--held.allocation.views === 0) device.release(parent ? parent.buffer : buffer);
+}
+
+/**
+ * The safety net for device memory (caps.memory 'buffers') whose Storage was collected
+ * without `dispose()`: finalizers run late or never (V8 keeps objects made during a
+ * synchronous job alive until it ends), so `dispose()` stays the way to free memory now.
+ */
+const safetyNet = new FinalizationRegistry<Held>(release);
+
 /**
  * The value of a computed node: `size` elements of `dtype`, held on a device (`buffer` on
  * `device`), as a host typed array (`device` null: data the user gave, or a value read
@@ -126,9 +163,9 @@ interface Allocation {
  */
 export class Storage {
   private host: TypedArray | null;
-  private own: DeviceBuffer | null;
-  private copies: Map<Device, DeviceBuffer> | null = null;
+  private readonly held: Held;
   private released = false;
+  private guarded = false;
 
   private constructor(
     readonly dtype: DType,
@@ -137,17 +174,23 @@ export class Storage {
     readonly device: Device | null,
     buffer: DeviceBuffer | null,
     host: TypedArray | null,
-    /** The buffer this one views (released with the last view), or null for an allocation of its own. */
-    private readonly parent: { readonly buffer: DeviceBuffer; readonly allocation: Allocation } | null,
-    private readonly allocation: Allocation,
+    parent: Held['parent'],
+    allocation: Allocation,
   ) {
     this.host = host;
-    this.own = buffer;
+    this.held = { device, own: buffer, parent, allocation, copies: null };
+    if (device?.caps.memory === 'buffers') this.guard();
+  }
+
+  private guard(): void {
+    if (this.guarded) return;
+    this.guarded = true;
+    safetyNet.register(this, this.held, this);
   }
 
   /** The value's own buffer on `device` (already a view where this Storage is one); null once disposed. */
   get buffer(): DeviceBuffer | null {
-    return this.own;
+    return this.held.own;
   }
 
   /** A value held in host memory (the user's data); it is uploaded to a device on first use. */
@@ -174,27 +217,22 @@ export class Storage {
 
   /** Elements [offset, offset + size) of this value, sharing its memory. */
   view(offset: number, size: number): Storage {
-    this.check('view');
+    this.check('realize');
     if (!(Number.isInteger(offset) && Number.isInteger(size) && offset >= 0 && size >= 0 && offset + size <= this.size)) {
       throw new ArgumentError(`Storage.view: elements [${offset}, ${offset + size}) lie outside a value of ${this.size} elements`);
     }
-    if (offset === 0 && size === this.size) return this.share();
-    const owner = this.parent ?? (this.buffer ? { buffer: this.buffer, allocation: this.allocation } : null);
-    const buffer = this.device && this.buffer ? this.device.view(this.buffer, offset, size) : null;
-    const host = this.host ? this.host.subarray(offset, offset + size) : null;
-    this.allocation.views++;
-    return new Storage(this.dtype, size, this.device, buffer, host, owner, this.allocation);
+    const { parent, allocation } = this.held;
+    const buffer = this.buffer;
+    const owner = parent ?? (buffer ? { buffer, allocation } : null);
+    // A whole view of an allocation's own buffer is that buffer; anything else is a device view.
+    const whole = offset === 0 && size === this.size && !parent;
+    const viewBuffer = this.device && buffer ? (whole ? buffer : this.device.view(buffer, offset, size)) : null;
+    const host = this.host ? (whole ? this.host : this.host.subarray(offset, offset + size)) : null;
+    allocation.views++;
+    return new Storage(this.dtype, size, this.device, viewBuffer, host, owner, allocation);
   }
 
-  /** The same elements as a new reference to the allocation (disposed separately). */
-  private share(): Storage {
-    this.allocation.views++;
-    const buffer = this.device && this.buffer && this.parent ? this.device.view(this.buffer, 0, this.size) : this.buffer;
-    return new Storage(this.dtype, this.size, this.device, buffer, this.host, this.parent ?? (this.buffer ? { buffer: this.buffer, allocation: this.allocation } : null), this.allocation);
-  }
-
-  /**
-   * The elements as a typed array, now: the host copy, or read from the device (which throws
+  /**   * The elements as a typed array, now: the host copy, or read from the device (which throws
    * a DeviceError where it cannot read synchronously). Do not write to it: it may be the
    * device's memory or shared with other values.
    */
@@ -233,14 +271,15 @@ export class Storage {
     this.check(what);
     if (device === this.device) return this.buffer!;
     // Host and linear memory devices take typed arrays: any value readable now will do.
-    const known = this.copies?.get(device);
+    const known = this.held.copies?.get(device);
     if (known) return known;
     if (device.caps.memory !== 'buffers' && (this.host || this.device?.caps.memory !== 'buffers')) return device.upload(this.readSync(what));
     if (!this.host && this.device && !this.device.caps.syncRead) {
       throw new DeviceError(`${what}: a value computed on the ${this.device.name} device is needed on ${device.name}, and ${this.device.name} cannot read synchronously; \`await tensor.data()\` it first, or compute it on ${device.name}`);
     }
     const copy = device.upload(this.readSync(what));
-    (this.copies ??= new Map()).set(device, copy);
+    (this.held.copies ??= new Map()).set(device, copy);
+    this.guard();
     return copy;
   }
 
@@ -251,16 +290,9 @@ export class Storage {
   dispose(): void {
     if (this.released) return;
     this.released = true;
-    if (this.copies) for (const [device, copy] of this.copies) device.release(copy);
-    this.copies = null;
     this.host = null;
-    const device = this.device;
-    const buffer = this.own;
-    this.own = null;
-    if (!device || !buffer) return;
-    const owner = this.parent;
-    if (owner && owner.buffer !== buffer) device.release(buffer);
-    if (--this.allocation.views === 0) device.release(owner ? owner.buffer : buffer);
+    if (this.guarded) safetyNet.unregister(this);
+    release(this.held);
   }
 
   private check(what: string): void {

@@ -10,7 +10,7 @@
  */
 import { coerce, isFloat, type DType } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
-import { primitiveRule, scalarFunction } from '../lazy/primitive.js';
+import { primitiveRule, scalarFunction, type ElementwiseOp } from '../lazy/primitive.js';
 import {
   addIndex,
   coefficientOf,
@@ -46,7 +46,7 @@ export interface IndexValueExpr extends ExprBase { readonly kind: 'index'; reado
 /** Element `index` of a counter-based random tensor. */
 export interface RandomExpr extends ExprBase { readonly kind: 'random'; readonly seed: number; readonly distribution: 'uniform' | 'normal'; readonly index: Affine }
 /** An elementwise primitive applied to argument expressions. */
-export interface OpExpr extends ExprBase { readonly kind: 'op'; readonly op: string; readonly args: readonly Expr[] }
+export interface OpExpr extends ExprBase { readonly kind: 'op'; readonly op: ElementwiseOp; readonly args: readonly Expr[] }
 /** `value` where every bound holds, 0 elsewhere (the zero fill of padding). */
 export interface GuardExpr extends ExprBase { readonly kind: 'guard'; readonly bounds: readonly Bound[]; readonly value: Expr }
 /** A sum or maximum of `body` over its own loop variables. */
@@ -64,12 +64,12 @@ export interface Bound {
 }
 
 /** Rough cost of one evaluation, in units of an addition (the scheduler's cost model). */
-const OP_COST: Record<string, number> = {
+const OP_COST: Partial<Record<ElementwiseOp, number>> = {
   recip: 4, sqrt: 4, div: 4, floor: 2, ceil: 2, round: 4,
   exp: 20, log: 20, sin: 20, cos: 20, tanh: 20, log1p: 20, expm1: 20, logistic: 24, pow: 30,
 };
 
-export function opCost(op: string): number {
+export function opCost(op: ElementwiseOp): number {
   return OP_COST[op] ?? 1;
 }
 
@@ -149,7 +149,7 @@ export class ExprBuilder {
   }
 
   /** An elementwise primitive, folded where its value is known. */
-  op(op: string, dtype: DType, args: readonly Expr[]): Expr {
+  op(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr {
     const folded = this.fold(op, dtype, args);
     if (folded) return folded;
     const ordered = COMMUTATIVE.has(op) ? [...args].sort((a, b) => a.id - b.id) : args;
@@ -157,7 +157,7 @@ export class ExprBuilder {
     return this.intern(key, (id) => ({ kind: 'op', id, key, dtype, vars: unionVars(ordered.map((a) => a.vars)), origin: null, op, args: ordered }));
   }
 
-  private fold(op: string, dtype: DType, args: readonly Expr[]): Expr | undefined {
+  private fold(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr | undefined {
     const [a, b] = args;
     const constOf = (e: Expr | undefined) => (e?.kind === 'const' ? e.value : undefined);
     // A zero that may be folded: structural, or of an integer dtype (no NaN, infinities, -0).

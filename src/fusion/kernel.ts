@@ -12,7 +12,7 @@
  */
 import type { DType } from '../lazy/dtype.js';
 import type { Node } from '../lazy/node.js';
-import type { CallSignature } from '../lazy/primitive.js';
+import type { CallSignature, ElementwiseOp } from '../lazy/primitive.js';
 import { coefficientOf, rangeOf, varsOf, type Affine, type Atom, type LoopVar } from './affine.js';
 import { exprOrder, opCost, type Expr, type ReduceExpr } from './expr.js';
 
@@ -21,7 +21,7 @@ export type Operand = string | { readonly literal: number };
 
 export type Value =
   | { readonly kind: 'load'; readonly buffer: number; readonly index: Operand }
-  | { readonly kind: 'prim'; readonly op: string; readonly dtype: DType; readonly args: readonly Operand[] }
+  | { readonly kind: 'prim'; readonly op: ElementwiseOp; readonly dtype: DType; readonly args: readonly Operand[] }
   /** base + sum(term * coef): integer index arithmetic. */
   | { readonly kind: 'affine'; readonly base: Operand; readonly terms: readonly { readonly value: Operand; readonly coef: number }[] }
   /** Floor division or floor remainder by a positive constant; `nonNegative` allows truncating forms. */

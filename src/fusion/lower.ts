@@ -4,6 +4,7 @@
  * reductions become loops, and nodes on the kernel's boundary (inputs and the outputs of
  * other kernels) become loads.
  */
+import { opOfKind } from '../lazy/primitive.js';
 import type { Node } from '../lazy/node.js';
 import { stridesOf } from '../lazy/shape.js';
 import {
@@ -73,7 +74,7 @@ export class Lowerer {
     const b = this.builder;
     switch (node.rule.kind) {
       case 'leaf': return this.leaf(node, index);
-      case 'elementwise': return b.op(node.op, node.dtype, node.inputs.map((input) => this.lower(input, index)));
+      case 'elementwise': return b.op(opOfKind(node, 'elementwise'), node.dtype, node.inputs.map((input) => this.lower(input, index)));
       case 'movement': return this.movement(node, index);
       case 'reduce': {
         const [input] = node.inputs;
@@ -106,7 +107,8 @@ export class Lowerer {
 
   private leaf(node: Node, index: readonly Affine[]): Expr {
     const b = this.builder;
-    switch (node.op) {
+    const op = opOfKind(node, 'leaf');
+    switch (op) {
       // A user's constant keeps IEEE arithmetic; a symbolic zero (build.ts) folds away.
       case 'const': return b.constant(Number(node.attrs.value), node.dtype, node.attrs.symbolic !== true);
       case 'iota': return b.indexValue(index[node.attrs.axis as number], node.dtype);
@@ -114,16 +116,20 @@ export class Lowerer {
         const flat = linearIndex(index, stridesOf(node.shape));
         return b.random(node.attrs.seed as number, node.attrs.distribution === 'normal' ? 'normal' : 'uniform', flat, node.dtype);
       }
+      case 'buffer':
+      case 'param':
+        // Always boundary nodes: the kernel reads them from a buffer.
+        throw new Error(`functs internal error: leaf ${op} reached lowering without a buffer`);
       default:
-        // buffer and param leaves are always boundary nodes.
-        throw new Error(`functs internal error: leaf ${node.op} reached lowering without a buffer`);
+        return op satisfies never;
     }
   }
 
   private movement(node: Node, index: readonly Affine[]): Expr {
     const [input] = node.inputs;
     const inShape = input.shape;
-    switch (node.op) {
+    const op = opOfKind(node, 'movement');
+    switch (op) {
       case 'reshape': {
         const flat = linearIndex(index, stridesOf(node.shape));
         const strides = stridesOf(inShape);
@@ -152,7 +158,7 @@ export class Lowerer {
         return this.builder.guard(bounds, this.lower(input, inner));
       }
       default:
-        throw new Error(`functs internal error: no lowering for movement op ${node.op}`);
+        return op satisfies never;
     }
   }
 }

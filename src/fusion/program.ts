@@ -205,8 +205,21 @@ function callStep(call: CallSignature): CompiledKernel {
   return { run: (out, ...inputs) => compute(out, inputs, call), source: `// calls the hand-written ${call.op} on its input buffers` };
 }
 
+const deviceIds = new WeakMap<Device, number>();
+let nextDeviceId = 1;
+
+/**
+ * A device's part of cache keys: its name and which device of that name (a backend
+ * registered again after a new init brings a new device, whose executables differ).
+ */
+function deviceKey(device: Device): string {
+  let id = deviceIds.get(device);
+  if (id === undefined) deviceIds.set(device, (id = nextDeviceId++));
+  return `${device.name}#${id}`;
+}
+
 function compileKernel(ir: KernelIR, device: Device): Executable {
-  const key = `${device.name}\n${ir.text}`;
+  const key = `${deviceKey(device)}\n${ir.text}`;
   const known = kernelCache.get(key);
   if (known) return known;
   const compiled = device.compile(ir);
@@ -267,7 +280,7 @@ function planIntermediates(buffers: readonly { dtype: DType; size: number }[], s
 /** The program computing `roots` on `device` (from the cache when a DAG of this structure was seen), and its leaves. */
 export function programFor(roots: readonly Node[], device: Device): { program: Program; leaves: Node[] } {
   const { key, leaves } = structureOf(roots);
-  const cacheKey = `${device.name}\n${key}`;
+  const cacheKey = `${deviceKey(device)}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
     program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, registerTile: device.caps.registerTile }), device);

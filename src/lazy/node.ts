@@ -1,7 +1,7 @@
 import type { DType } from './dtype.js';
 import type { Storage } from '../backends/device.js';
 import type { Shape } from './shape.js';
-import type { PrimitiveRule } from './primitive.js';
+import type { OpName, PrimitiveRule } from './primitive.js';
 
 export type AttrValue = number | string | boolean | null | readonly AttrValue[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
@@ -49,7 +49,7 @@ export class Node {
     this.depth = inputs.reduce((d, n) => Math.max(d, n.depth + 1), 0);
   }
 
-  get op(): string {
+  get op(): OpName {
     return this.rule.op;
   }
 }

@@ -117,8 +117,12 @@ export class Tensor {
     if (this.size !== 1) throw new ArgumentError(`item: the tensor has shape [${this.shape.join(', ')}] (${this.size} elements); item() needs exactly one; read several values with toArray() or dataSync()`);
     return realize(this.node).readSync('item')[0];
   }
+  /** The values, formatted; on a device that reads asynchronously only, a note to await `data()` until they were read once. */
   toString(): string {
-    return formatTensor(realize(this.node).readSync('toString'), this.shape, this.dtype);
+    const storage = realize(this.node);
+    const values = storage.readableNow();
+    if (!values && storage.device && !storage.disposed) return `Tensor ${this.dtype}[${this.shape.join(', ')}] on ${storage.device.name} (await data() to read it)`;
+    return formatTensor(storage.readSync('toString'), this.shape, this.dtype);
   }
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return this.toString();

@@ -99,7 +99,7 @@ describe('every primitive has a jvp, a vjp and a batching rule', () => {
   const all = allPrimitives();
 
   test('the registry holds the primitives of the design', () => {
-    const names = all.map((p) => p.op);
+    const names: string[] = all.map((p) => p.op);
     for (const op of ['const', 'buffer', 'param', 'iota', 'random', ...Object.keys(EXAMPLES)]) assert.ok(names.includes(op), `${op} is registered`);
   });
 

@@ -6,8 +6,8 @@
  */
 import type { DType } from '../../lazy/dtype.js';
 import { IndexError } from '../../lazy/errors.js';
-import { primitiveRule } from '../../lazy/primitive.js';
-import { castExpression, logistic, roundHalfEven } from '../../lazy/primitives/elementwise.js';
+import { logistic, roundHalfEven } from '../../lazy/primitives/elementwise.js';
+import { JS_OPS } from './ops.js';
 import { keyedBits, normalAt, uniformAt } from '../../lazy/random.js';
 import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
 import type { CompiledKernel } from '../../fusion/program.js';
@@ -35,9 +35,6 @@ function operand(o: Operand): string {
   return typeof o === 'string' ? o : literal(o.literal);
 }
 
-/** Arithmetic on int32 values wraps around, as storing into an Int32Array does. */
-const WRAPS_INT32 = new Set(['add', 'neg', 'abs']);
-
 function convert(dtype: DType, x: string): string {
   switch (dtype) {
     case 'float32': return `Math.fround(${x})`;
@@ -53,11 +50,7 @@ function value(v: Value, strings: string[]): string {
   switch (v.kind) {
     case 'load': return `b${v.buffer}[${operand(v.index)}]`;
     case 'prim': {
-      const args = v.args.map(operand);
-      if (v.op === 'cast') return castExpression(v.dtype, args[0]);
-      if (v.dtype === 'int32' && v.op === 'mul') return `Math.imul(${args[0]}, ${args[1]})`;
-      const js = primitiveRule(v.op).js!(...args);
-      return v.dtype === 'int32' && WRAPS_INT32.has(v.op) ? `(${js} | 0)` : js;
+      return JS_OPS[v.op](v.args.map(operand), v.dtype);
     }
     case 'affine': {
       const parts = v.terms.map((t) => (t.coef === 1 ? operand(t.value) : `${operand(t.value)} * ${literal(t.coef)}`));

@@ -9,13 +9,9 @@ import { Op, Simd, type Code } from './encoder.js';
 import { tanhX4 } from './simd-math.js';
 import type { Helper, ImportedMath } from './math.js';
 
-/** The elementwise primitives (the registry's names; see src/lazy/primitives/elementwise.ts). */
-export const ELEMENTWISE_OPS = [
-  'neg', 'recip', 'sqrt', 'exp', 'log', 'sin', 'cos', 'tanh', 'log1p', 'expm1', 'abs', 'sign',
-  'floor', 'ceil', 'round', 'stop_gradient', 'add', 'mul', 'div', 'pow', 'max', 'lt', 'eq', 'where', 'cast',
-  'logistic', 'random_bits',
-] as const;
-export type ElementwiseOp = (typeof ELEMENTWISE_OPS)[number];
+import type { ElementwiseOp } from '../../lazy/primitive.js';
+/** The elementwise primitives' names (one list, src/lazy/primitive.ts). */
+export { ELEMENTWISE_OPS, type ElementwiseOp } from '../../lazy/primitive.js';
 
 /** What a rule emits into: the code, the op's result dtype, and its arguments on demand. */
 export interface OpContext {

@@ -1,7 +1,7 @@
 /** The elementwise primitives: unary math, binary arithmetic, comparisons, where, cast. */
 import { allocate, isFloat, type DType } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
-import { registerPrimitive, type JvpRule, type PrimitiveRule, type VjpRule } from '../primitive.js';
+import { registerPrimitive, type ElementwiseOp, type JvpRule, type PrimitiveRule, type VjpRule } from '../primitive.js';
 import { formatShape, sameShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { applyPrim, symbolicZerosLike } from '../ops/core.js';
@@ -12,7 +12,7 @@ import { keyedBits } from '../random.js';
 type OutputType = 'same' | 'bool' | 'cast';
 
 interface ElementwiseSpec {
-  op: string;
+  op: ElementwiseOp;
   arity: number;
   output?: OutputType;
   /** Input dtypes the op accepts ('float': float32/float64 only). */
@@ -20,7 +20,6 @@ interface ElementwiseSpec {
   scalar: (...xs: number[]) => number;
   /** When the scalar function depends on the output dtype (cast). */
   scalarFor?: (dtype: DType) => (...xs: number[]) => number;
-  js: (...args: string[]) => string;
   jvp: JvpRule;
   vjp: VjpRule;
 }
@@ -33,7 +32,6 @@ function elementwise(spec: ElementwiseSpec): PrimitiveRule {
     arity: spec.arity,
     scalar: spec.scalar,
     scalarFor: spec.scalarFor,
-    js: spec.js,
     jvp: spec.jvp,
     vjp: spec.vjp,
     batch: batchElementwise,
@@ -75,13 +73,12 @@ function elementwise(spec: ElementwiseSpec): PrimitiveRule {
 }
 
 /** A unary op whose derivative is `derivative(x, out)`: jvp t*d, vjp ct*d. */
-function unary(op: string, domain: ElementwiseSpec['domain'], scalar: (x: number) => number, js: (x: string) => string, derivative: ((x: Tensor, out: Tensor) => Tensor) | null): PrimitiveRule {
+function unary(op: ElementwiseOp, domain: ElementwiseSpec['domain'], scalar: (x: number) => number, derivative: ((x: Tensor, out: Tensor) => Tensor) | null): PrimitiveRule {
   return elementwise({
     op,
     arity: 1,
     domain,
     scalar,
-    js,
     jvp: derivative ? ([x], [t], out) => o.mul(t!, derivative(x, out)) : () => null,
     vjp: derivative ? (ct, [x], out) => [o.mul(ct, derivative(x, out))] : () => [null],
   });
@@ -106,35 +103,33 @@ export function roundHalfEven(x: number): number {
 elementwise({
   op: 'neg', arity: 1, domain: 'numeric',
   scalar: (x) => -x,
-  js: (x) => `(-${x})`,
   jvp: (_p, [t]) => o.neg(t!),
   vjp: (ct) => [o.neg(ct)],
 });
-unary('recip', 'float', (x) => 1 / x, (x) => `(1/${x})`, (_x, out) => o.neg(o.mul(out, out)));
-unary('sqrt', 'float', Math.sqrt, (x) => `Math.sqrt(${x})`, (_x, out) => o.div(0.5, out));
-unary('exp', 'float', Math.exp, (x) => `Math.exp(${x})`, (_x, out) => out);
-unary('log', 'float', Math.log, (x) => `Math.log(${x})`, (x) => o.reciprocal(x));
-unary('sin', 'float', Math.sin, (x) => `Math.sin(${x})`, (x) => o.cos(x));
-unary('cos', 'float', Math.cos, (x) => `Math.cos(${x})`, (x) => o.neg(o.sin(x)));
-unary('tanh', 'float', Math.tanh, (x) => `Math.tanh(${x})`, (_x, out) => o.sub(1, o.mul(out, out)));
+unary('recip', 'float', (x) => 1 / x, (_x, out) => o.neg(o.mul(out, out)));
+unary('sqrt', 'float', Math.sqrt, (_x, out) => o.div(0.5, out));
+unary('exp', 'float', Math.exp, (_x, out) => out);
+unary('log', 'float', Math.log, (x) => o.reciprocal(x));
+unary('sin', 'float', Math.sin, (x) => o.cos(x));
+unary('cos', 'float', Math.cos, (x) => o.neg(o.sin(x)));
+unary('tanh', 'float', Math.tanh, (_x, out) => o.sub(1, o.mul(out, out)));
 // A primitive (as JAX's logistic) so that its derivative out * (1 - out) stays finite: the
 // composite 1 / (1 + exp(-x)) differentiated through exp gives 0 * Infinity = NaN at x = -1000.
-unary('logistic', 'float', logistic, (x) => `logistic(${x})`, (_x, out) => o.mul(out, o.sub(1, out)));
-unary('log1p', 'float', Math.log1p, (x) => `Math.log1p(${x})`, (x) => o.reciprocal(o.add(x, 1)));
-unary('expm1', 'float', Math.expm1, (x) => `Math.expm1(${x})`, (_x, out) => o.add(out, 1));
-unary('abs', 'numeric', Math.abs, (x) => `Math.abs(${x})`, (x) => o.sign(x));
-unary('sign', 'numeric', Math.sign, (x) => `Math.sign(${x})`, null);
-unary('floor', 'float', Math.floor, (x) => `Math.floor(${x})`, null);
-unary('ceil', 'float', Math.ceil, (x) => `Math.ceil(${x})`, null);
-unary('round', 'float', roundHalfEven, (x) => `roundHalfEven(${x})`, null);
-unary('stop_gradient', 'any', (x) => x, (x) => x, null);
+unary('logistic', 'float', logistic, (_x, out) => o.mul(out, o.sub(1, out)));
+unary('log1p', 'float', Math.log1p, (x) => o.reciprocal(o.add(x, 1)));
+unary('expm1', 'float', Math.expm1, (_x, out) => o.add(out, 1));
+unary('abs', 'numeric', Math.abs, (x) => o.sign(x));
+unary('sign', 'numeric', Math.sign, null);
+unary('floor', 'float', Math.floor, null);
+unary('ceil', 'float', Math.ceil, null);
+unary('round', 'float', roundHalfEven, null);
+unary('stop_gradient', 'any', (x) => x, null);
 
 const sumTangents = (a: Tensor | null, b: Tensor | null): Tensor | null => (a && b ? o.add(a, b) : a ?? b);
 
 elementwise({
   op: 'add', arity: 2, domain: 'numeric',
   scalar: (a, b) => a + b,
-  js: (a, b) => `(${a}+${b})`,
   jvp: (_p, [ta, tb]) => sumTangents(ta, tb),
   vjp: (ct) => [ct, ct],
 });
@@ -143,14 +138,12 @@ elementwise({
   scalar: (a, b) => a * b,
   // An int32 product wraps around; a float64 product loses its low bits beyond 2^53 first.
   scalarFor: (dtype) => (dtype === 'int32' ? Math.imul : (a, b) => a * b),
-  js: (a, b) => `(${a}*${b})`,
   jvp: ([a, b], [ta, tb]) => sumTangents(ta && o.mul(ta, b), tb && o.mul(a, tb)),
   vjp: (ct, [a, b]) => [o.mul(ct, b), o.mul(a, ct)],
 });
 elementwise({
   op: 'div', arity: 2, domain: 'float',
   scalar: (a, b) => a / b,
-  js: (a, b) => `(${a}/${b})`,
   jvp: ([, b], [ta, tb], out) => {
     if (!tb) return o.div(ta!, b);
     const outTangent = o.mul(out, tb);
@@ -171,7 +164,6 @@ const powExponent = (a: Tensor, out: Tensor): Tensor => o.where(o.eq(a, 0), 0, o
 elementwise({
   op: 'pow', arity: 2, domain: 'float',
   scalar: Math.pow,
-  js: (a, b) => `Math.pow(${a},${b})`,
   jvp: ([a, b], [ta, tb], out) => sumTangents(ta && o.mul(ta, powBase(a, b)), tb && o.mul(tb, powExponent(a, out))),
   vjp: (ct, [a, b], out) => [o.mul(ct, powBase(a, b)), o.mul(ct, powExponent(a, out))],
 });
@@ -185,7 +177,6 @@ const maxShare = (a: Tensor, b: Tensor): Tensor => o.mul(o.add(o.gt(a, b).cast(a
 elementwise({
   op: 'max', arity: 2, domain: 'any',
   scalar: (a, b) => (a !== a || b !== b ? NaN : Math.max(a, b)),
-  js: (a, b) => `Math.max(${a},${b})`,
   jvp: ([a, b], [ta, tb]) => {
     const share = maxShare(a, b);
     return sumTangents(ta && o.mul(ta, share), tb && o.mul(tb, o.sub(1, share)));
@@ -198,14 +189,12 @@ elementwise({
 elementwise({
   op: 'lt', arity: 2, output: 'bool', domain: 'any',
   scalar: (a, b) => (a < b ? 1 : 0),
-  js: (a, b) => `(${a}<${b}?1:0)`,
   jvp: () => null,
   vjp: () => [null, null],
 });
 elementwise({
   op: 'eq', arity: 2, output: 'bool', domain: 'any',
   scalar: (a, b) => (a === b ? 1 : 0),
-  js: (a, b) => `(${a}===${b}?1:0)`,
   jvp: () => null,
   vjp: () => [null, null],
 });
@@ -214,7 +203,6 @@ const zerosOf = symbolicZerosLike;
 elementwise({
   op: 'where', arity: 3, domain: 'any',
   scalar: (c, a, b) => (c ? a : b),
-  js: (c, a, b) => `(${c}?${a}:${b})`,
   jvp: ([c, a], [, ta, tb]) => applyPrim('where', [c, ta ?? zerosOf(tb!), tb ?? zerosOf(ta!)]),
   vjp: (ct, [c]) => {
     const zero = zerosOf(ct);
@@ -235,29 +223,15 @@ elementwise({
   op: 'cast', arity: 1, output: 'cast',
   scalar: (x) => x,
   scalarFor: castScalar,
-  js: (x) => x,
   jvp: ([x], [t], out) => (isFloat(x.dtype) && isFloat(out.dtype) ? o.cast(t!, out.dtype) : null),
   vjp: (ct, [x], out) => [isFloat(x.dtype) && isFloat(out.dtype) ? o.cast(ct, x.dtype) : null],
 });
-
-/** The JavaScript expression of a cast to `dtype` (used by code generators). */
-export function castExpression(dtype: DType, x: string): string {
-  switch (dtype) {
-    case 'float32': return `Math.fround(${x})`;
-    case 'float64': return x;
-    case 'int32': return `(${x}|0)`;
-    case 'bool': return `(${x}!==0?1:0)`;
-    default: return dtype satisfies never;
-  }
-}
-
 
 // Counter-based random bits from a key held as data (the `random` namespace): elementwise,
 // so it fuses like arithmetic and batches over keys under vmap with no special rule.
 elementwise({
   op: 'random_bits', arity: 3, domain: 'numeric',
   scalar: keyedBits,
-  js: (k0, k1, counter) => `keyedBits(${k0},${k1},${counter})`,
   jvp: () => null,
   vjp: () => [null, null, null],
 });

@@ -10,7 +10,7 @@
  */
 import { allocate, isFloat, type DType, type TypedArray } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
-import { registerPrimitive, type BatchRule, type CallSignature, type JvpRule, type VjpRule } from '../primitive.js';
+import { registerPrimitive, type BatchRule, type CallSignature, type OPS_BY_KIND, type JvpRule, type VjpRule } from '../primitive.js';
 import { formatShape, sameShape, sizeOf, type Shape } from '../shape.js';
 import type { Attrs, Node } from '../node.js';
 import type { Tensor } from '../tensor.js';
@@ -341,7 +341,7 @@ function computeEigh(out: TypedArray, [a]: readonly TypedArray[], sig: CallSigna
 // Registration -------------------------------------------------------------------------------
 
 interface OpaqueSpec {
-  op: string;
+  op: (typeof OPS_BY_KIND)['opaque'][number];
   arity: number;
   infer(inputs: readonly Node[], attrs: Attrs): { shape: Shape; dtype: DType };
   compute(out: TypedArray, inputs: readonly TypedArray[], signature: CallSignature): void;

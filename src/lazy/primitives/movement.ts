@@ -1,6 +1,6 @@
 /** The six movement primitives. Each is an index map; none computes anything. */
 import { describeValue, ShapeError } from '../errors.js';
-import { registerPrimitive, type BatchRule, type PrimitiveRule } from '../primitive.js';
+import { registerPrimitive, type BatchRule, type OPS_BY_KIND, type PrimitiveRule } from '../primitive.js';
 import { formatShape, inversePermutation, sizeOf, stridesOf, type Shape } from '../shape.js';
 import type { Attrs, Node } from '../node.js';
 import type { Tensor } from '../tensor.js';
@@ -12,7 +12,7 @@ import type { DType } from '../dtype.js';
 type Ranges = [number, number][];
 
 interface MovementSpec {
-  op: string;
+  op: (typeof OPS_BY_KIND)['movement'][number];
   infer(x: Node, attrs: Attrs): Shape;
   /** For an output index, the input flat index it reads (-1: the zero of padding). */
   sourceIndex(x: Node, attrs: Attrs): (index: number[]) => number;
