@@ -64,6 +64,7 @@ export type { Randomness } from './lazy/trace.js';
 // Backends and plans.
 export { setBackend, withBackend, backendNames } from './lazy/realize.js';
 export { setThreads, getThreads } from './backends/wasm/threads.js';
+export { initWebGPU, destroyWebGPU, type WebGPUInitOptions } from './backends/webgpu/index.js';
 export { explain } from './transforms/explain.js';
 export { registerGpuJs, type GpuJsClass, type GpuJsInstance, type GpuJsKernel, type GpuJsMode, type GpuJsOptions } from './backends/gpujs/index.js';
 export { cacheInfo, clearCaches, setCacheLimits, type CacheInfo } from './fusion/program.js';

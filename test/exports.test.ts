@@ -10,7 +10,7 @@ import * as F from '../src/index.js';
 const expected = [
   // tensors, errors, backends
   'Tensor', 'asTensor', 'FunctsError', 'ShapeError', 'DTypeError', 'IndexError', 'ArgumentError', 'TransformError', 'DeviceError',
-  'setBackend', 'withBackend', 'backendNames', 'setThreads', 'getThreads', 'explain', 'registerGpuJs', 'cacheInfo', 'clearCaches', 'setCacheLimits',
+  'setBackend', 'withBackend', 'backendNames', 'setThreads', 'getThreads', 'initWebGPU', 'destroyWebGPU', 'explain', 'registerGpuJs', 'cacheInfo', 'clearCaches', 'setCacheLimits',
   // creation
   'tensor', 'full', 'zeros', 'ones', 'zerosLike', 'onesLike', 'arange', 'linspace', 'eye', 'rand', 'randn', 'random',
   // elementwise

@@ -58,7 +58,11 @@ export interface DeviceCaps {
   /** The most outputs one kernel may write (unbounded when absent): gpu.js writes one per kernel. */
   readonly maxOutputs?: number;
   readonly memory: MemoryKind;
-  /** How the scheduler shapes a kernel's register tiles for this device (default 'unrolled'; wasm: 'lanes'). */
+  /**
+   * How the scheduler tiles a contraction's outputs in registers for this device: unroll
+   * factors (default 4 x 2, the CPU's; WebGPU takes more outputs per thread), or 'lanes' (wasm:
+   * 4x4 tiles around the loop that runs in f32x4 lanes). A 'grid' device without it is not tiled.
+   */
   readonly registerTiles?: RegisterTiles;
 }
 

@@ -103,7 +103,7 @@ export interface Schedule {
 export interface ScheduleOptions {
   /** The most buffers (inputs + outputs) one kernel may take. */
   readonly maxBuffers: number;
-  /** How register tiles are shaped for the compiler (default 'unrolled'). */
+  /** How register tiles are shaped for the device (default: 4 x 2 unrolled; see DeviceCaps.registerTiles). */
   readonly registerTiles?: RegisterTiles;
   /** The most outputs one kernel may write (siblings merge up to it); unbounded by default. */
   readonly maxOutputs?: number;
@@ -730,7 +730,8 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     } else {
       const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
       const ordered = chooseLoopOrder(collapseLoops(draft));
-      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' ? ordered : tileForRegisters(ordered, options.registerTiles)));
+      // A grid device that declares no tile makes one store per thread (gpu.js).
+      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' && !options.registerTiles ? ordered : tileForRegisters(ordered, options.registerTiles)));
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
     return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(asWritten), inputs: kernel.inputs.map(asWritten) } : kernel;

@@ -102,30 +102,42 @@ function tileFactor(extent: number, preferred: number): number {
   return 1;
 }
 
+/** Unroll factors of the innermost output loop and the next one out (a target hook: GPUs take more). */
+export interface RegisterTile {
+  readonly inner: number;
+  readonly outer: number;
+  /** A larger outer factor for outer loops of at least `minExtent` iterations. */
+  readonly longOuter?: { readonly minExtent: number; readonly factor: number };
+}
+
 /**
- * How register tiles are shaped for a compiler: 'unrolled' (scalar code: the innermost output
- * loops, 2x4) or 'lanes' (a compiler that runs four iterations of a loop in vector lanes:
- * 4x4 tiles chosen for load reuse, keeping a loop contiguous for the lanes; tileForLanes).
+ * How register tiles are shaped for a device: unroll factors of the innermost output loops
+ * (scalar code; the CPU default is 4 x 2, GPUs take more outputs per thread), or 'lanes' (a
+ * compiler that runs four iterations of a loop in vector lanes: 4x4 tiles chosen for load
+ * reuse, keeping a loop contiguous for the lanes; tileForLanes).
  */
-export type RegisterTiles = 'unrolled' | 'lanes';
+export type RegisterTiles = RegisterTile | 'lanes';
+
+const CPU_TILE: RegisterTile = { inner: INNER_TILE, outer: OUTER_TILE };
 
 /** Unrolls the innermost output loops that a reduction depends on (see the module comment). */
-export function tileForRegisters(draft: Draft, tiles: RegisterTiles = 'unrolled'): Draft {
+export function tileForRegisters(draft: Draft, tiles: RegisterTiles = CPU_TILE): Draft {
   if (draft.kind !== 'map' || draft.loops.length === 0) return draft;
   const reductions = reductionsOf(draft).filter((r) => r.loops.reduce((n, l) => n * l.extent, 1) >= MIN_REDUCTION_TRIPS);
   // A short reduction (a matvec over 8 inputs, say) is mostly its epilogue: a 4x4 tile would
   // copy that 16 times for little reuse, so it keeps the scalar tile.
   const longest = Math.max(0, ...reductions.map((r) => r.loops.reduce((n, l) => n * l.extent, 1)));
   if (tiles === 'lanes' && longest >= MIN_LANES_REDUCTION) return tileForLanes(draft, reductions);
+  const tile = tiles === 'lanes' ? CPU_TILE : tiles;
   const dependsOn = (v: LoopVar) => reductions.some((r) => r.vars.includes(v));
   const inner = draft.loops[draft.loops.length - 1];
   if (!dependsOn(inner)) return draft;
   let tiled = draft;
-  const innerFactor = tileFactor(inner.extent, INNER_TILE);
+  const innerFactor = tileFactor(inner.extent, tile.inner);
   if (innerFactor > 1) tiled = unroll(tiled, inner, innerFactor);
   const next = draft.loops[draft.loops.length - 2];
   if (next && dependsOn(next)) {
-    const outerFactor = tileFactor(next.extent, OUTER_TILE);
+    const outerFactor = tileFactor(next.extent, tile.longOuter && next.extent >= tile.longOuter.minExtent ? tile.longOuter.factor : tile.outer);
     if (outerFactor > 1) tiled = unroll(tiled, next, outerFactor);
   }
   return tiled;

