@@ -52,8 +52,8 @@ interface Protocol {
 }
 
 const PROTOCOL: Protocol = QUICK
-  ? { rounds: 3, sample: { minSamples: 2, maxTime: 0.04, minTime: 0.015 }, slowS: 0.3, slowRounds: 1, tooSlowS: 1.5 }
-  : { rounds: 7, sample: { minSamples: 3, maxTime: 0.25, minTime: 0.05 }, slowS: 1.5, slowRounds: 3, tooSlowS: 12 };
+  ? { rounds: 3, sample: { minSamples: 1, maxTime: 0.03, minTime: 0.01 }, slowS: 0.3, slowRounds: 1, tooSlowS: 1.5 }
+  : { rounds: 5, sample: { minSamples: 3, maxTime: 0.2, minTime: 0.05 }, slowS: 1.5, slowRounds: 3, tooSlowS: 6 };
 
 const isTTY = process.stderr.isTTY;
 function progress(text: string): void {

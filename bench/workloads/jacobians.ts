@@ -61,13 +61,14 @@ function jacobianCase(shape: 'tall' | 'wide', I: number, O: number, N: number, b
     systems.push(
       peerSystem(
         `jax-js ${mode}`,
-        `jax-js jit(vmap(${mode}(f))) on its wasm device`,
+        // jax-js 0.1.25's jacfwd puts the input axis first ([in, out], JAX's is [out, in]): transposed back inside the jit.
+        `jax-js jit(vmap(${mode}(f))) on its wasm device${mode === 'jacfwd' ? " (its [in, out] result transposed to JAX's [out, in])" : ''}`,
         async () => {
           const jax = await jaxWasm();
           const np = jax.numpy;
           const [jA, jb, jX] = [np.array(A, { shape: [O, I], dtype: np.float32 }), np.array(b, { shape: [O], dtype: np.float32 }), np.array(X, { shape: [N, I], dtype: np.float32 })];
           const f = (x: JaxArray) => np.tanh(np.matmul(jA.ref, x).add(jb.ref));
-          const J = jax.jit(jax.vmap(jax[mode](f)));
+          const J = jax.jit(jax.vmap(mode === 'jacfwd' ? (x: JaxArray) => jax.jacfwd(f)(x).transpose() : jax.jacrev(f)));
           return { run: async () => (await J(jX.ref).data()) as Float32Array, dispose: () => (J.dispose(), [jA, jb, jX].forEach((a) => a.dispose())) };
         },
         jaxWasm,
