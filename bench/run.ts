@@ -53,7 +53,7 @@ interface Protocol {
 
 const PROTOCOL: Protocol = QUICK
   ? { rounds: 3, sample: { minSamples: 1, maxTime: 0.03, minTime: 0.01 }, slowS: 0.3, slowRounds: 1, tooSlowS: 1.5 }
-  : { rounds: 5, sample: { minSamples: 3, maxTime: 0.2, minTime: 0.05 }, slowS: 1.5, slowRounds: 3, tooSlowS: 6 };
+  : { rounds: 4, sample: { minSamples: 2, maxTime: 0.1, minTime: 0.03 }, slowS: 1, slowRounds: 2, tooSlowS: 4 };
 
 const isTTY = process.stderr.isTTY;
 function progress(text: string): void {
@@ -191,6 +191,11 @@ async function discoveredWorkloads(): Promise<{ workloads: Workload[]; notes: st
   const workloads: Workload[] = [];
   const notes: string[] = [];
   for (const file of files) {
+    // A standalone script runs on import: only a module that declares `workloads` is imported.
+    if (!/export\s+(const|let)\s+workloads\b|export\s*\{[^}]*\bworkloads\b/.test(readFileSync(file, 'utf8'))) {
+      notes.push(`${relative(here, file)}: a script of its own (no \`workloads\` export); run it directly`);
+      continue;
+    }
     try {
       const mod = (await import(file)) as { workloads?: Workload[] };
       if (Array.isArray(mod.workloads)) workloads.push(...mod.workloads);

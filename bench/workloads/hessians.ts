@@ -299,7 +299,7 @@ export const hessianTanh: Workload = {
         : {
             N: [256, 1024, 4096, 16384, 65536].map((N) => ({ D: 8, H: 32, N })),
             D: [4, 8, 16, 32, 64].map((D) => ({ D, H: 64, N: 1024 })),
-            H: [16, 64, 256].map((H) => ({ D: 8, H, N: 4096 })),
+            H: [16, 32, 256].map((H) => ({ D: 8, H, N: 4096 })),
           },
     );
     return points.map(({ size, sweeps }) => {
@@ -326,7 +326,7 @@ export const hessianMlp: Workload = {
     const points = sweepPoints(
       quick
         ? { N: [256].map((N) => ({ D: 8, H: 32, N })) }
-        : { N: [256, 4096, 65536].map((N) => ({ D: 8, H: 32, N })), D: [4, 16, 64].map((D) => ({ D, H: 32, N: 1024 })), H: [16, 64].map((H) => ({ D: 8, H, N: 4096 })) },
+        : { N: [256, 4096, 65536].map((N) => ({ D: 8, H: 32, N })), D: [4, 16, 64].map((D) => ({ D, H: 32, N: 1024 })) },
     );
     return points.map(({ size, sweeps }) => {
         const m = makeMlpData(size);
