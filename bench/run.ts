@@ -9,6 +9,7 @@
  *   BENCH_BACKENDS=wasm ...              only these functs backends
  *   npm run bench -- --compare OLD.json  after the run, what got faster or slower
  *   npm run bench -- --compare OLD.json --against NEW.json   compare two saved runs, no run
+ *   npm run bench -- --report RUN.json   table, charts and markdown of a saved run, no run
  *
  * Protocol per case: expectation, then per system setup + first call (timed) + a second run;
  * both outputs checked; a failing system is reported and not timed. Then rounds: in each,
@@ -42,6 +43,7 @@ const FILTER = (process.env.BENCH_FILTER ?? '').split(',').map((s) => s.trim()).
 const ONLY_BACKENDS = (process.env.BENCH_BACKENDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const COMPARE = argValue('--compare');
 const AGAINST = argValue('--against');
+const REPORT = argValue('--report');
 
 interface Protocol {
   rounds: number;
@@ -74,7 +76,7 @@ interface Entry {
 }
 
 function newRow(c: Case, s: Case['systems'][number]): ResultRow {
-  return { workload: c.workload, variant: c.variant, params: c.params, sweeps: c.sweeps, system: s.system, kind: s.kind, method: s.method, unit: c.unit, figures: [], summary: null, bennyRme: [], firstCallMs: null, check: null };
+  return { workload: c.workload, variant: c.variant, params: c.params, sweeps: c.sweeps, system: s.system, kind: s.kind, method: s.method, unit: c.unit, perRun: c.perRun, figures: [], summary: null, bennyRme: [], firstCallMs: null, check: null };
 }
 
 /** Systems too slow at a smaller case, per workload: left out where every parameter is at least as large. */
@@ -153,7 +155,7 @@ async function runCase(c: Case, index: string): Promise<ResultRow[]> {
       tooSlow.set(key, [...(tooSlow.get(key) ?? []), c.params]);
     }
     if (e.row.figures.length) e.row.summary = summarize(e.row.figures);
-    if (e.row.plan && e.row.summary && c.unit !== 'GB/s') {
+    if (e.row.plan && e.row.summary) {
       // Bytes functs' kernels move per second at the median.
       e.row.plan.gbPerS = (e.row.plan.bytesMoved / 1e9) * (e.row.summary.median / c.perRun);
     }
@@ -211,7 +213,45 @@ function loadRows(file: string): ResultRow[] {
   return (JSON.parse(readFileSync(file, 'utf8')) as { results: ResultRow[] }).results;
 }
 
+interface SavedRun {
+  date: string;
+  kind: string;
+  command: string;
+  machine: { cpuModel: string | null; cores: number; node: string; loadavg1mStartEnd: number[] };
+  results: ResultRow[];
+}
+
+/** The table, the checks, the charts and the markdown of a run (saved or just made). */
+async function writeReport(run: SavedRun): Promise<void> {
+  const rows = run.results;
+  console.log(`\n${terminalTable(rows)}\n`);
+  console.log('checks:');
+  for (const line of checkSummary(rows)) console.log(`  ${line}`);
+  const outDir = join(here, 'results');
+  const chartDir = join(outDir, 'charts', run.kind);
+  mkdirSync(chartDir, { recursive: true });
+  const charts = chartSpecs(rows);
+  for (const c of charts) writeFileSync(join(chartDir, `${c.name}.svg`), await renderSvg(c.spec));
+  const [l0, l1] = run.machine.loadavg1mStartEnd;
+  const md = [
+    `Command: \`${run.command}\`, ${run.date} (${run.machine.cpuModel}, ${run.machine.cores} cores, Node ${run.machine.node}, load average ${l0.toFixed(1)} -> ${l1.toFixed(1)}).`,
+    '',
+    ...charts.map((c) => `![${c.title}](results/charts/${run.kind}/${c.name}.svg)`),
+    '',
+    markdownTable(rows),
+    '',
+    ...checkSummary(rows).map((l) => `- ${l}`),
+  ].join('\n');
+  const mdFile = join(outDir, `latest-${run.kind}.md`);
+  writeFileSync(mdFile, md + '\n');
+  console.log(`\n${charts.length} charts in ${relative(process.cwd(), chartDir)}, tables in ${relative(process.cwd(), mdFile)}`);
+}
+
 async function main(): Promise<void> {
+  if (REPORT) {
+    await writeReport(JSON.parse(readFileSync(REPORT, 'utf8')) as SavedRun);
+    return;
+  }
   if (COMPARE && AGAINST) {
     console.log(`comparing ${AGAINST} with ${COMPARE}\n`);
     console.log(comparisonTable(compareRuns(loadRows(COMPARE), loadRows(AGAINST))));
@@ -234,9 +274,6 @@ async function main(): Promise<void> {
   const load1 = os.loadavg();
   if (isTTY) process.stderr.write('\r\x1b[K');
 
-  console.log(`\n${terminalTable(rows)}\n`);
-  console.log('checks:');
-  for (const line of checkSummary(rows)) console.log(`  ${line}`);
   const methods = new Map<string, string>();
   for (const r of rows) methods.set(`${r.workload} / ${r.system}`, r.method);
   console.log('\nsystems:');
@@ -262,21 +299,8 @@ async function main(): Promise<void> {
   const jsonFile = join(outDir, `${stamp}-${kind}.json`);
   writeFileSync(jsonFile, JSON.stringify(result, null, 1) + '\n');
   writeFileSync(join(outDir, `latest-${kind}.json`), JSON.stringify(result, null, 1) + '\n');
-  const charts = chartSpecs(rows);
-  const chartDir = join(outDir, 'charts', kind);
-  mkdirSync(chartDir, { recursive: true });
-  for (const c of charts) writeFileSync(join(chartDir, `${c.name}.svg`), await renderSvg(c.spec));
-  const md = [
-    `Command: \`${result.command}\`, ${result.date} (${result.machine.cpuModel}, ${result.machine.cores} cores, Node ${process.version}, load average ${load0[0].toFixed(1)} -> ${load1[0].toFixed(1)}).`,
-    '',
-    ...charts.map((c) => `![${c.title}](results/charts/${kind}/${c.name}.svg)`),
-    '',
-    markdownTable(rows),
-    '',
-    ...checkSummary(rows).map((l) => `- ${l}`),
-  ].join('\n');
-  writeFileSync(join(outDir, `latest-${kind}.md`), md + '\n');
-  console.log(`\nwrote ${relative(process.cwd(), jsonFile)}, ${charts.length} charts in ${relative(process.cwd(), chartDir)}, tables in ${relative(process.cwd(), join(outDir, `latest-${kind}.md`))}`);
+  await writeReport(result);
+  console.log(`wrote ${relative(process.cwd(), jsonFile)}`);
 
   if (COMPARE) {
     console.log(`\ncompared with ${COMPARE}:\n`);

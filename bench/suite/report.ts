@@ -33,7 +33,14 @@ export interface TableRow {
   cells: string[];
 }
 
-const HEADER = ['workload', 'size', 'system', 'figure: median (min-max)', 'unit', 'functs / peer', 'first call ms', 'check'];
+const HEADER = ['workload', 'size', 'system', 'figure: median (min-max)', 'unit', 'functs / peer', 'first call ms', 'functs plan', 'check'];
+
+/** Kernels launched and bytes they move per run (functs rows), and the GB/s that makes at the median. */
+function planCell(r: ResultRow): string {
+  if (!r.plan) return '';
+  const mb = r.plan.bytesMoved / 1e6;
+  return `${r.plan.kernels} kernels, ${mb >= 10 ? mb.toFixed(0) : mb.toPrecision(2)} MB${r.plan.gbPerS !== undefined ? `, ${r.plan.gbPerS.toPrecision(2)} GB/s` : ''}`;
+}
 
 export function tableRows(rows: readonly ResultRow[]): string[][] {
   const byCase = new Map<string, ResultRow[]>();
@@ -45,7 +52,7 @@ export function tableRows(rows: readonly ResultRow[]): string[][] {
   for (const caseRows of byCase.values()) {
     const sorted = [...caseRows].sort((a, b) => (b.summary?.median ?? -1) - (a.summary?.median ?? -1));
     for (const r of sorted) {
-      out.push([r.workload, r.variant, r.system, figureCell(r), r.unit, ratioCell(r, caseRows), r.firstCallMs === null ? '-' : r.firstCallMs.toFixed(1), checkCell(r)]);
+      out.push([r.workload, r.variant, r.system, figureCell(r), r.unit, ratioCell(r, caseRows), r.firstCallMs === null ? '-' : r.firstCallMs.toFixed(1), planCell(r), checkCell(r)]);
     }
   }
   return out;

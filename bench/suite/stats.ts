@@ -101,6 +101,8 @@ export interface ResultRow {
   kind: 'functs' | 'peer';
   method: string;
   unit: string;
+  /** Units per run (absent in runs saved before it was recorded). */
+  perRun?: number;
   /** Units per second, one per interleaved sample (each sample is one benny run). */
   figures: number[];
   summary: Summary | null;
