@@ -29,7 +29,7 @@ import { PEER_PACKAGES, packageVersion, startup } from './suite/peers.js';
 import { checkSummary, comparisonTable, markdownTable, terminalTable } from './suite/report.js';
 import { bennySample, type SampleOptions } from './suite/sampler.js';
 import { checkOutput, compareRuns, summarize, type CheckRecord, type ResultRow } from './suite/stats.js';
-import type { Case, Ready, Workload } from './suite/types.js';
+import { NotRun, type Case, type Ready, type Workload } from './suite/types.js';
 import { WORKLOADS } from './workloads/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -119,7 +119,7 @@ async function runCase(c: Case, index: string): Promise<ResultRow[]> {
       }
       entries.push({ ready, row, oneRunS });
     } catch (e) {
-      row.note = `error: ${errorText(e)}`;
+      row.note = e instanceof NotRun ? `not run: ${e.message}` : `error: ${errorText(e)}`;
       say(`  !! ${s.system}: ${row.note}`);
       try {
         ready?.dispose?.();

@@ -7,6 +7,11 @@ import type { BackendVariant } from './backends.js';
  * expectation before it times it, then samples the checked systems interleaved.
  */
 
+/** Thrown by a setup that does not apply at this size: the row says why, and it is not an error. */
+export class NotRun extends Error {
+  override name = 'NotRun';
+}
+
 /** What a system hands back after building its computation for one case. */
 export interface Ready {
   /** One run of the whole computation, readback included; its output is checked. */

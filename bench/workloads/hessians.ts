@@ -18,7 +18,7 @@ import type { BackendVariant } from '../suite/backends.js';
 import { jaxWasm, tfRead, tfWasm, type tf as TF } from '../suite/peers.js';
 import { samplePositions } from '../suite/stats.js';
 import { f32, functsSystem, peerSystem } from '../suite/systems.js';
-import type { Case, Expected, SystemEntry, Workload } from '../suite/types.js';
+import { NotRun, type Case, type Expected, type SystemEntry, type Workload } from '../suite/types.js';
 
 interface Size {
   D: number;
@@ -44,6 +44,9 @@ const label = (s: Size) => `D=${s.D} H=${s.H} N=${s.N}`;
 
 /** tfjs has no forward mode: row i of every example's Hessian is the gradient of the gradient against e_i, all rows and examples at once by tiling the batch D times. */
 function tfNestedHessians(tf: typeof TF, F: (x: TF.Tensor) => TF.Scalar, X: TF.Tensor2D, N: number, D: number): { run: () => Float32Array; dispose: () => void } {
+  // Past this the tiled batch's intermediates exhaust tfjs-wasm's heap, and an abort there
+  // leaves its wasm module broken for every later tfjs entry in the process.
+  if (D * N > TF_NESTED_MAX_ROWS) throw new NotRun(`the tiled batch of D*N = ${D * N} rows exceeds ${TF_NESTED_MAX_ROWS}, past which tfjs-wasm's heap runs out`);
   const gradF = tf.grad(F);
   const hessRows = tf.grad((x: TF.Tensor) => gradF(x));
   const E = tf.tidy(() => tf.oneHot(tf.range(0, D, 1, 'int32').reshape([D, 1]).tile([1, N]).reshape([D * N]) as TF.Tensor1D, D).toFloat());
@@ -52,6 +55,8 @@ function tfNestedHessians(tf: typeof TF, F: (x: TF.Tensor) => TF.Scalar, X: TF.T
     dispose: () => E.dispose(),
   };
 }
+
+const TF_NESTED_MAX_ROWS = 1 << 17;
 
 /** tanh(z) as sinh/cosh: tfjs's tanh gradient reuses its output, which its outer tape cannot differentiate (tensorflow/tfjs#3252). */
 const tfTanh2 = (tf: typeof TF, z: TF.Tensor) => tf.div(tf.sinh(z), tf.cosh(z));
