@@ -9,6 +9,8 @@
  *   BENCH_BACKENDS=wasm ...              only these functs backends
  *   npm run bench -- --compare OLD.json  after the run, what got faster or slower
  *   npm run bench -- --compare OLD.json --against NEW.json   compare two saved runs, no run
+ *   npm run bench -- --compare OLD.json --relative-to hand-loop   figures over a system of the same case and run,
+ *                                        so a change in the machine's speed between runs cancels
  *   npm run bench -- --report RUN.json   table, charts and markdown of a saved run, no run
  *
  * Protocol per case: expectation, then per system setup + first call (timed) + a second run;
@@ -44,6 +46,7 @@ const ONLY_BACKENDS = (process.env.BENCH_BACKENDS ?? '').split(',').map((s) => s
 const COMPARE = argValue('--compare');
 const AGAINST = argValue('--against');
 const REPORT = argValue('--report');
+const RELATIVE = argValue('--relative-to') ?? undefined;
 
 interface Protocol {
   rounds: number;
@@ -254,7 +257,7 @@ async function main(): Promise<void> {
   }
   if (COMPARE && AGAINST) {
     console.log(`comparing ${AGAINST} with ${COMPARE}\n`);
-    console.log(comparisonTable(compareRuns(loadRows(COMPARE), loadRows(AGAINST))));
+    console.log(comparisonTable(compareRuns(loadRows(COMPARE), loadRows(AGAINST), 0.05, RELATIVE)));
     return;
   }
   const started = new Date();
@@ -304,7 +307,7 @@ async function main(): Promise<void> {
 
   if (COMPARE) {
     console.log(`\ncompared with ${COMPARE}:\n`);
-    console.log(comparisonTable(compareRuns(loadRows(COMPARE), rows)));
+    console.log(comparisonTable(compareRuns(loadRows(COMPARE), rows, 0.05, RELATIVE)));
   }
 }
 

@@ -59,6 +59,19 @@ test('compare does not call a small shift a change even when the spreads separat
   assert.equal(compareRuns(old, now)[0].verdict, 'within noise');
 });
 
+test('compare relative to a system of the same run cancels a change in the speed of the machine', () => {
+  // The whole machine twice as fast: every system doubles, functs beside the hand loop does not change.
+  const old = [row('functs js', [100, 104, 96, 102]), row('hand-loop', [50, 52, 48, 51])];
+  const now = [row('functs js', [200, 208, 192, 204]), row('hand-loop', [100, 104, 96, 102])];
+  assert.equal(compareRuns(old, now)[0].verdict, 'faster');
+  const relative = compareRuns(old, now, 0.05, 'hand-loop');
+  assert.equal(relative.length, 1);
+  assert.equal(relative[0].verdict, 'within noise');
+  // functs itself twice as fast on the same machine still shows.
+  const better = [row('functs js', [200, 208, 192, 204]), row('hand-loop', [50, 52, 48, 51])];
+  assert.equal(compareRuns(old, better, 0.05, 'hand-loop')[0].verdict, 'faster');
+});
+
 test('the table shows functs over each peer', () => {
   const text = terminalTable([row('functs wasm', [300, 310, 290]), row('hand-loop', [100, 100, 100])]);
   assert.match(text, /wasm 3\.00x/);

@@ -135,7 +135,8 @@ export interface Comparison {
  * do not overlap and the medians differ by more than `minChange` (relative): this machine
  * drifts, and a median that moved within the samples' own spread is noise.
  */
-export function compareRuns(oldRows: readonly ResultRow[], newRows: readonly ResultRow[], minChange = 0.05): Comparison[] {
+export function compareRuns(oldRows: readonly ResultRow[], newRows: readonly ResultRow[], minChange = 0.05, relativeTo?: string): Comparison[] {
+  if (relativeTo) return compareRuns(relativeRows(oldRows, relativeTo), relativeRows(newRows, relativeTo), minChange);
   const key = (r: ResultRow) => `${r.workload}|${r.variant}|${r.system}`;
   const olds = new Map(oldRows.map((r) => [key(r), r]));
   const seen = new Set<string>();
@@ -168,6 +169,22 @@ export function compareRuns(oldRows: readonly ResultRow[], newRows: readonly Res
     if (!seen.has(key(o)) && o.summary) out.push({ workload: o.workload, variant: o.variant, system: o.system, unit: o.unit, oldMedian: o.summary.median, newMedian: null, ratio: null, verdict: 'gone' });
   }
   return out;
+}
+
+/**
+ * Each row's figures divided by the median of one system of the same case and run (a hand
+ * loop that did not change, say): the speed of the whole machine, which differs between
+ * two runs on a shared VM, cancels. Cases without that system are dropped.
+ */
+export function relativeRows(rows: readonly ResultRow[], system: string): ResultRow[] {
+  const base = new Map<string, number>();
+  for (const r of rows) if (r.system === system && r.summary) base.set(`${r.workload}|${r.variant}`, r.summary.median);
+  return rows.flatMap((r) => {
+    const b = base.get(`${r.workload}|${r.variant}`);
+    if (b === undefined || r.system === system) return [];
+    const figures = r.figures.map((f) => f / b);
+    return [{ ...r, unit: `x ${system}`, figures, summary: figures.length ? summarize(figures) : null }];
+  });
 }
 
 /** A number for a table: 3 significant digits with k/M/G suffixes. */
