@@ -1,325 +1,314 @@
 /**
- * Batched-Hessian benchmark: every implementation in bench/impls.ts, both
- * sizes, one process. Usage:
+ * The benchmark suite: every workload, every functs backend found here, every peer, in one
+ * process. Each system's output is checked against a float64 expectation before it is
+ * timed; samples are benny runs, interleaved round-robin across the systems of a case.
  *
- *   npx tsx bench/run.ts                 # full run, writes bench/results.json
- *   BENCH_QUICK=1 npx tsx bench/run.ts   # smoke run (N=256, short timing)
- *   BENCH_FILTER=jax-js,functs ...       # only these (reference always runs)
+ *   npm run bench                        full run: bench/results/<date>.json, charts, table
+ *   npm run bench:quick                  small sizes, few samples (under two minutes)
+ *   BENCH_FILTER=hessian,matmul ...      only workloads whose id contains one of these
+ *   BENCH_BACKENDS=wasm ...              only these functs backends
+ *   npm run bench -- --compare OLD.json  after the run, what got faster or slower
+ *   npm run bench -- --compare OLD.json --against NEW.json   compare two saved runs, no run
+ *   npm run bench -- --compare OLD.json --relative-to hand-loop   figures over a system of the same case and run,
+ *                                        so a change in the machine's speed between runs cancels
+ *   npm run bench -- --report RUN.json   table, charts and markdown of a saved run, no run
  *
- * Protocol, per size (sizes outer loop, small first):
- *   1. setup() of each implementation, reference (hand loop) first: builds
- *      the transformed function and measures the first call (trace + compile
- *      + first run + readback) -> firstCallMs.
- *   2. The first output and one more run() output are checked against the
- *      reference. A mismatch (or an exception) prints a "!!" line and the
- *      implementation is NOT timed nor reported as valid for that size.
- *   3. Warm-up (>= 1 run, up to WARMUP_MS) per implementation, then SAMPLES
- *      samples per implementation (SLOW_SAMPLES if a batch takes > 1 s),
- *      interleaved round-robin across implementations (the box is a shared,
- *      noisy 2-core VM; interleaving keeps the ratios honest). A sample runs
- *      run() back-to-back for >= SAMPLE_MS; its per-batch time is
- *      elapsed / iterations. We report the median sample:
- *      Hessians/s = N / median seconds per batch; and the best sample (the
- *      noise of a shared VM only ever adds time).
- *
- * Output: table on stdout + bench/results.json (results.quick.json for
- * BENCH_QUICK, results.partial.json when BENCH_FILTER is set).
- *
- * Why this table is not benny's (bench/benny.ts runs the same entries through
- * benny as a second opinion on steady-state throughput): benny (benchmark.js underneath) reports ops/s with its own
- * sampling policy and no hook for first-call latency or output checking, and
- * for the slow entries (seconds per batch) its minimum-sample policy makes
- * runs very long. This hand loop gives the table we want directly. (benny is
- * CJS; `import b from "benny"` does work through tsx's interop, but its .d.ts
- * needs @types/benchmark, a devDependency for that reason.)
+ * Protocol per case: expectation, then per system setup + first call (timed) + a second run;
+ * both outputs checked; a failing system is reported and not timed. Then rounds: in each,
+ * one benny run per checked system (benchmark.js calibrates the iteration count and takes
+ * its own samples; its median time per run is our sample). Systems slower than SLOW_S per
+ * run get fewer rounds; slower than TOO_SLOW_S, one timed run is the figure (labelled), and
+ * they are left out of the workload's larger cases.
  */
-import { writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import os from "node:os";
-
-import { IMPLEMENTATIONS, REFERENCE } from "./impls.js";
-import type { Implementation, Prepared } from "./types.js";
-import {
-  QUICK_SIZES,
-  SIZES,
-  check,
-  makeWorkload,
-  maxAbsDiff,
-  referenceHessians64,
-  type Size,
-  type Workload,
-} from "./workload.js";
-
-const QUICK = process.env.BENCH_QUICK === "1";
-const FILTER = (process.env.BENCH_FILTER ?? "")
-  .split(",")
-  .map((s) => s.trim())
-  .filter(Boolean);
-
-// Many short samples, interleaved: the VM's speed drifts over seconds, and a median over
-// fifteen 300 ms samples is steadier than one over five 1 s samples in the same time.
-const SAMPLE_MS = QUICK ? 100 : 300;
-const SAMPLES = QUICK ? 3 : 15;
-/** Fewer samples for entries slower than this per batch (keeps runs bounded). */
-const SLOW_BATCH_MS = 1000;
-const SLOW_SAMPLES = 3;
-const WARMUP_MS = QUICK ? 50 : 300;
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableBackends } from './suite/backends.js';
+import { chartSpecs, renderSvg } from './suite/charts.js';
+import { PEER_PACKAGES, packageVersion, startup } from './suite/peers.js';
+import { checkSummary, comparisonTable, markdownTable, terminalTable } from './suite/report.js';
+import { bennySample, type SampleOptions } from './suite/sampler.js';
+import { checkOutput, compareRuns, summarize, type CheckRecord, type ResultRow } from './suite/stats.js';
+import { NotRun, type Case, type Ready, type Workload } from './suite/types.js';
+import { WORKLOADS } from './workloads/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-// Only a full, unfiltered run writes results.json.
-const OUT_FILE = join(here, FILTER.length ? "results.partial.json" : QUICK ? "results.quick.json" : "results.json");
+const args = process.argv.slice(2);
+const argValue = (flag: string): string | null => {
+  const i = args.indexOf(flag);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : null;
+};
+const QUICK = args.includes('--quick') || process.env.BENCH_QUICK === '1';
+const FILTER = (process.env.BENCH_FILTER ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const ONLY_BACKENDS = (process.env.BENCH_BACKENDS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const COMPARE = argValue('--compare');
+const AGAINST = argValue('--against');
+const REPORT = argValue('--report');
+const RELATIVE = argValue('--relative-to') ?? undefined;
 
-interface Row {
-  impl: string;
-  method: string;
-  size: string;
-  N: number;
-  D: number;
-  H: number;
-  valid: boolean;
-  /** null when invalid or failed. */
-  hessiansPerSec: number | null;
-  msPerBatch: number | null;
-  /** Per-sample ms/batch (sorted). */
-  samplesMs: number[];
-  firstCallMs: number | null;
-  maxAbsDiff: number | null;
-  tol: number | null;
-  error?: string;
-  note?: string;
+interface Protocol {
+  rounds: number;
+  sample: SampleOptions;
+  slowS: number;
+  slowRounds: number;
+  tooSlowS: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+const PROTOCOL: Protocol = QUICK
+  ? { rounds: 3, sample: { minSamples: 1, maxTime: 0.03, minTime: 0.01 }, slowS: 0.3, slowRounds: 1, tooSlowS: 1.5 }
+  : { rounds: 4, sample: { minSamples: 2, maxTime: 0.1, minTime: 0.03 }, slowS: 1, slowRounds: 2, tooSlowS: 4 };
+
+const isTTY = process.stderr.isTTY;
+function progress(text: string): void {
+  if (isTTY) process.stderr.write(`\r\x1b[K${text}`);
+  else process.stderr.write(`${text}\n`);
+}
+function say(text: string): void {
+  if (isTTY) process.stderr.write('\r\x1b[K');
+  console.log(text);
 }
 
-/** Run `run` back-to-back for >= ms; returns ms per batch. */
-async function sample(run: Prepared["run"], ms: number): Promise<number> {
-  const t0 = performance.now();
-  let iters = 0;
-  let el = 0;
-  do {
-    await run();
-    iters++;
-    el = performance.now() - t0;
-  } while (el < ms);
-  return el / iters;
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+interface Entry {
+  ready: Ready;
+  row: ResultRow;
+  oneRunS: number;
 }
 
-function errMsg(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+function newRow(c: Case, s: Case['systems'][number]): ResultRow {
+  return { workload: c.workload, variant: c.variant, params: c.params, sweeps: c.sweeps, system: s.system, kind: s.kind, method: s.method, unit: c.unit, perRun: c.perRun, figures: [], summary: null, bennyRme: [], firstCallMs: null, check: null };
 }
 
-function emptyRow(impl: Implementation, size: Size): Row {
-  return {
-    impl: impl.name,
-    method: impl.method,
-    size: size.name,
-    N: size.N,
-    D: size.D,
-    H: size.H,
-    valid: false,
-    hessiansPerSec: null,
-    msPerBatch: null,
-    samplesMs: [],
-    firstCallMs: null,
-    maxAbsDiff: null,
-    tol: null,
-  };
+/** Systems too slow at a smaller case, per workload: left out where every parameter is at least as large. */
+const tooSlow = new Map<string, Record<string, number>[]>();
+function skippedAsTooSlow(c: Case, system: string): boolean {
+  return (tooSlow.get(`${c.workload}|${system}`) ?? []).some((p) => Object.entries(p).every(([k, v]) => (c.params[k] ?? 0) >= v));
 }
 
-/**
- * Setup + verification for one implementation. Returns the Prepared object
- * only if its outputs match the reference (or it is the reference).
- */
-async function prepareAndCheck(
-  impl: Implementation,
-  w: Workload,
-  reference: Float32Array | null,
-  row: Row,
-): Promise<Prepared | null> {
-  const label = `${impl.name} @ ${w.size.name}`;
-  let prep: Prepared | undefined;
-  try {
-    prep = await impl.setup(w);
-    row.firstCallMs = prep.firstCallMs;
-    row.note = prep.note;
-    const ref = reference ?? prep.firstOutput;
-    // Check the first-call output and a steady-state output.
-    const c1 = check(`${label} (first call)`, prep.firstOutput, ref);
-    const c2 = check(`${label} (run)`, await prep.run(), ref);
-    const worst = c1.maxAbsDiff >= c2.maxAbsDiff ? c1 : c2;
-    row.maxAbsDiff = worst.maxAbsDiff;
-    row.tol = worst.tol;
-    if (!c1.ok || !c2.ok) {
-      for (const c of [c1, c2]) if (!c.ok) console.log(`  !! ${c.message}`);
-      safeDispose(prep, label);
-      return null;
+async function runCase(c: Case, index: string): Promise<ResultRow[]> {
+  const tag = `[${index} ${c.workload} ${c.variant}]`;
+  say(`\n== ${c.workload} ${c.variant}`);
+  progress(`${tag} float64 expectation`);
+  const expected = c.expected();
+  const rows: ResultRow[] = [];
+  const entries: Entry[] = [];
+  for (const s of c.systems) {
+    const row = newRow(c, s);
+    rows.push(row);
+    if (skippedAsTooSlow(c, s.system)) {
+      row.note = 'not run: over the time limit at a smaller size';
+      continue;
     }
-    console.log(`  ${worst.message}; first call ${prep.firstCallMs.toFixed(1)} ms`);
-    return prep;
-  } catch (e) {
-    row.error = errMsg(e);
-    console.log(`  !! ERROR ${label}: ${row.error}`);
-    safeDispose(prep, label);
-    return null;
+    progress(`${tag} ${s.system}: setup and check`);
+    let ready: Ready | undefined;
+    try {
+      ready = await s.setup();
+      row.firstCallMs = ready.firstCallMs;
+      const first = checkOutput(ready.firstOutput, expected, c.relTol);
+      const t0 = performance.now();
+      const second = await ready.run();
+      const oneRunS = (performance.now() - t0) / 1000;
+      const again = checkOutput(second, expected, c.relTol);
+      const check: CheckRecord = !first.ok ? first : !again.ok ? again : first.maxAbsDiff >= again.maxAbsDiff ? first : again;
+      row.check = check;
+      if (ready.plan) row.plan = { ...ready.plan };
+      if (!check.ok) {
+        say(`  !! ${s.system}: ${check.message}; not timed`);
+        ready.dispose?.();
+        continue;
+      }
+      entries.push({ ready, row, oneRunS });
+    } catch (e) {
+      row.note = e instanceof NotRun ? `not run: ${e.message}` : `error: ${errorText(e)}`;
+      say(`  !! ${s.system}: ${row.note}`);
+      try {
+        ready?.dispose?.();
+      } catch {
+        /* already reported */
+      }
+    }
   }
-}
-
-function safeDispose(prep: Prepared | undefined, label: string): void {
-  try {
-    prep?.dispose?.();
-  } catch (e) {
-    console.log(`  (dispose failed for ${label}: ${errMsg(e)})`);
-  }
-}
-
-/**
- * Time all verified implementations of one size. Samples are interleaved
- * round-robin (impl1 sample, impl2 sample, ..., repeat) so that slow drifts
- * in machine speed (this is a shared 2-core VM) hit every entry alike.
- */
-async function timeInterleaved(entries: { label: string; prep: Prepared; row: Row }[]): Promise<void> {
-  const want: number[] = [];
-  for (const e of entries) {
-    // Warm-up: at least one run, keep going until WARMUP_MS.
-    const t0 = performance.now();
-    let iters = 0;
-    do {
-      await e.prep.run();
-      iters++;
-    } while (performance.now() - t0 < WARMUP_MS);
-    const warmMs = (performance.now() - t0) / iters;
-    want.push(warmMs > SLOW_BATCH_MS ? SLOW_SAMPLES : SAMPLES);
-  }
-  const rounds = Math.max(0, ...want);
-  for (let r = 0; r < rounds; r++) {
+  // Interleaved rounds: sample k of every system before sample k + 1 of any.
+  const rounds = entries.map((e) => (e.oneRunS > PROTOCOL.tooSlowS ? 0 : e.oneRunS > PROTOCOL.slowS ? PROTOCOL.slowRounds : PROTOCOL.rounds));
+  const most = Math.max(0, ...rounds);
+  for (let k = 0; k < most; k++) {
     for (let i = 0; i < entries.length; i++) {
-      if (r >= want[i]) continue;
-      entries[i].row.samplesMs.push(await sample(entries[i].prep.run, SAMPLE_MS));
+      if (k >= rounds[i]) continue;
+      const { ready, row, oneRunS } = entries[i];
+      progress(`${tag} ${row.system}: sample ${k + 1} of ${rounds[i]}`);
+      const opts = oneRunS > PROTOCOL.slowS ? { ...PROTOCOL.sample, minSamples: 1, maxTime: 0 } : PROTOCOL.sample;
+      try {
+        const sample = await bennySample(`${c.workload} ${c.variant} ${row.system}`, () => ready.run(), opts);
+        row.figures.push(c.perRun / sample.secondsPerOp);
+        row.bennyRme.push(Number(sample.rme.toFixed(2)));
+      } catch (e) {
+        row.note = `error while timing: ${errorText(e)}`;
+        rounds[i] = k;
+      }
     }
   }
-  for (const { label, row } of entries) {
-    row.samplesMs.sort((a, b) => a - b);
-    row.msPerBatch = median(row.samplesMs);
-    row.hessiansPerSec = row.N / (row.msPerBatch / 1000);
-    row.valid = true;
-    const s = row.samplesMs;
-    console.log(
-      `  ${label}: ${fmtRate(row.hessiansPerSec)} Hessians/s ` +
-        `(median ${row.msPerBatch.toFixed(2)} ms/batch; ${s.length} samples ${s[0].toFixed(2)}..${s[s.length - 1].toFixed(2)} ms)`,
-    );
+  entries.forEach((e, i) => {
+    if (rounds[i] === 0 && !e.row.note) {
+      e.row.figures.push(c.perRun / e.oneRunS);
+      e.row.note = `one timed run (${e.oneRunS.toFixed(1)} s per run, over the ${PROTOCOL.tooSlowS} s limit); left out of larger sizes`;
+      const key = `${c.workload}|${e.row.system}`;
+      tooSlow.set(key, [...(tooSlow.get(key) ?? []), c.params]);
+    }
+    if (e.row.figures.length) e.row.summary = summarize(e.row.figures);
+    if (e.row.plan && e.row.summary) {
+      // Bytes functs' kernels move per second at the median.
+      e.row.plan.gbPerS = (e.row.plan.bytesMoved / 1e9) * (e.row.summary.median / c.perRun);
+    }
+    try {
+      e.ready.dispose?.();
+    } catch {
+      /* a peer's dispose failing does not change its figures */
+    }
+    const s = e.row.summary;
+    if (s) say(`  ${e.row.system.padEnd(26)} ${fmtFig(s.median)} ${c.unit} (${s.samples} samples ${fmtFig(s.min)}..${fmtFig(s.max)}; first call ${e.row.firstCallMs?.toFixed(1)} ms; ${e.row.check?.message})`);
+  });
+  return rows;
+}
+
+function fmtFig(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toPrecision(3);
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const versions: Record<string, string | null> = {};
+  for (const p of PEER_PACKAGES) versions[p] = packageVersion(p);
+  let commit: string | null = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: here, encoding: 'utf8' }).trim();
+  } catch {
+    commit = null;
   }
+  return { cpuModel: cpus[0]?.model ?? null, cores: cpus.length, memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1), platform: `${os.platform()} ${os.arch()} ${os.release()}`, node: process.version, v8: process.versions.v8, commit, versions };
 }
 
-function fmtRate(x: number | null): string {
-  if (x === null) return "-";
-  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
-  if (x >= 1e3) return `${(x / 1e3).toFixed(x >= 1e5 ? 0 : 1)}k`;
-  return x.toFixed(0);
+/** Workloads from files other branches add (bench/wasm-kernels.ts, bench/gpu/*.ts) that export `workloads`. */
+async function discoveredWorkloads(): Promise<{ workloads: Workload[]; notes: string[] }> {
+  const files = [join(here, 'wasm-kernels.ts'), ...(existsSync(join(here, 'gpu')) ? readdirSync(join(here, 'gpu')).filter((f) => f.endsWith('.ts')).map((f) => join(here, 'gpu', f)) : [])].filter(existsSync);
+  const workloads: Workload[] = [];
+  const notes: string[] = [];
+  for (const file of files) {
+    // A standalone script runs on import: only a module that declares `workloads` is imported.
+    if (!/export\s+(const|let)\s+workloads\b|export\s*\{[^}]*\bworkloads\b/.test(readFileSync(file, 'utf8'))) {
+      notes.push(`${relative(here, file)}: a script of its own (no \`workloads\` export); run it directly`);
+      continue;
+    }
+    try {
+      const mod = (await import(file)) as { workloads?: Workload[] };
+      if (Array.isArray(mod.workloads)) workloads.push(...mod.workloads);
+      else notes.push(`${relative(here, file)}: a script of its own (no \`workloads\` export); run it directly`);
+    } catch (e) {
+      notes.push(`${relative(here, file)}: not loaded (${errorText(e)})`);
+    }
+  }
+  return { workloads, notes };
 }
 
-function printTable(rows: Row[]): void {
-  const header = ["implementation", "size", "D x H x N", "Hessians/s", "ms/batch", "best ms/batch", "first-call ms", "check"];
-  const body = rows.map((r) => [
-    r.impl,
-    r.size,
-    `${r.D}x${r.H}x${r.N}`,
-    r.valid ? fmtRate(r.hessiansPerSec) : r.error ? "ERROR" : "INVALID",
-    r.msPerBatch === null ? "-" : r.msPerBatch.toFixed(2),
-    r.valid && r.samplesMs.length ? r.samplesMs[0].toFixed(2) : "-",
-    r.firstCallMs === null ? "-" : r.firstCallMs.toFixed(1),
-    r.error ? "error" : r.maxAbsDiff === null ? "-" : `${r.valid ? "ok" : "MISMATCH"} ${r.maxAbsDiff.toExponential(1)}`,
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (i <= 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(line(header));
-  console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const b of body) console.log(line(b));
+function loadRows(file: string): ResultRow[] {
+  return (JSON.parse(readFileSync(file, 'utf8')) as { results: ResultRow[] }).results;
+}
+
+interface SavedRun {
+  date: string;
+  kind: string;
+  command: string;
+  machine: { cpuModel: string | null; cores: number; node: string; loadavg1mStartEnd: number[] };
+  results: ResultRow[];
+}
+
+/** The table, the checks, the charts and the markdown of a run (saved or just made). */
+async function writeReport(run: SavedRun): Promise<void> {
+  const rows = run.results;
+  console.log(`\n${terminalTable(rows)}\n`);
+  console.log('checks:');
+  for (const line of checkSummary(rows)) console.log(`  ${line}`);
+  const outDir = join(here, 'results');
+  const chartDir = join(outDir, 'charts', run.kind);
+  mkdirSync(chartDir, { recursive: true });
+  const charts = chartSpecs(rows);
+  for (const c of charts) writeFileSync(join(chartDir, `${c.name}.svg`), await renderSvg(c.spec));
+  const [l0, l1] = run.machine.loadavg1mStartEnd;
+  const md = [
+    `Command: \`${run.command}\`, ${run.date} (${run.machine.cpuModel}, ${run.machine.cores} cores, Node ${run.machine.node}, load average ${l0.toFixed(1)} -> ${l1.toFixed(1)}).`,
+    '',
+    ...charts.map((c) => `![${c.title}](results/charts/${run.kind}/${c.name}.svg)`),
+    '',
+    markdownTable(rows),
+    '',
+    ...checkSummary(rows).map((l) => `- ${l}`),
+  ].join('\n');
+  const mdFile = join(outDir, `latest-${run.kind}.md`);
+  writeFileSync(mdFile, md + '\n');
+  console.log(`\n${charts.length} charts in ${relative(process.cwd(), chartDir)}, tables in ${relative(process.cwd(), mdFile)}`);
 }
 
 async function main(): Promise<void> {
-  const sizes = QUICK ? QUICK_SIZES : SIZES;
-  const ref = IMPLEMENTATIONS.find((i) => i.name === REFERENCE);
-  if (!ref) throw new Error(`reference implementation ${REFERENCE} not in IMPLEMENTATIONS`);
-  const others = IMPLEMENTATIONS.filter((i) => i !== ref && (FILTER.length === 0 || FILTER.includes(i.name)));
+  if (REPORT) {
+    await writeReport(JSON.parse(readFileSync(REPORT, 'utf8')) as SavedRun);
+    return;
+  }
+  if (COMPARE && AGAINST) {
+    console.log(`comparing ${AGAINST} with ${COMPARE}\n`);
+    console.log(comparisonTable(compareRuns(loadRows(COMPARE), loadRows(AGAINST), 0.05, RELATIVE)));
+    return;
+  }
+  const started = new Date();
+  const { variants, skipped } = await availableBackends(ONLY_BACKENDS);
+  const extra = await discoveredWorkloads();
+  const all = [...WORKLOADS, ...extra.workloads];
+  const chosen = all.filter((w) => FILTER.length === 0 || FILTER.some((f) => w.id.includes(f)));
+  say(`functs benchmark suite${QUICK ? ' (quick)' : ''}: ${os.cpus()[0]?.model ?? '?'} x${os.cpus().length}, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  say(`functs backends: ${variants.map((v) => v.label).join(', ') || 'none'}${skipped.length ? ` (not here: ${skipped.join('; ')})` : ''}`);
+  say(`workloads: ${chosen.map((w) => w.id).join(', ')}`);
+  for (const n of extra.notes) say(`  ${n}`);
 
-  console.log(
-    `functs batched-Hessian bench${QUICK ? " (BENCH_QUICK smoke run)" : ""}: ` +
-      `node ${process.version}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"}), ` +
-      `sample ${SAMPLE_MS} ms x ${SAMPLES}`,
-  );
-  console.log(`implementations: ${[ref, ...others].map((i) => i.name).join(", ")}`);
-
-  const rows: Row[] = [];
+  const cases = chosen.flatMap((w) => w.cases({ quick: QUICK, backends: variants }));
+  const rows: ResultRow[] = [];
   const load0 = os.loadavg();
-  // Sizes outer, implementations inner: each implementation's first call for
-  // the first (small) size is its first call in this process, i.e. cold
-  // (apart from one-time library init, which setup excludes and notes).
-  for (const size of sizes) {
-    const w = makeWorkload(size);
-    console.log(`\n== ${size.name}: D=${size.D} H=${size.H} N=${size.N}`);
-
-    const refRow = emptyRow(ref, size);
-    rows.push(refRow);
-    const refPrep = await prepareAndCheck(ref, w, null, refRow);
-    if (!refPrep) throw new Error("reference implementation failed; aborting");
-    const refOut = refPrep.firstOutput;
-    // Independent float64 sanity check of the reference itself.
-    const k = Math.min(64, size.N);
-    const d64 = maxAbsDiff(refOut.subarray(0, k * size.D * size.D), referenceHessians64(w, k));
-    if (!(d64 <= 1e-5)) throw new Error(`reference disagrees with float64 closed form: ${d64}`);
-    console.log(`  reference vs float64 closed form (first ${k} examples): maxAbsDiff=${d64.toExponential(2)}`);
-
-    const entries = [{ label: `${ref.name} @ ${size.name}`, prep: refPrep, row: refRow }];
-    for (const impl of others) {
-      const row = emptyRow(impl, size);
-      rows.push(row);
-      const prep = await prepareAndCheck(impl, w, refOut, row);
-      if (prep) entries.push({ label: `${impl.name} @ ${size.name}`, prep, row });
-    }
-    console.log(`  timing ${entries.length} verified implementation(s), samples interleaved...`);
-    await timeInterleaved(entries);
-    for (const e of entries) safeDispose(e.prep, e.label);
-  }
+  for (let i = 0; i < cases.length; i++) rows.push(...(await runCase(cases[i], `${i + 1}/${cases.length}`)));
   const load1 = os.loadavg();
+  if (isTTY) process.stderr.write('\r\x1b[K');
 
-  console.log("");
-  printTable(rows);
-  const notes = new Map<string, string>();
-  for (const r of rows) {
-    if (!notes.has(r.impl)) notes.set(r.impl, r.method + (r.note ? `; ${r.note}` : ""));
-  }
-  console.log("");
-  for (const [k, v] of notes) console.log(`  ${k}: ${v}`);
-  console.log(
-    "  first-call ms = build transformed fn + trace/compile + first run + readback; only the first size is a cold call.",
-  );
+  const methods = new Map<string, string>();
+  for (const r of rows) methods.set(`${r.workload} / ${r.system}`, r.method);
+  console.log('\nsystems:');
+  for (const [k, v] of methods) console.log(`  ${k}: ${v}`);
+  console.log(`\nruntime start-up (not in any first call): ${Object.entries(startup).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ') || 'none'}`);
 
+  const stamp = started.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const kind = FILTER.length || ONLY_BACKENDS.length ? 'partial' : QUICK ? 'quick' : 'full';
+  const outDir = join(here, 'results');
+  mkdirSync(join(outDir, 'charts'), { recursive: true });
   const result = {
-    date: new Date().toISOString(),
-    quick: QUICK,
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model ?? null,
-    loadavg1mStartEnd: [load0[0], load1[0]],
-    protocol: {
-      sampleMs: SAMPLE_MS,
-      samples: SAMPLES,
-      slowSamples: SLOW_SAMPLES,
-      slowBatchMs: SLOW_BATCH_MS,
-      warmupMs: WARMUP_MS,
-      interleaved: true,
-    },
+    date: started.toISOString(),
+    finished: new Date().toISOString(),
+    kind,
+    command: `${QUICK ? 'npm run bench:quick' : 'npm run bench'}${FILTER.length ? ` (BENCH_FILTER=${FILTER.join(',')})` : ''}${ONLY_BACKENDS.length ? ` (BENCH_BACKENDS=${ONLY_BACKENDS.join(',')})` : ''}`,
+    machine: { ...machine(), loadavg1mStartEnd: [load0[0], load1[0]] },
+    backends: variants.map((v) => ({ label: v.label, backend: v.backend, threads: v.threads, note: v.note })),
+    backendsNotHere: skipped,
+    protocol: { ...PROTOCOL, interleaved: true, engine: 'benny (benchmark.js): one benny run per sample, samples interleaved round-robin' },
+    startupMs: startup,
     results: rows,
   };
-  writeFileSync(OUT_FILE, JSON.stringify(result, null, 2) + "\n");
-  console.log(`\nwrote ${OUT_FILE}`);
+  const jsonFile = join(outDir, `${stamp}-${kind}.json`);
+  writeFileSync(jsonFile, JSON.stringify(result, null, 1) + '\n');
+  writeFileSync(join(outDir, `latest-${kind}.json`), JSON.stringify(result, null, 1) + '\n');
+  await writeReport(result);
+  console.log(`wrote ${relative(process.cwd(), jsonFile)}`);
+
+  if (COMPARE) {
+    console.log(`\ncompared with ${COMPARE}:\n`);
+    console.log(comparisonTable(compareRuns(loadRows(COMPARE), rows, 0.05, RELATIVE)));
+  }
 }
 
 main().catch((e) => {

@@ -1,0 +1,41 @@
+/**
+ * One timing sample, taken by benny (benchmark.js underneath: calibrated iteration counts,
+ * its own samples and their margin of error). The runner calls this round-robin over the
+ * systems of a case, so the drift of a shared machine falls on every system alike; one
+ * benny run is one of our samples, and its median time per operation is the figure.
+ */
+import b from 'benny';
+
+export interface SampleOptions {
+  /** benchmark.js's minimum samples and maximum seconds per benny run. */
+  minSamples: number;
+  maxTime: number;
+  /** benchmark.js's minimum seconds per benchmark.js sample (sets the iteration count). */
+  minTime: number;
+}
+
+export interface BennySample {
+  /** Median seconds per operation over benchmark.js's samples. */
+  secondsPerOp: number;
+  /** Relative margin of error (%) of benchmark.js's mean. */
+  rme: number;
+  /** How many benchmark.js samples this benny run took. */
+  innerSamples: number;
+}
+
+/** Times `fn` with one benny suite of one case; benny's console output is held back. */
+export async function bennySample(name: string, fn: () => unknown, opts: SampleOptions): Promise<BennySample> {
+  const log = console.log;
+  console.log = () => {};
+  try {
+    const summary = await b.suite(
+      name,
+      b.add(name, fn, { minSamples: opts.minSamples, maxTime: opts.maxTime, minTime: opts.minTime, initCount: 1, delay: 0 }),
+    );
+    const result = summary.results[0];
+    if (!result || !result.completed) throw new Error(`benny did not complete ${name}`);
+    return { secondsPerOp: result.details.median, rme: result.details.relativeMarginOfError, innerSamples: result.samples };
+  } finally {
+    console.log = log;
+  }
+}
