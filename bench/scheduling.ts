@@ -8,15 +8,20 @@
  * Programs:
  *   outputs K   K sibling outputs of one input, realized together (sin(x * k) for k < K)
  *   loop N      a forward loop of N steps, one mean per step (a tiny kernel per step)
+ *   stress loop N   the stress suite's loop with a mean per step (x - mean(x)) 0.9 + 0.1 sin(x)
  *   chain N     N steps of x = sin(x * 0.999 + 0.001), one kernel chain
  *   grad N      grad through the chain
  *   shared N    x = x * sin(x) + cos(x), N steps (every step reads x three times)
+ *   small 1     x.mul(2).add(1).exp().sum(): one kernel
  * Each case is scheduled REPEAT times (the median is reported), sizes interleaved so that
- * the ratios of one row see the same machine.
+ * the ratios of one row see the same machine. Beside the wall-clock milliseconds, the
+ * process's CPU time (less sensitive to a machine shared with other work) and the
+ * scheduler's own work counters (drafted expressions: machine-independent).
  */
 import { grad, randn, type Tensor } from "../src/index.js";
 import { schedule } from "../src/fusion/schedule.js";
 import { jsDevice } from "../src/backends/js/index.js";
+import { schedulerWork } from "../src/fusion/schedule.js";
 import type { Node } from "../src/lazy/node.js";
 
 const QUICK = process.env.SCHED_QUICK === "1";
@@ -31,8 +36,10 @@ const chain = (x: Tensor, n: number) => {
 };
 
 const cases: { name: string; sizes: number[]; build: Build }[] = [
+  { name: "small", sizes: [1], build: () => { const x = x0().realize(); return [x.mul(2).add(1).exp().sum().node]; } },
   { name: "outputs", sizes: QUICK ? [1000, 4000] : [1000, 4000, 16000], build: (k) => { const x = x0(); return Array.from({ length: k }, (_, i) => x.mul(i + 2).sin().node); } },
   { name: "loop", sizes: QUICK ? [100, 1000] : [100, 1000, 10000], build: (n) => { let x = x0(); for (let i = 0; i < n; i++) x = x.sub(x.mean()).mul(0.5).add(0.1); return [x.node]; } },
+  { name: "stress loop", sizes: QUICK ? [100, 1000] : [100, 1000, 10000], build: (n) => { let x = x0(); for (let i = 0; i < n; i++) x = x.sub(x.mean()).mul(0.9).add(x.sin().mul(0.1)); return [x.node]; } },
   { name: "chain", sizes: QUICK ? [1000, 10000] : [1000, 10000, 100000], build: (n) => [chain(x0(), n).node] },
   { name: "grad", sizes: QUICK ? [100, 1000] : [100, 1000, 10000], build: (n) => [grad((x: Tensor) => chain(x, n).sum())(x0()).node] },
   { name: "shared", sizes: QUICK ? [40, 400] : [40, 400, 4000], build: (n) => { let x = x0(); for (let i = 0; i < n; i++) x = x.mul(x.sin()).add(x.cos()); return [x.node]; } },
@@ -43,24 +50,33 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-const rows: string[][] = [["program", "size", "kernels", "schedule ms", "ms / kernel", "time ratio", "size ratio"]];
+const rows: string[][] = [["program", "size", "kernels", "schedule ms", "ms / kernel", "cpu ms", "cpu ms / kernel", "exprs / kernel", "time ratio", "size ratio"]];
+// The small program warms the JIT first (its figures come from REPEAT runs like the others).
+for (let i = 0; i < 200; i++) schedule(cases[0].build(1), { maxBuffers: jsDevice.caps.maxBuffers });
 for (const c of cases) {
   const times = new Map<number, number[]>();
+  const cpus = new Map<number, number[]>();
   const kernels = new Map<number, number>();
-  for (let r = 0; r < REPEAT; r++) {
+  const exprs = new Map<number, number>();
+  for (let r = 0; r < (c.name === "small" ? 100 * REPEAT : REPEAT); r++) {
     for (const n of c.sizes) {
       const roots = c.build(n);
+      const drafted = schedulerWork.draftedExprs;
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       const plan = schedule(roots, { maxBuffers: jsDevice.caps.maxBuffers });
       const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(c0);
       times.set(n, [...(times.get(n) ?? []), ms]);
+      cpus.set(n, [...(cpus.get(n) ?? []), (cpu.user + cpu.system) / 1000]);
       kernels.set(n, plan.kernels.length);
+      exprs.set(n, schedulerWork.draftedExprs - drafted);
     }
   }
   const base = median(times.get(c.sizes[0])!);
   for (const n of c.sizes) {
-    const ms = median(times.get(n)!);
-    rows.push([c.name, String(n), String(kernels.get(n)), ms.toFixed(1), (ms / kernels.get(n)!).toFixed(3), (ms / base).toFixed(1), String(n / c.sizes[0])]);
+    const [ms, cpu, k] = [median(times.get(n)!), median(cpus.get(n)!), kernels.get(n)!];
+    rows.push([c.name, String(n), String(k), ms.toFixed(1), (ms / k).toFixed(3), cpu.toFixed(1), (cpu / k).toFixed(3), (exprs.get(n)! / k).toFixed(0), (ms / base).toFixed(1), String(n / c.sizes[0])]);
   }
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
