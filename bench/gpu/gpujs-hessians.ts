@@ -21,9 +21,12 @@
  * Here, on Dawn's GLES path (no GPU):
  *   EGL_PLATFORM=surfaceless GPUJS_DAWN=backend=opengles GPUJS_FEATURE_LEVEL=compatibility GPUJS_N=4096 GPUJS_REPS=3 node .gpu/gpujs-hessians.mjs
  */
-import { createRequire } from 'node:module';
 import { create, globals } from 'webgpu';
 import gpujs from 'gpu.js';
+// A static import, so a bundle (the H200 run carries no node_modules/gpu.js) holds the same
+// context instance as gpu.js itself; gpu.js ships no types for its internals.
+// @ts-expect-error no declaration file
+import * as webGpuContextModule from 'gpu.js/src/backend/web-gpu/context.js';
 import { hessian, registerGpuJs, tensor, vmap, type GpuJsClass, type Tensor } from '../../src/index.js';
 import { gpujsDevice, type GpuJsBuffer } from '../../src/backends/gpujs/index.js';
 import { Storage } from '../../src/backends/device.js';
@@ -58,7 +61,7 @@ const GPU = gpujs.GPU as unknown as GpuJsClass;
 console.log(`functs gpu.js backend mode: ${registerGpuJs(GPU, { mode: 'webgpu' })}`);
 
 // gpu.js shares one device among its instances; the bench waits on its queue.
-const { WebGPUContext } = createRequire(import.meta.url)('gpu.js/src/backend/web-gpu/context.js') as { WebGPUContext: { acquire(): Promise<{ device: { queue: { onSubmittedWorkDone(): Promise<void> } } }> } };
+const { WebGPUContext } = webGpuContextModule as { WebGPUContext: { acquire(): Promise<{ device: { queue: { onSubmittedWorkDone(): Promise<void> } } }> } };
 const { device } = await WebGPUContext.acquire();
 
 const { device: gpujsDev, backend } = gpujsDevice()!;

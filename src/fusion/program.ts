@@ -299,7 +299,8 @@ export function programFor(roots: readonly Node[], device: Device): { program: P
   if (!program) {
     program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles,
       // Pieces written into their root are views at element offsets: host and linear memory only.
-      piecesInPlace: device.caps.memory !== 'buffers' }), device);
+      piecesInPlace: device.caps.memory !== 'buffers',
+      hoistProducts: device.caps.kernelForm === 'loops' }), device);
     programCache.set(cacheKey, program);
   }
   return { program, leaves };

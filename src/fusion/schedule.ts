@@ -117,6 +117,13 @@ export interface ScheduleOptions {
    * element offsets: host and linear memory; GPU buffers bind at aligned offsets only). Default true.
    */
   readonly piecesInPlace?: boolean;
+  /**
+   * Whether batch-invariant products are hoisted out of contractions (hoist.ts; default
+   * true). A CPU's serial loops gain (the Hessian becomes S x P); on a GPU grid the stored
+   * product [H, D, D] is too large for workgroup memory, and every thread streaming it from
+   * device memory was 10x slower at D=32 on the H200 than recomputing the pairs.
+   */
+  readonly hoistProducts?: boolean;
 }
 
 /** A kernel under construction: its outputs, loops and the expressions they store. */
@@ -652,7 +659,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // Kernels compute the factored DAG; a root that factoring rebuilt is reported as itself.
   const equalities = feedsEquality(original);
   const broadcasts = factorBroadcasts(roots, isInputLeaf, equalities);
-  const hoisting = hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store);
+  const hoisting = options.hoistProducts === false ? { roots: broadcasts.roots, store: new Set<Node>() } : hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store);
   const factoring = { roots: hoisting.roots, store: new Set([...broadcasts.store, ...hoisting.store]) };
   const factored = factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
   const work = factored ? factoring.roots : roots;
