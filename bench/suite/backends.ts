@@ -60,10 +60,11 @@ export function readTensor(variant: BackendVariant, t: Tensor): Float32Array | P
  * `only` (e.g. from BENCH_BACKENDS) keeps the named ones.
  */
 export async function availableBackends(only: readonly string[] = []): Promise<{ variants: BackendVariant[]; skipped: string[] }> {
+  const started = await startGpuBackends(only);
   const registered = backendNames();
   const names = [...new Set([...registered, ...PLANNED])].filter((n) => !NOT_TIMED.has(n));
   const variants: BackendVariant[] = [];
-  const skipped: string[] = [];
+  const skipped: string[] = [...started.skipped];
   const setThreads = threadSetter();
   for (const name of names) {
     if (only.length && !only.includes(name)) continue;
@@ -96,4 +97,35 @@ export async function availableBackends(only: readonly string[] = []): Promise<{
     }
   }
   return { variants, skipped };
+}
+
+/**
+ * The GPU backends start only when asked for by name (BENCH_BACKENDS=webgpu,gpujs): on a
+ * machine without a GPU, Dawn falls back to software OpenGL ES and gpu.js to its CPU modes,
+ * where a full run would take hours and measure the emulation. BENCH_DAWN_FLAGS passes Dawn's
+ * flags (e.g. `backend=vulkan,adapter=NVIDIA` on the GPU machine).
+ */
+async function startGpuBackends(only: readonly string[]): Promise<{ skipped: string[] }> {
+  const skipped: string[] = [];
+  const exports = functs as unknown as Record<string, unknown>;
+  if (only.includes('webgpu') && !backendNames().includes('webgpu') && typeof exports.initWebGPU === 'function') {
+    const dawnFlags = (process.env.BENCH_DAWN_FLAGS ?? '').split(',').filter(Boolean);
+    try {
+      const init = exports.initWebGPU as (o: { dawnFlags?: string[] }) => Promise<{ adapter: string }>;
+      const { adapter } = await init(dawnFlags.length ? { dawnFlags } : {});
+      console.log(`webgpu: adapter ${adapter}`);
+    } catch (e) {
+      skipped.push(`webgpu: no device (${(e as Error).message})`);
+    }
+  }
+  if (only.includes('gpujs') && !backendNames().includes('gpujs') && typeof exports.registerGpuJs === 'function') {
+    try {
+      const { GPU } = (await import('gpu.js')) as unknown as { GPU: unknown };
+      const mode = (exports.registerGpuJs as (g: unknown) => string)(GPU);
+      console.log(`gpujs: mode ${mode}`);
+    } catch (e) {
+      skipped.push(`gpujs: gpu.js did not start (${(e as Error).message})`);
+    }
+  }
+  return { skipped };
 }
