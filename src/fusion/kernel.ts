@@ -34,6 +34,21 @@ export type Value =
   /** A data-dependent index: throws IndexError outside [-size, size), wraps negatives. */
   | { readonly kind: 'check'; readonly arg: Operand; readonly size: number; readonly what: string };
 
+/** The operands a value reads (every backend's dependency walks use this one list). */
+export function operandsOf(v: Value): Operand[] {
+  switch (v.kind) {
+    case 'load': return [v.index];
+    case 'prim': return [...v.args];
+    case 'affine': return [v.base, ...v.terms.map((t) => t.value)];
+    case 'divmod': return [v.arg];
+    case 'random': return [v.index];
+    case 'convert': return [v.arg];
+    case 'select': return [v.then, ...v.bounds.map((b) => b.index)];
+    case 'check': return [v.arg];
+    default: return v satisfies never;
+  }
+}
+
 export type Stmt =
   | { readonly kind: 'let'; readonly name: string; readonly value: Value }
   | { readonly kind: 'loop'; readonly index: string; readonly extent: number; readonly body: readonly Stmt[] }

@@ -18,7 +18,7 @@
  * with the reason, and the backend runs that kernel on the CPU.
  */
 import type { DType } from '../../lazy/dtype.js';
-import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
+import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
 import { GPUJS_OPS, type Spelling } from './ops.js';
 
 /** Float32 index arithmetic is exact below this. */
@@ -58,20 +58,6 @@ function literal(v: number): string {
 
 function operand(o: Operand): string {
   return typeof o === 'string' ? o : literal(o.literal);
-}
-
-function operandsOf(v: Value): Operand[] {
-  switch (v.kind) {
-    case 'load': return [v.index];
-    case 'prim': return [...v.args];
-    case 'affine': return [v.base, ...v.terms.map((t) => t.value)];
-    case 'divmod': return [v.arg];
-    case 'random': return [v.index];
-    case 'convert': return [v.arg];
-    case 'select': return [...v.bounds.map((b) => b.index), v.then];
-    case 'check': return [v.arg];
-    default: return v satisfies never;
-  }
 }
 
 function spell(v: Value): string {

@@ -8,7 +8,7 @@
  * last bit except where a float32 transcendental's approximation differs (see math.ts).
  */
 import type { DType } from '../../lazy/dtype.js';
-import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
+import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
 import { opCost } from '../../fusion/expr.js';
 import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
 import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
@@ -157,21 +157,6 @@ function laneCost(loop: Loop, trips: number): number {
     return cost;
   };
   return walk(loop.body, (trips * loop.extent) / 4);
-}
-
-/** The operands a value reads. */
-function operandsOf(v: Value): Operand[] {
-  switch (v.kind) {
-    case 'load': return [v.index];
-    case 'prim': return [...v.args];
-    case 'affine': return [v.base, ...v.terms.map((t) => t.value)];
-    case 'divmod': return [v.arg];
-    case 'random': return [v.index];
-    case 'convert': return [v.arg];
-    case 'select': return [v.then, ...v.bounds.map((b) => b.index)];
-    case 'check': return [v.arg];
-    default: return v satisfies never;
-  }
 }
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };

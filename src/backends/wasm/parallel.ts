@@ -4,7 +4,7 @@
  * no reduction order (every accumulator is declared inside an iteration), so a kernel
  * computes the same bits on any number of threads.
  */
-import type { KernelIR, Operand, Stmt, Value } from '../../fusion/kernel.js';
+import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
 
 /** The loop a kernel's threads split, and the granularity of their chunks. */
 export interface ParallelLoop {
@@ -125,16 +125,3 @@ function linear(o: Operand, valueOf: ReadonlyMap<string, Value>): { constant: nu
   return { constant, terms };
 }
 
-function operandsOf(v: Value): Operand[] {
-  switch (v.kind) {
-    case 'load': return [v.index];
-    case 'prim': return [...v.args];
-    case 'affine': return [v.base, ...v.terms.map((t) => t.value)];
-    case 'divmod': return [v.arg];
-    case 'random': return [v.index];
-    case 'convert': return [v.arg];
-    case 'select': return [v.then, ...v.bounds.map((b) => b.index)];
-    case 'check': return [v.arg];
-    default: return v satisfies never;
-  }
-}
