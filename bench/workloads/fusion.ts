@@ -9,6 +9,7 @@ import { jaxWasm, tfRead, tfWasm } from '../suite/peers.js';
 import { f32, functsSystem, peerSystem } from '../suite/systems.js';
 import type { Case, Workload } from '../suite/types.js';
 import { mulberry32 } from '../workload.js';
+import { tanhMlpGrads64 } from './learning.js';
 
 function uniform(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
   const r = mulberry32(seed);
@@ -166,33 +167,9 @@ export const layerNorm: Workload = {
   },
 };
 
-/** Gradients of L = sum((tanh(X W1^T + b1) W2^T)^2) / B with respect to W1 and W2, in float64. */
+/** Gradients of L = sum((tanh(X W1^T + b1) W2^T)^2) / B with respect to W1 and W2, in float64, into `out`. */
 function mlpGrads64(X: Float32Array, W1: Float32Array, b1: Float32Array, W2: Float32Array, B: number, D: number, H: number, O: number, out: Float32Array | Float64Array): void {
-  const gW1 = new Float64Array(H * D);
-  const gW2 = new Float64Array(O * H);
-  const a = new Float64Array(H);
-  const da = new Float64Array(H);
-  for (let n = 0; n < B; n++) {
-    for (let h = 0; h < H; h++) {
-      let z = b1[h];
-      for (let d = 0; d < D; d++) z += W1[h * D + d] * X[n * D + d];
-      a[h] = Math.tanh(z);
-    }
-    da.fill(0);
-    for (let o = 0; o < O; o++) {
-      let y = 0;
-      for (let h = 0; h < H; h++) y += W2[o * H + h] * a[h];
-      const dy = (2 * y) / B;
-      for (let h = 0; h < H; h++) {
-        gW2[o * H + h] += dy * a[h];
-        da[h] += dy * W2[o * H + h];
-      }
-    }
-    for (let h = 0; h < H; h++) {
-      const dz = da[h] * (1 - a[h] * a[h]);
-      for (let d = 0; d < D; d++) gW1[h * D + d] += dz * X[n * D + d];
-    }
-  }
+  const [gW1, , gW2] = tanhMlpGrads64({ X, W1, b1, W2 }, B, D, H, O);
   out.set(gW1, 0);
   out.set(gW2, H * D);
 }

@@ -20,6 +20,46 @@ function uniform(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> 
 
 type JaxArray = InstanceType<Awaited<ReturnType<typeof jaxWasm>>['Array']>;
 
+// ---- float64 backprop of a two-layer tanh MLP (the train step's and mlp-fwd-bwd's reference) ----
+
+/**
+ * Gradients of L = sum((tanh(X W1^T + b1) W2^T + b2 - Y)^2) / B with respect to W1 [H, D],
+ * b1 [H], W2 [O, H] and b2 [O], in float64; an absent b2 or Y stands for zeros.
+ */
+export function tanhMlpGrads64(
+  m: { X: ArrayLike<number>; W1: ArrayLike<number>; b1: ArrayLike<number>; W2: ArrayLike<number>; b2?: ArrayLike<number>; Y?: ArrayLike<number> },
+  B: number, D: number, H: number, O: number,
+): [gW1: Float64Array, gb1: Float64Array, gW2: Float64Array, gb2: Float64Array] {
+  const { X, W1, b1, W2, b2, Y } = m;
+  const g: [Float64Array, Float64Array, Float64Array, Float64Array] = [new Float64Array(H * D), new Float64Array(H), new Float64Array(O * H), new Float64Array(O)];
+  const a = new Float64Array(H);
+  const da = new Float64Array(H);
+  for (let n = 0; n < B; n++) {
+    for (let h = 0; h < H; h++) {
+      let z = b1[h];
+      for (let d = 0; d < D; d++) z += W1[h * D + d] * X[n * D + d];
+      a[h] = Math.tanh(z);
+    }
+    da.fill(0);
+    for (let o = 0; o < O; o++) {
+      let y = b2 ? b2[o] : 0;
+      for (let h = 0; h < H; h++) y += W2[o * H + h] * a[h];
+      const dy = (2 * (y - (Y ? Y[n * O + o] : 0))) / B;
+      g[3][o] += dy;
+      for (let h = 0; h < H; h++) {
+        g[2][o * H + h] += dy * a[h];
+        da[h] += dy * W2[o * H + h];
+      }
+    }
+    for (let h = 0; h < H; h++) {
+      const dz = da[h] * (1 - a[h] * a[h]);
+      g[1][h] += dz;
+      for (let d = 0; d < D; d++) g[0][h * D + d] += dz * X[n * D + d];
+    }
+  }
+  return g;
+}
+
 // ---- per-sample gradients of an MLP -------------------------------------------------------
 // loss(x, y) = (w2 . tanh(W1 x + b1) + b2 - y)^2; gradients of W1 [H, D], b1 [H], w2 [H].
 
@@ -383,32 +423,7 @@ function trainingCase(B: number, backends: readonly BackendVariant[]): Case {
   /** New params, then new mu, then new nu, each in parameter order. */
   const step64 = (out: Float64Array | Float32Array) => {
     const [W1, b1, W2, b2] = params;
-    const g = sizes.map((n) => new Float64Array(n));
-    const a = new Float64Array(H);
-    const da = new Float64Array(H);
-    for (let n = 0; n < B; n++) {
-      for (let h = 0; h < H; h++) {
-        let z = b1[h];
-        for (let d = 0; d < D; d++) z += W1[h * D + d] * X[n * D + d];
-        a[h] = Math.tanh(z);
-      }
-      da.fill(0);
-      for (let o = 0; o < O; o++) {
-        let y = b2[o];
-        for (let h = 0; h < H; h++) y += W2[o * H + h] * a[h];
-        const dy = (2 * (y - Y[n * O + o])) / B;
-        g[3][o] += dy;
-        for (let h = 0; h < H; h++) {
-          g[2][o * H + h] += dy * a[h];
-          da[h] += dy * W2[o * H + h];
-        }
-      }
-      for (let h = 0; h < H; h++) {
-        const dz = da[h] * (1 - a[h] * a[h]);
-        g[1][h] += dz;
-        for (let d = 0; d < D; d++) g[0][h * D + d] += dz * X[n * D + d];
-      }
-    }
+    const g = tanhMlpGrads64({ X, Y, W1, b1, W2, b2 }, B, D, H, O);
     const c1 = 1 - ADAM.b1 ** (count + 1);
     const c2 = 1 - ADAM.b2 ** (count + 1);
     let at = 0;
