@@ -40,6 +40,18 @@ function assertFloat32Close(got: ArrayLike<number>, want: ArrayLike<number>, wha
 
 const describeInputs = (xs: readonly Tensor[]) => xs.map((x) => `[${Array.from(x.dataSync()).join(', ')}]`).join(', ');
 
+/**
+ * f(x) = sum(tanh(A x + b)) at 64 points, and its batched Hessians from the interpreter. The
+ * data is computed first: random draws are kernels of their own, on the CPU.
+ */
+function batchedHessianCase(): { energy: (x: Tensor) => Tensor; X: Tensor; want: ArrayLike<number> } {
+  const A = randn([16, 8], { seed: 1 }).realize();
+  const b = randn([16], { seed: 2 }).realize();
+  const energy = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const X = randn([64, 8], { seed: 3 }).realize();
+  return { energy, X, want: withBackend('interp', () => vmap(hessian(energy))(X).dataSync()) };
+}
+
 function agreesWithInterpreter(mode: string | undefined, p: Program, xs: readonly Tensor[]): void {
   const want = withBackend('interp', () => p.fn(...xs).dataSync());
   const got = onGpuJs(mode, () => p.fn(...xs).dataSync());
@@ -81,12 +93,7 @@ test('gpu.js: grad, vmap(grad) and hessian of random programs agree with the int
 test('gpu.js: the batched-Hessian workload runs as grid kernels, explain names the mode, jit agrees', () => {
   const mode = registerGpuJs(GPU);
   assert.equal(mode, 'webasm');
-  // Computed first: random draws are kernels of their own, on the CPU.
-  const A = randn([16, 8], { seed: 1 }).realize();
-  const b = randn([16], { seed: 2 }).realize();
-  const energy = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
-  const X = randn([64, 8], { seed: 3 }).realize();
-  const want = withBackend('interp', () => vmap(hessian(energy))(X).dataSync());
+  const { energy, X, want } = batchedHessianCase();
   withBackend('gpujs', () => {
     const plan = explain(vmap(hessian(energy))(X));
     assert.equal(plan.backend, 'gpujs');
@@ -188,11 +195,7 @@ class DeviceHandle {
 test('gpu.js: values stay on the device between kernels; a root is read back once when read, intermediates are freed at once and the root on dispose()', () => {
   const counts = { created: 0, read: 0, deleted: 0 };
   assert.equal(registerGpuJs(countingGpu(counts)), 'webgl2');
-  const A = randn([16, 8], { seed: 1 }).realize();
-  const b = randn([16], { seed: 2 }).realize();
-  const energy = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
-  const X = randn([64, 8], { seed: 3 }).realize();
-  const want = withBackend('interp', () => vmap(hessian(energy))(X).dataSync());
+  const { energy, X, want } = batchedHessianCase();
   withBackend('gpujs', () => {
     const kernels = explain(vmap(hessian(energy))(X)).kernels.length;
     assert.ok(kernels >= 2, 'the plan has an intermediate');
@@ -213,11 +216,7 @@ test('gpu.js: values stay on the device between kernels; a root is read back onc
 test('gpu.js WebGPU-like (every kernel call and read answers with a promise): launches chain, data() reads, dataSync() is a DeviceError', async () => {
   const counts = { created: 0, read: 0, deleted: 0 };
   assert.equal(registerGpuJs(countingGpu(counts, true), { mode: 'webgpu' }), 'webgpu');
-  const A = randn([16, 8], { seed: 1 }).realize();
-  const b = randn([16], { seed: 2 }).realize();
-  const energy = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
-  const X = randn([64, 8], { seed: 3 }).realize();
-  const want = withBackend('interp', () => vmap(hessian(energy))(X).dataSync());
+  const { energy, X, want } = batchedHessianCase();
   const hessians = withBackend('gpujs', () => vmap(hessian(energy))(X).realize());
   assert.throws(() => hessians.dataSync(), DeviceError);
   assertFloat32Close(await hessians.data(), want, () => 'vmap(hessian) through promised device values');
