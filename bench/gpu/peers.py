@@ -82,10 +82,12 @@ def timed(call, sync, reps):
 def emit(**kw):
     print(json.dumps(kw), flush=True)
 
-def run_jax(precision):
+def run_jax(precision, platform=None):
+    if platform is not None:
+        os.environ["JAX_PLATFORMS"] = platform  # before jax is imported: every array on that platform
     import jax, jax.numpy as jnp
     jax.config.update("jax_default_matmul_precision", precision)
-    name = f"jax-{precision}"
+    name = f"jax-{precision}" if platform is None else f"jax-{platform}"
     for D, H, N in SIZES:
         try:
             A, b, X = lcg_fast(D, H, N)
@@ -105,14 +107,16 @@ def run_jax(precision):
                 e2e.append((time.perf_counter() - t0) * 1e3)
             e2e.sort()
             maxerr, scale = check(A, b, X, host)
-            emit(system=name, D=D, H=H, N=N, kernel_ms=round(times[2], 4), kernel_spread_ms=[round(times[0], 4), round(times[4], 4)], hps_M=round(N / times[2] / 1e3, 1), e2e_ms=round(e2e[1], 2), maxerr=maxerr, scale=scale, device=str(jax.devices()[0]))
+            emit(system=name, D=D, H=H, N=N, kernel_ms=round(times[2], 4), kernel_spread_ms=[round(times[0], 4), round(times[4], 4)], hps_M=round(N / times[2] / 1e3, 3), e2e_ms=round(e2e[1], 2), maxerr=maxerr, scale=scale, device=str(Xj.devices()))
         except Exception as e:
             emit(system=name, D=D, H=H, N=N, failed=str(e)[:300])
 
-def run_torch():
+def run_torch(device="cuda"):
     import torch
     from torch.func import vmap, hessian
-    dev = torch.device("cuda")
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    name = "torch.func" if device == "cuda" else f"torch.func-{device}"
     for D, H, N in SIZES:
         try:
             A, b, X = lcg_fast(D, H, N)
@@ -124,7 +128,7 @@ def run_torch():
             out = [None]
             def call():
                 out[0] = g(Xt)
-            times = timed(call, torch.cuda.synchronize, reps)
+            times = timed(call, sync, reps)
             e2e = []
             for _ in range(3):
                 t0 = time.perf_counter()
@@ -132,13 +136,17 @@ def run_torch():
                 e2e.append((time.perf_counter() - t0) * 1e3)
             e2e.sort()
             maxerr, scale = check(A, b, X, host)
-            emit(system="torch.func", D=D, H=H, N=N, kernel_ms=round(times[2], 4), kernel_spread_ms=[round(times[0], 4), round(times[4], 4)], hps_M=round(N / times[2] / 1e3, 1), e2e_ms=round(e2e[1], 2), maxerr=maxerr, scale=scale, device=torch.cuda.get_device_name(0))
+            emit(system=name, D=D, H=H, N=N, kernel_ms=round(times[2], 4), kernel_spread_ms=[round(times[0], 4), round(times[4], 4)], hps_M=round(N / times[2] / 1e3, 3), e2e_ms=round(e2e[1], 2), maxerr=maxerr, scale=scale, device=torch.cuda.get_device_name(0) if device == "cuda" else f"cpu, {torch.get_num_threads()} threads")
         except Exception as e:
-            emit(system="torch.func", D=D, H=H, N=N, failed=str(e)[:300])
+            emit(system=name, D=D, H=H, N=N, failed=str(e)[:300])
 
 if __name__ == "__main__":
     which = sys.argv[1]
     if which == "torch":
         run_torch()
+    elif which == "torch-cpu":
+        run_torch("cpu")
+    elif which == "cpu":
+        run_jax("highest", "cpu")
     else:
         run_jax(which)

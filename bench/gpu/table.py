@@ -31,11 +31,12 @@ def cell(r):
     if hps is None and "kernel_ms" in r:
         hps = r["N"] / r["kernel_ms"] / 1e3
     spread = r.get("kernel_spread_ms")
-    lo_hi = f" ({r['N'] / spread[1] / 1e3:,.0f}–{r['N'] / spread[0] / 1e3:,.0f})" if spread else ""
+    digits = 0 if hps >= 100 else 2
+    lo_hi = f" ({r['N'] / spread[1] / 1e3:,.{digits}f}–{r['N'] / spread[0] / 1e3:,.{digits}f})" if spread else ""
     e2e = r.get("e2e_ms")
     if e2e is None and "upload_ms" in r:
         e2e = r["upload_ms"] + r["kernel_ms"] + r["readback_ms"]
     err = r.get("maxerr", float("nan")) / max(r.get("scale", 1.0), 1e-30)
-    return f"{hps:,.0f}M/s{lo_hi}; {r['kernel_ms']:.3f} ms; e2e {e2e:,.1f} ms; err {err:.1e}"
+    return f"{hps:,.{0 if hps >= 100 else 2}f}M/s{lo_hi}; {r['kernel_ms']:.3f} ms; e2e {e2e:,.1f} ms; err {err:.1e}"
 for name, by in rows.items():
     print(f"| {name} | " + " | ".join(cell(by.get(k)) for k in sizes) + " |")
