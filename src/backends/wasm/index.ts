@@ -38,6 +38,15 @@ export interface WasmKernel extends CompiledKernel {
   readonly runAt: (...baseAddresses: number[]) => void;
 }
 
+let poolStartScheduled = false;
+
+/** Starts the worker pool once the current job ends (the first call it belongs to pays nothing for it). */
+function schedulePoolStart(): void {
+  if (poolStartScheduled) return;
+  poolStartScheduled = true;
+  queueMicrotask(() => startPool(wasmArena.memory));
+}
+
 export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKernel {
   let module;
   try {
@@ -57,10 +66,11 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
     const { extent, grain } = parallel;
     const operations = ir.operations;
     let handle: ReturnType<typeof poolKernel> | undefined;
-    startPool(wasmArena.memory);
+    schedulePoolStart();
     fn = (...bases) => {
+      const firstRun = handle === undefined;
       handle ??= poolKernel(compiled, kernel);
-      runSplit(handle, kernelFn, wasmArena.memory, bases, extent, grain, operations);
+      runSplit(handle, kernelFn, wasmArena.memory, bases, extent, grain, operations, firstRun);
     };
   }
   const outputs = ir.buffers.flatMap((b, i) => (b.role === 'output' ? [i] : []));
@@ -104,13 +114,14 @@ interface Block {
  * out and a call on it copies nothing in. A value nobody disposes is freed only once the
  * garbage collector has found it and the event loop has turned (finalizers never run inside
  * a synchronous loop), so outputs take room the memory has (holes left by disposed values),
- * and grow it only while the outputs kept stay within the largest one seen: a loop that drops
- * its results grows the memory once, and its further results go to host arrays, which the
- * collector frees as usual. At most `residentLimits.outputBytes` in all.
+ * and grow it only while the outputs kept stay within twice the largest one seen (the small
+ * values a program keeps, weights say, leave room for its result): a loop that drops its
+ * results grows the memory once or twice, and its further results go to host arrays, which
+ * the collector frees as usual. At most `residentLimits.outputBytes` in all.
  */
 class ResidentOutputs {
   private outputBytes = 0;
-  /** The largest output asked for: outputs kept may grow the memory up to this many bytes together. */
+  /** The largest output asked for: outputs kept may grow the memory up to twice this many bytes together. */
   private largest = 0;
   /** Each view `alloc` made, to its block. */
   private readonly blocks = new WeakMap<TypedArray, Block>();
@@ -127,7 +138,7 @@ class ResidentOutputs {
     const bytes = size * bytesPerElement(dtype);
     this.largest = Math.max(this.largest, bytes);
     if (!this.arena.shared || bytes === 0 || this.outputBytes + bytes > residentLimits.outputBytes) return allocate(dtype, size);
-    const base = this.tryAlloc(bytes, this.outputBytes + bytes <= this.largest);
+    const base = this.tryAlloc(bytes, this.outputBytes + bytes <= 2 * this.largest);
     if (base < 0) return allocate(dtype, size);
     const block: Block = { base, bytes, live: true };
     this.outputBytes += bytes;
