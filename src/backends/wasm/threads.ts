@@ -366,6 +366,11 @@ let requested: number | undefined;
 /** Chunks run by the workers of pools closed before the current one. */
 let closedWorkerChunks = 0;
 
+/** How many workers of the current pool have started (for tests and measurements). */
+export function startedWorkers(): number {
+  return pool?.ready ?? 0;
+}
+
 /** How many chunks worker threads have run so far, in every pool (for tests). */
 export function workerChunkCount(): number {
   return closedWorkerChunks + (pool?.workerChunks ?? 0);
@@ -422,7 +427,7 @@ export function getThreads(): number {
  * Runs a kernel whose loop of `extent` iterations splits in chunks of `grain`, on as many
  * threads as are set and the work pays for; `operations` is the kernel's estimated work.
  */
-export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number): void {
+export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number, firstRun = false): void {
   const threads = operations >= parallelTuning.minOperations ? getThreads() : 1;
   const perIteration = operations / extent;
   // The smallest chunk: whole blocks of `grain`, at least minChunkOperations of work.
@@ -432,9 +437,16 @@ export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, me
     fn(...bases, 0, extent);
     return;
   }
+  // A kernel's first run does not start the pool (constructing the workers costs the main
+  // thread milliseconds; compileWasm has started it once the current job ends), and until a
+  // worker has started, the main thread runs kernels whole: a process's first calls never
+  // wait for the pool.
+  const needsPool = !pool || pool.size !== threads || pool.memory !== memory;
+  if (needsPool && firstRun && parallelTuning.mainThreadTakesChunks) {
+    fn(...bases, 0, extent);
+    return;
+  }
   const running = poolFor(memory, threads);
-  // Until a worker has started, the main thread runs kernels whole: a process's first calls
-  // never wait for the pool.
   if (running.ready === 0 && parallelTuning.mainThreadTakesChunks) {
     fn(...bases, 0, extent);
     return;
@@ -449,8 +461,8 @@ function poolFor(memory: WebAssembly.Memory, threads: number): Pool {
 
 /**
  * Starts the workers for `memory` now, without waiting for them (they take tens of
- * milliseconds to start; kernels run on the main thread alone until one has): called when
- * the first kernel that splits between threads is compiled.
+ * milliseconds to start; kernels run on the main thread alone until one has): compileWasm
+ * calls it, once the job that compiled a kernel that splits between threads ends.
  */
 export function startPool(memory: WebAssembly.Memory): void {
   const threads = getThreads();
