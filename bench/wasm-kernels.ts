@@ -23,10 +23,8 @@
  *   SAMPLES=11 SAMPLE_MS=400 SIZES=256,512 npx tsx bench/wasm-kernels.ts
  *   SIZES= PEERS=0 npx tsx bench/wasm-kernels.ts  # only the streaming kernels, functs only
  */
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
-import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import * as jax from '@jax-js/jax';
+import type * as Tf from '@tensorflow/tfjs-core';
+import type * as Jax from '@jax-js/jax';
 import { jit, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
 import { programFor } from '../src/fusion/program.js';
 import { RELAXED_SIMD_SUPPORTED } from '../src/backends/wasm/compile.js';
@@ -122,30 +120,38 @@ function functsEntries(f: (...args: Tensor[]) => Tensor | Tensor[], args: Tensor
   ]);
 }
 
-await tf.setBackend('wasm');
-setThreadsCount(1);
-await tf.ready();
-const devices = await jax.init('wasm');
-if (!devices.includes('wasm')) throw new Error('jax-js wasm device unavailable');
-jax.defaultDevice('wasm');
-const np = jax.numpy;
+// The peers are loaded only when measured (PEERS=0 runs functs alone, with no peer installed).
+let tf = undefined as unknown as typeof Tf;
+let jax = undefined as unknown as typeof Jax;
+if (PEERS) {
+  tf = await import('@tensorflow/tfjs-core');
+  const tfWasm = await import('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend('wasm');
+  tfWasm.setThreadsCount(1);
+  await tf.ready();
+  jax = await import('@jax-js/jax');
+  const devices = await jax.init('wasm');
+  if (!devices.includes('wasm')) throw new Error('jax-js wasm device unavailable');
+  jax.defaultDevice('wasm');
+}
+const np = PEERS ? jax.numpy : (undefined as unknown as typeof Jax.numpy);
 
-console.log(`wasm kernels; relaxed_madd ${RELAXED_SIMD_SUPPORTED ? 'on' : 'off (engine has no relaxed SIMD)'}; ${SAMPLES} interleaved samples of ${SAMPLE_MS} ms; tfjs backend ${tf.getBackend()}`);
+console.log(`wasm kernels; relaxed_madd ${RELAXED_SIMD_SUPPORTED ? 'on' : 'off (engine has no relaxed SIMD)'}; ${SAMPLES} interleaved samples of ${SAMPLE_MS} ms${PEERS ? `; tfjs backend ${tf.getBackend()}` : '; functs alone'}`);
 
 for (const n of MATMUL_SIZES) {
   const [a, b] = [filledArray(n * n, 1), filledArray(n * n, 2)];
   const [fa, fb] = [tensor(a, { shape: [n, n] }), tensor(b, { shape: [n, n] })];
   const mm = jit((x: Tensor, y: Tensor) => x.matmul(y));
-  const [ta, tb] = [tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])];
-  const [ja, jb] = [np.array(a, { shape: [n, n], dtype: np.float32 }), np.array(b, { shape: [n, n], dtype: np.float32 })];
-  const jmm = jax.jit((x: jax.Array, y: jax.Array) => np.matmul(x, y));
+  const [ta, tb] = PEERS ? [tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])] : [];
+  const [ja, jb] = PEERS ? [np.array(a, { shape: [n, n], dtype: np.float32 }), np.array(b, { shape: [n, n], dtype: np.float32 })] : [];
+  const jmm = PEERS ? jax.jit((x: Jax.Array, y: Jax.Array) => np.matmul(x, y)) : undefined;
   const alone = kernelAlone(() => fa.matmul(fb));
   await measure(`matmul ${n}x${n} (GFLOP/s), functs on one thread`, [
     { name: 'functs wasm (end to end)', run: () => (setThreads(1), withBackend('wasm', () => (mm(fa, fb) as Tensor).dataSync())) },
     { name: 'functs wasm (kernel alone)', run: () => (setThreads(1), alone()) },
     ...(PEERS ? [
-      { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.matMul(ta, tb)).dataSync() },
-      { name: 'jax-js wasm', run: async () => await jmm(ja.ref, jb.ref).data() },
+      { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.matMul(ta!, tb!)).dataSync() },
+      { name: 'jax-js wasm', run: async () => await jmm!(ja!.ref, jb!.ref).data() },
     ] : []),
   ], 2 * n ** 3, 'GFLOP/s');
 }
@@ -154,14 +160,14 @@ for (const n of MATMUL_SIZES) {
   const [x, y] = [filledArray(STREAM, 3), filledArray(STREAM, 4)];
   const [fx, fy] = [tensor(x, { shape: [STREAM] }), tensor(y, { shape: [STREAM] })];
   const axpy = jit((p: Tensor, q: Tensor) => p.mul(2).add(q));
-  const [tx, ty] = [tf.tensor1d(x), tf.tensor1d(y)];
-  const [jx, jy] = [np.array(x, { shape: [STREAM], dtype: np.float32 }), np.array(y, { shape: [STREAM], dtype: np.float32 })];
-  const jaxpy = jax.jit((p: jax.Array, q: jax.Array) => p.mul(2).add(q));
+  const [tx, ty] = PEERS ? [tf.tensor1d(x), tf.tensor1d(y)] : [];
+  const [jx, jy] = PEERS ? [np.array(x, { shape: [STREAM], dtype: np.float32 }), np.array(y, { shape: [STREAM], dtype: np.float32 })] : [];
+  const jaxpy = PEERS ? jax.jit((p: Jax.Array, q: Jax.Array) => p.mul(2).add(q)) : undefined;
   await measure(`elementwise x * 2 + y, 4M float32 (GB/s read, 2 x 16 MB)`, [
     ...functsEntries(axpy, [fx, fy], () => fx.mul(2).add(fy)),
     ...(PEERS ? [
-      { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.add(tf.mul(tx, 2), ty)).dataSync() },
-      { name: 'jax-js wasm', run: async () => await jaxpy(jx.ref, jy.ref).data() },
+      { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.add(tf.mul(tx!, 2), ty!)).dataSync() },
+      { name: 'jax-js wasm', run: async () => await jaxpy!(jx!.ref, jy!.ref).data() },
     ] : []),
   ], 8 * STREAM, 'GB/s');
 
@@ -169,14 +175,14 @@ for (const n of MATMUL_SIZES) {
   const cols = STREAM / rows;
   const fm = tensor(x, { shape: [rows, cols] });
   const rowSum = jit((p: Tensor) => p.sum({ axis: 1 }));
-  const tm = tf.tensor2d(x, [rows, cols]);
-  const jm = np.array(x, { shape: [rows, cols], dtype: np.float32 });
-  const jsum = jax.jit((p: jax.Array) => np.sum(p, 1));
+  const tm = PEERS ? tf.tensor2d(x, [rows, cols]) : undefined;
+  const jm = PEERS ? np.array(x, { shape: [rows, cols], dtype: np.float32 }) : undefined;
+  const jsum = PEERS ? jax.jit((p: Jax.Array) => np.sum(p, 1)) : undefined;
   await measure(`reduction sum over rows of [${rows}, ${cols}] float32 (GB/s read, 16 MB)`, [
     ...functsEntries(rowSum, [fm], () => fm.sum({ axis: 1 })),
     ...(PEERS ? [
-      { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.sum(tm, 1)).dataSync() },
-      { name: 'jax-js wasm', run: async () => await jsum(jm.ref).data() },
+      { name: 'tfjs-backend-wasm', run: () => tf.tidy(() => tf.sum(tm!, 1)).dataSync() },
+      { name: 'jax-js wasm', run: async () => await jsum!(jm!.ref).data() },
     ] : []),
   ], 4 * STREAM, 'GB/s');
 }

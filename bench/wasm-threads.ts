@@ -5,10 +5,15 @@
  * reused by the next call); `keep` drops it to the garbage collector, whose finalizers never
  * run inside the loop, so after the first result the next ones are copied out to host arrays
  * (wasm/index.ts, ResidentOutputs).
- *   D=8 N=4096 npx tsx bench/wasm-threads.ts     (D=32 takes H=64; ROUNDS=9, SAMPLE_MS=300)
+ *   D=8 N=4096 npx tsx bench/wasm-threads.ts     (D=32 takes H=64; ROUNDS=9, SAMPLE_MS=300, SPIN_US=200)
  * Median and min-max of Hessians/s over the rounds, and the ratio of the medians.
  */
 import { hessian, jit, setThreads, randn, vmap, type Tensor } from '../src/index.js';
+import * as threads from '../src/backends/wasm/threads.js';
+
+// SPIN_US=0: workers sleep at once after a job (the pool before it spun); absent on older trees.
+const tuning = (threads as { parallelTuning: { spinMicroseconds?: number } }).parallelTuning;
+if (process.env.SPIN_US !== undefined && 'spinMicroseconds' in tuning) tuning.spinMicroseconds = Number(process.env.SPIN_US);
 
 const D = Number(process.env.D ?? 8), H = D === 8 ? 32 : 64, N = Number(process.env.N ?? 4096);
 const ROUNDS = Number(process.env.ROUNDS ?? 9), SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
