@@ -23,6 +23,8 @@
  *   SAMPLES=11 SAMPLE_MS=400 SIZES=256,512 npx tsx bench/wasm-kernels.ts
  *   SIZES= PEERS=0 npx tsx bench/wasm-kernels.ts  # only the streaming kernels, functs only
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import type * as Tf from '@tensorflow/tfjs-core';
 import type * as Jax from '@jax-js/jax';
 import { jit, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
@@ -30,6 +32,8 @@ import { programFor } from '../src/fusion/program.js';
 import { RELAXED_SIMD_SUPPORTED } from '../src/backends/wasm/compile.js';
 import { wasmArena, wasmDevice, type WasmKernel } from '../src/backends/wasm/index.js';
 
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 const SAMPLES = Number(process.env.SAMPLES ?? 7);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 250);
 const MATMUL_SIZES = (process.env.SIZES ?? '64,128,256,512,1024').split(',').filter((n) => n !== '').map(Number);
@@ -67,7 +71,9 @@ async function measure(title: string, entries: readonly Entry[], work: number, u
   for (let s = 0; s < SAMPLES; s++) {
     for (const e of entries) {
       times.get(e.name)!.push(await sample(e.run));
-      // A turn of the event loop: finalizers free the results the last sample dropped.
+      // A collection and a turn of the event loop: finalizers free the results the sample
+      // dropped (the collector would not run for a while: it cannot see the wasm memory they hold).
+      gc();
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

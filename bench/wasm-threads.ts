@@ -10,6 +10,11 @@
  */
 import { hessian, jit, setThreads, randn, vmap, type Tensor } from '../src/index.js';
 import * as threads from '../src/backends/wasm/threads.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 
 // SPIN_US=0: workers sleep at once after a job (the pool before it spun); absent on older trees.
 const tuning = (threads as { parallelTuning: { spinMicroseconds?: number } }).parallelTuning;
@@ -43,7 +48,8 @@ for (let round = 0; round < ROUNDS; round++) {
       const key = `${way} ${t}`;
       if (!rates.has(key)) rates.set(key, []);
       rates.get(key)!.push((n * N) / ((performance.now() - t0) / 1000));
-      // A turn of the event loop: finalizers free the results the sample dropped.
+      // A collection and a turn of the event loop: finalizers free the results the sample dropped.
+      gc();
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

@@ -19,6 +19,11 @@ import { poolKernel, runSplit, startPool } from './threads.js';
 /** The one memory every kernel of this backend runs in (shared with the worker threads where it can be). */
 export const wasmArena = new WasmArena();
 
+// The workers start now, at import, and nobody waits for them: they take tens of milliseconds
+// to start (a few on this thread, constructing them), and kernels run on the main thread
+// alone until one has, so a process's first call pays for none of it.
+startPool(wasmArena.memory);
+
 const MATH_IMPORTS = { exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tanh: Math.tanh, log1p: Math.log1p, expm1: Math.expm1, pow: Math.pow };
 
 type KernelFunction = (...baseAddresses: number[]) => void;
@@ -36,15 +41,6 @@ export function instantiateKernel(module: WebAssembly.Module, arena: WasmArena =
  */
 export interface WasmKernel extends CompiledKernel {
   readonly runAt: (...baseAddresses: number[]) => void;
-}
-
-let poolStartScheduled = false;
-
-/** Starts the worker pool once the current job ends (the first call it belongs to pays nothing for it). */
-function schedulePoolStart(): void {
-  if (poolStartScheduled) return;
-  poolStartScheduled = true;
-  queueMicrotask(() => startPool(wasmArena.memory));
 }
 
 export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKernel {
@@ -66,7 +62,6 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
     const { extent, grain } = parallel;
     const operations = ir.operations;
     let handle: ReturnType<typeof poolKernel> | undefined;
-    schedulePoolStart();
     fn = (...bases) => {
       const firstRun = handle === undefined;
       handle ??= poolKernel(compiled, kernel);

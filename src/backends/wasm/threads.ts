@@ -437,10 +437,9 @@ export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, me
     fn(...bases, 0, extent);
     return;
   }
-  // A kernel's first run does not start the pool (constructing the workers costs the main
-  // thread milliseconds; compileWasm has started it once the current job ends), and until a
-  // worker has started, the main thread runs kernels whole: a process's first calls never
-  // wait for the pool.
+  // A kernel's first run does not construct a pool (that costs the main thread milliseconds;
+  // the pool of the default size started at import), and until a worker has started, the
+  // main thread runs kernels whole: a process's first calls never wait for the pool.
   const needsPool = !pool || pool.size !== threads || pool.memory !== memory;
   if (needsPool && firstRun && parallelTuning.mainThreadTakesChunks) {
     fn(...bases, 0, extent);
@@ -461,8 +460,8 @@ function poolFor(memory: WebAssembly.Memory, threads: number): Pool {
 
 /**
  * Starts the workers for `memory` now, without waiting for them (they take tens of
- * milliseconds to start; kernels run on the main thread alone until one has): compileWasm
- * calls it, once the job that compiled a kernel that splits between threads ends.
+ * milliseconds to start; kernels run on the main thread alone until one has): the wasm
+ * backend calls it at import.
  */
 export function startPool(memory: WebAssembly.Memory): void {
   const threads = getThreads();
