@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { explain, grad, hessian, jit, tensor, vmap, withBackend, setThreads, getThreads, ArgumentError, type Tensor } from '../src/index.js';
 import { arbitraryProgram, arbitraryProgramInputs, numRuns } from '../src/testing/index.js';
-import { parallelTuning, workerChunkCount } from '../src/backends/wasm/threads.js';
+import { parallelTuning, startedWorkers, workerChunkCount } from '../src/backends/wasm/threads.js';
 import { wasmArena } from '../src/backends/wasm/index.js';
 
 const defaults = { ...parallelTuning };
@@ -90,6 +90,13 @@ for (const dtype of ['float32', 'float64'] as const) {
     );
   });
 }
+
+test('the worker pool starts when the backend is imported, before any kernel runs, and nothing waits for it', async (t) => {
+  if (getThreads() < 2) return t.skip('one thread here: no pool');
+  // Nothing has run yet in this file; importing the backend started the workers.
+  for (let tries = 0; tries < 400 && startedWorkers() === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.ok(startedWorkers() > 0, 'a worker started without any kernel asking for it');
+});
 
 test('int32 and bool programs on 1 and 2 threads: wrap-around arithmetic and comparisons, the same bits as the interpreter', () => {
   const int32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });

@@ -39,8 +39,9 @@ export type KernelForm = 'loops' | 'grid';
  * - `'host'`: buffers are JavaScript typed arrays; a program's intermediates are views of
  *   one host arena at their memory-plan offsets (js, interp).
  * - `'linear'`: buffers handed to and from the user are typed arrays, but kernels run in the
- *   device's own linear memory (`Device.linearMemory`, WebAssembly's): a program lays every
- *   buffer of a run out there, leaves copied in and roots copied out (wasm).
+ *   device's own linear memory (`Device.linearMemory`, WebAssembly's): a program lays a
+ *   run's intermediates out there; leaves and roots the device keeps in that memory are
+ *   used in place, others are copied in and out (wasm).
  * - `'buffers'`: buffers are device objects (GPU); intermediates are allocated per run and
  *   released after their last launch (the device pools them).
  */
@@ -75,9 +76,20 @@ export interface Executable {
   readonly source: string;
 }
 
-/** A memory kernels run in (caps.memory 'linear'): `reserve` grows it to at least `bytes` and returns its buffer now. */
+/**
+ * A memory kernels run in (caps.memory 'linear'). A run takes one scratch block for what it
+ * lays out itself; values the device keeps in the memory between runs (its `alloc`s and
+ * `upload`s, where it can) are used where they are.
+ */
 export interface KernelMemory {
-  reserve(bytes: number): ArrayBuffer;
+  /**
+   * The run's scratch block of at least `bytes`: the memory's buffer now, the block's byte
+   * address, and whether the last run on this block was `owner`'s (what it left there, the
+   * leaves it copied in, is still there).
+   */
+  scratch(bytes: number, owner: object): { readonly buffer: ArrayBuffer; readonly base: number; readonly again: boolean };
+  /** Whether `array` already lies in this memory (kernels read and write it in place). */
+  holds(array: TypedArray): boolean;
 }
 
 /** The seam every backend's device implements (see the module comment for the contract). */

@@ -358,14 +358,20 @@ function runOnDevice(program: Program, leafBuffers: readonly DeviceBuffer[]): (D
   return program.outputs.map((s) => (s < program.leafCount ? undefined : slots[s]));
 }
 
-/** Byte offsets of every slot of a program in its kernel memory, and the bytes it needs. */
-const kernelMemoryLayouts = new WeakMap<Program, { offsets: number[]; bytes: number }>();
+/**
+ * Byte offsets of every slot of a program in its scratch block, the bytes it needs, and the
+ * leaves the program's last run copied there.
+ */
+const kernelMemoryLayouts = new WeakMap<Program, { offsets: number[]; bytes: number; copied: (TypedArray | null)[] }>();
 
 /**
- * Runs a program whose kernels live in their own memory: the leaves are copied in, the
- * intermediates sit at their planned arena offsets and the roots after them, so every
- * kernel reads and writes in place; the roots are copied out (they escape to the user, and
- * the memory serves the next run).
+ * Runs a program whose kernels live in their own memory: the device allocates the roots
+ * (first: allocating may grow the memory), the run takes its scratch block, leaves not in the
+ * memory are copied into it (unless this program's last run copied the same arrays there and
+ * no other run used the block since: values are immutable), the intermediates sit at their
+ * planned arena offsets, so every kernel reads and writes in place. Roots the device kept in
+ * the memory are returned as they are; the others were written in the scratch block and are
+ * copied out.
  */
 function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafValues: readonly TypedArray[]): (TypedArray | undefined)[] {
   let layout = kernelMemoryLayouts.get(program);
@@ -373,22 +379,47 @@ function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafVal
     layout = kernelMemoryLayout(program, leafValues);
     kernelMemoryLayouts.set(program, layout);
   }
-  const memory = kernelMemory.reserve(layout.bytes);
+  const { leafCount, buffers, device } = program;
+  const roots = buffers.map((b, k) => (program.rootBuffers.has(k) && !b.alias ? (device.alloc(b.dtype, b.size) as TypedArray) : undefined));
+  const { buffer, base, again } = kernelMemory.scratch(layout.bytes, layout);
+  const { copied } = layout;
   const slots = layout.offsets.map((offset, slot): TypedArray => {
-    if (slot >= program.leafCount) {
-      const { dtype, size } = program.buffers[slot - program.leafCount];
-      return viewOf(memory, offset, dtype, size);
+    if (slot >= leafCount) {
+      const { dtype, size } = buffers[slot - leafCount];
+      const root = roots[slot - leafCount];
+      return root && kernelMemory.holds(root) ? root : viewOf(buffer, base + offset, dtype, size);
     }
     const leaf = leafValues[slot];
-    const copy = viewOf(memory, offset, dtypeOfTypedArray(leaf), leaf.length);
-    new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength).set(new Uint8Array(leaf.buffer, leaf.byteOffset, leaf.byteLength));
+    if (kernelMemory.holds(leaf)) {
+      copied[slot] = null;
+      return leaf;
+    }
+    const copy = viewOf(buffer, base + offset, dtypeOfTypedArray(leaf), leaf.length);
+    if (!(again && copied[slot] === leaf)) new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength).set(new Uint8Array(leaf.buffer, leaf.byteOffset, leaf.byteLength));
+    // Held strongly (one array per leaf of a cached program): a WeakRef made or read in a
+    // synchronous loop keeps its target alive until the loop's job ends.
+    copied[slot] = leaf;
     return copy;
   });
+  buffers.forEach((b, k) => {
+    if (b.alias) slots[leafCount + k] = slots[leafCount + b.alias.buffer].subarray(b.alias.offset, b.alias.offset + b.size);
+  });
   runSteps(program, slots);
-  return program.outputs.map((s) => (s < program.leafCount ? undefined : slots[s].slice()));
+  const seen = new Set<number>();
+  return program.outputs.map((s) => {
+    if (s < leafCount) return undefined;
+    const root = roots[s - leafCount];
+    const first = !seen.has(s);
+    seen.add(s);
+    // A root returned twice gets a copy the second time: each Storage owns its buffer.
+    if (root && first && slots[s] === root) return root;
+    if (root && first) return (root.set(slots[s]), root);
+    return slots[s].slice();
+  });
 }
 
-function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[]): { offsets: number[]; bytes: number } {
+/** Offsets in the scratch block: the leaves, then the arena of intermediates, then the roots. */
+function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[]): { offsets: number[]; bytes: number; copied: (TypedArray | null)[] } {
   const align = (n: number) => Math.ceil(n / 16) * 16;
   const offsets: number[] = [];
   let end = 0;
@@ -412,7 +443,7 @@ function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[])
   program.buffers.forEach((b, k) => {
     if (b.alias) offsets[leafValues.length + k] = offsets[leafValues.length + b.alias.buffer] + b.alias.offset * bytesPerElement(b.dtype);
   });
-  return { offsets, bytes: end };
+  return { offsets, bytes: end, copied: leafValues.map(() => null) };
 }
 
 function runSteps(program: Program, slots: readonly DeviceBuffer[]): void {

@@ -28,6 +28,10 @@ const DONE = 1;
 const FAILED = 2;
 /** Chunks run by workers, ever (for tests: proof that the workers took part). */
 const WORKER_CHUNKS = 3;
+/** How long a worker spins after a job before it sleeps, in microseconds. */
+const SPIN = 6;
+/** Workers started and waiting for jobs (the pool joins them in as they arrive). */
+const READY = 7;
 /** BigInt64 slot (bytes 16-23) of the claim word. */
 const CLAIM = 2;
 const JOB = 8;
@@ -46,6 +50,13 @@ export const parallelTuning = {
   chunksPerThread: 2,
   /** false: the main thread only waits while the workers run every chunk (tests of the workers' path). */
   mainThreadTakesChunks: true,
+  /**
+   * After a job a worker spins this long before it sleeps in Atomics.wait, and the main
+   * thread spins this long for the workers' last chunks before it sleeps: a program's
+   * kernels follow one another within microseconds, and waking a sleeping thread costs
+   * tens of microseconds on a VM.
+   */
+  spinMicroseconds: 200,
 };
 
 /** What a worker is sent at start. */
@@ -125,6 +136,9 @@ function loop() {
   for (;;) {
     // A browser worker lacking the job's kernel returns to its event loop to receive it.
     if (!work()) { running = false; return; }
+    // The next kernel of a program usually comes within microseconds: wait for it awake.
+    const until = performance.now() + Atomics.load(ctl, ${SPIN}) / 1000;
+    while (Atomics.load(ctl, ${SIGNAL}) === seen && performance.now() < until);
     Atomics.wait(ctl, ${SIGNAL}, seen);
     seen = Atomics.load(ctl, ${SIGNAL});
   }
@@ -134,6 +148,7 @@ function start(init) {
   ctl = new Int32Array(init.control);
   claim = new BigInt64Array(init.control);
   for (const k of init.kernels) modules.set(k.id, k.module);
+  Atomics.add(ctl, ${READY}, 1);
   loop();
 }
 if (isNode) {
@@ -272,6 +287,11 @@ class Pool {
     for (const w of this.workers) w.post({ forget: id });
   }
 
+  /** Workers started so far (each takes a few tens of milliseconds to start). */
+  get ready(): number {
+    return Atomics.load(this.ctl, READY);
+  }
+
   /** Chunks the workers of this pool have run. */
   get workerChunks(): number {
     return Atomics.load(this.ctl, WORKER_CHUNKS);
@@ -302,6 +322,7 @@ class Pool {
     bases.forEach((b, k) => Atomics.store(ctl, JOB + 5 + k, b));
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, FAILED, 0);
+    Atomics.store(ctl, SPIN, parallelTuning.spinMicroseconds);
     Atomics.store(claim, CLAIM, generation);
     Atomics.add(ctl, SIGNAL, 1);
     Atomics.notify(ctl, SIGNAL);
@@ -324,8 +345,9 @@ class Pool {
       }
       Atomics.add(ctl, DONE, end - start);
     }
+    const until = performance.now() + parallelTuning.spinMicroseconds / 1000;
     for (let done = Atomics.load(ctl, DONE); done < extent; done = Atomics.load(ctl, DONE)) {
-      if (this.platform.canBlock) Atomics.wait(ctl, DONE, done);
+      if (this.platform.canBlock && performance.now() >= until) Atomics.wait(ctl, DONE, done);
     }
     if (failure !== undefined) throw failure;
     // A chunk failed on a worker: the whole loop again here, which throws the error itself
@@ -343,6 +365,11 @@ let pool: Pool | null = null;
 let requested: number | undefined;
 /** Chunks run by the workers of pools closed before the current one. */
 let closedWorkerChunks = 0;
+
+/** How many workers of the current pool have started (for tests and measurements). */
+export function startedWorkers(): number {
+  return pool?.ready ?? 0;
+}
 
 /** How many chunks worker threads have run so far, in every pool (for tests). */
 export function workerChunkCount(): number {
@@ -400,7 +427,7 @@ export function getThreads(): number {
  * Runs a kernel whose loop of `extent` iterations splits in chunks of `grain`, on as many
  * threads as are set and the work pays for; `operations` is the kernel's estimated work.
  */
-export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number): void {
+export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number, firstRun = false): void {
   const threads = operations >= parallelTuning.minOperations ? getThreads() : 1;
   const perIteration = operations / extent;
   // The smallest chunk: whole blocks of `grain`, at least minChunkOperations of work.
@@ -410,6 +437,34 @@ export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, me
     fn(...bases, 0, extent);
     return;
   }
+  // A kernel's first run does not construct a pool (that costs the main thread milliseconds;
+  // the pool of the default size started at import), and until a worker has started, the
+  // main thread runs kernels whole: a process's first calls never wait for the pool.
+  const needsPool = !pool || pool.size !== threads || pool.memory !== memory;
+  if (needsPool && firstRun && parallelTuning.mainThreadTakesChunks) {
+    fn(...bases, 0, extent);
+    return;
+  }
+  const running = poolFor(memory, threads);
+  if (running.ready === 0 && parallelTuning.mainThreadTakesChunks) {
+    fn(...bases, 0, extent);
+    return;
+  }
+  running.run(kernel, fn, bases, extent, threads * parallelTuning.chunksPerThread, least);
+}
+
+function poolFor(memory: WebAssembly.Memory, threads: number): Pool {
   if (!pool || pool.size !== threads || pool.memory !== memory) replacePool(new Pool(platform()!, memory, threads));
-  pool!.run(kernel, fn, bases, extent, threads * parallelTuning.chunksPerThread, least);
+  return pool!;
+}
+
+/**
+ * Starts the workers for `memory` now, without waiting for them (they take tens of
+ * milliseconds to start; kernels run on the main thread alone until one has): the wasm
+ * backend calls it at import.
+ */
+export function startPool(memory: WebAssembly.Memory): void {
+  const threads = getThreads();
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  if (threads > 1 && shared && platform()) poolFor(memory, threads);
 }
