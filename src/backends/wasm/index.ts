@@ -74,7 +74,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
       fn(...bases);
       for (const i of outputs) wasmArena.read(bases[i], buffers[i]);
     },
-    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.fusedMultiplyAdds ? `, ${module.fusedMultiplyAdds} relaxed_madd` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.gemm ? `, GEMM ${module.gemm.batch > 1 ? `${module.gemm.batch} x ` : ''}${module.gemm.M}x${module.gemm.N}x${module.gemm.K}${module.gemm.epilogue ? ' + epilogue' : ''}` : ''}${module.fusedMultiplyAdds ? `, ${module.fusedMultiplyAdds} relaxed_madd` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
   };
   return kernel;
 }
