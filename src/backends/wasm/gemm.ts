@@ -76,9 +76,18 @@ export interface GemmTuning {
   readonly nc: number;
   /** Steps of k per iteration of a micro-kernel's loop. */
   readonly ku: number;
+  /** Jammed tiles where they apply (false: strided stores instead, for comparison). */
+  readonly jam: boolean;
+  /** Rows of a jammed micro-kernel (four vectors of four iterations of an inner loop). */
+  readonly mrJam: number;
+  /** Tiles of mrJam rows a jammed strip runs per tile of columns (a block of A's rows in L1). */
+  readonly mcJam: number;
 }
 
-export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 2 };
+/** Bytes of a block of B the blocking assumes stay in the first-level cache (32 KiB per core here). */
+const L1_BYTES = 32 * 1024;
+
+export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 1, jam: true, mrJam: 2, mcJam: 8 };
 
 /** Emits `i = from; while (i < to) { body; i += step }` with `to` pushed by `end`. */
 function forLoop(c: Code, i: number, from: () => void, end: () => void, step: number, body: () => void): void {
@@ -109,56 +118,96 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; microKernels: number; fusedMultiplyAdds: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; fusedMultiplyAdds: number } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
-  const { mr, nv } = tuning;
+  const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
   const microType = { params: ['i32', 'i32', 'i32', 'i32', 'i32'] as ValType[], results: [] as ValType[] };
-  // Micro-kernels by rows (1..mr) and columns: nv vectors, one vector, one scalar column.
-  type Width = 'tile' | 'vector' | 'scalar';
-  const micro = new Map<string, number>();
   let fusedMultiplyAdds = 0;
-  const widths: Width[] = nv > 1 ? ['tile', 'vector', 'scalar'] : ['tile', 'scalar'];
-  for (let rows = 1; rows <= mr; rows++) {
-    for (const w of widths) {
+  // Jammed columns: where C is strided along n (lanes) but contiguous along the innermost
+  // inner loop (the Hessian's [n, r, c] from P [h, c, r]), a tile's four vectors are four
+  // iterations of that loop, transposed in registers on the way out: C is stored a row of
+  // four at a time instead of lane by lane.
+  const jamLoop = layout.inner[layout.inner.length - 1];
+  const jam = tuning.jam && jamLoop !== undefined && cn !== 1 && jamLoop.c === 1 && jamLoop.extent % 4 === 0 && layout.N % 4 === 0 && parallel !== layout.nIndex && parallel !== jamLoop.index;
+  const mr = jam ? tuning.mrJam : tuning.mr;
+  const strips: number[] = [];
+  if (jam) {
+    const micros: number[] = [];
+    for (let rows = 1; rows <= mr; rows++) {
       const fn = builder.declare(microType);
-      micro.set(`${rows}${w}`, fn.index);
-      const vectors = w === 'tile' ? nv : 1;
-      const code = w === 'scalar' ? scalarMicro(rows, am, ak, bk, cm, tuning.ku) : vectorMicro(rows, vectors, am, ak, bk, cm, cn, options.fma, tuning.ku);
+      micros[rows] = fn.index;
+      const code = jammedMicro(rows, am, ak, bk, cm, cn, jamLoop.b, options.fma);
       fn.define(code.locals, code.code);
-      if (options.fma && w !== 'scalar') fusedMultiplyAdds += rows * vectors;
+      if (options.fma) fusedMultiplyAdds += rows * 4;
+    }
+    // strip(a, b, c, ncount, klen, first, groups): groups of four of the jammed loop (outer:
+    // a group's lines of B serve every n), four columns n at a time, then `groups` tiles of
+    // rows (their block of A and the tile's lines of B stay in L1 for all of them).
+    for (let rows = 1; rows <= mr; rows++) {
+      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
+      strips[rows] = fn.index;
+      const c = new Code();
+      const locals = new Locals(7);
+      const [n, j, g] = [locals.add('i32'), locals.add('i32'), locals.add('i32')];
+      forLoop(c, j, () => c.i32Const(0), () => c.i32Const(jamLoop.extent), 4, () => {
+        forLoop(c, n, () => c.i32Const(0), () => c.get(3), 4, () => {
+          forLoop(c, g, () => c.i32Const(0), () => c.get(6), 1, () => {
+            c.get(0).get(g).i32Const(rows * am * 4).op(Op.i32_mul).op(Op.i32_add);
+            c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(j).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add);
+            c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(rows * cm * 4).op(Op.i32_mul).op(Op.i32_add);
+            c.get(4).get(5).call(micros[rows]);
+          });
+        });
+      });
+      fn.define(locals.types, c);
+    }
+  } else {
+    // Micro-kernels by rows (1..mr) and columns: nv vectors, one vector, one scalar column.
+    type Width = 'tile' | 'vector' | 'scalar';
+    const micro = new Map<string, number>();
+    const widths: Width[] = nv > 1 ? ['tile', 'vector', 'scalar'] : ['tile', 'scalar'];
+    for (let rows = 1; rows <= mr; rows++) {
+      for (const w of widths) {
+        const fn = builder.declare(microType);
+        micro.set(`${rows}${w}`, fn.index);
+        const vectors = w === 'tile' ? nv : 1;
+        const code = w === 'scalar' ? scalarMicro(rows, am, ak, bk, cm, tuning.ku) : vectorMicro(rows, vectors, am, ak, bk, cm, cn, options.fma, tuning.ku);
+        fn.define(code.locals, code.code);
+        if (options.fma && w !== 'scalar') fusedMultiplyAdds += rows * vectors;
+      }
+    }
+    const microOf = (rows: number, w: Width) => micro.get(`${rows}${nv > 1 ? w : w === 'vector' ? 'tile' : w}`)!;
+
+    // strip(a, b, c, ncount, klen, first): `rows` rows of A times ncount columns of B.
+    for (let rows = 1; rows <= mr; rows++) {
+      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
+      strips[rows] = fn.index;
+      const c = new Code();
+      const locals = new Locals(6);
+      const n = locals.add('i32');
+      const call = (fnIndex: number) => {
+        c.get(0);
+        c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+        c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add);
+        c.get(4).get(5).call(fnIndex);
+      };
+      c.i32Const(0).set(n);
+      const stepLoop = (width: number, fnIndex: number) => {
+        c.open(Op.block).open(Op.loop);
+        c.get(n).i32Const(width).op(Op.i32_add).get(3).op(Op.i32_gt_s).op(Op.br_if).u32(1);
+        call(fnIndex);
+        c.get(n).i32Const(width).op(Op.i32_add).set(n);
+        c.op(Op.br).u32(0);
+        c.op(Op.end).op(Op.end);
+      };
+      stepLoop(4 * nv, microOf(rows, 'tile'));
+      if (nv > 1) stepLoop(4, microOf(rows, 'vector'));
+      stepLoop(1, microOf(rows, 'scalar'));
+      fn.define(locals.types, c);
     }
   }
-  const microOf = (rows: number, w: Width) => micro.get(`${rows}${nv > 1 ? w : w === 'vector' ? 'tile' : w}`)!;
-
-  // strip(a, b, c, ncount, klen, first): `rows` rows of A times ncount columns of B.
-  const strips: number[] = [];
-  for (let rows = 1; rows <= mr; rows++) {
-    const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
-    strips[rows] = fn.index;
-    const c = new Code();
-    const locals = new Locals(6);
-    const n = locals.add('i32');
-    const call = (fnIndex: number) => {
-      c.get(0);
-      c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add);
-      c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add);
-      c.get(4).get(5).call(fnIndex);
-    };
-    c.i32Const(0).set(n);
-    const stepLoop = (width: number, fnIndex: number) => {
-      c.open(Op.block).open(Op.loop);
-      c.get(n).i32Const(width).op(Op.i32_add).get(3).op(Op.i32_gt_s).op(Op.br_if).u32(1);
-      call(fnIndex);
-      c.get(n).i32Const(width).op(Op.i32_add).set(n);
-      c.op(Op.br).u32(0);
-      c.op(Op.end).op(Op.end);
-    };
-    stepLoop(4 * nv, microOf(rows, 'tile'));
-    if (nv > 1) stepLoop(4, microOf(rows, 'vector'));
-    stepLoop(1, microOf(rows, 'scalar'));
-    fn.define(locals.types, c);
-  }
+  const inner = jam ? layout.inner.slice(0, -1) : layout.inner;
 
   // The entry: batch loops, then blocks of k and n around strips of rows.
   const params = bufferCount + (parallel ? 2 : 0);
@@ -177,7 +226,12 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     const nEnd = locals.add('i32');
     const m = locals.add('i32');
     const rem = locals.add('i32');
-    const innerIndex = layout.inner.map(() => locals.add('i32'));
+    const innerIndex = inner.map(() => locals.add('i32'));
+    // Inner column loops go around the rows where the block of B they span with n would not
+    // stay in L1 (D=32's P is 256 KB: one column's 8 KB then serves every row), else inside
+    // (a strip of A's rows serves all of them).
+    const innerExtent = inner.reduce((n, l) => n * l.extent, 1);
+    const innerOutside = innerExtent > 1 && Math.min(tuning.kc, layout.K) * Math.min(tuning.nc, layout.N) * innerExtent * 4 > L1_BYTES;
     for (let k0 = 0; k0 < layout.K; k0 += tuning.kc) {
       const klen = Math.min(tuning.kc, layout.K - k0);
       const first = k0 === 0 ? 1 : 0;
@@ -188,43 +242,55 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
         c.get(nb).i32Const(tuning.nc).op(Op.i32_add);
         rangeEnd(layout.nIndex, layout.N)();
         c.op(Op.i32_lt_s).op(Op.select).set(nEnd);
-        const callStrip = (rows: number) => {
-          const call = (bInner: () => void, cInner: () => void) => {
-            c.get(a).get(m).i32Const(am * 4).op(Op.i32_mul).op(Op.i32_add).i32Const(k0 * ak * 4).op(Op.i32_add);
-            c.get(b).get(nb).i32Const(2).op(Op.i32_shl).op(Op.i32_add).i32Const(k0 * bk * 4).op(Op.i32_add);
-            bInner();
-            c.get(cc).get(m).i32Const(cm * 4).op(Op.i32_mul).op(Op.i32_add).get(nb).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add);
-            cInner();
-            c.get(nEnd).get(nb).op(Op.i32_sub).i32Const(klen).i32Const(first).call(strips[rows]);
-          };
-          const innerNest = (depth: number, bInner: () => void, cInner: () => void): void => {
-            if (depth === layout.inner.length) return call(bInner, cInner);
-            const loop = layout.inner[depth];
-            const i = innerIndex[depth];
-            forLoop(c, i, rangeStart(loop.index), rangeEnd(loop.index, loop.extent), 1, () =>
-              innerNest(depth + 1,
-                () => (bInner(), c.get(i).i32Const(loop.b * 4).op(Op.i32_mul).op(Op.i32_add)),
-                () => (cInner(), c.get(i).i32Const(loop.c * 4).op(Op.i32_mul).op(Op.i32_add))));
-          };
-          innerNest(0, () => {}, () => {});
+        const call = (rows: number, bInner: () => void, cInner: () => void, groups = 1) => {
+          c.get(a).get(m).i32Const(am * 4).op(Op.i32_mul).op(Op.i32_add).i32Const(k0 * ak * 4).op(Op.i32_add);
+          c.get(b).get(nb).i32Const(2).op(Op.i32_shl).op(Op.i32_add).i32Const(k0 * bk * 4).op(Op.i32_add);
+          bInner();
+          c.get(cc).get(m).i32Const(cm * 4).op(Op.i32_mul).op(Op.i32_add).get(nb).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add);
+          cInner();
+          c.get(nEnd).get(nb).op(Op.i32_sub).i32Const(klen).i32Const(first);
+          if (jam) c.i32Const(groups);
+          c.call(strips[rows]);
         };
-        rangeStart(layout.mIndex)();
-        c.set(m);
-        c.open(Op.block).open(Op.loop);
-        c.get(m).i32Const(mr).op(Op.i32_add);
-        rangeEnd(layout.mIndex, layout.M)();
-        c.op(Op.i32_gt_s).op(Op.br_if).u32(1);
-        callStrip(mr);
-        c.get(m).i32Const(mr).op(Op.i32_add).set(m);
-        c.op(Op.br).u32(0);
-        c.op(Op.end).op(Op.end);
-        rangeEnd(layout.mIndex, layout.M)();
-        c.get(m).op(Op.i32_sub).set(rem);
-        for (let rows = 1; rows < mr; rows++) {
-          c.get(rem).i32Const(rows).op(Op.i32_eq).open(Op.if);
-          callStrip(rows);
-          c.op(Op.end);
-        }
+        /** The inner column loops around `then`, which gets their offsets into B and C. */
+        const innerNest = (depth: number, bInner: () => void, cInner: () => void, then: (bInner: () => void, cInner: () => void) => void): void => {
+          if (depth === inner.length) return then(bInner, cInner);
+          const loop = inner[depth];
+          const i = innerIndex[depth];
+          forLoop(c, i, rangeStart(loop.index), rangeEnd(loop.index, loop.extent), 1, () =>
+            innerNest(depth + 1,
+              () => (bInner(), c.get(i).i32Const(loop.b * 4).op(Op.i32_mul).op(Op.i32_add)),
+              () => (cInner(), c.get(i).i32Const(loop.c * 4).op(Op.i32_mul).op(Op.i32_add)),
+              then));
+        };
+        const none = () => {};
+        const strip = (rows: number, bInner: () => void, cInner: () => void, groups = 1) => {
+          if (innerOutside) call(rows, bInner, cInner, groups);
+          else innerNest(0, none, none, (bi, ci) => call(rows, bi, ci, groups));
+        };
+        const rowsLoop = (bInner: () => void, cInner: () => void) => {
+          rangeStart(layout.mIndex)();
+          c.set(m);
+          for (const groups of jam && tuning.mcJam > 1 ? [tuning.mcJam, 1] : [1]) {
+            c.open(Op.block).open(Op.loop);
+            c.get(m).i32Const(mr * groups).op(Op.i32_add);
+            rangeEnd(layout.mIndex, layout.M)();
+            c.op(Op.i32_gt_s).op(Op.br_if).u32(1);
+            strip(mr, bInner, cInner, groups);
+            c.get(m).i32Const(mr * groups).op(Op.i32_add).set(m);
+            c.op(Op.br).u32(0);
+            c.op(Op.end).op(Op.end);
+          }
+          rangeEnd(layout.mIndex, layout.M)();
+          c.get(m).op(Op.i32_sub).set(rem);
+          for (let rows = 1; rows < mr; rows++) {
+            c.get(rem).i32Const(rows).op(Op.i32_eq).open(Op.if);
+            strip(rows, bInner, cInner);
+            c.op(Op.end);
+          }
+        };
+        if (innerOutside) innerNest(0, none, none, rowsLoop);
+        else rowsLoop(none, none);
       });
     }
   };
@@ -243,7 +309,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
   nest(0, base.a, base.b, base.c);
   entry.define(locals.types, c);
-  return { entry: entry.index, microKernels: micro.size, fusedMultiplyAdds };
+  return { entry: entry.index, jammed: jam, fusedMultiplyAdds };
 }
 
 /**
@@ -531,4 +597,77 @@ export function matchContraction(ir: KernelIR): ContractionMatch | null {
     depth === outputLoops.length ? innermost : l.map((st) => (st === outputLoops[depth] ? { ...st, body: rebuild(depth + 1, outputLoops[depth].body) } : st));
   const body = rebuild(0, ir.body);
   return { layout, epilogue: { ...ir, body, text: `${ir.text}\n// epilogue after the GEMM` } };
+}
+
+/** Lane indices (0-3 of the first vector, 4-7 of the second) as an i8x16.shuffle's 16 bytes. */
+function shuffleLanes(c: Code, lanes: readonly number[]): void {
+  c.simd(Simd.i8x16_shuffle);
+  for (const l of lanes) for (let b = 0; b < 4; b++) c.byte(4 * l + b);
+}
+
+/** Transposes four f32x4 locals in place (8 shuffles), through four temporaries. */
+function transpose4(c: Code, v: readonly number[], t: readonly number[]): void {
+  c.get(v[0]).get(v[1]);
+  shuffleLanes(c, [0, 4, 1, 5]);
+  c.set(t[0]);
+  c.get(v[0]).get(v[1]);
+  shuffleLanes(c, [2, 6, 3, 7]);
+  c.set(t[1]);
+  c.get(v[2]).get(v[3]);
+  shuffleLanes(c, [0, 4, 1, 5]);
+  c.set(t[2]);
+  c.get(v[2]).get(v[3]);
+  shuffleLanes(c, [2, 6, 3, 7]);
+  c.set(t[3]);
+  c.get(t[0]).get(t[2]);
+  shuffleLanes(c, [0, 1, 4, 5]);
+  c.set(v[0]);
+  c.get(t[0]).get(t[2]);
+  shuffleLanes(c, [2, 3, 6, 7]);
+  c.set(v[1]);
+  c.get(t[1]).get(t[3]);
+  shuffleLanes(c, [0, 1, 4, 5]);
+  c.set(v[2]);
+  c.get(t[1]).get(t[3]);
+  shuffleLanes(c, [2, 3, 6, 7]);
+  c.set(v[3]);
+}
+
+/**
+ * micro(a, b, c, klen, first) of a jammed tile: `rows` rows x four vectors, vector j being
+ * iteration j of the jammed loop (B at j x jb) with four columns n in its lanes; each row's
+ * four accumulators are transposed so that C gets four contiguous floats per column n.
+ */
+function jammedMicro(rows: number, am: number, ak: number, bk: number, cm: number, cn: number, jb: number, fma: boolean): { code: Code; locals: ValType[] } {
+  const c = new Code();
+  const locals = new Locals(5);
+  const [A, B, C, KLEN, FIRST] = [0, 1, 2, 3, 4];
+  const acc: number[][] = [];
+  for (let r = 0; r < rows; r++) acc.push(Array.from({ length: 4 }, () => locals.add('v128')));
+  const splats = Array.from({ length: rows }, () => locals.add('v128'));
+  const bv = locals.add('v128');
+  const t = Array.from({ length: 4 }, () => locals.add('v128'));
+  c.get(FIRST).open(Op.if);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < 4; j++) c.simd(Simd.v128_const).bytes(new Uint8Array(16)).set(acc[r][j]);
+  c.op(Op.else);
+  for (let r = 0; r < rows; r++) {
+    for (let l = 0; l < 4; l++) c.get(C).simdMem(Simd.v128_load, 2, (r * cm + l * cn) * 4).set(acc[r][l]);
+    transpose4(c, acc[r], t);
+  }
+  c.op(Op.end);
+  kLoops(c, KLEN, A, B, ak, bk, 1, () => {
+    for (let r = 0; r < rows; r++) c.get(A).simdMem(Simd.v128_load32_splat, 2, r * am * 4).set(splats[r]);
+    for (let j = 0; j < 4; j++) {
+      c.get(B).simdMem(Simd.v128_load, 2, j * jb * 4).set(bv);
+      for (let r = 0; r < rows; r++) {
+        if (fma) c.get(splats[r]).get(bv).get(acc[r][j]).simd(Simd.f32x4_relaxed_madd).set(acc[r][j]);
+        else c.get(acc[r][j]).get(splats[r]).get(bv).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc[r][j]);
+      }
+    }
+  });
+  for (let r = 0; r < rows; r++) {
+    transpose4(c, acc[r], t);
+    for (let l = 0; l < 4; l++) c.get(C).get(acc[r][l]).simdMem(Simd.v128_store, 2, (r * cm + l * cn) * 4);
+  }
+  return { code: c, locals: locals.types };
 }
