@@ -3,7 +3,8 @@
 // tolerance is the sum of the terms' absolute values: float32 terms summed in another order),
 // over random shapes with edges (sizes not multiples of the tile, K = 1, transposed and batched
 // operands, fused epilogues), every register tile and cache block through WasmOptions.gemmTuning
-// (k blocks of 1..7 send partial sums through the output), 1 and 2 threads, and the kernels the
+// (k blocks of 1..7 send partial sums through the output; B packed into the scratch or read
+// where it is), 1 and 2 threads, and the kernels the
 // GEMM must leave alone (float64, int32, a sum that feeds a comparison).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -184,6 +185,7 @@ const tuningArb: fc.Arbitrary<GemmTuning> = fc.record({
   kc: fc.oneof(fc.integer({ min: 1, max: 7 }), fc.constant(256)),
   nc: fc.constantFrom(4, 8, 12, 64),
   ku: fc.constantFrom(1, 2, 3),
+  packAbove: fc.constantFrom(0, Infinity),
   jam: fc.boolean(),
   mrJam: fc.integer({ min: 1, max: 3 }),
   mcJam: fc.integer({ min: 1, max: 3 }),
@@ -209,7 +211,7 @@ test('batched Hessians (jammed tiles of S x P) agree with float64 for every jamm
     const X = tensor(Float32Array.from({ length: N * D }, (_, i) => Math.sin(0.7 * i)), { shape: [N, D] });
     const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
     const expected = withBackend('interp', () => (vmap(hessian(f))(X) as Tensor).dataSync());
-    for (const tuning of [DEFAULT_GEMM_TUNING, { ...DEFAULT_GEMM_TUNING, mrJam: 1, mcJam: 3 }, { ...DEFAULT_GEMM_TUNING, mrJam: 3, kc: 5 }, { ...DEFAULT_GEMM_TUNING, jam: false }]) {
+    for (const tuning of [DEFAULT_GEMM_TUNING, { ...DEFAULT_GEMM_TUNING, mrJam: 1, mcJam: 3 }, { ...DEFAULT_GEMM_TUNING, mrJam: 3, kc: 5 }, { ...DEFAULT_GEMM_TUNING, jam: false }, { ...DEFAULT_GEMM_TUNING, packAbove: 0 }, { ...DEFAULT_GEMM_TUNING, packAbove: 0, mrJam: 1, kc: 7 }, { ...DEFAULT_GEMM_TUNING, packAbove: 0, jam: false, mr: 3, nv: 1 }]) {
       const actual = withBackend('wasm', () => runTuned(vmap(hessian(f))(X) as Tensor, tuning));
       for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) <= 1e-4 * (1 + Math.abs(expected[i])), `D=${D} H=${H} N=${N} ${JSON.stringify(tuning)}: ${i}: ${actual[i]} vs ${expected[i]}`);
     }

@@ -21,6 +21,7 @@
  */
 import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
 import { Code, Op, Simd, type ModuleBuilder, type ValType } from './encoder.js';
+import { KERNEL_SCRATCH_BYTES } from './memory.js';
 
 /** A batch loop around the GEMM: its extent and its strides (elements) in A, B and C. */
 export interface GemmBatchLoop {
@@ -78,16 +79,21 @@ export interface GemmTuning {
   readonly ku: number;
   /** Jammed tiles where they apply (false: strided stores instead, for comparison). */
   readonly jam: boolean;
+  /** Pack B's tiles into the scratch where B is larger than this many bytes (Infinity: never). */
+  readonly packAbove: number;
   /** Rows of a jammed micro-kernel (four vectors of four iterations of an inner loop). */
   readonly mrJam: number;
   /** Tiles of mrJam rows a jammed strip runs per tile of columns (a block of A's rows in L1). */
   readonly mcJam: number;
 }
 
+/** B smaller than this stays where it is (it stays in L1 anyway: the D=8 Hessian's P is 8 KB). */
+const PACK_MIN_BYTES = 16 * 1024;
+
 /** Bytes of a block of B the blocking assumes stay in the first-level cache (32 KiB per core here). */
 const L1_BYTES = 32 * 1024;
 
-export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 1, jam: true, mrJam: 2, mcJam: 8 };
+export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8 };
 
 /** Emits `i = from; while (i < to) { body; i += step }` with `to` pushed by `end`. */
 function forLoop(c: Code, i: number, from: () => void, end: () => void, step: number, body: () => void): void {
@@ -131,13 +137,23 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   const jamLoop = layout.inner[layout.inner.length - 1];
   const jam = tuning.jam && jamLoop !== undefined && cn !== 1 && jamLoop.c === 1 && jamLoop.extent % 4 === 0 && layout.N % 4 === 0 && parallel !== layout.nIndex && parallel !== jamLoop.index;
   const mr = jam ? tuning.mrJam : tuning.mr;
+  // Packing: B's tiles copied once per call into the scratch at the top of the memory, each
+  // tile's rows one after another (a jammed tile's four vectors: one 64-byte line per step of
+  // k), so a micro-kernel walks B contiguously instead of one row stride (often a multiple of
+  // 4 KiB: every row in the same L1 set, each on its own page) per step. Every thread running
+  // a chunk packs the same values into the same place before it reads them.
+  const tileCols = 4 * nv;
+  const fullCols = Math.floor(layout.N / tileCols) * tileCols;
+  const packTiles = !jam && layout.inner.length === 0 && parallel !== layout.nIndex && tuning.nc % tileCols === 0 && fullCols > 0
+    && layout.K * fullCols * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * 4 > tuning.packAbove;
+  const packJam = jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
   const strips: number[] = [];
   if (jam) {
     const micros: number[] = [];
     for (let rows = 1; rows <= mr; rows++) {
       const fn = builder.declare(microType);
       micros[rows] = fn.index;
-      const code = jammedMicro(rows, am, ak, bk, cm, cn, jamLoop.b, options.fma);
+      const code = packJam ? jammedMicro(rows, am, ak, 16, cm, cn, 4, options.fma) : jammedMicro(rows, am, ak, bk, cm, cn, jamLoop.b, options.fma);
       fn.define(code.locals, code.code);
       if (options.fma) fusedMultiplyAdds += rows * 4;
     }
@@ -145,16 +161,17 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     // a group's lines of B serve every n), four columns n at a time, then `groups` tiles of
     // rows (their block of A and the tile's lines of B stay in L1 for all of them).
     for (let rows = 1; rows <= mr; rows++) {
-      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
+      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
       strips[rows] = fn.index;
       const c = new Code();
-      const locals = new Locals(7);
+      const locals = new Locals(8);
       const [n, j, g] = [locals.add('i32'), locals.add('i32'), locals.add('i32')];
       forLoop(c, j, () => c.i32Const(0), () => c.i32Const(jamLoop.extent), 4, () => {
         forLoop(c, n, () => c.i32Const(0), () => c.get(3), 4, () => {
           forLoop(c, g, () => c.i32Const(0), () => c.get(6), 1, () => {
             c.get(0).get(g).i32Const(rows * am * 4).op(Op.i32_mul).op(Op.i32_add);
-            c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(j).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add);
+            if (packJam) c.get(7).get(n).i32Const(layout.K * 16).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(layout.N * layout.K * 4).op(Op.i32_mul).op(Op.i32_add);
+            else c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(j).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add);
             c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(rows * cm * 4).op(Op.i32_mul).op(Op.i32_add);
             c.get(4).get(5).call(micros[rows]);
           });
@@ -172,7 +189,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
         const fn = builder.declare(microType);
         micro.set(`${rows}${w}`, fn.index);
         const vectors = w === 'tile' ? nv : 1;
-        const code = w === 'scalar' ? scalarMicro(rows, am, ak, bk, cm, tuning.ku) : vectorMicro(rows, vectors, am, ak, bk, cm, cn, options.fma, tuning.ku);
+        const code = w === 'scalar' ? scalarMicro(rows, am, ak, bk, cm, tuning.ku) : vectorMicro(rows, vectors, am, ak, w === 'tile' && packTiles ? 4 * nv : bk, cm, cn, options.fma, tuning.ku);
         fn.define(code.locals, code.code);
         if (options.fma && w !== 'scalar') fusedMultiplyAdds += rows * vectors;
       }
@@ -181,27 +198,28 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
 
     // strip(a, b, c, ncount, klen, first): `rows` rows of A times ncount columns of B.
     for (let rows = 1; rows <= mr; rows++) {
-      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
+      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
       strips[rows] = fn.index;
       const c = new Code();
-      const locals = new Locals(6);
+      const locals = new Locals(7);
       const n = locals.add('i32');
-      const call = (fnIndex: number) => {
+      const call = (fnIndex: number, packed = false) => {
         c.get(0);
-        c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+        if (packed) c.get(6).get(n).i32Const(layout.K * 4).op(Op.i32_mul).op(Op.i32_add);
+        else c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add);
         c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add);
         c.get(4).get(5).call(fnIndex);
       };
       c.i32Const(0).set(n);
-      const stepLoop = (width: number, fnIndex: number) => {
+      const stepLoop = (width: number, fnIndex: number, packed = false) => {
         c.open(Op.block).open(Op.loop);
         c.get(n).i32Const(width).op(Op.i32_add).get(3).op(Op.i32_gt_s).op(Op.br_if).u32(1);
-        call(fnIndex);
+        call(fnIndex, packed);
         c.get(n).i32Const(width).op(Op.i32_add).set(n);
         c.op(Op.br).u32(0);
         c.op(Op.end).op(Op.end);
       };
-      stepLoop(4 * nv, microOf(rows, 'tile'));
+      stepLoop(4 * nv, microOf(rows, 'tile'), packTiles);
       if (nv > 1) stepLoop(4, microOf(rows, 'vector'));
       stepLoop(1, microOf(rows, 'scalar'));
       fn.define(locals.types, c);
@@ -218,10 +236,44 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   c.get(layout.a).i32Const(layout.aOffset * 4).op(Op.i32_add).set(base.a);
   c.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(base.b);
   c.get(layout.c).i32Const(layout.cOffset * 4).op(Op.i32_add).set(base.c);
+  const scratch = locals.add('i32');
+  if (packTiles || packJam) {
+    // The top KERNEL_SCRATCH_BYTES of the memory (memory.ts keeps them free of buffers).
+    c.op(Op.memory_size).byte(0).i32Const(KERNEL_SCRATCH_BYTES / 65536).op(Op.i32_sub).i32Const(16).op(Op.i32_shl).set(scratch);
+  }
   const rangeStart = (index: string) => () => (index === parallel ? c.get(bufferCount) : c.i32Const(0));
   const rangeEnd = (index: string, extent: number) => () => (index === parallel ? c.get(bufferCount + 1) : c.i32Const(extent));
 
+  /** Copies B's tiles (from address local `b`) into the scratch, in the order the micro-kernels read them. */
+  const pack = (b: number) => {
+    const [dst, t, k, src] = [locals.add('i32'), locals.add('i32'), locals.add('i32'), locals.add('i32')];
+    c.get(scratch).set(dst);
+    const copy = (vectors: number, strideBytes: number) => {
+      for (let v = 0; v < vectors; v++) c.get(dst).get(src).simdMem(Simd.v128_load, 2, v * strideBytes).simdMem(Simd.v128_store, 2, v * 16);
+      c.get(dst).i32Const(vectors * 16).op(Op.i32_add).set(dst);
+    };
+    if (packTiles) {
+      forLoop(c, t, () => c.i32Const(0), () => c.i32Const(fullCols), tileCols, () => {
+        forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
+          c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const(2).op(Op.i32_shl).op(Op.i32_add).set(src);
+          copy(nv, 16);
+        });
+      });
+    } else {
+      const g = locals.add('i32');
+      forLoop(c, g, () => c.i32Const(0), () => c.i32Const(jamLoop.extent), 4, () => {
+        forLoop(c, t, () => c.i32Const(0), () => c.i32Const(layout.N), 4, () => {
+          forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
+            c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add).set(src);
+            copy(4, jamLoop.b * 4);
+          });
+        });
+      });
+    }
+  };
+
   const core = (a: number, b: number, cc: number) => {
+    if (packTiles || packJam) pack(b);
     const nb = locals.add('i32');
     const nEnd = locals.add('i32');
     const m = locals.add('i32');
@@ -250,6 +302,8 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
           cInner();
           c.get(nEnd).get(nb).op(Op.i32_sub).i32Const(klen).i32Const(first);
           if (jam) c.i32Const(groups);
+          // The packed tiles of this block of columns, from step k0.
+          c.get(scratch).get(nb).i32Const(layout.K * (jam ? 16 : 4)).op(Op.i32_mul).op(Op.i32_add).i32Const(k0 * (jam ? 64 : nv * 16)).op(Op.i32_add);
           c.call(strips[rows]);
         };
         /** The inner column loops around `then`, which gets their offsets into B and C. */

@@ -10,6 +10,12 @@ import type { TypedArray } from '../../lazy/dtype.js';
 import { MAX_MEMORY_PAGES } from './encoder.js';
 
 const PAGE = 65536;
+/**
+ * The top bytes of the memory kernels may use as scratch (the GEMM packs B's tiles there,
+ * gemm.ts): `reserve` keeps them past every buffer, so no block may end above the memory's
+ * length less these bytes.
+ */
+export const KERNEL_SCRATCH_BYTES = 4 * 2 ** 20;
 /** Buffers start on 16-byte boundaries (v128 loads, f64 alignment). */
 const ALIGN = 16;
 
@@ -51,10 +57,11 @@ export class WasmArena {
     return bases;
   }
 
-  /** Grows the memory to at least `bytes`. */
+  /** Grows the memory to at least `bytes`, and the kernels' scratch above them. */
   reserve(bytes: number): void {
     const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    const need = bytes + KERNEL_SCRATCH_BYTES;
+    if (need > have) this.memory.grow(Math.ceil((need - have) / PAGE));
   }
 
   write(base: number, data: TypedArray): void {
