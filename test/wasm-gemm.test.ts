@@ -237,3 +237,32 @@ test('a split GEMM computes the same bits on 1 and 2 threads', () => {
     setThreads(before);
   }
 });
+
+test('packing into the kernels\' scratch never touches a live value: results computed before large GEMMs read the same after them', () => {
+  const before = withBackend('wasm', () => {
+    const x = tensor(Float32Array.from({ length: 300 * 70 }, (_, i) => Math.sin(i)), { shape: [300, 70] });
+    return [jit((v: Tensor) => v.mul(3).add(1))(x) as Tensor, jit((v: Tensor) => v.matmul(v.transpose()).tanh())(x) as Tensor];
+  });
+  const expected = withBackend('interp', () => {
+    const x = tensor(Float32Array.from({ length: 300 * 70 }, (_, i) => Math.sin(i)), { shape: [300, 70] });
+    return [x.mul(3).add(1).toArray(), x.matmul(x.transpose()).tanh().toArray()];
+  });
+  // Matmuls whose B (up to 4 MiB) is packed into the scratch, on 1 and 2 threads.
+  const threads = getThreads();
+  try {
+    for (const [n, t] of [[256, 1], [1024, 2], [700, 1]]) {
+      setThreads(t);
+      const a = tensor(Float32Array.from({ length: 64 * n }, (_, i) => Math.cos(i)), { shape: [64, n] });
+      const b = tensor(Float32Array.from({ length: n * n }, (_, i) => Math.sin(0.5 * i)), { shape: [n, n] });
+      const plan = withBackend('wasm', () => explain(jit((p: Tensor, q: Tensor) => p.matmul(q)), a, b));
+      assert.match(plan.kernels[0].source, /GEMM/, `${plan}`);
+      withBackend('wasm', () => (jit((p: Tensor, q: Tensor) => p.matmul(q))(a, b) as Tensor).dataSync());
+    }
+  } finally {
+    setThreads(threads);
+  }
+  assert.deepEqual(before[0].toArray(), expected[0]);
+  const actual = before[1].dataSync();
+  const flat = (expected[1] as number[][]).flat();
+  for (let i = 0; i < flat.length; i++) assert.ok(Math.abs(actual[i] - flat[i]) <= 1e-4 * (1 + Math.abs(flat[i])), `${i}: ${actual[i]} vs ${flat[i]}`);
+});
