@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { explain, hessian, jit, setThreads, getThreads, tensor, vmap, withBackend, type Tensor } from '../src/index.js';
 import { programFor } from '../src/fusion/program.js';
 import { compileWasm, wasmDevice } from '../src/backends/wasm/index.js';
+import { WasmArena } from '../src/backends/wasm/memory.js';
 import { DEFAULT_GEMM_TUNING, type GemmTuning } from '../src/backends/wasm/gemm.js';
 import { numRuns } from '../src/testing/index.js';
 import type { TypedArray } from '../src/lazy/dtype.js';
@@ -265,4 +266,16 @@ test('packing into the kernels\' scratch never touches a live value: results com
   const actual = before[1].dataSync();
   const flat = (expected[1] as number[][]).flat();
   for (let i = 0; i < flat.length; i++) assert.ok(Math.abs(actual[i] - flat[i]) <= 1e-4 * (1 + Math.abs(flat[i])), `${i}: ${actual[i]} vs ${flat[i]}`);
+});
+
+test('the arena keeps the scratch kernels asked for past every buffer it lays out, before and after the ask', () => {
+  const arena = new WasmArena(false);
+  const bases = arena.layout([new Float32Array(70_000), new Float32Array(3)]);
+  const end = bases[1] + 12;
+  arena.needScratch(300_000);
+  assert.ok(arena.memory.buffer.byteLength >= end + 300_000, `${arena.memory.buffer.byteLength} < ${end} + 300000`);
+  const later = arena.layout([new Float32Array(200_000)]);
+  assert.ok(arena.memory.buffer.byteLength >= later[0] + 800_000 + 300_000, `${arena.memory.buffer.byteLength}`);
+  arena.needScratch(1000);
+  assert.ok(arena.memory.buffer.byteLength >= 800_000 + 300_000, 'a smaller ask keeps the larger scratch');
 });

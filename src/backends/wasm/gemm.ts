@@ -124,7 +124,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; fusedMultiplyAdds: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; fusedMultiplyAdds: number; scratchBytes: number } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -147,6 +147,8 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   const packTiles = !jam && layout.inner.length === 0 && parallel !== layout.nIndex && tuning.nc % tileCols === 0 && fullCols > 0
     && layout.K * fullCols * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * 4 > tuning.packAbove;
   const packJam = jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
+  const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : 0;
+  const scratchBytes = Math.ceil(packedBytes / 64) * 64;
   const strips: number[] = [];
   if (jam) {
     const micros: number[] = [];
@@ -238,8 +240,9 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   c.get(layout.c).i32Const(layout.cOffset * 4).op(Op.i32_add).set(base.c);
   const scratch = locals.add('i32');
   if (packTiles || packJam) {
-    // The top KERNEL_SCRATCH_BYTES of the memory (memory.ts keeps them free of buffers).
-    c.op(Op.memory_size).byte(0).i32Const(KERNEL_SCRATCH_BYTES / 65536).op(Op.i32_sub).i32Const(16).op(Op.i32_shl).set(scratch);
+    // The top scratchBytes of the memory (WasmArena.needScratch keeps them free of buffers;
+    // the shift wraps to 0 for a full 4 GiB memory, and the subtraction then wraps back).
+    c.op(Op.memory_size).byte(0).i32Const(16).op(Op.i32_shl).i32Const(scratchBytes).op(Op.i32_sub).set(scratch);
   }
   const rangeStart = (index: string) => () => (index === parallel ? c.get(bufferCount) : c.i32Const(0));
   const rangeEnd = (index: string, extent: number) => () => (index === parallel ? c.get(bufferCount + 1) : c.i32Const(extent));
@@ -363,7 +366,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
   nest(0, base.a, base.b, base.c);
   entry.define(locals.types, c);
-  return { entry: entry.index, jammed: jam, fusedMultiplyAdds };
+  return { entry: entry.index, jammed: jam, fusedMultiplyAdds, scratchBytes };
 }
 
 /**

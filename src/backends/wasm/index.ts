@@ -46,6 +46,8 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
     const js = compileJs(ir);
     return { run: js.run, source: `// wasm: compiled by the JS compiler instead (${e.message})\n${js.source}` };
   }
+  // A GEMM packs into the top of the memory: the arena keeps that much past every buffer.
+  if (module.gemm?.scratchBytes) wasmArena.needScratch(module.gemm.scratchBytes);
   const compiled = new WebAssembly.Module(module.bytes);
   const kernelFn = instantiateKernel(compiled);
   const { parallel } = module;

@@ -10,11 +10,7 @@ import type { TypedArray } from '../../lazy/dtype.js';
 import { MAX_MEMORY_PAGES } from './encoder.js';
 
 const PAGE = 65536;
-/**
- * The top bytes of the memory kernels may use as scratch (the GEMM packs B's tiles there,
- * gemm.ts): `reserve` keeps them past every buffer, so no block may end above the memory's
- * length less these bytes.
- */
+/** The most scratch a kernel may ask for (the GEMM packs B's tiles into it, gemm.ts). */
 export const KERNEL_SCRATCH_BYTES = 4 * 2 ** 20;
 /** Buffers start on 16-byte boundaries (v128 loads, f64 alignment). */
 const ALIGN = 16;
@@ -57,10 +53,27 @@ export class WasmArena {
     return bases;
   }
 
+  /**
+   * Scratch the compiled kernels use at the top of the memory (the most any asked for,
+   * `needScratch`): the memory's last `scratchBytes` bytes lie past every buffer, so no buffer
+   * may end above the memory's length less these bytes.
+   */
+  private scratchBytes = 0;
+  /** The largest `reserve` so far: every buffer ends below it. */
+  private reserved = 0;
+
+  /** A kernel uses up to `bytes` at the top of the memory (it reads the memory's size when it runs). */
+  needScratch(bytes: number): void {
+    if (bytes <= this.scratchBytes) return;
+    this.scratchBytes = bytes;
+    this.reserve(this.reserved);
+  }
+
   /** Grows the memory to at least `bytes`, and the kernels' scratch above them. */
   reserve(bytes: number): void {
+    this.reserved = Math.max(this.reserved, bytes);
     const have = this.memory.buffer.byteLength;
-    const need = bytes + KERNEL_SCRATCH_BYTES;
+    const need = bytes + this.scratchBytes;
     if (need > have) this.memory.grow(Math.ceil((need - have) / PAGE));
   }
 
