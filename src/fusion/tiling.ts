@@ -127,7 +127,7 @@ export function tileForRegisters(draft: Draft, tiles: RegisterTiles = CPU_TILE):
   // A short reduction (a matvec over 8 inputs, say) is mostly its epilogue: a 4x4 tile would
   // copy that 16 times for little reuse, so it keeps the scalar tile.
   const longest = Math.max(0, ...reductions.map((r) => r.loops.reduce((n, l) => n * l.extent, 1)));
-  if (tiles === 'lanes' && longest >= MIN_LANES_REDUCTION) return tileForLanes(draft, reductions);
+  if (tiles === 'lanes' && longest >= MIN_LANES_REDUCTION) return isGemmDraft(draft) ? draft : tileForLanes(draft, reductions);
   const tile = tiles === 'lanes' ? CPU_TILE : tiles;
   const dependsOn = (v: LoopVar) => reductions.some((r) => r.vars.includes(v));
   const inner = draft.loops[draft.loops.length - 1];
@@ -141,6 +141,43 @@ export function tileForRegisters(draft: Draft, tiles: RegisterTiles = CPU_TILE):
     if (outerFactor > 1) tiled = unroll(tiled, next, outerFactor);
   }
   return tiled;
+}
+
+/** Output loops a GEMM's rows and columns need at least (smaller ones are left to lane nests). */
+const MIN_GEMM_EXTENT = 4;
+
+/**
+ * Whether a lanes device compiles this draft as a GEMM (the wasm backend's gemm.ts, which
+ * recognizes the untiled loop nest and brings its own register tile): one store of a float32
+ * value over one float32 sum, over one loop k, of the product of two loads A and B indexed
+ * by loop variables only, with exactly one output loop (m) only A depends on and one or more
+ * (n, and inner column loops) only B does, B contiguous along one of them or, with one, A
+ * contiguous along m. Such a draft stays untiled.
+ */
+export function isGemmDraft(draft: Draft): boolean {
+  if (draft.kind !== 'map' || draft.stores.length !== 1) return false;
+  const store = draft.stores[0];
+  if (store.value.dtype !== 'float32') return false;
+  const plainIndex = (a: Affine) => a.terms.every(({ atom, coef }) => atom.kind === 'var' && coef >= 0) && a.constant >= 0;
+  if (!plainIndex(store.index)) return false;
+  const reductions = reductionsOf(draft);
+  if (reductions.length !== 1) return false;
+  const r = reductions[0];
+  if (r.op !== 'sum' || r.dtype !== 'float32' || r.loops.length !== 1 || r.loops[0].extent < MIN_LANES_REDUCTION) return false;
+  const body = r.body;
+  if (body.kind !== 'op' || body.op !== 'mul' || body.dtype !== 'float32' || body.args.length !== 2) return false;
+  const [a, b] = body.args;
+  if (a.kind !== 'load' || b.kind !== 'load' || a === b || a.dtype !== 'float32' || b.dtype !== 'float32') return false;
+  if (!plainIndex(a.index) || !plainIndex(b.index)) return false;
+  const k = r.loops[0];
+  if (coefficientOf(a.index, k) === 0 || coefficientOf(b.index, k) === 0) return false;
+  const uses = (index: Affine, v: LoopVar) => coefficientOf(index, v) !== 0;
+  const m = draft.loops.filter((v) => uses(a.index, v) && !uses(b.index, v));
+  const n = draft.loops.filter((v) => uses(b.index, v) && !uses(a.index, v));
+  if (m.length !== 1 || n.length < 1 || m[0].extent < MIN_GEMM_EXTENT) return false;
+  const unit = n.find((v) => coefficientOf(b.index, v) === 1);
+  if (unit) return unit.extent >= MIN_GEMM_EXTENT;
+  return n.length === 1 && n[0].extent >= MIN_GEMM_EXTENT && coefficientOf(a.index, m[0]) === 1;
 }
 
 /** Reductions shorter than this keep the scalar tile under 'lanes' (see tileForRegisters). */

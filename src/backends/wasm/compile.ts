@@ -15,6 +15,7 @@ import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 import { parallelLoop, type ParallelLoop } from './parallel.js';
+import { declareGemm, matchContraction, type GemmTuning } from './gemm.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
 /** What the compiler cannot take: the JS compiler compiles that kernel instead. */
@@ -1137,6 +1138,11 @@ export interface WasmKernelModule {
   readonly parallel: ParallelLoop | null;
   /** How many sums of products are `f32x4.relaxed_madd` (WasmOptions.fma). */
   readonly fusedMultiplyAdds: number;
+  /**
+   * The contraction run as a GEMM (gemm.ts), with a second pass for its epilogue; null: none.
+   * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
+   */
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number } | null;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1188,6 +1194,10 @@ export interface WasmOptions {
   readonly parallel?: boolean;
   /** Import the memory as shared (it must then be a shared memory; default false). */
   readonly sharedMemory?: boolean;
+  /** false: contractions go through the loop compiler, not the GEMM (default: the GEMM where SIMD is on). */
+  readonly gemm?: boolean;
+  /** The GEMM's register tile and cache blocks (default DEFAULT_GEMM_TUNING; for benchmarks). */
+  readonly gemmTuning?: GemmTuning;
 }
 
 /** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
@@ -1199,11 +1209,17 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   const wantedMath = new Set<ImportedMath>();
   const simd = options.simd ?? SIMD_SUPPORTED;
   const fma = simd && (options.fma ?? RELAXED_SIMD_SUPPORTED);
-  const recorder = new BodyEmitter(ir, {
-    helper: (h) => (wantedHelpers.add(h), 0),
-    math: (m) => (wantedMath.add(m), 0),
-  }, simd, options.laneLoop, parallel, fma);
-  recorder.stmts(ir.body);
+  // A contraction runs as a GEMM; what the kernel does with the sums (its epilogue) is the
+  // loop compiler's, over the GEMM's output.
+  const contraction = simd && options.gemm !== false ? matchContraction(ir) : null;
+  const bodyIr = contraction ? contraction.epilogue : ir;
+  if (bodyIr) {
+    const recorder = new BodyEmitter(bodyIr, {
+      helper: (h) => (wantedHelpers.add(h), 0),
+      math: (m) => (wantedMath.add(m), 0),
+    }, simd, options.laneLoop, parallel, fma);
+    recorder.stmts(bodyIr.body);
+  }
   const helpers = withDependencies(wantedHelpers);
   for (const h of helpers) {
     const probe = new Code();
@@ -1214,7 +1230,8 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   const builder = new ModuleBuilder({ module: 'env', name: 'memory', shared: options.sharedMemory ?? false });
   const mathIndex = new Map<ImportedMath, number>();
   for (const m of imports) mathIndex.set(m, builder.importFunction('m', m, m === 'pow' ? { params: ['f64', 'f64'], results: ['f64'] } : { params: ['f64'], results: ['f64'] }));
-  const kernelFn = builder.declare({ params: [...ir.buffers.map(() => 'i32' as const), ...(parallel ? (['i32', 'i32'] as const) : [])], results: [] }, 'kernel');
+  const parameterCount = ir.buffers.length + (parallel ? 2 : 0);
+  const kernelFn = builder.declare({ params: Array.from({ length: parameterCount }, () => 'i32' as const), results: [] }, 'kernel');
   const helperFns = new Map<Helper, ReturnType<ModuleBuilder['declare']>>();
   for (const h of helpers) helperFns.set(h, builder.declare(HELPER_DEFS[h].type));
   const callee: Callee = {
@@ -1234,10 +1251,24 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     HELPER_DEFS[h].body(code, callee);
     helperFns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  const body = new BodyEmitter(ir, callee, simd, options.laneLoop, parallel, fma);
-  body.stmts(ir.body);
-  kernelFn.define(body.locals, body.code);
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body.vectorLoops, laneLoops: body.laneLoops, parallel, fusedMultiplyAdds: body.fusedMultiplyAdds };
+  const code = new Code();
+  let gemm: WasmKernelModule['gemm'] = null;
+  let gemmFusedMultiplyAdds = 0;
+  if (contraction) {
+    const { entry, fusedMultiplyAdds, scratchBytes } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    for (let p = 0; p < parameterCount; p++) code.get(p);
+    code.call(entry);
+    const { M, N, K, batch } = contraction.layout;
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes };
+    gemmFusedMultiplyAdds = fusedMultiplyAdds;
+  }
+  const body = bodyIr ? new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma) : null;
+  if (body && bodyIr) {
+    body.stmts(bodyIr.body);
+    code.bytes(body.code.view());
+  }
+  kernelFn.define(body?.locals ?? [], code);
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], parallel, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -1253,7 +1284,7 @@ export function emitHelperModule(wanted: readonly Helper[], sharedMemory = false
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null, fusedMultiplyAdds: 0 };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null, fusedMultiplyAdds: 0, gemm: null };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

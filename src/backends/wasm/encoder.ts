@@ -44,6 +44,8 @@ export const Simd = {
   i32x4_shl: 171, i32x4_shr_s: 172, i32x4_add: 174, i32x4_sub: 177,
   f32x4_abs: 224, f32x4_neg: 225, f32x4_sqrt: 227,
   f32x4_add: 228, f32x4_sub: 229, f32x4_mul: 230, f32x4_div: 231, f32x4_min: 232, f32x4_max: 233,
+  /** b < a ? b : a, and a < b ? b : a: one minps/maxps each (NaN in a passes through). */
+  f32x4_pmin: 234, f32x4_pmax: 235,
   f64x2_add: 240, i32x4_trunc_sat_f32x4_s: 248, f32x4_convert_i32x4_s: 250,
   /** Relaxed SIMD (Node 22 by default; Node 20 behind --experimental-wasm-relaxed-simd): a*b + c, fused or not. */
   f32x4_relaxed_madd: 261,

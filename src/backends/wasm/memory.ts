@@ -13,6 +13,8 @@ import type { TypedArray } from '../../lazy/dtype.js';
 import { MAX_MEMORY_PAGES } from './encoder.js';
 
 const PAGE = 65536;
+/** The most scratch a kernel may ask for (the GEMM packs B's tiles into it, gemm.ts). */
+export const KERNEL_SCRATCH_BYTES = 4 * 2 ** 20;
 /** Blocks start on cache-line boundaries (v128 loads and f64 need 16; two threads' chunks should not share a line). */
 const ALIGN = 64;
 
@@ -96,7 +98,7 @@ export class WasmArena {
     }
     if (base < 0) {
       base = this.top;
-      if (!grow && base + size > this.memory.buffer.byteLength) return -1;
+      if (!grow && base + size + this.kernelScratchBytes > this.memory.buffer.byteLength) return -1;
       this.reserve(base + size);
       this.top = base + size;
     }
@@ -167,9 +169,25 @@ export class WasmArena {
   }
 
   /** Grows the memory to at least `bytes`. */
+  /**
+   * Scratch the compiled kernels use at the top of the memory (the most any asked for,
+   * `needScratch`; a kernel finds it from the memory's size when it runs): every block ends
+   * at least this many bytes below the memory's length.
+   */
+  private kernelScratchBytes = 0;
+
+  /** A kernel uses up to `bytes` at the top of the memory while it runs. */
+  needScratch(bytes: number): void {
+    if (bytes <= this.kernelScratchBytes) return;
+    this.kernelScratchBytes = bytes;
+    this.reserve(this.top);
+  }
+
+  /** Grows the memory so that `bytes` and the kernels' scratch above them fit. */
   reserve(bytes: number): void {
     const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    const need = bytes + this.kernelScratchBytes;
+    if (need > have) this.memory.grow(Math.ceil((need - have) / PAGE));
     this.buffers.add(this.memory.buffer);
   }
 

@@ -1,0 +1,112 @@
+/**
+ * The wasm GEMM (src/backends/wasm/gemm.ts) alone on n x n matmuls, one thread, with register
+ * tiles and cache blocks given as JSON (GemmTuning fields over the defaults), beside
+ * tfjs-backend-wasm (XNNPACK, one thread) interleaved. Rates are per CPU-second of this process
+ * (process.cpuUsage) as well as wall time: on the shared 2-core VM the wall clock measures the
+ * other engineers' load as much as the kernel.
+ *
+ * HESSIAN=1: instead, the batched Hessians' program (jit(vmap(hessian(f))), f = sum(tanh(A x +
+ * b)), N = 4096, D=8/H=32 and D=32/H=64), its kernels alone on buffers already in the wasm
+ * memory on one thread, per kernel, beside the hand-written kernel of bench/peers/hand-wasm.ts
+ * (whichever version this tree has), interleaved.
+ *
+ *   npx tsx bench/wasm-gemm.ts
+ *   SIZES=512 TUNINGS='[{}, {"packAbove": 1e12}, {"mr": 6}]' npx tsx bench/wasm-gemm.ts
+ *   HESSIAN=1 npx tsx bench/wasm-gemm.ts
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
+import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { tensor, withBackend, type Tensor } from "../src/index.js";
+import { programFor } from "../src/fusion/program.js";
+import { wasmArena, wasmDevice, compileWasm, type WasmKernel } from "../src/backends/wasm/index.js";
+import { DEFAULT_GEMM_TUNING } from "../src/backends/wasm/gemm.js";
+import { setThreads } from "../src/backends/wasm/threads.js";
+import { hessian, vmap } from "../src/index.js";
+import { SIZES as HESSIAN_SIZES, makeWorkload } from "./workload.js";
+import { handWasmHessians } from "./peers/hand-wasm.js";
+setThreads(1);
+await tf.setBackend('wasm'); setThreadsCount(1); await tf.ready();
+const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 120);
+/** ms per call: of CPU time (this process) and of wall time. */
+const measure = (fn: () => void): { cpu: number; wall: number } => {
+  const t0 = performance.now();
+  const u0 = process.cpuUsage();
+  let it = 0;
+  do {
+    fn();
+    it++;
+  } while (performance.now() - t0 < SAMPLE_MS);
+  const u = process.cpuUsage(u0);
+  return { cpu: (u.user + u.system) / 1000 / it, wall: (performance.now() - t0) / it };
+};
+const tunings: object[] = JSON.parse(process.env.TUNINGS ?? '[{}]');
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+if (process.env.HESSIAN) {
+  for (const size of HESSIAN_SIZES) {
+    const w = makeWorkload(size);
+    const { N, D, H } = size;
+    const A = tensor(w.A, { shape: [H, D] }), b = tensor(w.b, { shape: [H] }), X = tensor(w.X, { shape: [N, D] });
+    const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+    const root = withBackend('wasm', () => (vmap(hessian(f))(X) as Tensor).node);
+    const { program, leaves } = programFor([root], wasmDevice);
+    const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];
+    const steps = program.steps.map((step) => ({ kernel: step.kernel as WasmKernel, args: step.slots.map((i) => slots[i]), source: step.kernel.source.split('\n')[0] }));
+    const all = steps.flatMap((st) => st.args);
+    const bases = wasmArena.layout(all);
+    all.forEach((x, i) => wasmArena.write(bases[i], x));
+    let at = 0;
+    const calls = steps.map((st) => {
+      const mine = bases.slice(at, at + st.args.length);
+      at += st.args.length;
+      return () => st.kernel.runAt(...mine);
+    });
+    const entries = [...calls, () => void handWasmHessians(w)];
+    for (const e of entries) for (let i = 0; i < 3; i++) e();
+    const cpu = entries.map(() => [] as number[]);
+    const wall = entries.map(() => [] as number[]);
+    for (let r = 0; r < Number(process.env.SAMPLES ?? 9); r++) {
+      entries.forEach((e, i) => {
+        const m = measure(e);
+        cpu[i].push(m.cpu);
+        wall[i].push(m.wall);
+      });
+    }
+    const total = (ts: number[][]) => ts.slice(0, calls.length).reduce((sum, t) => sum + median(t), 0);
+    const rate = (ms: number) => `${(N / ms / 1e3).toFixed(2)}M/s`;
+    console.log(`D=${D} H=${H} N=${N}: functs kernels alone ${rate(total(cpu))} per CPU-second (${total(cpu).toFixed(3)} ms), wall ${rate(total(wall))}; hand-written kernel (copies in and out included) ${rate(median(cpu[calls.length]))} per CPU-second, wall ${rate(median(wall[calls.length]))}`);
+    steps.forEach((st, i) => console.log(`  ${median(cpu[i]).toFixed(3)} ms CPU, ${median(wall[i]).toFixed(3)} ms wall: ${st.source}`));
+  }
+  process.exit(0);
+}
+
+for (const n of (process.env.SIZES ?? '256,512,1024').split(',').map(Number)) {
+  const a = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)), b = Float32Array.from({ length: n * n }, (_, i) => Math.cos(i));
+  const fa = tensor(a, { shape: [n, n] }), fb = tensor(b, { shape: [n, n] });
+  const root = withBackend('wasm', () => fa.matmul(fb).node);
+  const { program, leaves } = programFor([root], wasmDevice);
+  const step = program.steps[0];
+  const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];
+  const args = step.slots.map((s) => slots[s]);
+  const bases = wasmArena.layout(args); args.forEach((x, i) => wasmArena.write(bases[i], x));
+  const fns = tunings.map((t) => { const k = compileWasm(step.ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, ...t }, parallel: false }) as WasmKernel; return () => k.runAt(...bases); });
+  const [ta, tb] = [tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])];
+  fns.push(() => { tf.tidy(() => tf.matMul(ta, tb)).dataSync(); });
+  for (const f of fns) for (let i = 0; i < 2; i++) f();
+  const cpuTimes = fns.map(() => [] as number[]);
+  const wallTimes = fns.map(() => [] as number[]);
+  for (let s = 0; s < Number(process.env.SAMPLES ?? 7); s++) {
+    fns.forEach((f, i) => {
+      const { cpu, wall } = measure(f);
+      cpuTimes[i].push(cpu);
+      wallTimes[i].push(wall);
+    });
+  }
+  const names = [...tunings.map((t: object) => `functs GEMM ${JSON.stringify(t)}`), 'tfjs-backend-wasm'];
+  const rate = (ms: number) => (2 * n ** 3 / ms / 1e6).toFixed(1);
+  const summary = (xs: number[]) => {
+    const ts = [...xs].sort((x, y) => x - y);
+    return `${rate(ts[ts.length >> 1])} (${rate(ts[ts.length - 1])}-${rate(ts[0])})`;
+  };
+  names.forEach((nm, i) => console.log(`matmul ${n}: ${nm.padEnd(44)} GFLOP/s per CPU-second ${summary(cpuTimes[i])}, wall ${summary(wallTimes[i])}`));
+}
