@@ -5,16 +5,21 @@
  * the number (bench/run.ts measures the first call once, in one process).
  *
  *   npx tsx bench/first-call.ts          (BENCH_FILTER=functs,jax-js to choose; BENCH_COLD_RUNS=7)
+ *   BENCH_BREAKDOWN=1 BENCH_FILTER=functs npx tsx bench/first-call.ts   (functs' phases too)
  *
  * Without BENCH_FILTER it writes bench/first-call.json.
  *
- * A child (`--child NAME`) prints its first-call milliseconds as JSON on its last line.
+ * A child (`--child NAME`) prints its first-call milliseconds as JSON on its last line, with
+ * functs' phases (fusion/program.ts phaseMs: trace and transforms, schedule, program build,
+ * run) and the milliseconds from the process's start to the end of its imports.
  */
+const importedAt = performance.now();
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { IMPLEMENTATIONS } from './impls.js';
+import { phaseMs } from '../src/fusion/program.js';
 import { SIZES, makeWorkload } from './workload.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -24,7 +29,8 @@ if (childAt >= 0) {
   const impl = IMPLEMENTATIONS.find((i) => i.name === process.argv[childAt + 1]);
   if (!impl) throw new Error(`no implementation named ${process.argv[childAt + 1]}`);
   const prepared = await impl.setup(makeWorkload(SIZES[0]));
-  console.log(JSON.stringify({ firstCallMs: prepared.firstCallMs }));
+  const phases = { ...phaseMs, other: prepared.firstCallMs - phaseMs.trace - phaseMs.schedule - phaseMs.build - phaseMs.run };
+  console.log(JSON.stringify({ firstCallMs: prepared.firstCallMs, importMs: importedAt, phases }));
   prepared.dispose?.();
 } else {
   const runs = Number(process.env.BENCH_COLD_RUNS ?? 5);
@@ -33,18 +39,31 @@ if (childAt >= 0) {
   console.log(`first call, cold (a fresh process per sample, ${runs} samples), D=${size.D} H=${size.H} N=${size.N}`);
   const order = IMPLEMENTATIONS.filter((i) => filter.includes(i.name));
   const samples = new Map<string, number[]>(order.map((i) => [i.name, []]));
+  const phaseSamples = new Map<string, Map<string, number[]>>(order.map((i) => [i.name, new Map()]));
   // Interleaved, as in run.ts: sample k of every implementation before sample k + 1.
   for (let k = 0; k < runs; k++) {
     for (const impl of order) {
       const out = execFileSync(process.execPath, ['--import', 'tsx', here, '--child', impl.name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const last = out.trim().split('\n').at(-1)!;
-      samples.get(impl.name)!.push((JSON.parse(last) as { firstCallMs: number }).firstCallMs);
+      const child = JSON.parse(last) as { firstCallMs: number; importMs: number; phases: Record<string, number> };
+      samples.get(impl.name)!.push(child.firstCallMs);
+      for (const [phase, ms] of Object.entries({ ...child.phases, 'imports (not in the first call)': child.importMs })) {
+        const list = phaseSamples.get(impl.name)!.get(phase) ?? [];
+        list.push(ms);
+        phaseSamples.get(impl.name)!.set(phase, list);
+      }
     }
   }
   for (const [name, ms] of samples) {
     ms.sort((a, b) => a - b);
     const median = ms[ms.length >> 1];
     console.log(`  ${name.padEnd(18)} median ${median.toFixed(1).padStart(7)} ms   (${ms.map((m) => m.toFixed(0)).join(', ')})`);
+    if (process.env.BENCH_BREAKDOWN === '1' && name.startsWith('functs')) {
+      for (const [phase, list] of phaseSamples.get(name)!) {
+        list.sort((a, b) => a - b);
+        console.log(`      ${phase.padEnd(32)} median ${list[list.length >> 1].toFixed(1).padStart(7)} ms   (${list[0].toFixed(1)}-${list[list.length - 1].toFixed(1)})`);
+      }
+    }
   }
   if (!process.env.BENCH_FILTER) {
     const result = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, size, firstCallMs: Object.fromEntries(samples) };

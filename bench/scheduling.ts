@@ -16,9 +16,14 @@
  * Each case is scheduled REPEAT times (the median is reported), sizes interleaved so that
  * the ratios of one row see the same machine. Beside the wall-clock milliseconds, the
  * process's CPU time (less sensitive to a machine shared with other work) and the
- * scheduler's own work counters (drafted expressions: machine-independent).
+ * scheduler's own work counters (expressions lowered while drafting, those of drafts
+ * discarded included: machine-independent).
+ *
+ * Then issue 9's target as a user meets it: one realize() of 1,000 and of 16,000 sibling
+ * outputs (schedule, code generation, run; a fresh input each time, so no cached program),
+ * interleaved, REPEAT times each.
  */
-import { grad, randn, type Tensor } from "../src/index.js";
+import { grad, randn, realize, type Tensor } from "../src/index.js";
 import { schedule } from "../src/fusion/schedule.js";
 import { jsDevice } from "../src/backends/js/index.js";
 import { schedulerWork } from "../src/fusion/schedule.js";
@@ -50,7 +55,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-const rows: string[][] = [["program", "size", "kernels", "schedule ms", "ms / kernel", "cpu ms", "cpu ms / kernel", "exprs / kernel", "time ratio", "size ratio"]];
+const rows: string[][] = [["program", "size", "kernels", "schedule ms", "ms / kernel", "cpu ms", "cpu ms / kernel", "lowered exprs / kernel", "time ratio", "size ratio"]];
 // The small program warms the JIT first (its figures come from REPEAT runs like the others).
 for (let i = 0; i < 200; i++) schedule(cases[0].build(1), { maxBuffers: jsDevice.caps.maxBuffers });
 for (const c of cases) {
@@ -61,7 +66,7 @@ for (const c of cases) {
   for (let r = 0; r < (c.name === "small" ? 100 * REPEAT : REPEAT); r++) {
     for (const n of c.sizes) {
       const roots = c.build(n);
-      const drafted = schedulerWork.draftedExprs;
+      const drafted = schedulerWork.loweredExprs;
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       const plan = schedule(roots, { maxBuffers: jsDevice.caps.maxBuffers });
@@ -70,7 +75,7 @@ for (const c of cases) {
       times.set(n, [...(times.get(n) ?? []), ms]);
       cpus.set(n, [...(cpus.get(n) ?? []), (cpu.user + cpu.system) / 1000]);
       kernels.set(n, plan.kernels.length);
-      exprs.set(n, schedulerWork.draftedExprs - drafted);
+      exprs.set(n, schedulerWork.loweredExprs - drafted);
     }
   }
   const base = median(times.get(c.sizes[0])!);
@@ -81,3 +86,26 @@ for (const c of cases) {
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i])).join("  "));
+
+// One realize() of K sibling outputs, end to end.
+const realizeSizes = [1000, 16000];
+const realizeTimes = new Map<number, { wall: number[]; cpu: number[] }>(realizeSizes.map((k) => [k, { wall: [], cpu: [] }]));
+for (let r = 0; r < REPEAT; r++) {
+  for (const k of realizeSizes) {
+    const x = randn([8], { seed: 100 + r * 7 + k }).realize();
+    const outs = Array.from({ length: k }, (_, i) => x.mul(i + 2).sin());
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    realize(outs);
+    const cpu = process.cpuUsage(c0);
+    realizeTimes.get(k)!.wall.push(performance.now() - t0);
+    realizeTimes.get(k)!.cpu.push((cpu.user + cpu.system) / 1000);
+  }
+}
+const fmt = (xs: number[]) => `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)})`;
+console.log(`\nrealize() of K sibling outputs (wall ms, cpu ms: median (min-max) of ${REPEAT}):`);
+const [k0] = realizeSizes;
+for (const k of realizeSizes) {
+  const t = realizeTimes.get(k)!;
+  console.log(`  ${String(k).padStart(6)} outputs  wall ${fmt(t.wall)}  cpu ${fmt(t.cpu)}  ratio to ${k0}: wall ${(median(t.wall) / median(realizeTimes.get(k0)!.wall)).toFixed(1)}x, cpu ${(median(t.cpu) / median(realizeTimes.get(k0)!.cpu)).toFixed(1)}x (size ${k / k0}x)`);
+}

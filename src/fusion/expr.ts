@@ -121,6 +121,11 @@ export class ExprBuilder {
   private readonly table = new Map<string, Expr>();
   private nextId = 1;
 
+  /** Expressions built so far (the work of lowering into this builder). */
+  get size(): number {
+    return this.nextId - 1;
+  }
+
   private intern<E extends Expr>(key: string, make: (id: number) => E): E {
     const known = this.table.get(key);
     if (known) return known as E;

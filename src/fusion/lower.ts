@@ -24,6 +24,19 @@ import type { Bound, CheckExpr, Expr, ExprBuilder } from './expr.js';
 
 type Ranges = readonly (readonly [number, number])[];
 
+/**
+ * Bounds the work of lowering one kernel (Lowerer.limit): a node that `canStore` is loaded
+ * instead of computed once it has been computed at `instances` distinct indices, or at
+ * `expensiveInstances` when `isExpensive` (given the node and its first instance) says that
+ * recomputing it costs more than storing it.
+ */
+export interface LoweringLimit {
+  readonly instances: number;
+  readonly expensiveInstances: number;
+  readonly canStore: (node: Node) => boolean;
+  readonly isExpensive: (node: Node, first: Expr) => boolean;
+}
+
 /** Lowers nodes of one kernel; `isBoundary` says which nodes are read from buffers. */
 export class Lowerer {
   private readonly memo = new Map<string, Expr>();
@@ -47,16 +60,26 @@ export class Lowerer {
    * at more distinct indices than `limit.instances` is loaded instead (a loop whose steps
    * each read the last value at a new index would otherwise grow the kernel quadratically).
    */
-  limit: { readonly instances: number; readonly canStore: (node: Node) => boolean } | null = null;
+  limit: LoweringLimit | null = null;
+  /** Each node's first instance in this kernel (what `limit.isExpensive` judges). */
+  private readonly firstInstance = new Map<Node, Expr>();
 
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
     if (this.isBoundary(node) || this.overflowed.has(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
-    if (this.limit && (this.instances.get(node) ?? 0) >= this.limit.instances && this.limit.canStore(node) && !this.memoByIndex.get(index)?.has(node) && !this.memo.has(this.keyOf(node, index))) {
+    if (this.limit && this.overLimit(node) && !this.memoByIndex.get(index)?.has(node) && !this.memo.has(this.keyOf(node, index))) {
       this.overflowed.add(node);
       return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
     }
     return this.lowerDefinition(node, index);
+  }
+
+  /** Whether one more instance of `node` would pass `limit` (the caller has checked that a limit is set). */
+  private overLimit(node: Node): boolean {
+    const count = this.instances.get(node) ?? 0;
+    const limit = this.limit!;
+    if (count < limit.expensiveInstances || !limit.canStore(node)) return false;
+    return count >= limit.instances || limit.isExpensive(node, this.firstInstance.get(node)!);
   }
 
   private keyOf(node: Node, index: readonly Affine[]): string {
@@ -78,6 +101,7 @@ export class Lowerer {
     this.instances.set(node, (this.instances.get(node) ?? 0) + 1);
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
+    if (!this.firstInstance.has(node)) this.firstInstance.set(node, value);
     this.memo.set(key, value);
     byNode.set(node, value);
     return value;

@@ -80,6 +80,20 @@ const scratchPool = new ArenaPool<Program>(DEFAULT_SCRATCH_BUDGET);
 /** Caches elsewhere (jit's traces) that clearCaches empties too. */
 const dependentCaches = new Set<WeakRef<{ clear(): void }>>();
 
+/**
+ * Programs run and kernels (steps) launched since the process started: the work of a loop
+ * counted per step, which unlike its time does not depend on the machine's load.
+ */
+export const programWork = { runs: 0, kernels: 0 };
+
+/**
+ * Milliseconds spent in each phase of the pipeline since the process started (the first
+ * call's breakdown in bench/first-call.ts): tracing a jitted function (transforms included),
+ * scheduling, building the program (kernel code generation and compilation, memory plan),
+ * running programs (the kernels, copies in and out).
+ */
+export const phaseMs = { trace: 0, schedule: 0, build: 0, run: 0 };
+
 /** Hit and miss counters of the caches (for tests and FUNCTS_DEBUG). */
 export function cacheStats(): { programs: { hits: number; misses: number; size: number }; kernels: { hits: number; misses: number; size: number } } {
   return {
@@ -297,10 +311,15 @@ export function programFor(roots: readonly Node[], device: Device): { program: P
   const cacheKey = `${deviceKey(device)}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
-    program = compileSchedule(schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles,
+    const started = performance.now();
+    const plan = schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles,
       // Pieces written into their root are views at element offsets: host and linear memory only.
       piecesInPlace: device.caps.memory !== 'buffers',
-      hoistProducts: device.caps.kernelForm === 'loops' }), device);
+      hoistProducts: device.caps.kernelForm === 'loops' });
+    const scheduled = performance.now();
+    program = compileSchedule(plan, device);
+    phaseMs.schedule += scheduled - started;
+    phaseMs.build += performance.now() - scheduled;
     programCache.set(cacheKey, program);
   }
   return { program, leaves };
@@ -312,6 +331,9 @@ export function programFor(roots: readonly Node[], device: Device): { program: P
  * identity) shares the leaf's storage.
  */
 export function runProgram(program: Program, leaves: readonly Storage[]): Storage[] {
+  programWork.runs++;
+  programWork.kernels += program.steps.length;
+  const started = performance.now();
   const { device } = program;
   const buffers = leaves.map((leaf) => leaf.bufferOn(device));
   const results = device.caps.memory === 'linear'
@@ -319,6 +341,7 @@ export function runProgram(program: Program, leaves: readonly Storage[]): Storag
     : device.caps.memory === 'host'
       ? runOnHost(program, buffers as TypedArray[])
       : runOnDevice(program, buffers);
+  phaseMs.run += performance.now() - started;
   return program.outputs.map((slot, i) => {
     if (slot < program.leafCount) return leaves[slot].view(0, leaves[slot].size);
     const { dtype, size } = program.buffers[slot - program.leafCount];

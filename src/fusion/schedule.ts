@@ -52,6 +52,15 @@ const LARGE_CAREFUL_ROUNDS = 2;
 const LARGE_ALL_FROM = 4;
 /** A node needed at more distinct indices than this while drafting one kernel is read from a buffer instead (see Lowerer.limit). */
 const LOWERING_INSTANCES = MAX_INSTANCES + 1;
+/**
+ * An expensive node (a reduction, or EXPENSIVE work) needed at more distinct indices than
+ * this while drafting one kernel is read from a buffer instead, at once: the rounds would
+ * materialize it anyway (it is computed redundantly), and a draft that kept inlining it
+ * would inline the whole history of a loop up to LOWERING_INSTANCES levels deep (a loop
+ * with a mean per step drafted ~130 expressions per kernel in its first round, and the
+ * rounds then took one step of the loop each).
+ */
+const EXPENSIVE_INSTANCES = 2;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
 
@@ -68,6 +77,8 @@ export const schedulerWork = {
   drafts: 0,
   /** Expressions in the drafts analysed (the size of every draft, summed). */
   draftedExprs: 0,
+  /** Expressions built while lowering drafts, those of drafts discarded when they overflowed included. */
+  loweredExprs: 0,
   /** Pairs of sibling kernels examined for a merge, and kernels visited looking for a path between two. */
   mergeChecks: 0,
 };
@@ -150,11 +161,25 @@ function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affin
 
 /** Lowers the outputs of one kernel, reading `isBoundary` nodes from buffers. */
 function draftKernel(outputs: readonly Node[], isBoundary: (n: Node) => boolean, mayOverflow = true): Draft {
+  const draft = lowerDraft(outputs, isBoundary, mayOverflow);
   schedulerWork.drafts++;
+  schedulerWork.loweredExprs += draft.builder.size;
+  return draft;
+}
+
+function lowerDraft(outputs: readonly Node[], isBoundary: (n: Node) => boolean, mayOverflow: boolean): Draft {
   const builder = new ExprBuilder();
   const own = new Set(outputs);
   const lowerer = new Lowerer(builder, (n) => !own.has(n) && isBoundary(n));
-  if (mayOverflow) lowerer.limit = { instances: LOWERING_INSTANCES, canStore: (n) => !own.has(n) && canMaterialize(n) };
+  if (mayOverflow) {
+    const costs = new Map<number, number>();
+    lowerer.limit = {
+      instances: LOWERING_INSTANCES,
+      expensiveInstances: EXPENSIVE_INSTANCES,
+      canStore: (n) => !own.has(n) && canMaterialize(n),
+      isExpensive: (n, first) => n.rule.kind === 'reduce' || costOf(first, costs) >= EXPENSIVE,
+    };
+  }
   const [first] = outputs;
   // Nothing to compute for an empty output (and nothing may be hoisted out of its empty loops).
   const domain = first.op === 'scatter_add' ? first.inputs[1].shape : first.shape;
@@ -490,15 +515,18 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
       else holders.set(n, [g]);
     }
   }
-  // Dead groups at the front of a list are dropped for good (a list is scanned many times).
+  const full = (a: Group) => new Set([...a.loads].filter((n) => !a.outputs.includes(n))).size + a.outputs.length + 1 > maxBuffers || a.outputs.length >= maxOutputs;
+  // Dead groups, and full ones (which take no sibling more), at the front of a list are
+  // dropped for good: a list is scanned many times, and the groups merged first, full,
+  // would otherwise be checked again by every later group (16,000 siblings of one input
+  // made 516 full groups and 133,000 checks against them).
   const liveHolders = (n: Node): Group[] => {
     const list = holders.get(n) ?? [];
-    let dead = 0;
-    while (dead < list.length && !alive.has(list[dead])) dead++;
-    if (dead > 0) list.splice(0, dead);
+    let done = 0;
+    while (done < list.length && (!alive.has(list[done]) || full(list[done]))) done++;
+    if (done > 0) list.splice(0, done);
     return list;
   };
-  const full = (a: Group) => new Set([...a.loads].filter((n) => !a.outputs.includes(n))).size + a.outputs.length + 1 > maxBuffers;
   for (const a of groups) {
     if (!alive.has(a) || a.kind !== 'map') continue;
     const seen = new Set<Group>([a]);
@@ -705,16 +733,23 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   schedulerWork.schedules++;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     schedulerWork.rounds++;
-    // Drafting may overflow (Lowerer.limit): those nodes are materialized, and drafted, at once.
+    // Drafting may overflow (Lowerer.limit): those nodes are materialized, and drafted, at
+    // once, and the draft that overflowed is redrafted reading them from their buffers
+    // everywhere (its first instances, computed inline before the limit was reached, would
+    // count as a second kernel computing them and materialize their inputs too).
     for (let fresh = [...materialized].filter((o) => !draftOf.has(o)); fresh.length; ) {
-      const overflowed: Node[] = [];
+      const next: Node[] = [];
       for (const o of fresh) {
         const draft = draftKernel([o], isBoundary);
-        draftOf.set(o, draft);
-        for (const n of draft.overflowed ?? []) if (!materialized.has(n)) overflowed.push(n);
+        const overflowed = [...(draft.overflowed ?? [])].filter((n) => !materialized.has(n));
+        if (overflowed.length === 0) {
+          draftOf.set(o, draft);
+          continue;
+        }
+        overflowed.forEach((n) => materialized.add(n));
+        next.push(o, ...overflowed);
       }
-      overflowed.forEach((n) => materialized.add(n));
-      fresh = [...new Set(overflowed)];
+      fresh = [...new Set(next)];
     }
     drafts = [...materialized].map((o) => draftOf.get(o)!);
     // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take

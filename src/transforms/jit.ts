@@ -10,7 +10,7 @@ import { treeFlatten, treeDefKey, treeUnflatten, type TreeDef } from '../lazy/py
 import { backendNamed, getBackend, realizeAll, withBackend, type Backend } from '../lazy/realize.js';
 import { substitute } from '../lazy/rewrite.js';
 import { Tensor } from '../lazy/tensor.js';
-import { clearWithCaches, debugEnabled, isFusingBackend, runProgram, type FusingBackend, type Program } from '../fusion/program.js';
+import { clearWithCaches, debugEnabled, isFusingBackend, phaseMs, runProgram, type FusingBackend, type Program } from '../fusion/program.js';
 import { describeProgram, type Plan } from '../fusion/explain.js';
 import type { Storage } from '../backends/device.js';
 import { LruCache } from '../fusion/cache.js';
@@ -185,6 +185,15 @@ export function jit<Args extends unknown[], Out>(f: (...args: Args) => Out, opts
 
 /** Calls `f` on Params standing for the tensor leaves of the non-static arguments. */
 function traceOnce(f: (...args: never[]) => unknown, args: readonly unknown[], flat: Flattened, statics: ReadonlySet<number>): Trace {
+  const started = performance.now();
+  try {
+    return traceCall(f, args, flat, statics);
+  } finally {
+    phaseMs.trace += performance.now() - started;
+  }
+}
+
+function traceCall(f: (...args: never[]) => unknown, args: readonly unknown[], flat: Flattened, statics: ReadonlySet<number>): Trace {
   const params: Node[] = [];
   const callArgs = args.map((arg, i) => {
     const tree = flat.trees[i];
