@@ -8,8 +8,10 @@
  * in and out of the wasm memory included).
  *
  *   npx tsx bench/wasm-compare.ts            # 12 samples of 300 ms each per entry and size
+ *   NO_JS=1 npx tsx bench/wasm-compare.ts    # without the (slow) js and scalar wasm entries
  *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
  */
+import { loadavg } from "node:os";
 import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
 import { compileWasm, wasmArena, wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
@@ -21,7 +23,9 @@ import { registerBackend } from "../src/lazy/realize.js";
 // The wasm backend with its f32x4 path turned off: what the lanes give, measured in the same run.
 registerBackend(fusingBackend(cpuDevice("wasm-scalar", { maxBuffers: wasmDevice.caps.maxBuffers, compile: (ir) => compileWasm(ir, { simd: false }) })));
 import { SIZES, check, makeWorkload, referenceHessians64, type Workload } from "./workload.js";
-import { handWasmHessians } from "./peers/hand-wasm.js";
+import { handWasmHessians, handWasmKernel } from "./peers/hand-wasm.js";
+import { clearCaches } from "../src/fusion/program.js";
+import { symmetrySwitch } from "../src/fusion/symmetry.js";
 
 const SAMPLES = Number(process.env.SAMPLES ?? 12);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
@@ -29,6 +33,20 @@ const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
 interface Entry {
   name: string;
   run: () => Float32Array;
+}
+
+/** functs on wasm planned without the symmetric split (fusion/symmetry.ts): what the split buys. */
+function withoutSplitEntry(w: Workload): Entry {
+  clearCaches();
+  symmetrySwitch.enabled = false;
+  try {
+    const entry = functsEntry("wasm", w);
+    entry.run(); // planned (and kept by jit) with the split off
+    return { name: "functs wasm, no sym split", run: entry.run };
+  } finally {
+    symmetrySwitch.enabled = true;
+    clearCaches();
+  }
 }
 
 function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry {
@@ -109,7 +127,15 @@ function profile(w: Workload): string[] {
 for (const size of SIZES) {
   const w = makeWorkload(size);
   const reference = referenceHessians64(w, size.N);
-  const entries = [functsEntry("js", w), functsEntry("wasm-scalar", w), functsEntry("wasm", w), { name: "hand wasm simd", run: () => handWasmHessians(w) }];
+  const kernel = handWasmKernel(size.N, size.D, size.H);
+  const entries = [
+    ...(process.env.NO_JS ? [] : [functsEntry("js", w), functsEntry("wasm-scalar", w)]),
+    withoutSplitEntry(w),
+    functsEntry("wasm", w),
+    { name: "hand wasm simd", run: () => handWasmHessians(w) },
+    // The same kernel without the copy of the result out of the wasm memory (the Hessians stay there).
+    { name: "hand wasm, no copy", run: () => (kernel.runInPlace(w.A, w.b, w.X), kernel.outView()) },
+  ];
   for (const e of entries) {
     const result = check(e.name, e.run(), reference);
     if (!result.ok) throw new Error(result.message);
@@ -117,11 +143,11 @@ for (const size of SIZES) {
   for (const e of entries) for (let i = 0; i < 3; i++) e.run();
   const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
   for (let s = 0; s < SAMPLES; s++) for (const e of entries) times.get(e.name)!.push(sample(e.run));
-  console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved)`);
+  console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved; load average ${loadavg()[0].toFixed(2)} at the end)`);
   for (const e of entries) {
     const ms = times.get(e.name)!;
     const rate = (t: number) => size.N / (t / 1000);
-    console.log(`  ${e.name.padEnd(16)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch`);
+    console.log(`  ${e.name.padEnd(26)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch`);
   }
   console.log("  wasm program, per kernel (median of 15 runs, copies in and out included):");
   for (const line of profile(w)) console.log(line);
