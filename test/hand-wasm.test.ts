@@ -62,12 +62,14 @@ test('hand-wasm: Hessians agree with the float64 closed form for random sizes, t
         tiles: fc.integer({ min: 1, max: 3 }),
         perTile: fc.integer({ min: 1, max: 3 }),
         symmetric: fc.boolean(),
+        packDiagonal: fc.boolean(),
         zChunks: fc.constantFrom(1, 3, 8),
+        zSamples: fc.constantFrom(1, 2),
         hUnroll: fc.constantFrom(1, 2, 4),
         tanh: fc.constantFrom('rational' as const, 'exp' as const),
       }),
       ({ D, H, samples, tiles, perTile, ...options }) => {
-        const tile = samples * perTile;
+        const tile = samples * perTile * options.zSamples;
         const N = tile * tiles;
         const workload = makeWorkload({ name: 'prop', D, H, N });
         const got = handWasmKernel(N, D, H, { samples, tile, ...options, hUnroll: H % options.hUnroll ? 1 : options.hUnroll })(workload.A, workload.b, workload.X);

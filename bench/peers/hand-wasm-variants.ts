@@ -27,6 +27,10 @@ const VARIANTS: Record<string, HandWasmOptions> = {
   exp: { samples: 2, tanh: "exp" },
   wexp: { samples: 2, tanh: "exp", only: "w" },
   u2: { samples: 2, hUnroll: 2 },
+  z2: { samples: 2, zSamples: 2 },
+  z1: { samples: 2, zSamples: 1 },
+  nopack: { samples: 2, packDiagonal: false },
+  z2w: { samples: 2, zSamples: 2, only: "w" },
   u4: { samples: 2, hUnroll: 4 },
   blocks: { samples: 2, only: "blocks" },
 };

@@ -37,8 +37,12 @@ export interface HandWasmOptions {
   tile?: number;
   /** Accumulate only blocks I <= J and mirror (default true); false: all (D/4)^2 blocks. */
   symmetric?: boolean;
+  /** Diagonal blocks as 3 row vectors instead of 4 (default true; with `symmetric`). */
+  packDiagonal?: boolean;
   /** z's f32x4 accumulators at a time over h (default 8). */
   zChunks?: number;
+  /** Examples whose z share each load of A^T (default 1; the tile must be a multiple). */
+  zSamples?: number;
   /** Profiling only: emit just one stage (the result is then wrong). */
   only?: "w" | "blocks" | "";
   /** tanh: "rational" (default, 4e-7) or "exp" (simd-math.ts's tanhX4, 1e-6). */
@@ -126,8 +130,9 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
   const local = (t: ValType): number => (locals.push(t), locals.length - 1);
   const c = new Code();
   const [n, s, xo, wo, cz, I, J, pb, ob, om, jEnd, xp, dp, xEnd, pp, hp, q, hEnd] = Array.from({ length: 18 }, () => local("i32"));
-  const zAcc = Array.from({ length: o.zChunks }, () => local("v128"));
-  const xs = local("v128");
+  const zAcc = Array.from({ length: Math.max(o.zChunks, o.zSamples) }, () => local("v128"));
+  const xsOf = Array.from({ length: o.zSamples }, () => local("v128"));
+  const av = local("v128");
   const acc = Array.from({ length: S * 4 }, () => local("v128"));
   const ws = Array.from({ length: S }, () => local("v128"));
   const pv = local("v128");
@@ -157,27 +162,32 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
   const T = o.tile;
   loop(n, N, T, () => {
     // 1. w for the S examples n..n+S-1, h in the lanes.
-    if (o.only !== "blocks") loop(s, T, 1, () => {
+    const Z = o.zSamples;
+    if (o.only !== "blocks") loop(s, T, Z, () => {
       c.get(n).get(s).op(Op.i32_add).i32Const(D * 4).op(Op.i32_mul).set(xo);
       c.get(s).i32Const(H * 4).op(Op.i32_mul).set(wo);
-      for (let c0 = 0; c0 < H / 4; c0 += o.zChunks) {
-        const chunks = Math.min(o.zChunks, H / 4 - c0);
-        for (let k = 0; k < chunks; k++) c.i32Const(0).simdMem(Simd.v128_load, 4, L.b + (c0 + k) * 16).set(zAcc[k]);
+      // Z examples at a time share each load of aT: zChunks accumulators = Z x (zChunks / Z) chunks.
+      const perExample = Math.max(1, Math.floor(o.zChunks / Z));
+      for (let c0 = 0; c0 < H / 4; c0 += perExample) {
+        const chunks = Math.min(perExample, H / 4 - c0);
+        const accOf = (e: number, k: number): number => zAcc[e * perExample + k];
+        for (let e = 0; e < Z; e++) for (let k = 0; k < chunks; k++) c.i32Const(0).simdMem(Simd.v128_load, 4, L.b + (c0 + k) * 16).set(accOf(e, k));
         // d as a loop: a fully unrolled d let TurboFan hoist every load to the top and spill them.
         c.get(xo).set(xp).i32Const(c0 * 16).set(dp);
         c.get(xo).i32Const(D * 4).op(Op.i32_add).set(xEnd);
         loopWhile(xp, 4, () => c.get(xEnd), () => {
-          c.get(xp).simdMem(Simd.v128_load32_splat, 2, L.x).set(xs);
+          for (let e = 0; e < Z; e++) c.get(xp).simdMem(Simd.v128_load32_splat, 2, L.x + e * D * 4).set(xsOf[e]);
           for (let k = 0; k < chunks; k++) {
-            c.get(zAcc[k]).get(dp).simdMem(Simd.v128_load, 4, L.aT + k * 16).get(xs).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(zAcc[k]);
+            c.get(dp).simdMem(Simd.v128_load, 4, L.aT + k * 16).set(av);
+            for (let e = 0; e < Z; e++) c.get(accOf(e, k)).get(av).get(xsOf[e]).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(accOf(e, k));
           }
           c.get(dp).i32Const(H * 4).op(Op.i32_add).set(dp);
         });
-        for (let k = 0; k < chunks; k++) c.get(wo).get(zAcc[k]).simdMem(Simd.v128_store, 4, L.w + (c0 + k) * 16);
+        for (let e = 0; e < Z; e++) for (let k = 0; k < chunks; k++) c.get(wo).get(accOf(e, k)).simdMem(Simd.v128_store, 4, L.w + (e * H + (c0 + k) * 4) * 4);
       }
       // w = 2t (t^2 - 1), in place, one loop over the row (one copy of tanh's code).
       c.get(wo).set(cz);
-      c.get(wo).i32Const(H * 4).op(Op.i32_add).set(xo);
+      c.get(wo).i32Const(Z * H * 4).op(Op.i32_add).set(xo);
       loopWhile(cz, 16, () => c.get(xo), () => {
         c.get(cz).simdMem(Simd.v128_load, 4, L.w).set(tz);
         tanhTempNext = 0;
@@ -190,13 +200,19 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
       });
     });
     // 2-3. The blocks I <= J (or all), S x 4 accumulators each, h unrolled.
-    const block = (mirror: boolean): void => {
+    // "packed": a diagonal block as 3 row vectors (rows 0, 1 and the upper triangle of rows 2-3:
+    // (2,2) (2,3) (3,3) -), rows 2 and 3 rebuilt by 3 shuffles; "mirror": an off-diagonal block,
+    // also stored transposed; "plain": stored as is.
+    type Kind = "plain" | "mirror" | "packed";
+    const block = (kind: Kind): void => {
       // The tile's examples S at a time, against the same block of P (in L1 after the first).
       c.i32Const(0).set(q);
-      loopWhile(q, S, () => c.i32Const(T), () => blockOfExamples(mirror));
-      c.get(pb).i32Const(H * 64).op(Op.i32_add).set(pb);
+      loopWhile(q, S, () => c.i32Const(T), () => blockOfExamples(kind));
+      c.get(pb).i32Const(H * 16 * (kind === "packed" ? 3 : 4)).op(Op.i32_add).set(pb);
     };
-    const blockOfExamples = (mirror: boolean): void => {
+    const blockOfExamples = (kind: Kind): void => {
+      const mirror = kind === "mirror";
+      const R = kind === "packed" ? 3 : 4;
       for (const a of acc) {
         f32x4Const(c, 0);
         c.set(a);
@@ -207,16 +223,31 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
       loopWhile(hp, 4 * o.hUnroll, () => c.get(hEnd), () => {
         for (let u = 0; u < o.hUnroll; u++) {
           for (let e = 0; e < S; e++) c.get(hp).simdMem(Simd.v128_load32_splat, 2, L.w + (e * H + u) * 4).set(ws[e]);
-          for (let r = 0; r < 4; r++) {
-            c.get(pp).simdMem(Simd.v128_load, 4, L.p + (u * 4 + r) * 16).set(pv);
+          for (let r = 0; r < R; r++) {
+            c.get(pp).simdMem(Simd.v128_load, 4, L.p + (u * R + r) * 16).set(pv);
             for (let e = 0; e < S; e++) c.get(acc[e * 4 + r]).get(ws[e]).get(pv).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc[e * 4 + r]);
           }
         }
-        c.get(pp).i32Const(64 * o.hUnroll).op(Op.i32_add).set(pp);
+        c.get(pp).i32Const(16 * R * o.hUnroll).op(Op.i32_add).set(pp);
       });
       // ob: byte offset of out[n, 4I, 4J]; om: of out[n, 4J, 4I].
       c.get(n).get(q).op(Op.i32_add).i32Const(DD4).op(Op.i32_mul).get(I).i32Const(16 * D).op(Op.i32_mul).op(Op.i32_add).get(J).i32Const(16).op(Op.i32_mul).op(Op.i32_add).set(ob);
-      for (let e = 0; e < S; e++) for (let r = 0; r < 4; r++) c.get(ob).get(acc[e * 4 + r]).simdMem(Simd.v128_store, 4, L.out + e * DD4 + r * D * 4);
+      for (let e = 0; e < S; e++) for (let r = 0; r < Math.min(R, 2) + (R === 4 ? 2 : 0); r++) c.get(ob).get(acc[e * 4 + r]).simdMem(Simd.v128_store, 4, L.out + e * DD4 + r * D * 4);
+      if (kind === "packed") {
+        for (let e = 0; e < S; e++) {
+          const [r0, r1, upper] = acc.slice(e * 4, e * 4 + 3);
+          // t = (r0[2], r1[2], r0[3], r1[3]); row 2 = (t0, t1, u0, u1); row 3 = (t2, t3, u1, u2).
+          c.get(r0).get(r1);
+          shuffle(c, [2, 6, 3, 7]);
+          c.set(tr[0]);
+          c.get(ob).get(tr[0]).get(upper);
+          shuffle(c, [0, 1, 4, 5]);
+          c.simdMem(Simd.v128_store, 4, L.out + e * DD4 + 2 * D * 4);
+          c.get(ob).get(tr[0]).get(upper);
+          shuffle(c, [2, 3, 5, 6]);
+          c.simdMem(Simd.v128_store, 4, L.out + e * DD4 + 3 * D * 4);
+        }
+      }
       if (mirror) {
         c.get(n).get(q).op(Op.i32_add).i32Const(DD4).op(Op.i32_mul).get(J).i32Const(16 * D).op(Op.i32_mul).op(Op.i32_add).get(I).i32Const(16).op(Op.i32_mul).op(Op.i32_add).set(om);
         for (let e = 0; e < S; e++) {
@@ -246,12 +277,12 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
     if (o.only !== "w") loop(I, nb, 1, () => {
       if (o.symmetric) {
         c.get(I).set(J);
-        block(false);
+        block(o.packDiagonal ? "packed" : "plain");
         c.get(I).i32Const(1).op(Op.i32_add).tee(J).i32Const(nb).op(Op.i32_lt_s).open(Op.if);
-        loopWhile(J, 1, () => c.i32Const(nb), () => block(true));
+        loopWhile(J, 1, () => c.i32Const(nb), () => block("mirror"));
         c.op(Op.end);
       } else {
-        loop(J, nb, 1, () => block(false));
+        loop(J, nb, 1, () => block("plain"));
       }
     });
   });
@@ -272,13 +303,14 @@ export interface HandWasmKernel {
 /** A hand-written wasm SIMD Hessian kernel for one workload size. */
 export function handWasmKernel(N: number, D: number, H: number, options: HandWasmOptions = {}): HandWasmKernel {
   const samples = options.samples ?? 2;
-  const o: Required<HandWasmOptions> = { samples, tile: 2 * samples, symmetric: true, zChunks: 8, only: "", hUnroll: 1, tanh: "rational", ...options };
-  if (N % o.tile || o.tile % o.samples || D % 4 || H % 4) throw new Error(`hand-wasm: N must be a multiple of the tile ${o.tile}, the tile of ${o.samples}, D and H of 4 (got ${N}, ${D}, ${H})`);
+  const o: Required<HandWasmOptions> = { samples, tile: 2 * samples, symmetric: true, zChunks: 8, only: "", hUnroll: 1, tanh: "rational", zSamples: 2, packDiagonal: true, ...options };
+  if (N % o.tile || o.tile % o.samples || o.tile % o.zSamples || D % 4 || H % 4) throw new Error(`hand-wasm: N must be a multiple of the tile ${o.tile}, the tile of ${o.samples}, D and H of 4 (got ${N}, ${D}, ${H})`);
   const blocks = blocksOf(D, o.symmetric);
   const L = layoutFor(N, D, H, o.tile, blocks.length);
   const memory = new WebAssembly.Memory({ initial: Math.ceil(L.end / 65536) });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(emitHessianModule(N, D, H, L, o)), { env: { memory } });
   const hessians = instance.exports.hessians as () => void;
+  const packed = o.symmetric && o.packDiagonal;
   const runInPlace = (A: Float32Array, b: Float32Array, X: Float32Array): void => {
     const f32 = new Float32Array(memory.buffer);
     // A^T and P's blocks of outer products of A's rows: once per call (cheap next to the batch).
@@ -286,9 +318,15 @@ export function handWasmKernel(N: number, D: number, H: number, options: HandWas
     let at = L.p / 4;
     for (const [I, J] of blocks) {
       for (let hh = 0; hh < H; hh++) {
-        for (let r = 0; r < 4; r++) {
-          const ai = A[hh * D + 4 * I + r];
-          for (let k = 0; k < 4; k++) f32[at++] = ai * A[hh * D + 4 * J + k];
+        const a = (r: number, block: number): number => A[hh * D + 4 * block + r];
+        if (packed && I === J) {
+          for (const r of [0, 1]) for (let k = 0; k < 4; k++) f32[at++] = a(r, I) * a(k, I);
+          f32[at++] = a(2, I) * a(2, I);
+          f32[at++] = a(2, I) * a(3, I);
+          f32[at++] = a(3, I) * a(3, I);
+          f32[at++] = 0;
+        } else {
+          for (let r = 0; r < 4; r++) for (let k = 0; k < 4; k++) f32[at++] = a(r, I) * a(k, J);
         }
       }
     }
