@@ -132,6 +132,7 @@ for (const size of SIZES) {
   const w = makeWorkload(size);
   const reference = referenceHessians64(w, size.N);
   const kernel = handWasmKernel(size.N, size.D, size.H);
+  const twoThreads = handWasmKernel(size.N, size.D, size.H, { threads: 2 });
   const entries = [
     ...(process.env.NO_JS ? [] : [functsEntry("js", w), functsEntry("wasm-scalar", w)]),
     forcedSplitEntry(w),
@@ -139,6 +140,8 @@ for (const size of SIZES) {
     { name: "hand wasm simd", run: () => handWasmHessians(w) },
     // The same kernel without the copy of the result out of the wasm memory (the Hessians stay there).
     { name: "hand wasm, no copy", run: () => (kernel.runInPlace(w.A, w.b, w.X), kernel.outView()) },
+    { name: "hand wasm 2 threads", run: () => twoThreads(w.A, w.b, w.X) },
+    { name: "hand wasm 2 thr, no copy", run: () => (twoThreads.runInPlace(w.A, w.b, w.X), twoThreads.outView()) },
   ];
   for (const e of entries) {
     const result = check(e.name, e.run(), reference);

@@ -85,3 +85,15 @@ test('hand-wasm: a size it cannot tile is refused', () => {
   assert.throws(() => handWasmKernel(10, 8, 32, { samples: 4 }), /multiple/);
   assert.throws(() => handWasmKernel(8, 6, 32), /multiple/);
 });
+
+test('hand-wasm on 2 threads (workers on one shared memory) agrees with the float64 closed form, call after call', () => {
+  for (const [N, D, H] of [[260, 8, 32], [132, 12, 8]]) {
+    const workload = makeWorkload({ name: 'threads', D, H, N });
+    const kernel = handWasmKernel(N, D, H, { threads: 2 });
+    const reference = referenceHessians64(workload, N);
+    for (let call = 0; call < 3; call++) {
+      const result = check('hand-wasm 2 threads', kernel(workload.A, workload.b, workload.X), reference, 1e-5);
+      assert.ok(result.ok, result.message);
+    }
+  }
+});

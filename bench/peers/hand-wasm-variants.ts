@@ -30,6 +30,7 @@ const VARIANTS: Record<string, HandWasmOptions> = {
   z2: { samples: 2, zSamples: 2 },
   z1: { samples: 2, zSamples: 1 },
   nopack: { samples: 2, packDiagonal: false },
+  thr2: { samples: 2, threads: 2 },
   z2w: { samples: 2, zSamples: 2, only: "w" },
   u4: { samples: 2, hUnroll: 4 },
   blocks: { samples: 2, only: "blocks" },

@@ -26,6 +26,7 @@
  */
 import { Code, ModuleBuilder, Op, Simd, type ValType } from "../../src/backends/wasm/encoder.js";
 import { f32x4Const, tanhX4 } from "../../src/backends/wasm/simd-math.js";
+import { Worker } from "node:worker_threads";
 import type { Implementation } from "../types.js";
 import type { Workload } from "../workload.js";
 
@@ -47,6 +48,11 @@ export interface HandWasmOptions {
   only?: "w" | "blocks" | "";
   /** tanh: "rational" (default, 4e-7) or "exp" (simd-math.ts's tanhX4, 1e-6). */
   tanh?: "rational" | "exp";
+  /**
+   * Threads (default 1): the main thread and threads - 1 workers on one shared memory take
+   * chunks of 128 examples from an atomic counter (the two cores here run unevenly).
+   */
+  threads?: number;
   /** Copies of the h loop's body per iteration (default 1; H must be a multiple). */
   hUnroll?: number;
 }
@@ -58,6 +64,8 @@ interface Layout {
   p: number;
   w: number;
   out: number;
+  /** Four int32 words for the threads: generation, next chunk, threads done, threads ready. */
+  ctrl: number;
   end: number;
 }
 
@@ -68,14 +76,15 @@ function blocksOf(D: number, symmetric: boolean): [number, number][] {
   return blocks;
 }
 
-function layoutFor(N: number, D: number, H: number, samples: number, blocks: number): Layout {
+function layoutFor(N: number, D: number, H: number, samples: number, blocks: number, threads: number): Layout {
   const aT = 0;
   const b = aT + D * H * 4;
   const x = b + H * 4;
   const p = x + N * D * 4;
   const w = p + blocks * H * 64;
-  const out = w + samples * H * 4; // samples: the tile
-  return { aT, b, x, p, w, out, end: out + N * D * D * 4 };
+  const out = w + threads * samples * H * 4; // samples: the tile; one w scratch per thread
+  const ctrl = out + N * D * D * 4;
+  return { aT, b, x, p, w, out, ctrl, end: ctrl + 16 };
 }
 
 /**
@@ -124,10 +133,14 @@ function shuffle(c: Code, lanes: readonly number[]): void {
 /** The module for one size: `hessians()` reads aT, b, x, p at their fixed addresses and writes out. */
 function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Required<HandWasmOptions>): Uint8Array<ArrayBuffer> {
   const S = o.samples;
-  const builder = new ModuleBuilder();
-  const fn = builder.declare({ params: [], results: [] }, "hessians");
+  // hessians(n0, n1, wBase): examples [n0, n1) (multiples of the tile), w scratch at wBase
+  // (one per thread); a shared memory where threads > 1.
+  const builder = new ModuleBuilder({ module: "env", name: "memory", shared: o.threads > 1 });
+  const fn = builder.declare({ params: ["i32", "i32", "i32"], results: [] }, "hessians");
+  const [n0, n1, wBase] = [0, 1, 2];
+  const PARAMS = 3;
   const locals: ValType[] = [];
-  const local = (t: ValType): number => (locals.push(t), locals.length - 1);
+  const local = (t: ValType): number => (locals.push(t), PARAMS + locals.length - 1);
   const c = new Code();
   const [n, s, xo, wo, cz, I, J, pb, ob, om, jEnd, xp, dp, xEnd, pp, hp, q, hEnd] = Array.from({ length: 18 }, () => local("i32"));
   const zAcc = Array.from({ length: Math.max(o.zChunks, o.zSamples) }, () => local("v128"));
@@ -160,12 +173,13 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
   const DD4 = D * D * 4;
   const nb = D / 4;
   const T = o.tile;
-  loop(n, N, T, () => {
+  c.get(n0).set(n);
+  loopWhile(n, T, () => c.get(n1), () => {
     // 1. w for the S examples n..n+S-1, h in the lanes.
     const Z = o.zSamples;
     if (o.only !== "blocks") loop(s, T, Z, () => {
       c.get(n).get(s).op(Op.i32_add).i32Const(D * 4).op(Op.i32_mul).set(xo);
-      c.get(s).i32Const(H * 4).op(Op.i32_mul).set(wo);
+      c.get(s).i32Const(H * 4).op(Op.i32_mul).get(wBase).op(Op.i32_add).set(wo);
       // Z examples at a time share each load of aT: zChunks accumulators = Z x (zChunks / Z) chunks.
       const perExample = Math.max(1, Math.floor(o.zChunks / Z));
       for (let c0 = 0; c0 < H / 4; c0 += perExample) {
@@ -183,20 +197,20 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
           }
           c.get(dp).i32Const(H * 4).op(Op.i32_add).set(dp);
         });
-        for (let e = 0; e < Z; e++) for (let k = 0; k < chunks; k++) c.get(wo).get(accOf(e, k)).simdMem(Simd.v128_store, 4, L.w + (e * H + (c0 + k) * 4) * 4);
+        for (let e = 0; e < Z; e++) for (let k = 0; k < chunks; k++) c.get(wo).get(accOf(e, k)).simdMem(Simd.v128_store, 4, (e * H + (c0 + k) * 4) * 4);
       }
       // w = 2t (t^2 - 1), in place, one loop over the row (one copy of tanh's code).
       c.get(wo).set(cz);
       c.get(wo).i32Const(Z * H * 4).op(Op.i32_add).set(xo);
       loopWhile(cz, 16, () => c.get(xo), () => {
-        c.get(cz).simdMem(Simd.v128_load, 4, L.w).set(tz);
+        c.get(cz).simdMem(Simd.v128_load, 4, 0).set(tz);
         tanhTempNext = 0;
         if (o.tanh === "rational") tanhRationalX4(c, tz, tmp(), tmp());
         else tanhX4(c, tz, tmp);
         c.tee(tt).get(tt).simd(Simd.f32x4_add).get(tt).get(tt).simd(Simd.f32x4_mul);
         f32x4Const(c, 1);
         c.simd(Simd.f32x4_sub).simd(Simd.f32x4_mul).set(tt);
-        c.get(cz).get(tt).simdMem(Simd.v128_store, 4, L.w);
+        c.get(cz).get(tt).simdMem(Simd.v128_store, 4, 0);
       });
     });
     // 2-3. The blocks I <= J (or all), S x 4 accumulators each, h unrolled.
@@ -219,10 +233,10 @@ function emitHessianModule(N: number, D: number, H: number, L: Layout, o: Requir
       }
       // h as a loop (unrolled hUnroll times): fully unrolled, TurboFan hoisted the loads of P
       // and w to the top of the body and spilled them (and the constant addresses) to the stack.
-      c.get(pb).set(pp).get(q).i32Const(H * 4).op(Op.i32_mul).tee(hp).i32Const(H * 4).op(Op.i32_add).set(hEnd);
+      c.get(pb).set(pp).get(q).i32Const(H * 4).op(Op.i32_mul).get(wBase).op(Op.i32_add).tee(hp).i32Const(H * 4).op(Op.i32_add).set(hEnd);
       loopWhile(hp, 4 * o.hUnroll, () => c.get(hEnd), () => {
         for (let u = 0; u < o.hUnroll; u++) {
-          for (let e = 0; e < S; e++) c.get(hp).simdMem(Simd.v128_load32_splat, 2, L.w + (e * H + u) * 4).set(ws[e]);
+          for (let e = 0; e < S; e++) c.get(hp).simdMem(Simd.v128_load32_splat, 2, (e * H + u) * 4).set(ws[e]);
           for (let r = 0; r < R; r++) {
             c.get(pp).simdMem(Simd.v128_load, 4, L.p + (u * R + r) * 16).set(pv);
             for (let e = 0; e < S; e++) c.get(acc[e * 4 + r]).get(ws[e]).get(pv).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc[e * 4 + r]);
@@ -303,13 +317,31 @@ export interface HandWasmKernel {
 /** A hand-written wasm SIMD Hessian kernel for one workload size. */
 export function handWasmKernel(N: number, D: number, H: number, options: HandWasmOptions = {}): HandWasmKernel {
   const samples = options.samples ?? 2;
-  const o: Required<HandWasmOptions> = { samples, tile: 2 * samples, symmetric: true, zChunks: 8, only: "", hUnroll: 1, tanh: "rational", zSamples: 2, packDiagonal: true, ...options };
+  const o: Required<HandWasmOptions> = { samples, tile: 2 * samples, symmetric: true, zChunks: 8, only: "", hUnroll: 1, tanh: "rational", zSamples: 2, packDiagonal: true, threads: 1, ...options };
   if (N % o.tile || o.tile % o.samples || o.tile % o.zSamples || D % 4 || H % 4) throw new Error(`hand-wasm: N must be a multiple of the tile ${o.tile}, the tile of ${o.samples}, D and H of 4 (got ${N}, ${D}, ${H})`);
   const blocks = blocksOf(D, o.symmetric);
-  const L = layoutFor(N, D, H, o.tile, blocks.length);
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(L.end / 65536) });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(emitHessianModule(N, D, H, L, o)), { env: { memory } });
-  const hessians = instance.exports.hessians as () => void;
+  const L = layoutFor(N, D, H, o.tile, blocks.length, o.threads);
+  const pages = Math.ceil(L.end / 65536);
+  const memory = new WebAssembly.Memory(o.threads > 1 ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
+  const module = new WebAssembly.Module(emitHessianModule(N, D, H, L, o));
+  const hessians = new WebAssembly.Instance(module, { env: { memory } }).exports.hessians as (n0: number, n1: number, wBase: number) => void;
+  const chunk = Math.max(o.tile, Math.floor(128 / o.tile) * o.tile);
+  const workers = o.threads - 1;
+  const ctrl = new Int32Array(memory.buffer, L.ctrl, 4);
+  for (let t = 1; t <= workers; t++) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, wBase: L.w + t * o.tile * H * 4, chunk, N, ctrl: L.ctrl } });
+    worker.unref();
+  }
+  const runAll = (): void => {
+    if (workers === 0) return hessians(0, N, L.w);
+    for (let ready; (ready = Atomics.load(ctrl, 3)) < workers; ) Atomics.wait(ctrl, 3, ready);
+    Atomics.store(ctrl, 1, 0);
+    Atomics.store(ctrl, 2, 0);
+    Atomics.add(ctrl, 0, 1);
+    Atomics.notify(ctrl, 0);
+    for (let k; (k = Atomics.add(ctrl, 1, 1)) * chunk < N; ) hessians(k * chunk, Math.min(N, (k + 1) * chunk), L.w);
+    for (let done; (done = Atomics.load(ctrl, 2)) < workers; ) Atomics.wait(ctrl, 2, done);
+  };
   const packed = o.symmetric && o.packDiagonal;
   const runInPlace = (A: Float32Array, b: Float32Array, X: Float32Array): void => {
     const f32 = new Float32Array(memory.buffer);
@@ -332,7 +364,7 @@ export function handWasmKernel(N: number, D: number, H: number, options: HandWas
     }
     f32.set(b, L.b / 4);
     f32.set(X, L.x / 4);
-    hessians();
+    runAll();
   };
   const outView = (): Float32Array => new Float32Array(memory.buffer, L.out, N * D * D);
   const kernel = (A: Float32Array, b: Float32Array, X: Float32Array): Float32Array => {
@@ -341,6 +373,24 @@ export function handWasmKernel(N: number, D: number, H: number, options: HandWas
   };
   return Object.assign(kernel, { runInPlace, outView });
 }
+
+/** A worker of a threaded kernel: instantiates the module on the shared memory, then runs chunks per generation. */
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, wBase, chunk, N, ctrl } = workerData;
+const hessians = new WebAssembly.Instance(module, { env: { memory } }).exports.hessians;
+const c = new Int32Array(memory.buffer, ctrl, 4);
+Atomics.add(c, 3, 1);
+Atomics.notify(c, 3);
+let generation = 0;
+for (;;) {
+  Atomics.wait(c, 0, generation);
+  generation = Atomics.load(c, 0);
+  for (let k; (k = Atomics.add(c, 1, 1)) * chunk < N; ) hessians(k * chunk, Math.min(N, (k + 1) * chunk), wBase);
+  Atomics.add(c, 2, 1);
+  Atomics.notify(c, 2);
+}
+`;
 
 const kernels = new Map<string, HandWasmKernel>();
 
@@ -355,7 +405,7 @@ export function handWasmHessians(w: Workload): Float32Array {
 
 export const handWasm: Implementation = {
   name: "hand-wasm",
-  method: "hand-written wasm SIMD kernel (f32x4; blocks I<=J of sum_h w[n,h] P[h] with P = outer products of A's rows, mirrored in registers; vectorized tanh), one thread",
+  method: "hand-written wasm SIMD kernel (f32x4; blocks I<=J of sum_h w[n,h] P[h] with P = outer products of A's rows, mirrored in registers; rational tanh), one thread",
   async setup(wl: Workload) {
     const t0 = performance.now();
     const firstOutput = handWasmHessians(wl);
