@@ -36,19 +36,20 @@ interface Entry {
 }
 
 /**
- * functs on wasm planned with the symmetric split forced (fusion/symmetry.ts splits only sums of
- * >= 256 terms per output by default; the Hessian's have H): what the split does here.
+ * functs on wasm planned with the symmetric split (fusion/symmetry.ts; off by default, and
+ * only for sums of >= 256 terms per output, where the Hessian's have H): what it does here.
  */
 function forcedSplitEntry(w: Workload): Entry {
   clearCaches();
-  const saved = symmetrySwitch.minTermsPerOutput;
+  const saved = { ...symmetrySwitch };
+  symmetrySwitch.enabled = true;
   symmetrySwitch.minTermsPerOutput = 1;
   try {
     const entry = functsEntry("wasm", w);
     entry.run(); // planned (and kept by jit) with the split
     return { name: "functs wasm, sym split", run: entry.run };
   } finally {
-    symmetrySwitch.minTermsPerOutput = saved;
+    Object.assign(symmetrySwitch, saved);
     clearCaches();
   }
 }

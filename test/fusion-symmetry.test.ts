@@ -20,15 +20,16 @@ function data(shape: number[], seed: number): Tensor {
   return t;
 }
 
-/** Runs `body` with every sum eligible for the split (any number of terms), plans forgotten around it. */
-function splitting<T>(body: () => T): T {
-  const saved = symmetrySwitch.minTermsPerOutput;
+/** Runs `body` with the split on (it is off by default) for any number of terms, or `minTerms`; plans forgotten around it. */
+function splitting<T>(body: () => T, minTerms = 1): T {
+  const saved = { ...symmetrySwitch };
   clearCaches();
-  symmetrySwitch.minTermsPerOutput = 1;
+  symmetrySwitch.enabled = true;
+  symmetrySwitch.minTermsPerOutput = minTerms;
   try {
     return body();
   } finally {
-    symmetrySwitch.minTermsPerOutput = saved;
+    Object.assign(symmetrySwitch, saved);
     clearCaches();
   }
 }
@@ -78,15 +79,15 @@ test('a Gram matrix X^T X is split; X^T Y and A^T (A + tiny) are not', () => {
 test('no split with factoring off (it reassociates products) or below the threshold of terms', () => {
   const X = data([64, 16], 7);
   splitting(() => assert.equal(withoutFactoring(() => planned('wasm', () => X.transpose().matmul(X))).splits, 0));
+  // 64 terms per output: split at a threshold of 64, not at 65.
+  splitting(() => assert.equal(planned('wasm', () => X.transpose().matmul(X)).splits, 0), 65);
+  splitting(() => assert.equal(planned('wasm', () => X.mul(1).transpose().matmul(X.mul(1))).splits, 1), 64);
+});
+
+test('the split is off by default', () => {
+  const X = data([64, 16], 8);
   clearCaches();
-  const saved = symmetrySwitch.minTermsPerOutput;
-  symmetrySwitch.minTermsPerOutput = 65;
-  try {
-    assert.equal(planned('wasm', () => X.transpose().matmul(X)).splits, 0);
-  } finally {
-    symmetrySwitch.minTermsPerOutput = saved;
-    clearCaches();
-  }
+  assert.equal(planned('wasm', () => X.transpose().matmul(X)).splits, 0);
 });
 
 /**

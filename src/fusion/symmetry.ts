@@ -32,15 +32,18 @@ import { Lowerer } from './lower.js';
 export const MIN_SYMMETRIC_EXTENT = 8;
 
 /**
- * The split's switch and its threshold. `minTermsPerOutput`: each output element must sum at
- * least this many terms, since the split saves a quarter of them and costs one assembling
- * pass over the output; on today's wasm and js code that pass (a `where` chain of guarded
- * pieces, scalar) is slow: at the D=8 H=32 Hessian it took 10 ms where the three block
- * contractions took 1.2 ms. So Hessians (H = 32..64 terms) are not split by default and Gram
- * matrices X^T X (thousands of terms) are. Tests lower it to exercise the split; it is off
- * with factoring (`withoutFactoring`), as hoisting is.
+ * The split's switch and its threshold. Off by default: the proof is sound and tested, but on
+ * today's wasm and js code the split costs more than the quarter of the multiply-adds it
+ * saves. Measured (interleaved, loaded 2-core machine): at the D=8 H=32 Hessian the assembling
+ * pass (a `where` chain of guarded pieces, scalar) took 10 ms where the three block
+ * contractions took 1.2 ms; X^T X ran 0.58x at X [2048, 64] and 1.03x at [4096, 128] (the
+ * blocks' narrower contractions tile worse). What would make it pay is the hand-written
+ * kernel's way (bench/peers/HAND-WASM.md): the mirror written by the kernel that computes the
+ * block, transposed in registers. `minTermsPerOutput`: each output element must sum at least
+ * this many terms (the split saves a quarter of them and costs one pass over the output).
+ * It is off with factoring too (`withoutFactoring`), as hoisting is.
  */
-export const symmetrySwitch = { enabled: true, minTermsPerOutput: 256 };
+export const symmetrySwitch = { enabled: false, minTermsPerOutput: 256 };
 
 /** How many sums were split (for tests: the proof fired). */
 export const symmetryStats = { splits: 0 };
