@@ -12,7 +12,7 @@
  *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
  */
 import { loadavg } from "node:os";
-import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
+import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
 import { compileWasm, wasmArena, wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
 import { cpuDevice } from "../src/backends/cpu.js";
@@ -54,6 +54,21 @@ function forcedSplitEntry(w: Workload): Entry {
   }
 }
 
+/** An entry run with the wasm backend on one thread (switching costs nothing: threads.ts). */
+function oneThread(entry: Entry): Entry {
+  return {
+    name: `${entry.name} 1 thread`,
+    run: () => {
+      const previous = setThreads(1);
+      try {
+        return entry.run();
+      } finally {
+        setThreads(previous);
+      }
+    },
+  };
+}
+
 function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry {
   const { N, D, H } = w.size;
   const A = tensor(w.A, { shape: [H, D] });
@@ -70,7 +85,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * CPU milliseconds (all threads of the process) per run in the last sample: on a loaded
+ * machine wall time measures the share of the cores this process got as much as the code.
+ */
+let lastCpuMs = 0;
+
 function sample(run: () => unknown): number {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let iterations = 0;
   let elapsed = 0;
@@ -79,6 +101,8 @@ function sample(run: () => unknown): number {
     iterations++;
     elapsed = performance.now() - t0;
   } while (elapsed < SAMPLE_MS);
+  const cpu = process.cpuUsage(c0);
+  lastCpuMs = (cpu.user + cpu.system) / 1000 / iterations;
   return elapsed / iterations;
 }
 
@@ -138,6 +162,7 @@ for (const size of SIZES) {
     ...(process.env.NO_JS ? [] : [functsEntry("js", w), functsEntry("wasm-scalar", w)]),
     forcedSplitEntry(w),
     functsEntry("wasm", w),
+    oneThread(functsEntry("wasm", w)),
     { name: "hand wasm simd", run: () => handWasmHessians(w) },
     // The same kernel without the copy of the result out of the wasm memory (the Hessians stay there).
     { name: "hand wasm, no copy", run: () => (kernel.runInPlace(w.A, w.b, w.X), kernel.outView()) },
@@ -150,12 +175,19 @@ for (const size of SIZES) {
   }
   for (const e of entries) for (let i = 0; i < 3; i++) e.run();
   const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
-  for (let s = 0; s < SAMPLES; s++) for (const e of entries) times.get(e.name)!.push(sample(e.run));
+  const cpuTimes = new Map<string, number[]>(entries.map((e) => [e.name, []]));
+  for (let s = 0; s < SAMPLES; s++) {
+    for (const e of entries) {
+      times.get(e.name)!.push(sample(e.run));
+      cpuTimes.get(e.name)!.push(lastCpuMs);
+    }
+  }
   console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved; load average ${loadavg()[0].toFixed(2)} at the end)`);
   for (const e of entries) {
     const ms = times.get(e.name)!;
     const rate = (t: number) => size.N / (t / 1000);
-    console.log(`  ${e.name.padEnd(26)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch`);
+    const cpu = cpuTimes.get(e.name)!;
+    console.log(`  ${e.name.padEnd(26)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch; ${(rate(median(cpu)) / 1e6).toFixed(3)}M per CPU-second (${(rate(Math.max(...cpu)) / 1e6).toFixed(3)}-${(rate(Math.min(...cpu)) / 1e6).toFixed(3)})`);
   }
   console.log("  wasm program, per kernel (median of 15 runs, copies in and out included):");
   for (const line of profile(w)) console.log(line);

@@ -61,20 +61,9 @@ function sample(run: () => unknown): number {
   return elapsed / iterations;
 }
 
-const extra: Record<string, (N: number, D: number, H: number) => { run: () => void; out: () => Float32Array }> = {};
-if (process.env.OLD) {
-  const { handWasmKernel: old } = await import("./old-hand-wasm.tmp.js");
-  extra.old = (N, D, H) => {
-    const k = old(N, D, H);
-    let last: Float32Array = new Float32Array();
-    return { run: () => void (last = k(W!.A, W!.b, W!.X)), out: () => last };
-  };
-}
-let W: ReturnType<typeof makeWorkload> | undefined;
 
 for (const size of SIZES.filter((s) => !process.env.D || s.D === Number(process.env.D))) {
   const w = makeWorkload(size);
-  W = w;
   const { N, D, H } = size;
   const reference = referenceHessians64(w, N);
   const entries: { name: string; run: () => unknown }[] = [];
@@ -85,13 +74,6 @@ for (const size of SIZES.filter((s) => !process.env.D || s.D === Number(process.
     console.log(`  ${result.message}`);
     entries.push({ name: `${name} kernel`, run: () => k.runInPlace(w.A, w.b, w.X) });
     if (name === chosen[0]) entries.push({ name: `${name} +copy out`, run: () => k(w.A, w.b, w.X) });
-  }
-  for (const [name, make] of Object.entries(extra)) {
-    const e = make(N, D, H);
-    e.run();
-    const result = check(name, e.out(), reference);
-    if (!result.ok) throw new Error(result.message);
-    entries.push({ name, run: e.run });
   }
   for (const e of entries) for (let i = 0; i < 5; i++) e.run();
   const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
