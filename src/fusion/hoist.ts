@@ -24,7 +24,7 @@ import { newVar, varIndex, varsOf } from './affine.js';
 import { ExprBuilder } from './expr.js';
 import { factoringSwitch } from './factor.js';
 import { Lowerer } from './lower.js';
-import { splitSymmetric } from './symmetry.js';
+import { splitSymmetric, symmetrySwitch } from './symmetry.js';
 
 /** Movement ops that commute with an elementwise product (pad does too, but guards its reads). */
 const COMMUTES = new Set(['reshape', 'expand', 'permute']);
@@ -111,7 +111,7 @@ export function hoistInvariantProducts(roots: readonly Node[], isLeaf: (n: Node)
       };
       // A sum proved symmetric in two output axes: three blocks, each hoisted (symmetry.ts).
       // The proof looks through stored values to their definitions (a stored A_i A_j is symmetric).
-      const split = splitSymmetric(rebuilt, factorsOf(rebuilt.inputs[0], keep, single), isLeaf, hoist);
+      const split = symmetrySwitch.enabled ? splitSymmetric(rebuilt, factorsOf(rebuilt.inputs[0], keep, single), isLeaf, hoist) : undefined;
       if (split) {
         rebuilt = split.node;
         split.blocks.forEach((b) => store.add(b));

@@ -6,12 +6,13 @@
  *
  * is symmetric in two output axes a, b of one extent when swapping a and b maps the factors
  * onto themselves: each F_k read at the swapped index is, as a lowered kernel expression
- * (hash-consed, so equal expressions are one object), some F_m read at the original index,
- * a one-to-one matching. For the Hessian's `sum_h A[h,i] s[n,h] (-2 A[h,j])` the swap maps
+ * (compared by a canonical key: hash-consed, reductions' own loop variables renamed), some
+ * F_m read at the original index, a one-to-one matching. For the Hessian's `sum_h A[h,i] s[n,h] (-2 A[h,j])` the swap maps
  * A[h,i] to A[h,j] and back, and s to itself. That is a proof, never a guess: A[h,i] B[h,j]
  * is not matched (A[h,j] is not a factor), nor is a factor read at an index the swap changes
  * (C[i] alone). It proves symmetry in real arithmetic: the product is reassociated, as
- * broadcast factoring and hoisting already do (an ulp or so; same switch, same exclusions).
+ * broadcast factoring and hoisting already do (an ulp or so): it runs only with factoring on,
+ * and under its own switch (`symmetrySwitch`, off by default: see there why).
  *
  * The rewrite splits axes a and b at h = D/2 (rounded to a multiple of 4 where D >= 8) and
  * computes three blocks, [0,h)x[0,h), [0,h)x[h,D), [h,D)x[h,D), each a sum over the shrunk
