@@ -8,9 +8,11 @@
  * in and out of the wasm memory included).
  *
  *   npx tsx bench/wasm-compare.ts            # 12 samples of 300 ms each per entry and size
+ *   NO_JS=1 npx tsx bench/wasm-compare.ts    # without the (slow) js and scalar wasm entries
  *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
  */
-import { hessian, jit, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
+import { loadavg } from "node:os";
+import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
 import { compileWasm, wasmArena, wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
 import { cpuDevice } from "../src/backends/cpu.js";
@@ -21,7 +23,9 @@ import { registerBackend } from "../src/lazy/realize.js";
 // The wasm backend with its f32x4 path turned off: what the lanes give, measured in the same run.
 registerBackend(fusingBackend(cpuDevice("wasm-scalar", { maxBuffers: wasmDevice.caps.maxBuffers, compile: (ir) => compileWasm(ir, { simd: false }) })));
 import { SIZES, check, makeWorkload, referenceHessians64, type Workload } from "./workload.js";
-import { handWasmHessians } from "./peers/hand-wasm.js";
+import { handWasmHessians, handWasmKernel } from "./peers/hand-wasm.js";
+import { clearCaches } from "../src/fusion/program.js";
+import { symmetrySwitch } from "../src/fusion/symmetry.js";
 
 const SAMPLES = Number(process.env.SAMPLES ?? 12);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
@@ -29,6 +33,40 @@ const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
 interface Entry {
   name: string;
   run: () => Float32Array;
+}
+
+/**
+ * functs on wasm planned with the symmetric split (fusion/symmetry.ts; off by default, and
+ * only for sums of >= 256 terms per output, where the Hessian's have H): what it does here.
+ */
+function forcedSplitEntry(w: Workload): Entry {
+  clearCaches();
+  const saved = { ...symmetrySwitch };
+  symmetrySwitch.enabled = true;
+  symmetrySwitch.minTermsPerOutput = 1;
+  try {
+    const entry = functsEntry("wasm", w);
+    entry.run(); // planned (and kept by jit) with the split
+    return { name: "functs wasm, sym split", run: entry.run };
+  } finally {
+    Object.assign(symmetrySwitch, saved);
+    clearCaches();
+  }
+}
+
+/** An entry run with the wasm backend on one thread (switching costs nothing: threads.ts). */
+function oneThread(entry: Entry): Entry {
+  return {
+    name: `${entry.name} 1 thread`,
+    run: () => {
+      const previous = setThreads(1);
+      try {
+        return entry.run();
+      } finally {
+        setThreads(previous);
+      }
+    },
+  };
 }
 
 function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry {
@@ -47,7 +85,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * CPU milliseconds (all threads of the process) per run in the last sample: on a loaded
+ * machine wall time measures the share of the cores this process got as much as the code.
+ */
+let lastCpuMs = 0;
+
 function sample(run: () => unknown): number {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let iterations = 0;
   let elapsed = 0;
@@ -56,6 +101,8 @@ function sample(run: () => unknown): number {
     iterations++;
     elapsed = performance.now() - t0;
   } while (elapsed < SAMPLE_MS);
+  const cpu = process.cpuUsage(c0);
+  lastCpuMs = (cpu.user + cpu.system) / 1000 / iterations;
   return elapsed / iterations;
 }
 
@@ -109,19 +156,38 @@ function profile(w: Workload): string[] {
 for (const size of SIZES) {
   const w = makeWorkload(size);
   const reference = referenceHessians64(w, size.N);
-  const entries = [functsEntry("js", w), functsEntry("wasm-scalar", w), functsEntry("wasm", w), { name: "hand wasm simd", run: () => handWasmHessians(w) }];
+  const kernel = handWasmKernel(size.N, size.D, size.H);
+  const twoThreads = handWasmKernel(size.N, size.D, size.H, { threads: 2 });
+  const entries = [
+    ...(process.env.NO_JS ? [] : [functsEntry("js", w), functsEntry("wasm-scalar", w)]),
+    forcedSplitEntry(w),
+    functsEntry("wasm", w),
+    oneThread(functsEntry("wasm", w)),
+    { name: "hand wasm simd", run: () => handWasmHessians(w) },
+    // The same kernel without the copy of the result out of the wasm memory (the Hessians stay there).
+    { name: "hand wasm, no copy", run: () => (kernel.runInPlace(w.A, w.b, w.X), kernel.outView()) },
+    { name: "hand wasm 2 threads", run: () => twoThreads(w.A, w.b, w.X) },
+    { name: "hand wasm 2 thr, no copy", run: () => (twoThreads.runInPlace(w.A, w.b, w.X), twoThreads.outView()) },
+  ];
   for (const e of entries) {
     const result = check(e.name, e.run(), reference);
     if (!result.ok) throw new Error(result.message);
   }
   for (const e of entries) for (let i = 0; i < 3; i++) e.run();
   const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
-  for (let s = 0; s < SAMPLES; s++) for (const e of entries) times.get(e.name)!.push(sample(e.run));
-  console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved)`);
+  const cpuTimes = new Map<string, number[]>(entries.map((e) => [e.name, []]));
+  for (let s = 0; s < SAMPLES; s++) {
+    for (const e of entries) {
+      times.get(e.name)!.push(sample(e.run));
+      cpuTimes.get(e.name)!.push(lastCpuMs);
+    }
+  }
+  console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved; load average ${loadavg()[0].toFixed(2)} at the end)`);
   for (const e of entries) {
     const ms = times.get(e.name)!;
     const rate = (t: number) => size.N / (t / 1000);
-    console.log(`  ${e.name.padEnd(16)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch`);
+    const cpu = cpuTimes.get(e.name)!;
+    console.log(`  ${e.name.padEnd(26)} ${(rate(median(ms)) / 1e6).toFixed(3)}M Hessians/s (median; samples ${(rate(Math.max(...ms)) / 1e6).toFixed(3)}-${(rate(Math.min(...ms)) / 1e6).toFixed(3)}M), ${median(ms).toFixed(3)} ms/batch; ${(rate(median(cpu)) / 1e6).toFixed(3)}M per CPU-second (${(rate(Math.max(...cpu)) / 1e6).toFixed(3)}-${(rate(Math.min(...cpu)) / 1e6).toFixed(3)})`);
   }
   console.log("  wasm program, per kernel (median of 15 runs, copies in and out included):");
   for (const line of profile(w)) console.log(line);

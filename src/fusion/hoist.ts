@@ -24,6 +24,7 @@ import { newVar, varIndex, varsOf } from './affine.js';
 import { ExprBuilder } from './expr.js';
 import { factoringSwitch } from './factor.js';
 import { Lowerer } from './lower.js';
+import { splitSymmetric, symmetrySwitch } from './symmetry.js';
 
 /** Movement ops that commute with an elementwise product (pad does too, but guards its reads). */
 const COMMUTES = new Set(['reshape', 'expand', 'permute']);
@@ -101,10 +102,21 @@ export function hoistInvariantProducts(roots: readonly Node[], isLeaf: (n: Node)
     let rebuilt = changed ? prim(node.op, inputs, node.attrs) : node;
     if (node.op === 'reduce_sum' && isFloat(node.dtype) && !keep.has(node)) {
       // A value stored already (broadcast factoring's small products) is one factor.
-      const hoisted = hoistFrom(rebuilt, keep, (n) => isLeaf(n) || stored.has(n));
-      if (hoisted) {
-        rebuilt = hoisted.node;
+      const single = (n: Node) => isLeaf(n) || stored.has(n);
+      const hoist = (sum: Node): Node => {
+        const hoisted = hoistFrom(sum, keep, single);
+        if (!hoisted) return sum;
         store.add(hoisted.stored);
+        return hoisted.node;
+      };
+      // A sum proved symmetric in two output axes: three blocks, each hoisted (symmetry.ts).
+      // The proof looks through stored values to their definitions (a stored A_i A_j is symmetric).
+      const split = symmetrySwitch.enabled ? splitSymmetric(rebuilt, factorsOf(rebuilt.inputs[0], keep, single), isLeaf, hoist) : undefined;
+      if (split) {
+        rebuilt = split.node;
+        split.blocks.forEach((b) => store.add(b));
+      } else {
+        rebuilt = hoist(rebuilt);
       }
     }
     if (rebuilt !== node) mapped.set(node, rebuilt);
