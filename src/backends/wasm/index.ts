@@ -96,7 +96,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
 /**
  * How many bytes of outputs the memory may hold between runs (see `ResidentOutputs`).
  */
-export const residentLimits = { outputBytes: 64 * 2 ** 20 };
+export const residentLimits = { outputBytes: 2 ** 30 };
 
 interface Block {
   readonly base: number;
