@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { broadcastShapes } from '../src/lazy/shape.js';
-import { tensor } from '../src/index.js';
+import { ArgumentError, tensor } from '../src/index.js';
 import { AssertionError, assertAllClose } from '../src/testing/assert.js';
-import { axesArb, axisArb, broadcastableShapesArb, numRuns, permutationArb, shapeArb, shapedTensorArb, tensorArb, valuesArb } from '../src/testing/arbitraries.js';
+import { axesArb, axisArb, broadcastableShapesArb, numRuns, permutationArb, replayFromEnvironment, shapeArb, shapedTensorArb, tensorArb, valuesArb } from '../src/testing/arbitraries.js';
 
 function failsWith(body: () => void, fragments: readonly string[]): void {
   assert.throws(body, (error: unknown) => {
@@ -71,6 +71,48 @@ describe('arbitraries', () => {
     } finally {
       if (saved === undefined) delete process.env.FUNCTS_THOROUGH;
       else process.env.FUNCTS_THOROUGH = saved;
+    }
+  });
+
+  test('a failure reported with its seed and path replays from FUNCTS_SEED and FUNCTS_PATH', () => {
+    const saved = { seed: process.env.FUNCTS_SEED, path: process.env.FUNCTS_PATH, global: fc.readConfigureGlobal() };
+    const setEnvironment = (seed: string | undefined, path: string | undefined) => {
+      for (const [name, value] of [['FUNCTS_SEED', seed], ['FUNCTS_PATH', path]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    };
+    /** The values a property sees, sized by numRuns (which reads the environment); no seed passed here. */
+    const seen = (): number[][] => {
+      const values: number[][] = [];
+      fc.assert(fc.property(fc.array(fc.double({ noNaN: true }), { minLength: 3, maxLength: 3 }), (xs) => void values.push(xs)), { numRuns: numRuns(20) });
+      return values;
+    };
+    const failing = fc.property(fc.array(fc.integer({ min: 0, max: 1000 })), (xs) => xs.every((x) => x < 900));
+    try {
+      setEnvironment('-1520733186', undefined);
+      const first = seen();
+      assert.deepEqual(seen(), first, 'one seed, the same cases');
+      setEnvironment('7', undefined);
+      assert.notDeepEqual(seen(), first, 'another seed, other cases');
+
+      setEnvironment(undefined, undefined);
+      fc.resetConfigureGlobal();
+      const report = fc.check(failing, { numRuns: numRuns(200) });
+      assert.ok(report.failed && report.counterexamplePath !== null, 'the property fails somewhere in 200 runs');
+      setEnvironment(String(report.seed), report.counterexamplePath);
+      const replay = fc.check(failing, { numRuns: numRuns(200) });
+      assert.ok(replay.failed);
+      assert.equal(replay.numRuns, 1, 'the path goes straight to the counterexample');
+      assert.deepEqual(replay.counterexample, report.counterexample);
+
+      setEnvironment('abc', undefined);
+      assert.throws(() => numRuns(1), (e: unknown) => e instanceof ArgumentError && /FUNCTS_SEED is 'abc'/.test(e.message));
+    } finally {
+      setEnvironment(saved.seed, saved.path);
+      fc.resetConfigureGlobal();
+      fc.configureGlobal(saved.global);
+      replayFromEnvironment();
     }
   });
 
