@@ -127,6 +127,21 @@ for (const backend of ['js', 'wasm']) {
       );
     });
 
+    test('a float32 sum that reaches an equality is the reference\'s bits when its lanes would round it to the other side of a tie (found by the thorough run)', () => {
+      // Sequentially in float64, as the interpreter adds, -3.9e-10 is absorbed before the
+      // two large terms meet on a float32 tie, which rounds to even: 2000061. Four partial
+      // sums add it last and land just below the tie: 2000060.875.
+      const mask = (f: Tensor) => where(f.eq(f.mul(1.5).sub(f.div(2))), f, f.neg());
+      for (const rows of [1, 4]) {
+        const values = new Float32Array(4 * rows);
+        values.set([-3.8805109126016646e-10, 0, 999.8646240234375, 999.8659057617188], 4 * (rows - 1));
+        const x = tensor(values, { shape: [rows, 4] });
+        x.dataSync();
+        const [expected, actual] = ['interp', backend].map((name) => withBackend(name, () => mask(x.mul(x.add(0.3)).sum({ axis: 1 })).dataSync()));
+        assertAllClose(Array.from(actual), Array.from(expected), { rtol: 0, atol: 0, message: `${rows} rows` });
+      }
+    });
+
     test('transformed float32 programs agree within float32 tolerance', () => {
       fc.assert(
         fc.property(arbitraryProgramWithInputs({ maxSteps: 6, maxSize: 16, smooth: true, scalarOutput: true }, { dtype: 'float32' }), ([p, xs]) => {
