@@ -74,13 +74,11 @@ describe('arbitraries', () => {
     }
   });
 
-  test('a failure reported with its seed and path replays from FUNCTS_SEED and FUNCTS_PATH', () => {
-    const saved = { seed: process.env.FUNCTS_SEED, path: process.env.FUNCTS_PATH, global: fc.readConfigureGlobal() };
-    const setEnvironment = (seed: string | undefined, path: string | undefined) => {
-      for (const [name, value] of [['FUNCTS_SEED', seed], ['FUNCTS_PATH', path]] as const) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
+  test('a failure reported with its seed replays from FUNCTS_SEED', () => {
+    const saved = { seed: process.env.FUNCTS_SEED, global: fc.readConfigureGlobal() };
+    const setSeed = (seed: string | undefined) => {
+      if (seed === undefined) delete process.env.FUNCTS_SEED;
+      else process.env.FUNCTS_SEED = seed;
     };
     /** The values a property sees, sized by numRuns (which reads the environment); no seed passed here. */
     const seen = (): number[][] => {
@@ -90,26 +88,28 @@ describe('arbitraries', () => {
     };
     const failing = fc.property(fc.array(fc.integer({ min: 0, max: 1000 })), (xs) => xs.every((x) => x < 900));
     try {
-      setEnvironment('-1520733186', undefined);
+      setSeed('-1520733186');
       const first = seen();
       assert.deepEqual(seen(), first, 'one seed, the same cases');
-      setEnvironment('7', undefined);
+      setSeed('7');
       assert.notDeepEqual(seen(), first, 'another seed, other cases');
 
-      setEnvironment(undefined, undefined);
+      setSeed(undefined);
       fc.resetConfigureGlobal();
       const report = fc.check(failing, { numRuns: numRuns(200) });
-      assert.ok(report.failed && report.counterexamplePath !== null, 'the property fails somewhere in 200 runs');
-      setEnvironment(String(report.seed), report.counterexamplePath);
+      assert.ok(report.failed, 'the property fails somewhere in 200 runs');
+      setSeed(String(report.seed));
       const replay = fc.check(failing, { numRuns: numRuns(200) });
       assert.ok(replay.failed);
-      assert.equal(replay.numRuns, 1, 'the path goes straight to the counterexample');
-      assert.deepEqual(replay.counterexample, report.counterexample);
+      assert.equal(replay.numRuns, report.numRuns, 'it fails at the same case');
+      assert.deepEqual(replay.counterexample, report.counterexample, 'and shrinks it to the same counterexample');
 
-      setEnvironment('abc', undefined);
-      assert.throws(() => numRuns(1), (e: unknown) => e instanceof ArgumentError && /FUNCTS_SEED is 'abc'/.test(e.message));
+      for (const bad of ['abc', '1.5', ' ']) {
+        setSeed(bad);
+        assert.throws(() => numRuns(1), (e: unknown) => e instanceof ArgumentError && e.message.includes(`FUNCTS_SEED is '${bad}'`));
+      }
     } finally {
-      setEnvironment(saved.seed, saved.path);
+      setSeed(saved.seed);
       fc.resetConfigureGlobal();
       fc.configureGlobal(saved.global);
       replayFromEnvironment();
