@@ -97,11 +97,31 @@ for (const backend of ['js', 'wasm']) {
           const batch = x.unsqueeze(0).mul(tensor([1, 0.8, 1.2], { dtype: 'float64' }).reshape([3, ...x.shape.map(() => 1)]));
           agree(() => vmap(f)(batch), 'float64', what('vmap'));
           agree(() => vmap(grad(f))(batch), 'float64', what('vmap(grad)'));
+          agree(() => vmap(hessian(f))(batch), 'float64', what('vmap(hessian)'));
+          // jit runs on the active backend at each call: the interpreter's trace, then the backend's kernels.
           const jitted = jit(vmap(hessian(f)));
-          agree(() => withBackend(backend, () => jitted(batch)), 'float64', what('jit(vmap(hessian))'));
+          agree(() => jitted(batch), 'float64', what('jit(vmap(hessian))'));
         }),
         runs(25),
       );
+    });
+
+    test('vmap(hessian) of a product over an expanded axis: a kernel never runs before the kernel writing what it reads (found by the thorough run)', () => {
+      // The product pads to an even length under a where on a constant mask, which folds into
+      // its operand's expression; a draft that computed that where inline was not redrafted
+      // when it was materialized, and merged with a sibling it read the buffer before it was
+      // written: zeros on a first run, the previous run's values on the next (hence a rare
+      // failure of jit(vmap(hessian)) against itself).
+      const f = (x: Tensor) => x.expand([3]).rsqrt().prod();
+      const thorough = (x0: Tensor) => x0.expand([3]).square().add(1).rsqrt().prod({ axis: 0, keepdims: true }).sin().sum({ keepdims: false });
+      const batch = tensor([0.5, 1], { dtype: 'float64' });
+      batch.dataSync();
+      agree(() => vmap(hessian(f))(batch), 'float64', () => 'vmap(hessian) of x.expand([3]).rsqrt().prod()');
+      assertAllClose(withBackend(backend, () => Array.from(vmap(hessian(f))(batch).dataSync())), [(15 / 4) * 0.5 ** -3.5, 15 / 4], { rtol: 1e-12, atol: 0 }); // (x^-3/2)'' = 15/4 x^-7/2
+      const x = tensor(-3.0518e-5, { dtype: 'float64' });
+      const scaled = x.unsqueeze(0).mul(tensor([1, 0.8, 1.2], { dtype: 'float64' }));
+      const jitted = jit(vmap(hessian(thorough)));
+      for (let run = 0; run < 2; run++) agree(() => jitted(scaled), 'float64', () => `jit(vmap(hessian)), run ${run + 1}`);
     });
 
     test('a padded load computed outside its buffer and discarded by its guard reads inside the memory (found by the property above)', () => {
