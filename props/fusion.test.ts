@@ -124,6 +124,17 @@ for (const backend of ['js', 'wasm']) {
       for (let run = 0; run < 2; run++) agree(() => jitted(scaled), 'float64', () => `jit(vmap(hessian)), run ${run + 1}`);
     });
 
+    test('a float64 product that reaches an equality is not reassociated by broadcast factoring (found by the thorough run)', () => {
+      // f = x * sum(x); where(f == 1.5 f - f / 2): factoring computed 1.5 f as x * (1.5 sum(x)),
+      // a different last bit, and the mask flipped; it left only float32 operands as written.
+      const dag = decodeDag([[3, 3]], [[0, 0, 0, 0, 0, 0, 0, 0], [12996, 4251, 0, 12621, 59057, 0, 0, 0], [32215, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]]);
+      const values = [0, 0, 0, 0, 0, -0.37446120473702826, 0, 0, 0];
+      const x = tensor(values, { dtype: 'float64', shape: [3, 3] });
+      x.dataSync();
+      const [expected, actual] = ['interp', backend].map((name) => withBackend(name, () => Array.from(dag.build([x]).dataSync())));
+      assertAllClose(actual, expected, { rtol: 0, atol: 0, message: String(dag) });
+    });
+
     test('a padded load computed outside its buffer and discarded by its guard reads inside the memory (found by the property above)', () => {
       const dag = decodeDag([[], [1, 1, 1]], [[28368, 37491, 18337, 10097, 0, 0, 0, 13132], [36713, 0, 11217, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]]);
       const xs = [tensor(0.5, { dtype: 'float64' }), tensor([[[1.5]]], { dtype: 'float64' })];

@@ -623,7 +623,7 @@ function finishKernel(draft: Draft): ScheduledKernel {
 }
 
 /**
- * The computed float32 nodes whose values reach an equality test of two computed values
+ * The computed float nodes whose values reach an equality test of two computed values
  * (through any ops, reductions and other kernels included). An equality of computed values
  * (x == 1.5x - x/2, x == max(x)) holds or not by the last bits, so broadcast factoring,
  * which reassociates products, leaves these nodes as written. `nodes` is in topological
@@ -638,7 +638,8 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
     const comparesComputed = n.op === 'eq' && !n.inputs.some(isConstant);
     if (reaches.has(n) || comparesComputed) n.inputs.forEach((input) => reaches.add(input));
   }
-  return new Set([...reaches].filter((n) => n.dtype === 'float32' && !isInputLeaf(n)));
+  // float64 too: x (1.5 s) and 1.5 (x s) differ in the last bit in either precision.
+  return new Set([...reaches].filter((n) => (n.dtype === 'float32' || n.dtype === 'float64') && !isInputLeaf(n)));
 }
 
 /**
