@@ -97,11 +97,42 @@ for (const backend of ['js', 'wasm']) {
           const batch = x.unsqueeze(0).mul(tensor([1, 0.8, 1.2], { dtype: 'float64' }).reshape([3, ...x.shape.map(() => 1)]));
           agree(() => vmap(f)(batch), 'float64', what('vmap'));
           agree(() => vmap(grad(f))(batch), 'float64', what('vmap(grad)'));
+          // jit runs on the active backend at each call: the interpreter evaluates the trace, the
+          // backend runs its kernels (its first call plans the same DAG as an eager vmap(hessian)).
           const jitted = jit(vmap(hessian(f)));
-          agree(() => withBackend(backend, () => jitted(batch)), 'float64', what('jit(vmap(hessian))'));
+          agree(() => jitted(batch), 'float64', what('jit(vmap(hessian))'));
         }),
         runs(25),
       );
+    });
+
+    test('vmap(hessian) of a product over an expanded axis: a kernel never runs before the kernel writing what it reads (found by the thorough run)', () => {
+      // The product pads to an even length under a where on a constant mask, which folds into
+      // its operand's expression; a draft that computed that where inline was not redrafted
+      // when it was materialized, and merged with a sibling it read the buffer before it was
+      // written: zeros on a first run, the previous run's values on the next (hence a rare
+      // failure of jit(vmap(hessian)) against itself).
+      const f = (x: Tensor) => x.expand([3]).rsqrt().prod();
+      const thorough = (x0: Tensor) => x0.expand([3]).square().add(1).rsqrt().prod({ axis: 0, keepdims: true }).sin().sum({ keepdims: false });
+      const batch = tensor([0.5, 1], { dtype: 'float64' });
+      batch.dataSync();
+      agree(() => vmap(hessian(f))(batch), 'float64', () => 'vmap(hessian) of x.expand([3]).rsqrt().prod()');
+      assertAllClose(withBackend(backend, () => Array.from(vmap(hessian(f))(batch).dataSync())), [(15 / 4) * 0.5 ** -3.5, 15 / 4], { rtol: 1e-12, atol: 0 }); // (x^-3/2)'' = 15/4 x^-7/2
+      const x = tensor(-3.0518e-5, { dtype: 'float64' });
+      const scaled = x.unsqueeze(0).mul(tensor([1, 0.8, 1.2], { dtype: 'float64' }));
+      const jitted = jit(vmap(hessian(thorough)));
+      for (let run = 0; run < 2; run++) agree(() => jitted(scaled), 'float64', () => `jit(vmap(hessian)), run ${run + 1}`);
+    });
+
+    test('a float64 product that reaches an equality is not reassociated by broadcast factoring (found by the thorough run)', () => {
+      // f = x * sum(x); where(f == 1.5 f - f / 2): factoring computed 1.5 f as x * (1.5 sum(x)),
+      // a different last bit, and the mask flipped; it left only float32 operands as written.
+      const dag = decodeDag([[3, 3]], [[0, 0, 0, 0, 0, 0, 0, 0], [12996, 4251, 0, 12621, 59057, 0, 0, 0], [32215, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]]);
+      const values = [0, 0, 0, 0, 0, -0.37446120473702826, 0, 0, 0];
+      const x = tensor(values, { dtype: 'float64', shape: [3, 3] });
+      x.dataSync();
+      const [expected, actual] = ['interp', backend].map((name) => withBackend(name, () => Array.from(dag.build([x]).dataSync())));
+      assertAllClose(actual, expected, { rtol: 0, atol: 0, message: String(dag) });
     });
 
     test('a padded load computed outside its buffer and discarded by its guard reads inside the memory (found by the property above)', () => {
@@ -125,6 +156,21 @@ for (const backend of ['js', 'wasm']) {
         }),
         runs(40),
       );
+    });
+
+    test('a float32 sum that reaches an equality is the reference\'s bits when its lanes would round it to the other side of a tie (found by the thorough run)', () => {
+      // Sequentially in float64, as the interpreter adds, -3.9e-10 is absorbed before the
+      // two large terms meet on a float32 tie, which rounds to even: 2000061. Four partial
+      // sums add it last and land just below the tie: 2000060.875.
+      const mask = (f: Tensor) => where(f.eq(f.mul(1.5).sub(f.div(2))), f, f.neg());
+      for (const rows of [1, 4]) {
+        const values = new Float32Array(4 * rows);
+        values.set([-3.8805109126016646e-10, 0, 999.8646240234375, 999.8659057617188], 4 * (rows - 1));
+        const x = tensor(values, { shape: [rows, 4] });
+        x.dataSync();
+        const [expected, actual] = ['interp', backend].map((name) => withBackend(name, () => mask(x.mul(x.add(0.3)).sum({ axis: 1 })).dataSync()));
+        assertAllClose(Array.from(actual), Array.from(expected), { rtol: 0, atol: 0, message: `${rows} rows` });
+      }
     });
 
     test('transformed float32 programs agree within float32 tolerance', () => {

@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { broadcastShapes } from '../src/lazy/shape.js';
-import { tensor } from '../src/index.js';
+import { ArgumentError, tensor } from '../src/index.js';
 import { AssertionError, assertAllClose } from '../src/testing/assert.js';
-import { axesArb, axisArb, broadcastableShapesArb, numRuns, permutationArb, shapeArb, shapedTensorArb, tensorArb, valuesArb } from '../src/testing/arbitraries.js';
+import { axesArb, axisArb, broadcastableShapesArb, numRuns, permutationArb, replayFromEnvironment, shapeArb, shapedTensorArb, tensorArb, valuesArb } from '../src/testing/arbitraries.js';
 
 function failsWith(body: () => void, fragments: readonly string[]): void {
   assert.throws(body, (error: unknown) => {
@@ -71,6 +71,48 @@ describe('arbitraries', () => {
     } finally {
       if (saved === undefined) delete process.env.FUNCTS_THOROUGH;
       else process.env.FUNCTS_THOROUGH = saved;
+    }
+  });
+
+  test('a failure reported with its seed replays from FUNCTS_SEED', () => {
+    const saved = { seed: process.env.FUNCTS_SEED, global: fc.readConfigureGlobal() };
+    const setSeed = (seed: string | undefined) => {
+      if (seed === undefined) delete process.env.FUNCTS_SEED;
+      else process.env.FUNCTS_SEED = seed;
+    };
+    /** The values a property sees, sized by numRuns (which reads the environment); no seed passed here. */
+    const seen = (): number[][] => {
+      const values: number[][] = [];
+      fc.assert(fc.property(fc.array(fc.double({ noNaN: true }), { minLength: 3, maxLength: 3 }), (xs) => void values.push(xs)), { numRuns: numRuns(20) });
+      return values;
+    };
+    const failing = fc.property(fc.array(fc.integer({ min: 0, max: 1000 })), (xs) => xs.every((x) => x < 900));
+    try {
+      setSeed('-1520733186');
+      const first = seen();
+      assert.deepEqual(seen(), first, 'one seed, the same cases');
+      setSeed('7');
+      assert.notDeepEqual(seen(), first, 'another seed, other cases');
+
+      setSeed(undefined);
+      fc.resetConfigureGlobal();
+      const report = fc.check(failing, { numRuns: numRuns(200) });
+      assert.ok(report.failed, 'the property fails somewhere in 200 runs');
+      setSeed(String(report.seed));
+      const replay = fc.check(failing, { numRuns: numRuns(200) });
+      assert.ok(replay.failed);
+      assert.equal(replay.numRuns, report.numRuns, 'it fails at the same case');
+      assert.deepEqual(replay.counterexample, report.counterexample, 'and shrinks it to the same counterexample');
+
+      for (const bad of ['abc', '1.5', ' ']) {
+        setSeed(bad);
+        assert.throws(() => numRuns(1), (e: unknown) => e instanceof ArgumentError && e.message.includes(`FUNCTS_SEED is '${bad}'`));
+      }
+    } finally {
+      setSeed(saved.seed);
+      fc.resetConfigureGlobal();
+      fc.configureGlobal(saved.global);
+      replayFromEnvironment();
     }
   });
 

@@ -51,6 +51,16 @@ export class Lowerer {
     private readonly isBoundary: (node: Node) => boolean,
   ) {}
 
+  /**
+   * Every node computed from its definition rather than loaded, whether or not an expression
+   * names it (a where on a constant condition folds into its operand's expression): the
+   * nodes whose materialization changes what this kernel reads (with the distinct indices
+   * each is computed at).
+   */
+  get computed(): ReadonlyMap<Node, number> {
+    return this.instances;
+  }
+
   /** Distinct indices at which each node has been computed so far. */
   private readonly instances = new Map<Node, number>();
   /** Nodes read at more indices than `limit.instances` allows: loaded from here on; the caller must store them. */

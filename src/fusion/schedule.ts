@@ -146,6 +146,8 @@ export interface Draft {
   readonly builder: ExprBuilder;
   /** Nodes the draft reads from buffers because it needed them at too many indices: they must be materialized. */
   readonly overflowed?: ReadonlySet<Node>;
+  /** Nodes the draft computes inline (Lowerer.computed): materializing one of them makes the draft stale. */
+  readonly computed?: ReadonlyMap<Node, number>;
 }
 
 function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affine[] } {
@@ -193,12 +195,12 @@ function lowerDraft(outputs: readonly Node[], isBoundary: (n: Node) => boolean, 
     const at = lowerer.checkedIndex(lowerer.lower(idx, index), size, `scatter_add: output shape [${first.shape.join(', ')}]`);
     const target = linearIndex(index.map((a, d) => (d === axis ? at : a)), stridesOf(first.shape));
     const stores = [{ buffer: 0, index: target, value: lowerer.lower(src, index) }];
-    return { kind: 'scatter', outputs, loops, builder, stores, overflowed: lowerer.overflowed };
+    return { kind: 'scatter', outputs, loops, builder, stores, overflowed: lowerer.overflowed, computed: lowerer.computed };
   }
   const { loops, index } = outputLoops(first.shape);
   const flat = linearIndex(index, stridesOf(first.shape));
   const stores = outputs.map((o, buffer) => ({ buffer, index: flat, value: lowerer.lowerDefinition(o, index) }));
-  return { kind: 'map', outputs, loops, builder, stores, overflowed: lowerer.overflowed };
+  return { kind: 'map', outputs, loops, builder, stores, overflowed: lowerer.overflowed, computed: lowerer.computed };
 }
 
 /** All expressions of a draft, the store indices' data-dependent parts included. */
@@ -605,6 +607,27 @@ function executionOrder(groups: readonly Group[]): Group[] {
   return order;
 }
 
+/**
+ * Throws when a kernel reads a node no earlier kernel writes: it would read whatever its
+ * buffer held (zeros, or a previous run's values), a wrong result that changes from run to
+ * run instead of an error.
+ */
+function checkWrittenBeforeRead(kernels: readonly ScheduledKernel[]): void {
+  const written = new Set<Node>();
+  kernels.forEach((k, i) => {
+    for (const n of k.inputs) {
+      if (!written.has(n) && !isInputLeaf(n)) throw new Error(`functs internal error: kernel ${i} reads ${n.op} [${n.shape.join(', ')}] before any kernel writes it`);
+    }
+    k.outputs.forEach((o) => written.add(o));
+  });
+}
+
+/** Whether a draft computes inline a node that is now read from a buffer (other than its own outputs). */
+function isStale(draft: Draft, materialized: ReadonlySet<Node>): boolean {
+  for (const n of draft.computed?.keys() ?? []) if (materialized.has(n) && !draft.outputs.includes(n)) return true;
+  return false;
+}
+
 /** Numbers buffers (outputs, then inputs in order of first use) and builds the IR. */
 function finishKernel(draft: Draft): ScheduledKernel {
   const inputs: Node[] = [];
@@ -628,7 +651,7 @@ function finishKernel(draft: Draft): ScheduledKernel {
 }
 
 /**
- * The computed float32 nodes whose values reach an equality test of two computed values
+ * The computed float nodes whose values reach an equality test of two computed values
  * (through any ops, reductions and other kernels included). An equality of computed values
  * (x == 1.5x - x/2, x == max(x)) holds or not by the last bits, so broadcast factoring,
  * which reassociates products, leaves these nodes as written. `nodes` is in topological
@@ -643,7 +666,8 @@ function feedsEquality(nodes: readonly Node[]): Set<Node> {
     const comparesComputed = n.op === 'eq' && !n.inputs.some(isConstant);
     if (reaches.has(n) || comparesComputed) n.inputs.forEach((input) => reaches.add(input));
   }
-  return new Set([...reaches].filter((n) => n.dtype === 'float32' && !isInputLeaf(n)));
+  // float64 too: x (1.5 s) and 1.5 (x s) differ in the last bit in either precision.
+  return new Set([...reaches].filter((n) => (n.dtype === 'float32' || n.dtype === 'float64') && !isInputLeaf(n)));
 }
 
 /**
@@ -762,6 +786,14 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
+  // A draft that computes inline a node the rounds materialized for other drafts reads it
+  // once redrafted: the round redrafts only the drafts whose expressions name the node, and
+  // a where on a constant condition (a pad's mask) folds into its operand's expression. The
+  // stale draft's loads would hide that dependency from merging and ordering: merged with a
+  // sibling and redrafted, its kernel ran before the kernel writing what it read (vmap of
+  // hessian of a prod over an expanded axis read an unwritten buffer). Redrafted here
+  // without overflow (it computes less than before), nothing new is materialized.
+  drafts = drafts.map((d) => (isStale(d, materialized) ? draftKernel(d.outputs, isBoundary, false) : d));
   const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers, options.maxOutputs));
   const draftFor = new Map(drafts.map((d) => [d.outputs[0], d]));
   const asWritten = (n: Node) => originalRoot.get(n) ?? n;
@@ -779,5 +811,6 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(asWritten), inputs: kernel.inputs.map(asWritten) } : kernel;
   });
   const aliasesOfRoots = new Map([...aliases].map(([piece, { root, offset }]) => [piece, { root: asWritten(root), offset }] as const));
+  checkWrittenBeforeRead(kernels);
   return { kernels, leaves, roots, aliases: aliasesOfRoots };
 }

@@ -9,12 +9,45 @@ import { ArgumentError, tensor, type DType, type Tensor } from '../index.js';
 /**
  * How many runs a property should make: `quick` normally, ten times as many when the
  * environment variable FUNCTS_THOROUGH is 1 (for a long, thorough run before a release).
+ *
+ * It also applies FUNCTS_SEED (see `replayFromEnvironment`), so that a failure reported as
+ * `{ seed: -123, path: "45:2:0" }` replays with
+ * `FUNCTS_SEED=-123 npm test -- <file> --test-name-pattern=<test>`.
  * @example
  * fc.assert(fc.property(shapeArb(), (shape) => ...), { numRuns: numRuns(50) });
  */
 export function numRuns(quick: number): number {
-  const thorough = typeof process !== 'undefined' && process.env?.FUNCTS_THOROUGH === '1';
+  replayFromEnvironment();
+  const thorough = environment('FUNCTS_THOROUGH') === '1';
   return thorough ? quick * 10 : quick;
+}
+
+function environment(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
+}
+
+/**
+ * Sets fast-check's global seed from the environment variable FUNCTS_SEED (an integer: the
+ * seed a failing property printed), so the property generates the same cases again, fails
+ * at the same one and shrinks it to the same counterexample; without it, fast-check picks a
+ * seed per property and prints it with any failure. `numRuns` calls it, so property tests
+ * that size their runs with `numRuns` need nothing else. Replay one test at a time (Node's
+ * `--test-name-pattern`): every property of the process takes the same seed. (fast-check
+ * takes a counterexample's `path` per call only, not globally; the seed alone suffices.)
+ * Throws an ArgumentError when FUNCTS_SEED is not an integer.
+ * @example
+ * // FUNCTS_SEED=-1520733186
+ * replayFromEnvironment(); // fc.readConfigureGlobal().seed === -1520733186
+ */
+export function replayFromEnvironment(): void {
+  const seed = environment('FUNCTS_SEED');
+  if (seed === undefined) return;
+  const parsed = Number(seed);
+  if (seed.trim() === '' || !Number.isInteger(parsed)) {
+    throw new ArgumentError(`replayFromEnvironment: FUNCTS_SEED is '${seed}', not an integer; pass the seed a failing property printed, e.g. FUNCTS_SEED=-1520733186`);
+  }
+  const current = fc.readConfigureGlobal();
+  if (current.seed !== parsed) fc.configureGlobal({ ...current, seed: parsed });
 }
 
 /** Bounds of generated shapes. */
