@@ -2,7 +2,7 @@
  * The first call as a user of the published build meets it: plain Node on dist/ (`npm run
  * build` first), no tsx, so nothing is transpiled at run time and functions keep tsc's output.
  * The default backend and thread count, D=8 H=32 N=4096, f(x) = sum(tanh(A x + b)).
- * Run by bench/first-call.ts (BENCH_DIST=1) as one fresh process per sample; prints the same
+ * Run by bench/first-call.ts (BENCH_FILTER entry "functs dist") as one fresh process per sample; prints the same
  * JSON line as its tsx children.
  */
 // FUNCTS_DIST: another build's dist folder (a baseline, built from an older commit).
