@@ -22,6 +22,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { IMPLEMENTATIONS } from './impls.js';
+import { functsDefault } from './functs.js';
 import { phaseMs } from '../src/fusion/program.js';
 import { SIZES, makeWorkload } from './workload.js';
 
@@ -29,9 +30,12 @@ const here = fileURLToPath(import.meta.url);
 /** BENCH_FILTER name of the published build's entry (bench/first-call-dist.mjs; `npm run build` first). */
 const DIST_NAME = 'functs dist';
 const childAt = process.argv.indexOf('--child');
+// 'functs default' (the default backend and threads, nothing set: a user's first call) is
+// this bench's alone; the throughput bench has the wasm entries with their thread counts.
+const ENTRIES = [...IMPLEMENTATIONS, functsDefault];
 
 if (childAt >= 0) {
-  const impl = IMPLEMENTATIONS.find((i) => i.name === process.argv[childAt + 1]);
+  const impl = ENTRIES.find((i) => i.name === process.argv[childAt + 1]);
   if (!impl) throw new Error(`no implementation named ${process.argv[childAt + 1]}`);
   const workload = makeWorkload(SIZES[0]);
   // CPU time of this thread's process (workers included, but they idle until a kernel runs):
@@ -44,12 +48,12 @@ if (childAt >= 0) {
   prepared.dispose?.();
 } else {
   const runs = Number(process.env.BENCH_COLD_RUNS ?? 5);
-  const filter = (process.env.BENCH_FILTER ?? 'hand-loop,hand-loop-tuned,functs,jax-js,tfjs-closed-form').split(',').map((s) => s.trim());
+  const filter = (process.env.BENCH_FILTER ?? 'hand-loop,hand-loop-tuned,functs,functs default,jax-js,tfjs-closed-form').split(',').map((s) => s.trim());
   const size = SIZES[0];
   console.log(`first call, cold (a fresh process per sample, ${runs} samples), D=${size.D} H=${size.H} N=${size.N}`);
   // The published build (dist/, plain node): a pseudo-entry run by first-call-dist.mjs.
   const distEntry = { name: DIST_NAME, method: 'functs from dist/ (npm run build), plain node, default backend', setup: () => Promise.reject(new Error('run as its own process')) };
-  const order = [...IMPLEMENTATIONS, distEntry].filter((i) => filter.includes(i.name));
+  const order = [...ENTRIES, distEntry].filter((i) => filter.includes(i.name));
   const samples = new Map<string, number[]>(order.map((i) => [i.name, []]));
   const phaseSamples = new Map<string, Map<string, number[]>>(order.map((i) => [i.name, new Map()]));
   // Interleaved, as in run.ts: sample k of every implementation before sample k + 1.

@@ -9,7 +9,7 @@ import type { Implementation } from "./types.js";
 import { handLoop, tunedHandLoop } from "./peers/hand-loop.js";
 import { jaxJs } from "./peers/jax-js.js";
 import { tfjsClosedForm, tfjsNestedGrad } from "./peers/tfjs.js";
-import { functs, functsDefault, functsWasm, functsWasm2 } from "./functs.js";
+import { functs, functsWasm, functsWasm2 } from "./functs.js";
 import { handWasm } from "./peers/hand-wasm.js";
 
 /** Name of the implementation whose output is the reference. */
@@ -22,7 +22,6 @@ export const IMPLEMENTATIONS: Implementation[] = [
   functs,
   functsWasm,
   functsWasm2,
-  functsDefault,
   jaxJs,
   tfjsNestedGrad,
   tfjsClosedForm,
