@@ -435,6 +435,12 @@ export function getThreads(): number {
  * threads as are set and the work pays for; `operations` is the kernel's estimated work.
  */
 export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number, firstRun = false): void {
+  // Before anything else, as the rule below would: a process's first call does not even look
+  // up its threads (Node's worker_threads module, loaded on that first look, costs it 2 ms).
+  if (firstRun && !pool && parallelTuning.mainThreadTakesChunks) {
+    fn(...bases, 0, extent);
+    return;
+  }
   const threads = operations >= parallelTuning.minOperations ? getThreads() : 1;
   const perIteration = operations / extent;
   // The smallest chunk: whole blocks of `grain`, at least minChunkOperations of work.
