@@ -9,7 +9,7 @@ import type { Implementation } from "./types.js";
 import type { Workload } from "./workload.js";
 
 /** `threads`: the wasm backend's thread count for this entry's calls (set around each call, so entries interleave). */
-function functsOn(backend: "js" | "wasm", name: string, method: string, threads?: number): Implementation {
+function functsOn(backend: "js" | "wasm" | undefined, name: string, method: string, threads?: number): Implementation {
   return {
     name,
     method,
@@ -22,7 +22,7 @@ function functsOn(backend: "js" | "wasm", name: string, method: string, threads?
 
       const t0 = performance.now();
       const hessians = jit(vmap(hessian(f)));
-      const call = () => withBackend(backend, () => hessians(X).dataSync() as Float32Array);
+      const call = () => (backend === undefined ? (hessians(X).dataSync() as Float32Array) : withBackend(backend, () => hessians(X).dataSync() as Float32Array));
       const run = () => {
         if (threads === undefined) return call();
         const previous = setThreads(threads);
@@ -42,3 +42,4 @@ function functsOn(backend: "js" | "wasm", name: string, method: string, threads?
 export const functs = functsOn("js", "functs", "functs jit(vmap(hessian(f))) on the js backend (fused kernels compiled with new Function)");
 export const functsWasm = functsOn("wasm", "functs wasm", "functs jit(vmap(hessian(f))) on the wasm backend (the same kernels as WebAssembly, f32x4 loops, one thread)", 1);
 export const functsWasm2 = functsOn("wasm", "functs wasm 2t", "functs jit(vmap(hessian(f))) on the wasm backend with 2 threads (outermost loops split in chunks between the main thread and a worker)", 2);
+export const functsDefault = functsOn(undefined, "functs default", "functs jit(vmap(hessian(f))) as a user calls it: the default backend (wasm) and thread count, nothing set");

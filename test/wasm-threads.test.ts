@@ -5,6 +5,10 @@
 // small kernels of random programs run in chunks on the workers; one run has the main thread
 // take no chunk at all, so every value comes from a worker.
 import { test, after } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { explain, grad, hessian, jit, tensor, vmap, withBackend, setThreads, getThreads, ArgumentError, type Tensor } from '../src/index.js';
@@ -91,11 +95,41 @@ for (const dtype of ['float32', 'float64'] as const) {
   });
 }
 
-test('the worker pool starts when the backend is imported, before any kernel runs, and nothing waits for it', async (t) => {
-  if (getThreads() < 2) return t.skip('one thread here: no pool');
-  // Nothing has run yet in this file; importing the backend started the workers.
-  for (let tries = 0; tries < 400 && startedWorkers() === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 25));
-  assert.ok(startedWorkers() > 0, 'a worker started without any kernel asking for it');
+test('a process\'s first call constructs no worker (its start would share the cores with the call); the second run starts the pool, and nothing waits for it', () => {
+  // A fresh process: this file's other tests have started a pool already.
+  const src = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+  const script = `
+    import { hessian, jit, tensor, vmap } from ${src('../src/index.ts')};
+    import { parallelTuning, spawnedWorkers, startedWorkers, workerChunkCount } from ${src('../src/backends/wasm/threads.ts')};
+    const A = tensor(Array.from({ length: 256 }, (_, i) => Math.sin(i)), { shape: [32, 8] });
+    const X = tensor(Array.from({ length: 4096 * 8 }, (_, i) => Math.cos(i)), { shape: [4096, 8] });
+    const h = jit(vmap(hessian((x) => A.matmul(x).tanh().sum())));
+    const first = h(X).dataSync();
+    const afterFirst = spawnedWorkers();
+    const second = h(X).dataSync();
+    const afterSecond = spawnedWorkers();
+    for (let tries = 0; tries < 400 && startedWorkers() === 0; tries++) await new Promise((resolve) => setTimeout(resolve, 25));
+    // The main thread takes no chunk: the worker runs them all (else it may wake too late for any).
+    parallelTuning.mainThreadTakesChunks = false;
+    const third = h(X).dataSync();
+    const same = first.every((v, i) => Object.is(v, second[i]) && Object.is(v, third[i]));
+    console.log(JSON.stringify({ afterFirst, afterSecond, started: startedWorkers(), workerChunks: workerChunkCount(), same }));
+  `;
+  // A file, not `-e`: workers inherit `--input-type=module`, under which their script does not run.
+  const dir = mkdtempSync(join(tmpdir(), 'functs-first-call-'));
+  let out: string;
+  try {
+    writeFileSync(join(dir, 'first-call.mjs'), script);
+    out = execFileSync(process.execPath, ['--import', 'tsx', join(dir, 'first-call.mjs')], { encoding: 'utf8', env: { ...process.env, FUNCTS_THREADS: '2' } });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const seen = JSON.parse(out.trim().split('\n').at(-1)!) as { afterFirst: number; afterSecond: number; started: number; workerChunks: number; same: boolean };
+  assert.equal(seen.afterFirst, 0, 'the first call constructed a worker');
+  assert.equal(seen.afterSecond, 1, 'the second call starts the pool of two threads: one worker');
+  assert.ok(seen.started > 0, 'the worker started');
+  assert.ok(seen.workerChunks > 0, 'and ran chunks of the third call');
+  assert.ok(seen.same, 'the same bits on every call');
 });
 
 test('int32 and bool programs on 1 and 2 threads: wrap-around arithmetic and comparisons, the same bits as the interpreter', () => {

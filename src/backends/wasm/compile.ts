@@ -1207,7 +1207,8 @@ export interface WasmOptions {
 export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmKernelModule {
   if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
   const parallel = options.parallel === false ? null : parallelLoop(ir);
-  // First pass: which helpers and imports the body calls (indices do not matter yet).
+  // First pass: which helpers and imports the body calls (indices do not matter yet). A body
+  // that calls none is already final: it is kept, not emitted a second time.
   const wantedHelpers = new Set<Helper>();
   const wantedMath = new Set<ImportedMath>();
   const simd = options.simd ?? SIMD_SUPPORTED;
@@ -1216,8 +1217,9 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   // loop compiler's, over the GEMM's output.
   const contraction = simd && options.gemm !== false ? matchContraction(ir) : null;
   const bodyIr = contraction ? contraction.epilogue : ir;
+  let recorder: BodyEmitter | null = null;
   if (bodyIr) {
-    const recorder = new BodyEmitter(bodyIr, {
+    recorder = new BodyEmitter(bodyIr, {
       helper: (h) => (wantedHelpers.add(h), 0),
       math: (m) => (wantedMath.add(m), 0),
     }, simd, options.laneLoop, parallel, fma);
@@ -1265,9 +1267,9 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
-  const body = bodyIr ? new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma) : null;
+  const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);
   if (body && bodyIr) {
-    body.stmts(bodyIr.body);
+    if (body !== recorder) body.stmts(bodyIr.body);
     code.bytes(body.code.view());
   }
   kernelFn.define(body?.locals ?? [], code);

@@ -64,16 +64,30 @@ export class Bytes {
   length = 0;
 
   byte(b: number): this {
-    if (this.length === this.data.length) {
-      const bigger = new Uint8Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
+    if (this.length === this.data.length) this.reserve(1);
     this.data[this.length++] = b & 0xff;
     return this;
   }
 
+  /** Room for `more` bytes past the end (doubling, so appends stay amortized constant). */
+  private reserve(more: number): void {
+    let size = this.data.length;
+    while (size < this.length + more) size *= 2;
+    if (size === this.data.length) return;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.data.subarray(0, this.length));
+    this.data = bigger;
+  }
+
   bytes(bs: ArrayLike<number>): this {
+    // Function bodies and sections are copied whole, more than once on the way to a module:
+    // one copy, not a call per byte (a first call runs this code cold, in the interpreter).
+    if (bs instanceof Uint8Array) {
+      this.reserve(bs.length);
+      this.data.set(bs, this.length);
+      this.length += bs.length;
+      return this;
+    }
     for (let i = 0; i < bs.length; i++) this.byte(bs[i]);
     return this;
   }

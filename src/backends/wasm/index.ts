@@ -14,15 +14,13 @@ import { compileJs } from '../js/codegen.js';
 import { Unsupported, emitHelperModule, emitKernelModule, emitVectorMathModule, type WasmOptions } from './compile.js';
 import { HELPERS, type Helper } from './math.js';
 import { WasmArena } from './memory.js';
-import { poolKernel, runSplit, startPool } from './threads.js';
+import { poolKernel, runSplit } from './threads.js';
 
 /** The one memory every kernel of this backend runs in (shared with the worker threads where it can be). */
 export const wasmArena = new WasmArena();
 
-// The workers start now, at import, and nobody waits for them: they take tens of milliseconds
-// to start (a few on this thread, constructing them), and kernels run on the main thread
-// alone until one has, so a process's first call pays for none of it.
-startPool(wasmArena.memory);
+// The workers start at a split kernel's second run (threads.ts runSplit), not at import: their
+// start would share the cores with a process's first call, which runs on this thread alone.
 
 const MATH_IMPORTS = { exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tanh: Math.tanh, log1p: Math.log1p, expm1: Math.expm1, pow: Math.pow };
 

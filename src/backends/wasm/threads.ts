@@ -280,6 +280,7 @@ class Pool {
     const kernels = [...kernelModules].map(([id, module]) => ({ id, module }));
     for (const { id } of kernels) this.delivered.add(id);
     for (let i = 1; i < size; i++) this.workers.push(platform.spawn({ memory, control, kernels }));
+    workersSpawned += size - 1;
   }
 
   forget(id: number): void {
@@ -365,10 +366,16 @@ let pool: Pool | null = null;
 let requested: number | undefined;
 /** Chunks run by the workers of pools closed before the current one. */
 let closedWorkerChunks = 0;
+let workersSpawned = 0;
 
 /** How many workers of the current pool have started (for tests and measurements). */
 export function startedWorkers(): number {
   return pool?.ready ?? 0;
+}
+
+/** How many workers this process has constructed, in every pool (for tests: a first call constructs none). */
+export function spawnedWorkers(): number {
+  return workersSpawned;
 }
 
 /** How many chunks worker threads have run so far, in every pool (for tests). */
@@ -428,6 +435,12 @@ export function getThreads(): number {
  * threads as are set and the work pays for; `operations` is the kernel's estimated work.
  */
 export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, memory: WebAssembly.Memory, bases: readonly number[], extent: number, grain: number, operations: number, firstRun = false): void {
+  // Before anything else, as the rule below would: a process's first call does not even look
+  // up its threads (Node's worker_threads module, loaded on that first look, costs it 2 ms).
+  if (firstRun && !pool && parallelTuning.mainThreadTakesChunks) {
+    fn(...bases, 0, extent);
+    return;
+  }
   const threads = operations >= parallelTuning.minOperations ? getThreads() : 1;
   const perIteration = operations / extent;
   // The smallest chunk: whole blocks of `grain`, at least minChunkOperations of work.
@@ -437,9 +450,11 @@ export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, me
     fn(...bases, 0, extent);
     return;
   }
-  // A kernel's first run does not construct a pool (that costs the main thread milliseconds;
-  // the pool of the default size started at import), and until a worker has started, the
-  // main thread runs kernels whole: a process's first calls never wait for the pool.
+  // A kernel's first run does not construct a pool (that costs the main thread milliseconds,
+  // and the workers' start, tens of milliseconds of CPU, would share the cores with the rest
+  // of a process's first call: 79 -> 119 ms CPU and 110 -> 153 ms wall measured on two loaded
+  // cores), so the pool starts at the second run of a split kernel; until a worker has
+  // started, the main thread runs kernels whole: no call ever waits for the pool.
   const needsPool = !pool || pool.size !== threads || pool.memory !== memory;
   if (needsPool && firstRun && parallelTuning.mainThreadTakesChunks) {
     fn(...bases, 0, extent);
@@ -458,13 +473,3 @@ function poolFor(memory: WebAssembly.Memory, threads: number): Pool {
   return pool!;
 }
 
-/**
- * Starts the workers for `memory` now, without waiting for them (they take tens of
- * milliseconds to start; kernels run on the main thread alone until one has): the wasm
- * backend calls it at import.
- */
-export function startPool(memory: WebAssembly.Memory): void {
-  const threads = getThreads();
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  if (threads > 1 && shared && platform()) poolFor(memory, threads);
-}
