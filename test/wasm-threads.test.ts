@@ -188,3 +188,22 @@ test('memory stays flat over 10,000 jitted calls on the wasm backend with 2 thre
   // Each call allocates a 256 x 8 x 8 float32 result (64 kB): 10,000 calls retained would be 640 MB.
   assert.ok(heapAfter < heapAfterWarmup + 32 * 2 ** 20, `heap ${heapAfterWarmup} -> ${heapAfter} bytes`);
 });
+
+test('workers start in a process whose own options would misread their source (node --input-type=module -e)', () => {
+  const index = new URL('../src/index.ts', import.meta.url).href;
+  const script = `
+    const { tensor, jit, setThreads } = await import(${JSON.stringify(index)});
+    const { spawnedWorkers } = await import(${JSON.stringify(new URL('../src/backends/wasm/threads.ts', import.meta.url).href)});
+    setThreads(2);
+    const f = jit((a) => a.mul(2).add(1));
+    const x = tensor(Float32Array.from({ length: 1 << 18 }, (_, i) => i % 7));
+    const sums = [];
+    for (let i = 0; i < 6; i++) { sums.push(f(x).dataSync().reduce((s, v) => s + v, 0)); await new Promise((r) => setTimeout(r, 20)); }
+    console.log(JSON.stringify({ sums, spawned: spawnedWorkers() }));`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, FUNCTS_THREADS: '2' } });
+  const seen = JSON.parse(out.trim().split('\n').at(-1)!) as { sums: number[]; spawned: number };
+  let expected = 0;
+  for (let i = 0; i < 1 << 18; i++) expected += (i % 7) * 2 + 1;
+  assert.ok(seen.spawned >= 1, 'no worker was started');
+  for (const s of seen.sums) assert.equal(s, expected);
+});

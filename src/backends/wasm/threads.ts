@@ -180,7 +180,9 @@ function nodePlatform(threads: NodeWorkerThreads): Platform {
     canBlock: true,
     spawn(init) {
       const { port1, port2 } = new threads.MessageChannel();
-      const worker = new threads.Worker(WORKER_SOURCE, { eval: true, workerData: { ...init, port: port2 }, transferList: [port2] });
+      // execArgv: []: the worker's source is a plain script; the parent's options
+      // (`--input-type=module`, loaders such as tsx) would change how it is read and break it.
+      const worker = new threads.Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { ...init, port: port2 }, transferList: [port2] });
       // Workers sleep in Atomics.wait between jobs: they must not keep the process alive.
       worker.unref();
       port1.unref();
