@@ -7,8 +7,8 @@
 here=$(dirname "$0")
 log=$(mktemp)
 lscpu 2>/dev/null | grep -E '^(Model name|CPU\(s\))' | sed 's/^/# /'
-node "$here/functs-wasm-cpu.mjs" 2>&1 | tee -a "$log"
-python3 "$here/peers.py" cpu 2>&1 | grep -v Warning | tee -a "$log"
-python3 "$here/peers.py" torch-cpu 2>&1 | grep -v Warning | tee -a "$log"
+timeout 200 node "$here/functs-wasm-cpu.mjs" 2>&1 | tee -a "$log"
+REPS=${REPS:-10} timeout 200 python3 "$here/peers.py" cpu 2>&1 | grep -v Warning | tee -a "$log"
+REPS=${REPS:-3} timeout 150 python3 "$here/peers.py" torch-cpu 2>&1 | grep -v Warning | tee -a "$log"
 echo
 python3 "$here/table.py" < "$log"
