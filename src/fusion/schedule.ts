@@ -31,7 +31,7 @@ import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, t
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
 import { hoistInvariantProducts } from './hoist.js';
-import { symmetricPairOf } from './symmetry.js';
+import { mirrorSwitch, symmetricPairOf } from './symmetry.js';
 import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters, type RegisterTiles } from './tiling.js';
 
 /** Work below this cost (in additions per element) is recomputed rather than stored. */
@@ -781,7 +781,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
       const ordered = chooseLoopOrder(collapseLoops(draft));
       // A grid device that declares no tile makes one store per thread (gpu.js).
-      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' && !options.registerTiles ? ordered : tileForRegisters(ordered, options.registerTiles)), options.kernelForm === 'loops');
+      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' && !options.registerTiles ? ordered : tileForRegisters(ordered, options.registerTiles)), options.kernelForm === 'loops' && mirrorSwitch.enabled);
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
     return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(asWritten), inputs: kernel.inputs.map(asWritten) } : kernel;
