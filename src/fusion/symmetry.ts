@@ -12,7 +12,12 @@
  * is not matched (A[h,j] is not a factor), nor is a factor read at an index the swap changes
  * (C[i] alone). It proves symmetry in real arithmetic: the product is reassociated, as
  * broadcast factoring and hoisting already do (an ulp or so): it runs only with factoring on,
- * and under its own switch (`symmetrySwitch`, off by default: see there why).
+ * and under its own switches.
+ *
+ * Two uses. `markSymmetric` (on by default, `mirrorSwitch`): the sum is left whole and the
+ * fact handed to its kernel (`BufferSpec.symmetric`), where wasm's GEMM computes the blocks
+ * I <= J and stores each mirror from the same registers. `splitSymmetric` (off,
+ * `symmetrySwitch`: see there why), a DAG rewrite into blocks:
  *
  * The rewrite splits axes a and b at h = D/2 (rounded to a multiple of 4 where D >= 8) and
  * computes three blocks, [0,h)x[0,h), [0,h)x[h,D), [h,D)x[h,D), each a sum over the shrunk
