@@ -141,9 +141,11 @@ export function symmetricAxes(sum: Node, product: Product, isBoundary: (n: Node)
   // realized nodes as loads (the basis vectors' one-hot form stays visible), or movement ops
   // down to their inputs wherever they still have them (two lazy reshapes of one A read A).
   // A realized view keeps no input: two views of one user buffer are two sources to both.
+  // Gathers' kin and opaque calls are computed by kernels of their own: read as loads.
+  const ownKernel = (n: Node) => n.rule.kind === 'opaque' || (n.rule.kind === 'index' && n.op !== 'gather');
   const readings = [
-    (n: Node) => isBoundary(n) || n.realized !== null,
-    (n: Node) => n.inputs.length === 0 || (n.rule.kind !== 'movement' && (isBoundary(n) || n.realized !== null)),
+    (n: Node) => isBoundary(n) || n.realized !== null || ownKernel(n),
+    (n: Node) => n.inputs.length === 0 || (n.rule.kind !== 'movement' && (isBoundary(n) || n.realized !== null || ownKernel(n))),
   ];
   const proofs = readings.map((boundary) => {
     const lowerer = new Lowerer(new ExprBuilder(), boundary);
