@@ -67,7 +67,9 @@ export interface BufferSpec {
    * For an output: proved symmetric (fusion/symmetry.ts). Two axes of `extent` elements at
    * element strides `strides`: the element at i along the first and j along the second
    * equals the one at j and i, the rest of the index the same. A backend may compute one
-   * of each pair and write both (wasm's GEMM), or ignore it. Part of the kernel's text.
+   * of each pair and write both (wasm's GEMM), or ignore it. Part of the kernel's text. A
+   * fact about the program's inputs (the Hessian's stored P): on other inputs such a kernel
+   * may write other values.
    */
   readonly symmetric?: { readonly extent: number; readonly strides: readonly [number, number] };
 }
