@@ -25,7 +25,7 @@ registerBackend(fusingBackend(cpuDevice("wasm-scalar", { maxBuffers: wasmDevice.
 import { SIZES, check, makeWorkload, referenceHessians64, type Workload } from "./workload.js";
 import { handWasmHessians, handWasmKernel } from "./peers/hand-wasm.js";
 import { clearCaches } from "../src/fusion/program.js";
-import { symmetrySwitch } from "../src/fusion/symmetry.js";
+import { mirrorSwitch, symmetrySwitch } from "../src/fusion/symmetry.js";
 
 const SAMPLES = Number(process.env.SAMPLES ?? 12);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
@@ -50,6 +50,23 @@ function forcedSplitEntry(w: Workload): Entry {
     return { name: "functs wasm, sym split", run: entry.run };
   } finally {
     Object.assign(symmetrySwitch, saved);
+    clearCaches();
+  }
+}
+
+/**
+ * functs on wasm planned without the symmetric output's fact (fusion/symmetry.ts's
+ * `mirrorSwitch` off): the GEMM computes every block, as before the mirrored tiles.
+ */
+function unmirroredEntry(w: Workload): Entry {
+  clearCaches();
+  mirrorSwitch.enabled = false;
+  try {
+    const entry = functsEntry("wasm", w);
+    entry.run(); // planned (and kept by jit) without the fact
+    return { name: "functs wasm, no mirror", run: entry.run };
+  } finally {
+    mirrorSwitch.enabled = true;
     clearCaches();
   }
 }
@@ -163,6 +180,8 @@ for (const size of SIZES) {
     forcedSplitEntry(w),
     functsEntry("wasm", w),
     oneThread(functsEntry("wasm", w)),
+    unmirroredEntry(w),
+    oneThread(unmirroredEntry(w)),
     { name: "hand wasm simd", run: () => handWasmHessians(w) },
     // The same kernel without the copy of the result out of the wasm memory (the Hessians stay there).
     { name: "hand wasm, no copy", run: () => (kernel.runInPlace(w.A, w.b, w.X), kernel.outView()) },

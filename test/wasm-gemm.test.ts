@@ -190,6 +190,7 @@ const tuningArb: fc.Arbitrary<GemmTuning> = fc.record({
   jam: fc.boolean(),
   mrJam: fc.integer({ min: 1, max: 3 }),
   mcJam: fc.integer({ min: 1, max: 3 }),
+  mirror: fc.boolean(),
 });
 
 test('every register tile and cache block (k blocks through the output, edge tiles, jammed or not) computes the same contraction', () => {

@@ -11,7 +11,7 @@ import { WASM_OPS } from '../src/backends/wasm/ops.js';
 import { compileWasm, wasmArena, wasmDevice, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
 import { compileJs } from '../src/backends/js/codegen.js';
 import { programFor } from '../src/fusion/program.js';
-import type { KernelIR, Stmt } from '../src/fusion/kernel.js';
+import { printKernel, type KernelIR, type Stmt } from '../src/fusion/kernel.js';
 import { assertAllClose, numRuns } from '../src/testing/index.js';
 
 function bytesOf(write: (b: Bytes) => void): number[] {
@@ -212,9 +212,17 @@ function loopIndices(list: readonly Stmt[]): string[] {
 }
 
 /** The kernels of the program that computes `build()` under the wasm backend. */
+/**
+ * A program's kernels, without the facts that hold only on the program's own inputs (an
+ * output's `symmetric`: these tests run the kernels on made-up inputs).
+ */
 function kernelsOf(build: () => Tensor): KernelIR[] {
   const node = withBackend('wasm', () => build().node);
-  return programFor([node], wasmDevice).program.steps.map((step) => step.ir);
+  return programFor([node], wasmDevice).program.steps.map(({ ir }) => {
+    if (!ir.buffers.some((b) => b.symmetric)) return ir;
+    const buffers = ir.buffers.map(({ symmetric: _, ...b }) => b);
+    return { ...ir, buffers, text: printKernel(ir.kind, buffers, ir.body) };
+  });
 }
 
 test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with the JS compiler whichever loop carries the lanes', () => {

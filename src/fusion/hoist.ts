@@ -24,7 +24,7 @@ import { newVar, varIndex, varsOf } from './affine.js';
 import { ExprBuilder } from './expr.js';
 import { factoringSwitch } from './factor.js';
 import { Lowerer } from './lower.js';
-import { splitSymmetric, symmetrySwitch } from './symmetry.js';
+import { markSymmetric, splitSymmetric, symmetrySwitch } from './symmetry.js';
 
 /** Movement ops that commute with an elementwise product (pad does too, but guards its reads). */
 const COMMUTES = new Set(['reshape', 'expand', 'permute']);
@@ -116,7 +116,10 @@ export function hoistInvariantProducts(roots: readonly Node[], isLeaf: (n: Node)
         rebuilt = split.node;
         split.blocks.forEach((b) => store.add(b));
       } else {
-        rebuilt = hoist(rebuilt);
+        // Or left whole, marked symmetric for its kernel (symmetry.ts, `mirrorSwitch`).
+        const sum = rebuilt;
+        rebuilt = hoist(sum);
+        markSymmetric(sum, factorsOf(sum.inputs[0], keep, single), isLeaf, rebuilt);
       }
     }
     if (rebuilt !== node) mapped.set(node, rebuilt);

@@ -63,6 +63,15 @@ export interface BufferSpec {
   readonly dtype: DType;
   readonly size: number;
   readonly role: 'input' | 'output';
+  /**
+   * For an output: proved symmetric (fusion/symmetry.ts). Two axes of `extent` elements at
+   * element strides `strides`: the element at i along the first and j along the second
+   * equals the one at j and i, the rest of the index the same. A backend may compute one
+   * of each pair and write both (wasm's GEMM), or ignore it. Part of the kernel's text. A
+   * fact about the program's inputs (the Hessian's stored P): on other inputs such a kernel
+   * may write other values.
+   */
+  readonly symmetric?: { readonly extent: number; readonly strides: readonly [number, number] };
 }
 
 /** One kernel, ready for a backend to compile. */
@@ -391,7 +400,7 @@ function printStmts(stmts: readonly Stmt[], indent: string, out: string[]): void
 
 /** The canonical text of a kernel (also what `explain` shows as its IR). */
 export function printKernel(kind: KernelIR['kind'], buffers: readonly BufferSpec[], body: readonly Stmt[]): string {
-  const header = buffers.map((b, i) => `b${i}: ${b.role} ${b.dtype}[${b.size}]`).join(', ');
+  const header = buffers.map((b, i) => `b${i}: ${b.role} ${b.dtype}[${b.size}]${b.symmetric ? ` symmetric(${b.symmetric.extent} at ${b.symmetric.strides.join(', ')})` : ''}`).join(', ');
   const out = [`${kind} kernel(${header}) {`];
   printStmts(body, '  ', out);
   out.push('}');

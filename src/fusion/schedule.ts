@@ -31,6 +31,7 @@ import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, t
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
 import { hoistInvariantProducts } from './hoist.js';
+import { mirrorSwitch, symmetricPairOf } from './symmetry.js';
 import { chooseLoopOrder, collapseLoops, shareReductionLoops, tileForRegisters, type RegisterTiles } from './tiling.js';
 
 /** Work below this cost (in additions per element) is recomputed rather than stored. */
@@ -629,7 +630,7 @@ function isStale(draft: Draft, materialized: ReadonlySet<Node>): boolean {
 }
 
 /** Numbers buffers (outputs, then inputs in order of first use) and builds the IR. */
-function finishKernel(draft: Draft): ScheduledKernel {
+function finishKernel(draft: Draft, symmetricOutputs = false): ScheduledKernel {
   const inputs: Node[] = [];
   const numbers = new Map<Node, number>();
   const bufferOf = (n: Node) => {
@@ -643,7 +644,14 @@ function finishKernel(draft: Draft): ScheduledKernel {
   };
   const placed = placeKernel(draft.kind, draft.loops, bufferOf, draft.stores);
   const buffers: BufferSpec[] = [
-    ...draft.outputs.map((o) => ({ dtype: o.dtype, size: sizeOf(o.shape), role: 'output' as const })),
+    ...draft.outputs.map((o): BufferSpec => {
+      const spec = { dtype: o.dtype, size: sizeOf(o.shape), role: 'output' as const };
+      // A sum proved symmetric (symmetry.ts) carries the fact to its kernel, in strides of its buffer.
+      const pair = symmetricOutputs ? symmetricPairOf(o) : undefined;
+      if (!pair) return spec;
+      const strides = stridesOf(o.shape);
+      return { ...spec, symmetric: { extent: o.shape[pair[0]], strides: [strides[pair[0]], strides[pair[1]]] } };
+    }),
     ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
   ];
   const ir: KernelIR = { kind: draft.kind, buffers, body: placed.body, operations: placed.operations, text: printKernel(draft.kind, buffers, placed.body) };
@@ -805,7 +813,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       const draft = g.outputs.length === 1 ? draftFor.get(g.outputs[0])! : draftKernel(g.outputs, isBoundary, false);
       const ordered = chooseLoopOrder(collapseLoops(draft));
       // A grid device that declares no tile makes one store per thread (gpu.js).
-      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' && !options.registerTiles ? ordered : tileForRegisters(ordered, options.registerTiles)));
+      kernel = finishKernel(shareReductionLoops(options.kernelForm === 'grid' && !options.registerTiles ? ordered : tileForRegisters(ordered, options.registerTiles)), options.kernelForm === 'loops' && mirrorSwitch.enabled);
     }
     // A root that factoring rebuilt is reported as itself, where it is written and where it is read.
     return originalRoot.size ? { ...kernel, outputs: kernel.outputs.map(asWritten), inputs: kernel.inputs.map(asWritten) } : kernel;

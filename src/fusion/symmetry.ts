@@ -12,7 +12,12 @@
  * is not matched (A[h,j] is not a factor), nor is a factor read at an index the swap changes
  * (C[i] alone). It proves symmetry in real arithmetic: the product is reassociated, as
  * broadcast factoring and hoisting already do (an ulp or so): it runs only with factoring on,
- * and under its own switch (`symmetrySwitch`, off by default: see there why).
+ * and under its own switches.
+ *
+ * Two uses. `markSymmetric` (on by default, `mirrorSwitch`): the sum is left whole and the
+ * fact handed to its kernel (`BufferSpec.symmetric`), where wasm's GEMM computes the blocks
+ * I <= J and stores each mirror from the same registers. `splitSymmetric` (off,
+ * `symmetrySwitch`: see there why), a DAG rewrite into blocks:
  *
  * The rewrite splits axes a and b at h = D/2 (rounded to a multiple of 4 where D >= 8) and
  * computes three blocks, [0,h)x[0,h), [0,h)x[h,D), [h,D)x[h,D), each a sum over the shrunk
@@ -46,8 +51,69 @@ export const MIN_SYMMETRIC_EXTENT = 8;
  */
 export const symmetrySwitch = { enabled: false, minTermsPerOutput: 256 };
 
-/** How many sums were split (for tests: the proof fired). */
-export const symmetryStats = { splits: 0 };
+/** How many sums were split, and how many were marked symmetric for their kernel (for tests: the proof fired). */
+export const symmetryStats = { splits: 0, marked: 0 };
+
+/**
+ * The other use of the proof, on by default: the sum is left whole and marked with the pair
+ * of output axes it is symmetric in (`symmetricPairOf`); the scheduler hands that fact to the
+ * kernel that stores the sum (its output buffer's `symmetric`, kernel.ts), and a backend that
+ * can computes each pair of mirrored blocks once (the wasm GEMM: the blocks I <= J, each
+ * stored twice, transposed in registers). No assembly pass, no extra buffers: where the
+ * backend cannot use it, the kernel computes the whole output as before.
+ * `minExtent`: the paired axes must be at least this long (a 4x4 block is one f32x4 per row).
+ */
+export const mirrorSwitch = { enabled: true, minExtent: 4 };
+
+/** Sums proved symmetric: the node and the pair of its axes (a < b). A fact about its value, so a global, weak table. */
+const symmetricPairs = new WeakMap<Node, readonly [number, number]>();
+
+/**
+ * The pair of axes in which `node`'s value was proved symmetric, if it was: a marked sum, or
+ * a permutation or a reshape (one that only adds or drops axes of extent 1) of one, as vmap
+ * and hessian leave the batched Hessian's sum [N, D, 1, 1, 1, D] as [N, D, D].
+ * @example
+ * symmetricPairOf(hessianSum.reshape([N, D, D])); // [1, 2]
+ */
+export function symmetricPairOf(node: Node): readonly [number, number] | undefined {
+  const marked = symmetricPairs.get(node);
+  if (marked || node.inputs.length !== 1) return marked;
+  const [input] = node.inputs;
+  if (node.op !== 'permute' && node.op !== 'reshape') return undefined;
+  const below = symmetricPairOf(input);
+  if (!below) return undefined;
+  let axes: number[];
+  if (node.op === 'permute') {
+    const perm = node.attrs.perm as readonly number[];
+    axes = below.map((axis) => perm.indexOf(axis));
+  } else {
+    const long = (shape: readonly number[]) => shape.flatMap((d, axis) => (d > 1 ? [axis] : []));
+    const [from, to] = [long(input.shape), long(node.shape)];
+    if (from.length !== to.length || from.some((axis, k) => input.shape[axis] !== node.shape[to[k]])) return undefined;
+    axes = below.map((axis) => to[from.indexOf(axis)]);
+  }
+  if (axes.some((axis) => axis < 0)) return undefined;
+  const [a, b] = [...axes].sort((x, y) => x - y);
+  return [a, b];
+}
+
+/**
+ * Proves `sum` symmetric and, where it is, marks `marked` (the sum as rewritten afterwards,
+ * e.g. hoisted: the same value) with the pair. Cheap checks first: a float sum with two
+ * output axes of one extent of at least `mirrorSwitch.minExtent`.
+ * @example
+ * markSymmetric(sum, factorsOf(sum.inputs[0]), isInputLeaf, hoisted); // symmetricPairOf(hoisted): [1, 2]
+ */
+export function markSymmetric(sum: Node, product: Product, isBoundary: (n: Node) => boolean, marked: Node): void {
+  if (!mirrorSwitch.enabled || sum.op !== 'reduce_sum' || !isFloat(sum.dtype) || product.factors.length < 2) return;
+  const shape = sum.inputs[0].shape;
+  const extents = shape.filter((d, axis) => d >= mirrorSwitch.minExtent && sum.shape[axis] === d);
+  if (new Set(extents).size === extents.length) return;
+  const pair = symmetricAxes(sum, product, isBoundary).find(([a]) => sum.shape[a] >= mirrorSwitch.minExtent);
+  if (!pair || marked.shape.length !== sum.shape.length) return;
+  symmetricPairs.set(marked, pair);
+  symmetryStats.marked++;
+}
 
 /** A sum's input as scale * product(factors), as hoist.ts's `factorsOf` reads it. */
 export interface Product {
@@ -75,9 +141,11 @@ export function symmetricAxes(sum: Node, product: Product, isBoundary: (n: Node)
   // realized nodes as loads (the basis vectors' one-hot form stays visible), or movement ops
   // down to their inputs wherever they still have them (two lazy reshapes of one A read A).
   // A realized view keeps no input: two views of one user buffer are two sources to both.
+  // Gathers' kin and opaque calls are computed by kernels of their own: read as loads.
+  const ownKernel = (n: Node) => n.rule.kind === 'opaque' || (n.rule.kind === 'index' && n.op !== 'gather');
   const readings = [
-    (n: Node) => isBoundary(n) || n.realized !== null,
-    (n: Node) => n.inputs.length === 0 || (n.rule.kind !== 'movement' && (isBoundary(n) || n.realized !== null)),
+    (n: Node) => isBoundary(n) || n.realized !== null || ownKernel(n),
+    (n: Node) => n.inputs.length === 0 || (n.rule.kind !== 'movement' && (isBoundary(n) || n.realized !== null || ownKernel(n))),
   ];
   const proofs = readings.map((boundary) => {
     const lowerer = new Lowerer(new ExprBuilder(), boundary);

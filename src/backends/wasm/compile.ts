@@ -1145,7 +1145,8 @@ export interface WasmKernelModule {
    * The contraction run as a GEMM (gemm.ts), with a second pass for its epilogue; null: none.
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number } | null;
+  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I) (gemm.ts). */
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean } | null;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1260,11 +1261,11 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);

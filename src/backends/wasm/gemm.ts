@@ -60,6 +60,8 @@ export interface GemmLayout {
    * Hessian's S[n, h] P[h, c, r]: r is n, c is an inner loop).
    */
   readonly inner: readonly GemmBatchLoop[];
+  /** C's output fact, where the kernel has one (BufferSpec.symmetric): two axes, extent and C strides, of a symmetric C. */
+  readonly symmetric?: { readonly extent: number; readonly strides: readonly [number, number] };
   /** The IR's names of the m and n loops (one of them, or a batch loop, may be split by threads). */
   readonly mIndex: string;
   readonly nIndex: string;
@@ -85,6 +87,8 @@ export interface GemmTuning {
   readonly mrJam: number;
   /** Tiles of mrJam rows a jammed strip runs per tile of columns (a block of A's rows in L1). */
   readonly mcJam: number;
+  /** Use a symmetric output's fact (compute blocks I <= J, write their mirrors); false: compute all, for comparison. */
+  readonly mirror: boolean;
 }
 
 /** B smaller than this stays where it is (it stays in L1 anyway: the D=8 Hessian's P is 8 KB). */
@@ -93,7 +97,7 @@ const PACK_MIN_BYTES = 16 * 1024;
 /** Bytes of a block of B the blocking assumes stay in the first-level cache (32 KiB per core here). */
 const L1_BYTES = 32 * 1024;
 
-export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8 };
+export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8, mirror: true };
 
 /** Emits `i = from; while (i < to) { body; i += step }` with `to` pushed by `end`. */
 function forLoop(c: Code, i: number, from: () => void, end: () => void, step: number, body: () => void): void {
@@ -124,7 +128,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; fusedMultiplyAdds: number; scratchBytes: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -137,6 +141,13 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   const jamLoop = layout.inner[layout.inner.length - 1];
   const jam = tuning.jam && jamLoop !== undefined && cn !== 1 && jamLoop.c === 1 && jamLoop.extent % 4 === 0 && layout.N % 4 === 0 && parallel !== layout.nIndex && parallel !== jamLoop.index;
   const mr = jam ? tuning.mrJam : tuning.mr;
+  // Mirrored: C proved symmetric in the two axes a jammed tile spans (n, its lanes, and the
+  // jammed loop, its vectors), each N x N: only the tiles of 4x4 blocks I <= J are computed,
+  // and an off-diagonal one stores its accumulators twice, as they are at (J, I) (lanes along
+  // the jammed loop's stride 1) and transposed at (I, J) — the hand-written kernel's way.
+  const sym = layout.symmetric;
+  const mirrored = jam && tuning.mirror && sym !== undefined && layout.inner.length === 1 && layout.N === sym.extent && jamLoop.extent === sym.extent
+    && [...sym.strides].sort((x, y) => x - y).join() === [jamLoop.c, cn].sort((x, y) => x - y).join();
   // Packing: B's tiles copied once per call into the scratch at the top of the memory, each
   // tile's rows one after another (a jammed tile's four vectors: one 64-byte line per step of
   // k), so a micro-kernel walks B contiguously instead of one row stride (often a multiple of
@@ -152,31 +163,54 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   const strips: number[] = [];
   if (jam) {
     const micros: number[] = [];
+    const mirrors: number[] = [];
     for (let rows = 1; rows <= mr; rows++) {
-      const fn = builder.declare(microType);
-      micros[rows] = fn.index;
-      const code = packJam ? jammedMicro(rows, am, ak, 16, cm, cn, 4, options.fma) : jammedMicro(rows, am, ak, bk, cm, cn, jamLoop.b, options.fma);
-      fn.define(code.locals, code.code);
-      if (options.fma) fusedMultiplyAdds += rows * 4;
+      for (const mirror of mirrored ? [false, true] : [false]) {
+        const fn = builder.declare(mirror ? { params: [...microType.params, 'i32'], results: [] } : microType);
+        (mirror ? mirrors : micros)[rows] = fn.index;
+        const code = packJam ? jammedMicro(rows, am, ak, 16, cm, cn, 4, options.fma, mirror) : jammedMicro(rows, am, ak, bk, cm, cn, jamLoop.b, options.fma, mirror);
+        fn.define(code.locals, code.code);
+        if (options.fma) fusedMultiplyAdds += rows * 4;
+      }
     }
-    // strip(a, b, c, ncount, klen, first, groups): groups of four of the jammed loop (outer:
-    // a group's lines of B serve every n), four columns n at a time, then `groups` tiles of
-    // rows (their block of A and the tile's lines of B stay in L1 for all of them).
+    // strip(a, b, c, ncount, klen, first, groups, packed, nb): groups of four of the jammed
+    // loop (outer: a group's lines of B serve every n), four columns n at a time, then
+    // `groups` tiles of rows (their block of A and the tile's lines of B stay in L1 for all
+    // of them). Mirrored, the columns stop at the diagonal block (nb + n <= j: nb, the first
+    // column of the block of columns, is the last parameter), and the tiles below it call the
+    // mirroring micro-kernel with the address of their mirror.
     for (let rows = 1; rows <= mr; rows++) {
-      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
+      const fn = builder.declare({ params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: [] });
       strips[rows] = fn.index;
       const c = new Code();
-      const locals = new Locals(8);
-      const [n, j, g] = [locals.add('i32'), locals.add('i32'), locals.add('i32')];
+      const locals = new Locals(9);
+      const [n, j, g, nEnd] = [locals.add('i32'), locals.add('i32'), locals.add('i32'), locals.add('i32')];
+      const NB = 8;
       forLoop(c, j, () => c.i32Const(0), () => c.i32Const(jamLoop.extent), 4, () => {
-        forLoop(c, n, () => c.i32Const(0), () => c.get(3), 4, () => {
-          forLoop(c, g, () => c.i32Const(0), () => c.get(6), 1, () => {
+        // nEnd = min(ncount, j - nb + 1): the blocks I <= J (all of them unmirrored).
+        if (mirrored) c.get(j).get(NB).op(Op.i32_sub).i32Const(1).op(Op.i32_add).get(3).get(j).get(NB).op(Op.i32_sub).i32Const(1).op(Op.i32_add).get(3).op(Op.i32_lt_s).op(Op.select).set(nEnd);
+        else c.get(3).set(nEnd);
+        forLoop(c, n, () => c.i32Const(0), () => c.get(nEnd), 4, () => {
+          const tile = (micro: number, mirror: boolean) => forLoop(c, g, () => c.i32Const(0), () => c.get(6), 1, () => {
             c.get(0).get(g).i32Const(rows * am * 4).op(Op.i32_mul).op(Op.i32_add);
             if (packJam) c.get(7).get(n).i32Const(layout.K * 16).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(layout.N * layout.K * 4).op(Op.i32_mul).op(Op.i32_add);
             else c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(j).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add);
             c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(rows * cm * 4).op(Op.i32_mul).op(Op.i32_add);
-            c.get(4).get(5).call(micros[rows]);
+            c.get(4).get(5);
+            // The mirror of tile (I = nb + n, J = j): c - nb*cn + j*cn + (nb + n), in bytes.
+            if (mirror) c.get(2).get(j).get(NB).op(Op.i32_sub).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add).get(NB).get(n).op(Op.i32_add).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(rows * cm * 4).op(Op.i32_mul).op(Op.i32_add);
+            c.call(micro);
           });
+          if (mirrored) {
+            // The diagonal block is its own mirror: stored once.
+            c.get(NB).get(n).op(Op.i32_add).get(j).op(Op.i32_eq).open(Op.if);
+            tile(micros[rows], false);
+            c.op(Op.else);
+            tile(mirrors[rows], true);
+            c.op(Op.end);
+          } else {
+            tile(micros[rows], false);
+          }
         });
       });
       fn.define(locals.types, c);
@@ -307,6 +341,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
           if (jam) c.i32Const(groups);
           // The packed tiles of this block of columns, from step k0.
           c.get(scratch).get(nb).i32Const(layout.K * (jam ? 16 : 4)).op(Op.i32_mul).op(Op.i32_add).i32Const(k0 * (jam ? 64 : nv * 16)).op(Op.i32_add);
+          if (jam) c.get(nb);
           c.call(strips[rows]);
         };
         /** The inner column loops around `then`, which gets their offsets into B and C. */
@@ -366,7 +401,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
   nest(0, base.a, base.b, base.c);
   entry.define(locals.types, c);
-  return { entry: entry.index, jammed: jam, fusedMultiplyAdds, scratchBytes };
+  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes };
 }
 
 /**
@@ -629,6 +664,7 @@ export function matchContraction(ir: KernelIR): ContractionMatch | null {
     batch: outputLoops.filter((l) => l !== m && l !== n && !inner.includes(l)).map((l) => ({ index: l.index, extent: l.extent, a: coef(linA, l.index), b: coef(linB, l.index), c: coef(ic, l.index) })),
     inner: inner.map((l) => ({ index: l.index, extent: l.extent, a: 0, b: coef(linB, l.index), c: coef(ic, l.index) })),
     mIndex: m.index, nIndex: n.index,
+    ...(cSpec.symmetric ? { symmetric: cSpec.symmetric } : {}),
   };
   if (layout.cm <= 0 || layout.cn <= 0 || layout.K < 1) return null;
 
@@ -694,11 +730,13 @@ function transpose4(c: Code, v: readonly number[], t: readonly number[]): void {
  * micro(a, b, c, klen, first) of a jammed tile: `rows` rows x four vectors, vector j being
  * iteration j of the jammed loop (B at j x jb) with four columns n in its lanes; each row's
  * four accumulators are transposed so that C gets four contiguous floats per column n.
+ * `mirror`: micro(a, b, c, klen, first, mirror), which also stores the untransposed
+ * accumulators at `mirror` (the tile's mirror block in a symmetric C).
  */
-function jammedMicro(rows: number, am: number, ak: number, bk: number, cm: number, cn: number, jb: number, fma: boolean): { code: Code; locals: ValType[] } {
+function jammedMicro(rows: number, am: number, ak: number, bk: number, cm: number, cn: number, jb: number, fma: boolean, mirror = false): { code: Code; locals: ValType[] } {
   const c = new Code();
-  const locals = new Locals(5);
-  const [A, B, C, KLEN, FIRST] = [0, 1, 2, 3, 4];
+  const locals = new Locals(mirror ? 6 : 5);
+  const [A, B, C, KLEN, FIRST, MIRROR] = [0, 1, 2, 3, 4, 5];
   const acc: number[][] = [];
   for (let r = 0; r < rows; r++) acc.push(Array.from({ length: 4 }, () => locals.add('v128')));
   const splats = Array.from({ length: rows }, () => locals.add('v128'));
@@ -723,6 +761,9 @@ function jammedMicro(rows: number, am: number, ak: number, bk: number, cm: numbe
     }
   });
   for (let r = 0; r < rows; r++) {
+    // The mirror block (J, I) takes the accumulators as they are: vector l, iteration l of
+    // the jammed loop, is row l of it, its lanes the four columns n.
+    if (mirror) for (let l = 0; l < 4; l++) c.get(MIRROR).get(acc[r][l]).simdMem(Simd.v128_store, 2, (r * cm + l * cn) * 4);
     transpose4(c, acc[r], t);
     for (let l = 0; l < 4; l++) c.get(C).get(acc[r][l]).simdMem(Simd.v128_store, 2, (r * cm + l * cn) * 4);
   }
