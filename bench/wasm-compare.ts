@@ -11,6 +11,8 @@
  *   NO_JS=1 npx tsx bench/wasm-compare.ts    # without the (slow) js and scalar wasm entries
  *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { loadavg } from "node:os";
 import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
@@ -30,9 +32,15 @@ import { mirrorSwitch, symmetrySwitch } from "../src/fusion/symmetry.js";
 const SAMPLES = Number(process.env.SAMPLES ?? 12);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
 
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = vm.runInNewContext('gc') as () => void;
+
 interface Entry {
   name: string;
-  run: () => Float32Array;
+  /** One batch; returns the Hessians where it reads them (entries that keep them on the device return nothing). */
+  run: () => Float32Array | void;
+  /** The Hessians, for the check, where `run` does not read them. */
+  values?: () => Float32Array;
 }
 
 /**
@@ -75,6 +83,7 @@ function unmirroredEntry(w: Workload): Entry {
 function oneThread(entry: Entry): Entry {
   return {
     name: `${entry.name} 1 thread`,
+    values: entry.values,
     run: () => {
       const previous = setThreads(1);
       try {
@@ -94,6 +103,29 @@ function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry
   const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
   const hessians = jit(vmap(hessian(f)));
   return { name: `functs ${backend}`, run: () => withBackend(backend, () => (hessians(X) as Tensor).dataSync() as Float32Array) };
+}
+
+/**
+ * functs wasm as a user who frees what they are done with: read and dispose (one copy out, as
+ * "hand wasm simd"), or dispose unread (the Hessians computed and left in the memory until
+ * freed, as "hand wasm, no copy"; JAX's and the GPU benches' kernel time).
+ */
+function disposingEntries(w: Workload): Entry[] {
+  const { N, D, H } = w.size;
+  const A = tensor(w.A, { shape: [H, D] });
+  const b = tensor(w.b, { shape: [H] });
+  const X = tensor(w.X, { shape: [N, D] });
+  const hessians = jit(vmap(hessian((x: Tensor) => A.matmul(x).add(b).tanh().sum())));
+  const readAndDispose = () => {
+    const out = hessians(X) as Tensor;
+    const values = out.dataSync() as Float32Array;
+    out.dispose();
+    return values;
+  };
+  return [
+    { name: "functs wasm, read + dispose", run: readAndDispose },
+    { name: "functs wasm, no read", run: () => (hessians(X) as Tensor).dispose(), values: readAndDispose },
+  ];
 }
 
 function median(xs: number[]): number {
@@ -180,6 +212,7 @@ for (const size of SIZES) {
     forcedSplitEntry(w),
     functsEntry("wasm", w),
     oneThread(functsEntry("wasm", w)),
+    ...disposingEntries(w).flatMap((e) => [e, oneThread(e)]),
     unmirroredEntry(w),
     oneThread(unmirroredEntry(w)),
     { name: "hand wasm simd", run: () => handWasmHessians(w) },
@@ -189,7 +222,7 @@ for (const size of SIZES) {
     { name: "hand wasm 2 thr, no copy", run: () => (twoThreads.runInPlace(w.A, w.b, w.X), twoThreads.outView()) },
   ];
   for (const e of entries) {
-    const result = check(e.name, e.run(), reference);
+    const result = check(e.name, e.values ? e.values() : (e.run() as Float32Array), reference);
     if (!result.ok) throw new Error(result.message);
   }
   for (const e of entries) for (let i = 0; i < 3; i++) e.run();
@@ -197,6 +230,11 @@ for (const size of SIZES) {
   const cpuTimes = new Map<string, number[]>(entries.map((e) => [e.name, []]));
   for (let s = 0; s < SAMPLES; s++) {
     for (const e of entries) {
+      // Results a sample dropped without dispose are freed only by their finalizers, which
+      // run once the event loop turns: without this, one entry's dropped results would push
+      // the next entry's out of the wasm memory.
+      collectGarbage();
+      await new Promise((resolve) => setImmediate(resolve));
       times.get(e.name)!.push(sample(e.run));
       cpuTimes.get(e.name)!.push(lastCpuMs);
     }
