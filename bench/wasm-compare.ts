@@ -11,8 +11,10 @@
  *   NO_JS=1 npx tsx bench/wasm-compare.ts    # without the (slow) js and scalar wasm entries
  *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
+import { loopSample } from "./suite/sampler.js";
+import { median } from "./suite/stats.js";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { loadavg } from "node:os";
 import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
 import { programFor } from "../src/fusion/program.js";
@@ -32,8 +34,8 @@ import { mirrorSwitch, symmetrySwitch } from "../src/fusion/symmetry.js";
 const SAMPLES = Number(process.env.SAMPLES ?? 12);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 300);
 
-v8.setFlagsFromString('--expose-gc');
-const collectGarbage = vm.runInNewContext('gc') as () => void;
+v8.setFlagsFromString("--expose-gc");
+const collectGarbage = vm.runInNewContext("gc") as () => void;
 
 interface Entry {
   name: string;
@@ -128,32 +130,7 @@ function disposingEntries(w: Workload): Entry[] {
   ];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
-/**
- * CPU milliseconds (all threads of the process) per run in the last sample: on a loaded
- * machine wall time measures the share of the cores this process got as much as the code.
- */
-let lastCpuMs = 0;
-
-function sample(run: () => unknown): number {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let iterations = 0;
-  let elapsed = 0;
-  do {
-    run();
-    iterations++;
-    elapsed = performance.now() - t0;
-  } while (elapsed < SAMPLE_MS);
-  const cpu = process.cpuUsage(c0);
-  lastCpuMs = (cpu.user + cpu.system) / 1000 / iterations;
-  return elapsed / iterations;
-}
 
 /** Per-kernel time of the wasm program (run inside withBackend('wasm')): where the time goes. */
 function profile(w: Workload): string[] {
@@ -235,8 +212,9 @@ for (const size of SIZES) {
       // the next entry's out of the wasm memory.
       collectGarbage();
       await new Promise((resolve) => setImmediate(resolve));
-      times.get(e.name)!.push(sample(e.run));
-      cpuTimes.get(e.name)!.push(lastCpuMs);
+      const { wallMs, cpuMs } = loopSample(e.run, SAMPLE_MS);
+      times.get(e.name)!.push(wallMs);
+      cpuTimes.get(e.name)!.push(cpuMs);
     }
   }
   console.log(`D=${size.D} H=${size.H} N=${size.N} (${SAMPLES} samples of ${SAMPLE_MS} ms each, interleaved; load average ${loadavg()[0].toFixed(2)} at the end)`);

@@ -10,37 +10,7 @@
  */
 import os from 'node:os';
 import { tensor, vmap, hessian, jit, setThreads, type Tensor } from '../../src/index.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 4294967296 - 0.5;
-  };
-}
-
-function maxError(A: Float32Array, b: Float32Array, X: Float32Array, got: Float32Array, D: number, H: number, N: number): [number, number] {
-  let maxerr = 0;
-  let scale = 0;
-  for (let n = 0; n < N; n += Math.max(1, Math.floor(N / 997))) {
-    const s = new Float64Array(H);
-    for (let h = 0; h < H; h++) {
-      let z = b[h];
-      for (let d = 0; d < D; d++) z += A[h * D + d] * X[n * D + d];
-      const t = Math.tanh(z);
-      s[h] = -2 * t * (1 - t * t);
-    }
-    for (let i = 0; i < D; i++) {
-      for (let j = 0; j < D; j++) {
-        let acc = 0;
-        for (let h = 0; h < H; h++) acc += A[h * D + i] * s[h] * A[h * D + j];
-        maxerr = Math.max(maxerr, Math.abs(acc - got[n * D * D + i * D + j]));
-        scale = Math.max(scale, Math.abs(acc));
-      }
-    }
-  }
-  return [maxerr, scale];
-}
+import { hessianData, hessianError } from './hessian-data.js';
 
 const threadCounts = (process.env.THREADS ?? `1,2,${os.availableParallelism()}`).split(',').map(Number);
 const rounds = Number(process.env.ROUNDS ?? 7);
@@ -48,17 +18,14 @@ const sampleMs = Number(process.env.SAMPLE_MS ?? 300);
 const sizes: [number, number, number][] = process.env.SIZES ? JSON.parse(process.env.SIZES) : [[8, 32, 4096], [8, 32, 65536], [32, 64, 4096], [32, 64, 65536]];
 console.log(JSON.stringify({ system: 'functs-wasm-cpu', cpus: os.cpus()[0]?.model, cores: os.availableParallelism(), node: process.version }));
 for (const [D, H, N] of sizes) {
-  const r = rng(7);
-  const A = Float32Array.from({ length: H * D }, () => (r() * 2) / Math.sqrt(D));
-  const b = Float32Array.from({ length: H }, () => r());
-  const X = Float32Array.from({ length: N * D }, () => r() * 2);
+  const { A, b, X } = hessianData(D, H, N);
   const At = tensor(A, { shape: [H, D] });
   const bt = tensor(b, { shape: [H] });
   const Xt = tensor(X, { shape: [N, D] });
   const hessians = jit(vmap(hessian((x: Tensor) => At.matmul(x).add(bt).tanh().sum())));
   const rates = new Map<number, number[]>(threadCounts.map((t) => [t, []]));
   const e2e = new Map<number, number[]>(threadCounts.map((t) => [t, []]));
-  const errors: [number, number][] = [];
+  const errors: { maxerr: number; scale: number }[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const t of threadCounts) {
       setThreads(t);
@@ -66,7 +33,7 @@ for (const [D, H, N] of sizes) {
       const start = performance.now();
       const got = out.dataSync() as Float32Array;
       e2e.get(t)!.push(performance.now() - start);
-      if (round === 0) errors.push(maxError(A, b, X, got, D, H, N));
+      if (round === 0) errors.push(hessianError(A, b, X, got, D, H, N));
       out.dispose();
       const t0 = performance.now();
       let calls = 0;
@@ -81,7 +48,7 @@ for (const [D, H, N] of sizes) {
     const xs = [...rates.get(t)!].sort((x, y) => x - y);
     const median = xs[xs.length >> 1];
     const read = [...e2e.get(t)!].sort((x, y) => x - y);
-    const [maxerr, scale] = errors[threadCounts.indexOf(t)];
+    const { maxerr, scale } = errors[threadCounts.indexOf(t)];
     console.log(JSON.stringify({
       system: `functs-wasm ${t} thread${t === 1 ? '' : 's'}`, D, H, N,
       kernel_ms: +((N / median) * 1000).toFixed(4), kernel_spread_ms: [+((N / xs[xs.length - 1]) * 1000).toFixed(4), +((N / xs[0]) * 1000).toFixed(4)],

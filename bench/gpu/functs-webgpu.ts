@@ -11,6 +11,7 @@ import { WebGPUDevice } from '../../src/backends/webgpu/gpu.js';
 import { startWebGPU } from '../../src/backends/webgpu/start.js';
 import { registerBackend } from '../../src/lazy/realize.js';
 import { fusingBackend } from '../../src/fusion/program.js';
+import { hessianData, hessianError } from './hessian-data.js';
 
 const flags = process.argv.slice(2);
 const { device, adapter } = await startWebGPU(flags.length ? { dawnFlags: flags } : {});
@@ -28,19 +29,8 @@ const backends = [
   }),
 ];
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 4294967296 - 0.5;
-  };
-}
-
 async function run(D: number, H: number, N: number, tile: string, backend: string, gpu: WebGPUDevice): Promise<void> {
-  const r = rng(7);
-  const A = Float32Array.from({ length: H * D }, () => (r() * 2) / Math.sqrt(D));
-  const b = Float32Array.from({ length: H }, () => r());
-  const X = Float32Array.from({ length: N * D }, () => r() * 2);
+  const { A, b, X } = hessianData(D, H, N);
   const At = tensor(A, { shape: [H, D] });
   const bt = tensor(b, { shape: [H] });
   const Xt = tensor(X, { shape: [N, D] });
@@ -79,25 +69,7 @@ async function run(D: number, H: number, N: number, tile: string, backend: strin
     e2e.push(performance.now() - start);
   }
   e2e.sort((x, y) => x - y);
-  let maxerr = 0;
-  let scale = 0;
-  for (let n = 0; n < N; n += Math.max(1, Math.floor(N / 997))) {
-    const s = new Float64Array(H);
-    for (let h = 0; h < H; h++) {
-      let z = b[h];
-      for (let d = 0; d < D; d++) z += A[h * D + d] * X[n * D + d];
-      const t = Math.tanh(z);
-      s[h] = -2 * t * (1 - t * t);
-    }
-    for (let i = 0; i < D; i++) {
-      for (let j = 0; j < D; j++) {
-        let acc = 0;
-        for (let h = 0; h < H; h++) acc += A[h * D + i] * s[h] * A[h * D + j];
-        maxerr = Math.max(maxerr, Math.abs(acc - got[n * D * D + i * D + j]));
-        scale = Math.max(scale, Math.abs(acc));
-      }
-    }
-  }
+  const { maxerr, scale } = hessianError(A, b, X, got, D, H, N);
   const kernels = hessians.plan(Xt).kernels;
   const kernel_ms = times[2];
   console.log(JSON.stringify({

@@ -7,6 +7,8 @@
  *   npx tsx bench/peers/hand-wasm-variants.ts
  *   SAMPLES=15 SAMPLE_MS=200 VARIANTS=s2,s3 npx tsx bench/peers/hand-wasm-variants.ts
  */
+import { loopSample } from "../suite/sampler.js";
+import { median } from "../suite/stats.js";
 import { SIZES, check, makeWorkload, referenceHessians64 } from "../workload.js";
 import { handWasmKernel, type HandWasmOptions } from "./hand-wasm.js";
 
@@ -37,29 +39,7 @@ const VARIANTS: Record<string, HandWasmOptions> = {
 };
 const chosen = (process.env.VARIANTS ?? "s2,s1,s4,full").split(",");
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
-/** CPU milliseconds per run of the last sample: the machine is shared, so wall time overstates. */
-let lastCpuMs = 0;
-
-function sample(run: () => unknown): number {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let iterations = 0;
-  let elapsed = 0;
-  do {
-    run();
-    iterations++;
-    elapsed = performance.now() - t0;
-  } while (elapsed < SAMPLE_MS);
-  const cpu = process.cpuUsage(c0);
-  lastCpuMs = (cpu.user + cpu.system) / 1000 / iterations;
-  return elapsed / iterations;
-}
 
 
 for (const size of SIZES.filter((s) => !process.env.D || s.D === Number(process.env.D))) {
@@ -80,8 +60,9 @@ for (const size of SIZES.filter((s) => !process.env.D || s.D === Number(process.
   const cpuTimes = new Map<string, number[]>(entries.map((e) => [e.name, []]));
   for (let s = 0; s < SAMPLES; s++) {
     for (const e of entries) {
-      times.get(e.name)!.push(sample(e.run));
-      cpuTimes.get(e.name)!.push(lastCpuMs);
+      const { wallMs, cpuMs } = loopSample(e.run, SAMPLE_MS);
+      times.get(e.name)!.push(wallMs);
+      cpuTimes.get(e.name)!.push(cpuMs);
     }
   }
   console.log(`D=${D} H=${H} N=${N} (${SAMPLES} samples of ${SAMPLE_MS} ms, interleaved; load ${(await import("node:os")).loadavg()[0].toFixed(2)})`);

@@ -39,3 +39,25 @@ export async function bennySample(name: string, fn: () => unknown, opts: SampleO
     console.log = log;
   }
 }
+
+/** One sample of a timed loop: milliseconds per run, wall and CPU (every thread of the process). */
+export interface LoopSample {
+  wallMs: number;
+  /** On a shared machine wall time measures the share of the cores this process got as much as the code. */
+  cpuMs: number;
+}
+
+/** Repeats `run` for at least `sampleMs` of wall time (the scripts that time single kernels; no benny calibration). */
+export function loopSample(run: () => unknown, sampleMs: number): LoopSample {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let iterations = 0;
+  let elapsed = 0;
+  do {
+    run();
+    iterations++;
+    elapsed = performance.now() - t0;
+  } while (elapsed < sampleMs);
+  const cpu = process.cpuUsage(c0);
+  return { wallMs: elapsed / iterations, cpuMs: (cpu.user + cpu.system) / 1000 / iterations };
+}
