@@ -8,6 +8,7 @@ import { hessian, jit, randn, vmap, withBackend, type Tensor } from '../src/inde
 import { assertAllClose, numRuns } from '../src/testing/index.js';
 import { clearCaches, withoutFactoring } from '../src/fusion/program.js';
 import { symmetryStats, symmetrySwitch } from '../src/fusion/symmetry.js';
+import { FACTORS, closedUnderSwap, sumOfProduct } from './symmetric-products.js';
 
 /** A random tensor left lazy: its reshapes keep their input (see `data` for realized ones). */
 function lazy(shape: number[], seed: number): Tensor {
@@ -90,15 +91,7 @@ test('the split is off by default', () => {
   assert.equal(planned('wasm', () => X.transpose().matmul(X)).splits, 0);
 });
 
-/**
- * Random sums over h of products of factors of out[n, i, j]: A[h,i], A[h,j], B[h,i], B[h,j],
- * s[n,h], c[i], c[j], M[i,j], M[j,i]. Each has a swap partner (i <-> j); the sum is symmetric
- * by construction exactly when the multiset of factors is closed under the partner map.
- */
-const FACTORS = ['Ai', 'Aj', 'Bi', 'Bj', 's', 'ci', 'cj', 'M', 'Mt'] as const;
-type Factor = (typeof FACTORS)[number];
-const PARTNER: Record<Factor, Factor> = { Ai: 'Aj', Aj: 'Ai', Bi: 'Bj', Bj: 'Bi', s: 's', ci: 'cj', cj: 'ci', M: 'Mt', Mt: 'M' };
-
+/** Random sums of products (symmetric-products.ts): symmetric exactly when closed under i <-> j. */
 test('the split fires only on sums symmetric by construction, and split plans agree with the interpreter', () => {
   const [N, H, D] = [6, 5, 8];
   // Fresh leaves for every run: nodes are hash-consed, and a program realized by an earlier
@@ -108,24 +101,11 @@ test('the split fires only on sums symmetric by construction, and split plans ag
     seed += 10;
     return { A: lazy([H, D], seed), B: lazy([H, D], seed + 1), s: lazy([N, H], seed + 2), c: lazy([D], seed + 3), M: lazy([D, D], seed + 4) };
   };
-  const tensorOf = ({ A, B, s, c, M }: ReturnType<typeof tensorsFor>, f: Factor): Tensor => {
-    switch (f) {
-      case 'Ai': return A.reshape([1, H, D, 1]);
-      case 'Aj': return A.reshape([1, H, 1, D]);
-      case 'Bi': return B.reshape([1, H, D, 1]);
-      case 'Bj': return B.reshape([1, H, 1, D]);
-      case 's': return s.reshape([N, H, 1, 1]);
-      case 'ci': return c.reshape([1, 1, D, 1]);
-      case 'cj': return c.reshape([1, 1, 1, D]);
-      case 'M': return M.reshape([1, 1, D, D]);
-      case 'Mt': return M.transpose().reshape([1, 1, D, D]);
-    }
-  };
   fc.assert(
     fc.property(fc.array(fc.constantFrom(...FACTORS), { minLength: 2, maxLength: 4 }), fc.double({ min: -3, max: 3, noNaN: true }), (factors, scale) => {
       const leaves = tensorsFor();
-      const build = () => factors.map((f) => tensorOf(leaves, f)).reduce((acc, t) => acc.mul(t)).mul(scale).broadcastTo([N, H, D, D]).sum({ axis: 1 });
-      const closed = [...factors].map((f) => PARTNER[f]).sort().join() === [...factors].sort().join();
+      const build = () => sumOfProduct(leaves, factors, scale, [N, H, D]);
+      const closed = closedUnderSwap(factors);
       const expected = withBackend('interp', () => build().dataSync());
       splitting(() => {
         const got = planned('wasm', build);

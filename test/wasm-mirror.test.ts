@@ -16,6 +16,7 @@ import { DEFAULT_GEMM_TUNING, type GemmTuning } from '../src/backends/wasm/gemm.
 import { assertAllClose, numRuns } from '../src/testing/index.js';
 import type { TypedArray } from '../src/lazy/dtype.js';
 import type { Jitted } from '../src/transforms/jit.js';
+import { FACTORS, closedUnderSwap, sumOfProduct } from './symmetric-products.js';
 
 /** Deterministic values in [-1, 1). */
 function values(size: number, seed: number): Float32Array {
@@ -195,11 +196,6 @@ test('every jammed tile and cache block (k blocks through the output, edge rows,
   );
 });
 
-/** As in fusion-symmetry.test.ts: random sums of products; symmetric by construction exactly when closed under i <-> j. */
-const FACTORS = ['Ai', 'Aj', 'Bi', 'Bj', 's', 'ci', 'cj', 'M', 'Mt'] as const;
-type Factor = (typeof FACTORS)[number];
-const PARTNER: Record<Factor, Factor> = { Ai: 'Aj', Aj: 'Ai', Bi: 'Bj', Bj: 'Bi', s: 's', ci: 'cj', cj: 'ci', M: 'Mt', Mt: 'M' };
-
 test('the fact is given only to sums symmetric by construction, and their kernels agree with the interpreter', () => {
   let seed = 500;
   fc.assert(
@@ -207,22 +203,9 @@ test('the fact is given only to sums symmetric by construction, and their kernel
       const [N, H] = [9, 40];
       seed += 10;
       // Fresh lazy leaves every run (a realized program is not planned again).
-      const [A, B, s, c, M] = [randn([H, D], { seed }), randn([H, D], { seed: seed + 1 }), randn([N, H], { seed: seed + 2 }), randn([D], { seed: seed + 3 }), randn([D, D], { seed: seed + 4 })];
-      const of = (f: Factor): Tensor => {
-        switch (f) {
-          case 'Ai': return A.reshape([1, H, D, 1]);
-          case 'Aj': return A.reshape([1, H, 1, D]);
-          case 'Bi': return B.reshape([1, H, D, 1]);
-          case 'Bj': return B.reshape([1, H, 1, D]);
-          case 's': return s.reshape([N, H, 1, 1]);
-          case 'ci': return c.reshape([1, 1, D, 1]);
-          case 'cj': return c.reshape([1, 1, 1, D]);
-          case 'M': return M.reshape([1, 1, D, D]);
-          case 'Mt': return M.transpose().reshape([1, 1, D, D]);
-        }
-      };
-      const build = () => factors.map(of).reduce((acc, t) => acc.mul(t)).mul(scale).broadcastTo([N, H, D, D]).sum({ axis: 1 });
-      const closed = factors.map((f) => PARTNER[f]).sort().join() === [...factors].sort().join();
+      const leaves = { A: randn([H, D], { seed }), B: randn([H, D], { seed: seed + 1 }), s: randn([N, H], { seed: seed + 2 }), c: randn([D], { seed: seed + 3 }), M: randn([D, D], { seed: seed + 4 }) };
+      const build = () => sumOfProduct(leaves, factors, scale, [N, H, D]);
+      const closed = closedUnderSwap(factors);
       const expected = withBackend('interp', () => build().dataSync());
       const before = symmetryStats.marked;
       const got = withBackend('wasm', () => build().dataSync());
