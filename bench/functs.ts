@@ -8,17 +8,21 @@ import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from
 import type { Implementation } from "./types.js";
 import type { Workload } from "./workload.js";
 
+/** The headline's A, b and X as functs tensors, and f(x) = sum(tanh(A x + b)) closing over A and b. */
+export function headlineTensors(wl: Workload): { A: Tensor; b: Tensor; X: Tensor; f: (x: Tensor) => Tensor } {
+  const { N, D, H } = wl.size;
+  const A = tensor(wl.A, { shape: [H, D] });
+  const b = tensor(wl.b, { shape: [H] });
+  return { A, b, X: tensor(wl.X, { shape: [N, D] }), f: (x: Tensor) => A.matmul(x).add(b).tanh().sum() };
+}
+
 /** `threads`: the wasm backend's thread count for this entry's calls (set around each call, so entries interleave). */
 function functsOn(backend: "js" | "wasm" | undefined, name: string, method: string, threads?: number): Implementation {
   return {
     name,
     method,
     async setup(wl: Workload) {
-      const { N, D, H } = wl.size;
-      const A = tensor(wl.A, { shape: [H, D] });
-      const b = tensor(wl.b, { shape: [H] });
-      const X = tensor(wl.X, { shape: [N, D] });
-      const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+      const { X, f } = headlineTensors(wl);
 
       const t0 = performance.now();
       const hessians = jit(vmap(hessian(f)));

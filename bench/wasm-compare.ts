@@ -13,6 +13,7 @@
  */
 import { loopSample } from "./suite/sampler.js";
 import { median } from "./suite/stats.js";
+import { headlineTensors } from "./functs.js";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { loadavg } from "node:os";
@@ -98,11 +99,7 @@ function oneThread(entry: Entry): Entry {
 }
 
 function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry {
-  const { N, D, H } = w.size;
-  const A = tensor(w.A, { shape: [H, D] });
-  const b = tensor(w.b, { shape: [H] });
-  const X = tensor(w.X, { shape: [N, D] });
-  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const { X, f } = headlineTensors(w);
   const hessians = jit(vmap(hessian(f)));
   return { name: `functs ${backend}`, run: () => withBackend(backend, () => (hessians(X) as Tensor).dataSync() as Float32Array) };
 }
@@ -113,11 +110,8 @@ function functsEntry(backend: "js" | "wasm" | "wasm-scalar", w: Workload): Entry
  * freed, as "hand wasm, no copy"; JAX's and the GPU benches' kernel time).
  */
 function disposingEntries(w: Workload): Entry[] {
-  const { N, D, H } = w.size;
-  const A = tensor(w.A, { shape: [H, D] });
-  const b = tensor(w.b, { shape: [H] });
-  const X = tensor(w.X, { shape: [N, D] });
-  const hessians = jit(vmap(hessian((x: Tensor) => A.matmul(x).add(b).tanh().sum())));
+  const { X, f } = headlineTensors(w);
+  const hessians = jit(vmap(hessian(f)));
   const readAndDispose = () => {
     const out = hessians(X) as Tensor;
     const values = out.dataSync() as Float32Array;
@@ -134,14 +128,10 @@ function disposingEntries(w: Workload): Entry[] {
 
 /** Per-kernel time of the wasm program (run inside withBackend('wasm')): where the time goes. */
 function profile(w: Workload): string[] {
-  const { N, D, H } = w.size;
-  const A = tensor(w.A, { shape: [H, D] });
-  const b = tensor(w.b, { shape: [H] });
-  const X = tensor(w.X, { shape: [N, D] });
+  const { A, b, X, f } = headlineTensors(w);
   X.dataSync();
   A.dataSync();
   b.dataSync();
-  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
   const roots = withBackend("wasm", () => (vmap(hessian(f))(X) as Tensor).node);
   const { program, leaves } = programFor([roots], wasmDevice);
   const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new (buf.dtype === "float64" ? Float64Array : Float32Array)(buf.size))];

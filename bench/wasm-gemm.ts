@@ -24,21 +24,16 @@ import { DEFAULT_GEMM_TUNING } from "../src/backends/wasm/gemm.js";
 import { setThreads } from "../src/backends/wasm/threads.js";
 import { hessian, vmap } from "../src/index.js";
 import { SIZES as HESSIAN_SIZES, makeWorkload } from "./workload.js";
+import { headlineTensors } from "./functs.js";
+import { loopSample } from "./suite/sampler.js";
 import { handWasmHessians } from "./peers/hand-wasm.js";
 setThreads(1);
 await tf.setBackend('wasm'); setThreadsCount(1); await tf.ready();
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 120);
 /** ms per call: of CPU time (this process) and of wall time. */
 const measure = (fn: () => void): { cpu: number; wall: number } => {
-  const t0 = performance.now();
-  const u0 = process.cpuUsage();
-  let it = 0;
-  do {
-    fn();
-    it++;
-  } while (performance.now() - t0 < SAMPLE_MS);
-  const u = process.cpuUsage(u0);
-  return { cpu: (u.user + u.system) / 1000 / it, wall: (performance.now() - t0) / it };
+  const { cpuMs, wallMs } = loopSample(fn, SAMPLE_MS);
+  return { cpu: cpuMs, wall: wallMs };
 };
 const tunings: object[] = JSON.parse(process.env.TUNINGS ?? '[{}]');
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
@@ -46,8 +41,7 @@ if (process.env.HESSIAN) {
   for (const size of HESSIAN_SIZES) {
     const w = makeWorkload(size);
     const { N, D, H } = size;
-    const A = tensor(w.A, { shape: [H, D] }), b = tensor(w.b, { shape: [H] }), X = tensor(w.X, { shape: [N, D] });
-    const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+    const { X, f } = headlineTensors(w);
     const root = withBackend('wasm', () => (vmap(hessian(f))(X) as Tensor).node);
     const { program, leaves } = programFor([root], wasmDevice);
     const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];

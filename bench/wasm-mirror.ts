@@ -12,14 +12,12 @@
 import { hessian, jit, tensor, vmap, withBackend, setThreads, type Tensor } from "../src/index.js";
 import { mirrorSwitch } from "../src/fusion/symmetry.js";
 import { makeWorkload, SIZES } from "./workload.js";
+import { headlineTensors } from "./functs.js";
 setThreads(Number(process.env.T ?? 1));
 mirrorSwitch.enabled = (process.env.MIRROR ?? "on") === "on";
 const w = makeWorkload(SIZES[Number(process.env.S ?? 1)]);
 const { N, D, H } = w.size;
-const A = tensor(w.A, { shape: [H, D] });
-const b = tensor(w.b, { shape: [H] });
-const X = tensor(w.X, { shape: [N, D] });
-const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+const { X, f } = headlineTensors(w);
 const hessians = jit(vmap(hessian(f)));
 const run = () => withBackend("wasm", () => (hessians(X) as Tensor).dataSync());
 run();
