@@ -14,12 +14,12 @@
 import { loopSample } from "./suite/sampler.js";
 import { median } from "./suite/stats.js";
 import { headlineTensors } from "./functs.js";
+import { copiesInMemory, wasmProgramOf } from "./wasm-program.js";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { loadavg } from "node:os";
-import { hessian, jit, setThreads, tensor, vmap, withBackend, type Tensor } from "../src/index.js";
-import { programFor } from "../src/fusion/program.js";
-import { compileWasm, wasmArena, wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
+import { hessian, jit, setThreads, vmap, withBackend, type Tensor } from "../src/index.js";
+import { compileWasm, wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
 import { cpuDevice } from "../src/backends/cpu.js";
 import type { CompiledKernel } from "../src/fusion/program.js";
 import { fusingBackend } from "../src/fusion/program.js";
@@ -132,12 +132,8 @@ function profile(w: Workload): string[] {
   X.dataSync();
   A.dataSync();
   b.dataSync();
-  const roots = withBackend("wasm", () => (vmap(hessian(f))(X) as Tensor).node);
-  const { program, leaves } = programFor([roots], wasmDevice);
-  const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new (buf.dtype === "float64" ? Float64Array : Float32Array)(buf.size))];
   const lines: string[] = [];
-  for (const step of program.steps) {
-    const args = step.slots.map((s) => slots[s]);
+  for (const { step, args } of wasmProgramOf(() => vmap(hessian(f))(X) as Tensor).steps) {
     const kernel = step.kernel as CompiledKernel;
     for (let i = 0; i < 5; i++) kernel.run(...args);
     const times: number[] = [];
@@ -153,8 +149,7 @@ function profile(w: Workload): string[] {
     if ("runAt" in step.kernel) {
       // The kernel alone, its buffers already in the wasm memory: the rest is copying.
       const runAt = (step.kernel as WasmKernel).runAt;
-      const bases = wasmArena.layout(args);
-      args.forEach((a, i) => wasmArena.write(bases[i], a));
+      const bases = copiesInMemory(args);
       const alone: number[] = [];
       for (let i = 0; i < 15; i++) {
         const t0 = performance.now();

@@ -17,15 +17,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { tensor, withBackend, type Tensor } from "../src/index.js";
-import { programFor } from "../src/fusion/program.js";
-import { wasmArena, wasmDevice, compileWasm, type WasmKernel } from "../src/backends/wasm/index.js";
+import { tensor, type Tensor } from "../src/index.js";
+import { compileWasm, type WasmKernel } from "../src/backends/wasm/index.js";
 import { DEFAULT_GEMM_TUNING } from "../src/backends/wasm/gemm.js";
 import { setThreads } from "../src/backends/wasm/threads.js";
 import { hessian, vmap } from "../src/index.js";
 import { SIZES as HESSIAN_SIZES, makeWorkload } from "./workload.js";
 import { headlineTensors } from "./functs.js";
 import { loopSample } from "./suite/sampler.js";
+import { copiesInMemory, wasmProgramOf } from "./wasm-program.js";
 import { handWasmHessians } from "./peers/hand-wasm.js";
 setThreads(1);
 await tf.setBackend('wasm'); setThreadsCount(1); await tf.ready();
@@ -42,25 +42,13 @@ if (process.env.HESSIAN) {
     const w = makeWorkload(size);
     const { N, D, H } = size;
     const { X, f } = headlineTensors(w);
-    const root = withBackend('wasm', () => (vmap(hessian(f))(X) as Tensor).node);
-    const { program, leaves } = programFor([root], wasmDevice);
-    const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];
-    const steps = program.steps.map((step) => ({ kernel: step.kernel as WasmKernel, args: step.slots.map((i) => slots[i]), source: step.kernel.source.split('\n')[0] }));
-    const all = steps.flatMap((st) => st.args);
-    const bases = wasmArena.layout(all);
-    all.forEach((x, i) => wasmArena.write(bases[i], x));
-    let at = 0;
-    const calls = steps.map((st) => {
-      const mine = bases.slice(at, at + st.args.length);
-      at += st.args.length;
-      return () => st.kernel.runAt(...mine);
-    });
+    const steps = wasmProgramOf(() => vmap(hessian(f))(X) as Tensor).steps.map(({ step, args }) => ({ step, kernel: step.kernel as WasmKernel, bases: copiesInMemory(args), source: step.kernel.source.split('\n')[0] }));
+    const calls = steps.map((st) => () => st.kernel.runAt(...st.bases));
     // The mirrored GEMM (a symmetric output's blocks I <= J) beside the same kernel computing every block.
     const mirrored = steps.findIndex((st) => st.source.includes('mirrored'));
     const unmirrored = mirrored < 0 ? [] : [(() => {
-      const k = compileWasm(program.steps[mirrored].ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, mirror: false }, parallel: false }) as WasmKernel;
-      const mine = bases.slice(steps.slice(0, mirrored).reduce((n, st) => n + st.args.length, 0)).slice(0, steps[mirrored].args.length);
-      return () => k.runAt(...mine);
+      const k = compileWasm(steps[mirrored].step.ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, mirror: false }, parallel: false }) as WasmKernel;
+      return () => k.runAt(...steps[mirrored].bases);
     })()];
     const entries = [...calls, () => void handWasmHessians(w), ...unmirrored];
     for (const e of entries) for (let i = 0; i < 3; i++) e();
@@ -85,12 +73,8 @@ if (process.env.HESSIAN) {
 for (const n of (process.env.SIZES ?? '256,512,1024').split(',').map(Number)) {
   const a = Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)), b = Float32Array.from({ length: n * n }, (_, i) => Math.cos(i));
   const fa = tensor(a, { shape: [n, n] }), fb = tensor(b, { shape: [n, n] });
-  const root = withBackend('wasm', () => fa.matmul(fb).node);
-  const { program, leaves } = programFor([root], wasmDevice);
-  const step = program.steps[0];
-  const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];
-  const args = step.slots.map((s) => slots[s]);
-  const bases = wasmArena.layout(args); args.forEach((x, i) => wasmArena.write(bases[i], x));
+  const { step, args } = wasmProgramOf(() => fa.matmul(fb)).steps[0];
+  const bases = copiesInMemory(args);
   const fns = tunings.map((t) => { const k = compileWasm(step.ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, ...t }, parallel: false }) as WasmKernel; return () => k.runAt(...bases); });
   const [ta, tb] = [tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])];
   fns.push(() => { tf.tidy(() => tf.matMul(ta, tb)).dataSync(); });

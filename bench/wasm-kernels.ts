@@ -28,9 +28,9 @@ import vm from 'node:vm';
 import type * as Tf from '@tensorflow/tfjs-core';
 import type * as Jax from '@jax-js/jax';
 import { jit, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
-import { programFor } from '../src/fusion/program.js';
 import { RELAXED_SIMD_SUPPORTED } from '../src/backends/wasm/compile.js';
-import { wasmArena, wasmDevice, type WasmKernel } from '../src/backends/wasm/index.js';
+import { copiesInMemory, wasmProgramOf } from './wasm-program.js';
+import { type WasmKernel } from '../src/backends/wasm/index.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -93,23 +93,11 @@ function filledArray(size: number, seed: number): Float32Array<ArrayBuffer> {
 
 /** The functs wasm program of a lazy result, its kernels run alone on buffers in the wasm memory. */
 function kernelAlone(build: () => Tensor): () => void {
-  const root = withBackend('wasm', () => build().node);
-  const { program, leaves } = programFor([root], wasmDevice);
-  const slots = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => new Float32Array(buf.size))];
-  const steps = program.steps.map((step) => {
-    const args = step.slots.map((s) => slots[s]);
+  const calls = wasmProgramOf(build).steps.map(({ step, args }) => {
     if (!('runAt' in step.kernel)) throw new Error(`not a wasm kernel: ${step.kernel.source.slice(0, 80)}`);
-    return { kernel: step.kernel as WasmKernel, args };
-  });
-  // Every buffer of every step in a block of its own (kept for the whole bench), then only the kernels run.
-  const all = steps.flatMap((s) => s.args);
-  const bases = all.map((a) => wasmArena.alloc(a.byteLength));
-  all.forEach((a, i) => wasmArena.write(bases[i], a));
-  let at = 0;
-  const calls = steps.map((s) => {
-    const mine = bases.slice(at, at + s.args.length);
-    at += s.args.length;
-    return () => s.kernel.runAt(...mine);
+    const runAt = (step.kernel as WasmKernel).runAt;
+    const bases = copiesInMemory(args);
+    return () => runAt(...bases);
   });
   return () => calls.forEach((c) => c());
 }
