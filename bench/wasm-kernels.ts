@@ -59,8 +59,10 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function sample(run: Entry['run']): Promise<number> {
+/** One sample: wall and CPU milliseconds per call (CPU: the whole process's, every thread's). */
+async function sample(run: Entry['run']): Promise<{ wall: number; cpu: number }> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let iterations = 0;
   let elapsed = 0;
   do {
@@ -68,13 +70,19 @@ async function sample(run: Entry['run']): Promise<number> {
     iterations++;
     elapsed = performance.now() - t0;
   } while (elapsed < SAMPLE_MS);
-  return elapsed / iterations;
+  const cpu = process.cpuUsage(c0);
+  return { wall: elapsed / iterations, cpu: (cpu.user + cpu.system) / 1000 / iterations };
 }
 
-/** Interleaved samples of every entry; prints rate = work / seconds as median (min-max). */
+/**
+ * Interleaved samples of every entry; prints rate = work / seconds as median (min-max) of the
+ * wall clock, and the median rate per CPU-second (work / CPU time of the process: on a loaded
+ * machine the wall clock counts time the process waited for a core; on two threads the CPU
+ * time counts both threads, and the workers' spin while they wait for the next job).
+ */
 async function measure(title: string, entries: readonly Entry[], work: number, unit: string): Promise<void> {
   for (const e of entries) for (let i = 0; i < 2; i++) await e.run();
-  const times = new Map<string, number[]>(entries.map((e) => [e.name, []]));
+  const times = new Map<string, { wall: number; cpu: number }[]>(entries.map((e) => [e.name, []]));
   for (let s = 0; s < SAMPLES; s++) {
     for (const e of entries) {
       times.get(e.name)!.push(await sample(e.run));
@@ -86,9 +94,10 @@ async function measure(title: string, entries: readonly Entry[], work: number, u
   }
   console.log(title);
   for (const e of entries) {
-    const ms = times.get(e.name)!;
+    const ms = times.get(e.name)!.map((t) => t.wall);
+    const cpu = times.get(e.name)!.map((t) => t.cpu);
     const rate = (t: number) => work / (t / 1000) / 1e9;
-    console.log(`  ${e.name.padEnd(34)} ${rate(median(ms)).toFixed(2).padStart(7)} ${unit} (samples ${rate(Math.max(...ms)).toFixed(2)}-${rate(Math.min(...ms)).toFixed(2)}), ${median(ms).toFixed(3)} ms`);
+    console.log(`  ${e.name.padEnd(34)} ${rate(median(ms)).toFixed(2).padStart(7)} ${unit} (samples ${rate(Math.max(...ms)).toFixed(2)}-${rate(Math.min(...ms)).toFixed(2)}), ${median(ms).toFixed(3)} ms; per CPU-second ${rate(median(cpu)).toFixed(2)}`);
   }
 }
 

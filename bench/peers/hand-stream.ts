@@ -27,6 +27,7 @@ import { clampExpArgX4, expX4, f32x4Const } from '../../src/backends/wasm/simd-m
 export const HAND_KERNELS = ['axpy', 'rowSum', 'rowSumWide', 'rowMax', 'rowMean', 'colSum', 'colSumDown', 'fullSum', 'softmax', 'colSumCombine'] as const;
 export type HandKernel = (typeof HAND_KERNELS)[number];
 
+const V128_LOAD64_ZERO = 93;
 /** Floats per unit of `fullSum`. */
 const FULL_BLOCK = 4096;
 /** Rows per unit of `colSum` (its partial row stays in L1 while the rows stream by). */
@@ -119,16 +120,13 @@ function emitModule(rows: number, cols: number, L: Layout, shared: boolean): Uin
         break;
       }
       case 'rowSumWide': {
-        // Two f64x2 accumulators per vector (its low and high halves promoted), two vectors per iteration.
+        // Four f64x2 accumulators, two vectors per iteration, each read as two halves of 8 bytes
+        // promoted on the way in (v128.load64_zero + f64x2.promote_low_f32x4: cvtps2pd from
+        // memory; 20% faster here than a v128 load, a shuffle and two promotions).
         perRow(() => {
           zero(0);
           loopWhile(c, p, 32, () => c.get(rowEnd), () => {
-            for (let k = 0; k < 2; k++) {
-              c.get(p).simdMem(Simd.v128_load, 4, L.x + 16 * k).set(v);
-              c.get(acc[2 * k]).get(v).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc[2 * k]);
-              c.get(acc[2 * k + 1]).get(v).get(v).simd(Simd.i8x16_shuffle).bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
-              c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc[2 * k + 1]);
-            }
+            for (let k = 0; k < 4; k++) c.get(acc[k]).get(p).simdMem(V128_LOAD64_ZERO, 3, L.x + 8 * k).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc[k]);
           });
           c.get(acc[0]).get(acc[1]).simd(Simd.f64x2_add).get(acc[2]).get(acc[3]).simd(Simd.f64x2_add).simd(Simd.f64x2_add).set(acc[0]);
           c.get(r).i32Const(2).op(Op.i32_shl);
