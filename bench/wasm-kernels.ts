@@ -60,9 +60,10 @@ function median(xs: readonly number[]): number {
 }
 
 /** One sample: wall and CPU milliseconds per call (CPU: the whole process's, every thread's). */
-async function sample(run: Entry['run']): Promise<{ wall: number; cpu: number }> {
+async function sample(run: Entry['run']): Promise<{ wall: number; cpu: number; faults: number }> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  const f0 = process.resourceUsage().minorPageFault;
   let iterations = 0;
   let elapsed = 0;
   do {
@@ -71,18 +72,19 @@ async function sample(run: Entry['run']): Promise<{ wall: number; cpu: number }>
     elapsed = performance.now() - t0;
   } while (elapsed < SAMPLE_MS);
   const cpu = process.cpuUsage(c0);
-  return { wall: elapsed / iterations, cpu: (cpu.user + cpu.system) / 1000 / iterations };
+  return { wall: elapsed / iterations, cpu: (cpu.user + cpu.system) / 1000 / iterations, faults: (process.resourceUsage().minorPageFault - f0) / iterations };
 }
 
 /**
  * Interleaved samples of every entry; prints rate = work / seconds as median (min-max) of the
  * wall clock, and the median rate per CPU-second (work / CPU time of the process: on a loaded
  * machine the wall clock counts time the process waited for a core; on two threads the CPU
- * time counts both threads, and the workers' spin while they wait for the next job).
+ * time counts both threads, and the workers' spin while they wait for the next job), and the
+ * minor page faults per call where there are any (memory touched for the first time).
  */
 async function measure(title: string, entries: readonly Entry[], work: number, unit: string): Promise<void> {
   for (const e of entries) for (let i = 0; i < 2; i++) await e.run();
-  const times = new Map<string, { wall: number; cpu: number }[]>(entries.map((e) => [e.name, []]));
+  const times = new Map<string, { wall: number; cpu: number; faults: number }[]>(entries.map((e) => [e.name, []]));
   for (let s = 0; s < SAMPLES; s++) {
     for (const e of entries) {
       times.get(e.name)!.push(await sample(e.run));
@@ -96,8 +98,9 @@ async function measure(title: string, entries: readonly Entry[], work: number, u
   for (const e of entries) {
     const ms = times.get(e.name)!.map((t) => t.wall);
     const cpu = times.get(e.name)!.map((t) => t.cpu);
+    const faults = median(times.get(e.name)!.map((t) => t.faults));
     const rate = (t: number) => work / (t / 1000) / 1e9;
-    console.log(`  ${e.name.padEnd(34)} ${rate(median(ms)).toFixed(2).padStart(7)} ${unit} (samples ${rate(Math.max(...ms)).toFixed(2)}-${rate(Math.min(...ms)).toFixed(2)}), ${median(ms).toFixed(3)} ms; per CPU-second ${rate(median(cpu)).toFixed(2)}`);
+    console.log(`  ${e.name.padEnd(34)} ${rate(median(ms)).toFixed(2).padStart(7)} ${unit} (samples ${rate(Math.max(...ms)).toFixed(2)}-${rate(Math.min(...ms)).toFixed(2)}), ${median(ms).toFixed(3)} ms; per CPU-second ${rate(median(cpu)).toFixed(2)}${faults >= 1 ? `; ${faults.toFixed(0)} page faults per call` : ''}`);
   }
 }
 
