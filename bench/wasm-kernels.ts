@@ -209,7 +209,7 @@ for (const n of MATMUL_SIZES) {
   const jaxJit = <F extends (...a: Jax.Array[]) => Jax.Array>(g: F): F => (PEERS ? (jax.jit(g) as unknown as F) : g);
   const jaxAxpy = jaxJit((p: Jax.Array, q: Jax.Array) => p.mul(2).add(q));
   const jaxRowSum = jaxJit((p: Jax.Array) => np.sum(p, 1));
-  const workloads: Workload[] = [
+  const streams: Workload[] = [
     { key: 'axpy', title: `elementwise x * 2 + y, 4M float32 (GB/s read, 2 x 16 MB)`, bytes: 8 * STREAM, build: () => fx.mul(2).add(fy), f: (p, q) => p.mul(2).add(q), args: [fx, fy], hand: ['axpy'], reference: (i) => x[i] * 2 + y[i], length: STREAM, tfjs: () => tf.add(tf.mul(tx!, 2), ty!), jax: () => jaxAxpy(jx!.ref, jy!.ref) },
     { key: 'rowsum', title: `row sums: sum over the last axis of [${rows}, ${cols}] float32 (GB/s read, 16 MB)`, bytes: 4 * STREAM, build: () => fm.sum({ axis: 1 }), f: (p) => p.sum({ axis: 1 }), args: [fm], hand: ['rowSum', 'rowSumWide'], reference: rowSum, length: rows, tfjs: () => tf.sum(tm!, 1), jax: () => jaxRowSum(jm!.ref) },
     { key: 'colsum', title: `column sums: sum over the first axis of [${rows}, ${cols}] float32 (GB/s read, 16 MB)`, bytes: 4 * STREAM, build: () => fm.sum({ axis: 0 }), f: (p) => p.sum({ axis: 0 }), args: [fm], hand: ['colSum', 'colSumDown'], reference: (j) => { let s = 0; for (let r = 0; r < rows; r++) s += x[r * cols + j]; return s; }, length: cols, tfjs: () => tf.sum(tm!, 0) },
@@ -218,7 +218,7 @@ for (const n of MATMUL_SIZES) {
     { key: 'rowmax', title: `row maxima of [${rows}, ${cols}] float32 (GB/s read, 16 MB)`, bytes: 4 * STREAM, build: () => fm.max({ axis: 1 }), f: (p) => p.max({ axis: 1 }), args: [fm], hand: ['rowMax'], reference: rowMax, length: rows, tfjs: () => tf.max(tm!, 1) },
     { key: 'softmax', title: `softmax over the last axis of [${rows}, ${cols}] float32 (GB/s read of x, 16 MB)`, bytes: 4 * STREAM, build: () => fm.softmax({ axis: 1 }), f: (p) => p.softmax({ axis: 1 }), args: [fm], hand: ['softmax'], reference: (i) => { const r = Math.floor(i / cols); const m = rowMax(r); let s = 0; for (const v of rowOf(r)) s += Math.exp(v - m); return Math.exp(x[i] - m) / s; }, length: STREAM, tfjs: () => tf.softmax(tm!) },
   ];
-  for (const w of workloads.filter((w) => KERNELS === null || KERNELS.includes(w.key))) {
+  for (const w of streams.filter((w) => KERNELS === null || KERNELS.includes(w.key))) {
     const fn = jit(w.f);
     // Checked against the float64 loop at up to 4096 elements spread over the result.
     const check = (name: string, actual: Float32Array): void => {
