@@ -29,6 +29,11 @@ function isDiscontinuous(op: string, dtype: DType): boolean {
   return ['lt', 'eq', 'floor', 'ceil', 'round', 'sign'].includes(op) || (op === 'cast' && (dtype === 'int32' || dtype === 'bool'));
 }
 
+/** v128.load64_zero: 8 bytes into the low half of a v128 (not in encoder.ts's table). */
+const V128_LOAD64_ZERO = 93;
+/** f32x4.demote_f64x2_zero: two doubles rounded to float32 in lanes 0-1, zeros above (not in encoder.ts's table). */
+const F32X4_DEMOTE_F64X2_ZERO = 94;
+
 /** A loop the f32x4 path does not take: it is compiled by the scalar path instead. */
 class NotVectorizable extends Error {}
 
@@ -158,6 +163,38 @@ function laneCost(loop: Loop, trips: number): number {
     return cost;
   };
   return walk(loop.body, (trips * loop.extent) / 4);
+}
+
+/**
+ * An innermost loop's body split into independent reductions, one list per accumulator (the
+ * accumulates and the lets they need, in body order), where that is legal and reads no data
+ * twice: no stores, at least two accumulators, no load needed by two of them. Else the body whole.
+ */
+function independentChains(body: readonly Stmt[]): (readonly Stmt[])[] {
+  if (body.some((st) => st.kind !== 'let' && st.kind !== 'accumulate')) return [body];
+  const names = [...new Set(body.flatMap((st) => (st.kind === 'accumulate' ? [st.name] : [])))];
+  if (names.length < 2) return [body];
+  const lets = new Map<string, Extract<Stmt, { kind: 'let' }>>();
+  for (const st of body) if (st.kind === 'let') lets.set(st.name, st);
+  const loadOwner = new Map<string, string>();
+  const groups: Stmt[][] = [];
+  for (const name of names) {
+    const needed = new Set<string>();
+    const pending: Operand[] = body.flatMap((st) => (st.kind === 'accumulate' && st.name === name ? [st.value] : []));
+    while (pending.length) {
+      const o = pending.pop()!;
+      if (typeof o !== 'string' || needed.has(o) || !lets.has(o)) continue;
+      needed.add(o);
+      const def = lets.get(o)!;
+      if (def.value.kind === 'load') {
+        if (loadOwner.has(o) && loadOwner.get(o) !== name) return [body];
+        loadOwner.set(o, name);
+      }
+      pending.push(...operandsOf(def.value));
+    }
+    groups.push(body.filter((st) => (st.kind === 'let' && needed.has(st.name)) || (st.kind === 'accumulate' && st.name === name)));
+  }
+  return groups;
 }
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int32: 4, bool: 1 };
@@ -554,7 +591,40 @@ class BodyEmitter {
     for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
     const wide = new Set<string>();
     for (const st of loop.body) if (st.kind === 'accumulate' && st.op === 'sum' && !this.roughSummand(st.value)) wide.add(st.name);
-    const vacc = new Map<string, { local: number; high: number; value: number; op: 'sum' | 'max'; wide: boolean }>();
+    // A contiguous load only a float64 sum takes is read as two halves of 8 bytes, each promoted
+    // to f64x2 on its way in (cvtps2pd from memory), instead of a v128 load, a promotion and a
+    // shuffle and a promotion of its upper half.
+    const uses = new Map<string, number>();
+    for (const st of loop.body) {
+      const operands: Operand[] = st.kind === 'let' ? operandsOf(st.value) : st.kind === 'accumulate' ? [st.value] : st.kind === 'store' ? [st.value, st.index] : [];
+      for (const o of operands) if (typeof o === 'string') uses.set(o, (uses.get(o) ?? 0) + 1);
+    }
+    const halves = new Set<string>();
+    for (const st of loop.body) {
+      if (st.kind !== 'accumulate' || !wide.has(st.name) || typeof st.value !== 'string' || uses.get(st.value) !== 1) continue;
+      const def = loop.body.find((d): d is Extract<Stmt, { kind: 'let' }> => d.kind === 'let' && d.name === st.value);
+      if (def?.value.kind === 'load') halves.add(def.name);
+    }
+    const halfAddress = new Map<string, number>();
+    const halfOffset = new Map<string, number>();
+    type VectorAccumulator = { local: number; high: number; value: number; op: 'sum' | 'max'; wide: boolean };
+    // Reductions of independent data (the rows of a row sum's tile: their streams 4 KiB apart
+    // ran at half the speed of one row at a time) run as one loop per chain (independentChains).
+    const groups = independentChains(loop.body);
+    // Sums and maxima carry a chain of dependent additions from one iteration to the next;
+    // copies of the body with accumulators of their own (combined in order after the loop) run
+    // that many chains side by side, up to 8 vector registers of accumulators. The loop is
+    // then never the one threads split (it has accumulators), and its order is the same on
+    // any number of threads.
+    const copiesOf = new Map<string, number>();
+    const groupCopies = groups.map((group) => {
+      const names = [...new Set(group.flatMap((st) => (st.kind === 'accumulate' ? [st.name] : [])))];
+      const registers = names.reduce((n, name) => n + (wide.has(name) ? 2 : 1), 0);
+      const copies = registers === 0 ? 1 : Math.max(1, Math.min(4, Math.floor(8 / registers)));
+      for (const name of names) copiesOf.set(name, copies);
+      return copies;
+    });
+    const vaccs = new Map<string, VectorAccumulator[]>();
     const stride = (o: Operand): number => (typeof o === 'string' ? strides.get(o) ?? 0 : 0);
     const tmp = (): number => this.newLocal('v128');
     // Values from outside the loop, splatted once.
@@ -568,14 +638,17 @@ class BodyEmitter {
         c.get(local.index).op(Op.f32_demote_f64).simd(Simd.f32x4_splat).set(v);
         splats.set(o, v);
       }
-      if (st.kind === 'accumulate' && !vacc.has(st.name)) {
-        const v = tmp();
-        const high = tmp();
-        f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
-        c.set(v);
-        f32x4Const(c, 0);
-        c.set(high);
-        vacc.set(st.name, { local: v, high, value: tmp(), op: st.op, wide: wide.has(st.name) });
+      if (st.kind === 'accumulate' && !vaccs.has(st.name)) {
+        const value = tmp();
+        vaccs.set(st.name, Array.from({ length: copiesOf.get(st.name)! }, () => {
+          const v = tmp();
+          const high = tmp();
+          f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
+          c.set(v);
+          f32x4Const(c, 0);
+          c.set(high);
+          return { local: v, high, value, op: st.op, wide: wide.has(st.name) };
+        }));
       }
     }
     const i = this.define(loop.index, 'i32').index;
@@ -595,96 +668,164 @@ class BodyEmitter {
       c.bytes(new Uint8Array(new Int32Array([0, s, 2 * s, 3 * s]).buffer));
       c.simd(Simd.i32x4_add).simd(Simd.f32x4_convert_i32x4_s);
     };
-    /** Pushes the first lane's address; returns the byte step between lanes (0: one element). */
-    const access = (buffer: number, index: Operand): number => {
+    // Per copy of the body: byte addresses computed, by buffer and index less its constant, so
+    // that accesses a constant apart (the rows of a row sum's tile) share one address and an
+    // offset, as the lane nests' sharedAddress does.
+    let addresses = new Map<string, { local: number; constant: number }>();
+    /** Pushes the first lane's address; returns the byte step between lanes (0: one element) and a constant byte offset to add. */
+    const access = (buffer: number, index: Operand): { step: number; offset: number } => {
       const { dtype, size } = this.ir.buffers[buffer];
       if (dtype !== 'float32') throw new NotVectorizable();
       const s = stride(index);
       if (s < 0) throw new NotVectorizable();
       const [lo, hi] = this.rangeOf(index);
       if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+      const { constant, terms } = this.linear(index);
+      const key = `${buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([x], [y]) => (x < y ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}`;
+      const hit = addresses.get(key);
+      if (hit && constant >= hit.constant && (constant - hit.constant) * 4 < 2 ** 20) {
+        c.get(hit.local);
+        return { step: s * 4, offset: (constant - hit.constant) * 4 };
+      }
+      const local = this.newLocal('i32');
       c.get(buffer);
       this.i32(index);
-      c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
-      return s * 4;
+      c.i32Const(2).op(Op.i32_shl).op(Op.i32_add).tee(local);
+      addresses.set(key, { local, constant });
+      return { step: s * 4, offset: 0 };
     };
     const scratchAddress = this.newLocal('i32');
-    this.loopStart(loop, i);
-    c.open(Op.loop);
-    for (const st of loop.body) {
-      switch (st.kind) {
-        case 'let': {
-          const v = st.value;
-          if (v.kind === 'affine') {
-            const { type } = this.value(v);
-            if (type !== 'i32') throw new NotVectorizable();
-            c.set(this.define(st.name, 'i32').index);
-            this.ranges.set(st.name, this.indexRange(v));
-            strides.set(st.name, v.terms.reduce((sum, t) => sum + t.coef * stride(t.value), stride(v.base)));
-            break;
-          }
-          if (v.kind === 'load') {
-            const step = access(v.buffer, v.index);
-            if (step === 4) c.simdMem(Simd.v128_load, 2);
-            else if (step === 0) c.mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
-            else {
-              c.tee(scratchAddress).mem(Op.f32_load, 2).simd(Simd.f32x4_splat);
-              for (let k = 1; k < 4; k++) c.get(scratchAddress).mem(Op.f32_load, 2, k * step).simd(Simd.f32x4_replace_lane).byte(k);
+    /** One copy of the body (four iterations in lanes), summing into the copy's accumulators. */
+    const body = (copy: number, list: readonly Stmt[]): void => {
+      addresses = new Map();
+      for (const st of list) {
+        switch (st.kind) {
+          case 'let': {
+            const v = st.value;
+            if (v.kind === 'affine') {
+              const { type } = this.value(v);
+              if (type !== 'i32') throw new NotVectorizable();
+              // Later copies set the locals the first defined (each copy computes its own before use).
+              c.set(strides.has(st.name) ? this.lookup(st.name).index : this.define(st.name, 'i32').index);
+              this.ranges.set(st.name, this.indexRange(v));
+              strides.set(st.name, v.terms.reduce((sum, t) => sum + t.coef * stride(t.value), stride(v.base)));
+              break;
             }
-          } else if (v.kind === 'prim') {
-            if (v.dtype !== 'float32') throw new NotVectorizable();
-            if ((v.op === 'tanh' || v.op === 'exp') && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
-            this.vectorPrim(v.op, v.args, lane, tmp);
-          } else if (v.kind === 'convert' && v.dtype === 'float32') {
-            lane(v.arg);
-          } else {
-            throw new NotVectorizable();
-          }
-          const local = tmp();
-          c.set(local);
-          lanes.set(st.name, local);
-          break;
-        }
-        case 'accumulate': {
-          const acc = vacc.get(st.name)!;
-          if (!acc.wide) {
-            c.get(acc.local);
-            lane(st.value);
-            c.simd(acc.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(acc.local);
+            if (v.kind === 'load' && halves.has(st.name)) {
+              const { step, offset } = access(v.buffer, v.index);
+              if (step !== 4) throw new NotVectorizable();
+              if (!halfAddress.has(st.name)) halfAddress.set(st.name, this.newLocal('i32'));
+              c.set(halfAddress.get(st.name)!);
+              halfOffset.set(st.name, offset);
+              break;
+            }
+            if (v.kind === 'load') {
+              const { step, offset } = access(v.buffer, v.index);
+              if (step === 4) c.simdMem(Simd.v128_load, 2, offset);
+              else if (step === 0) c.mem(Op.f32_load, 2, offset).simd(Simd.f32x4_splat);
+              else {
+                c.tee(scratchAddress).mem(Op.f32_load, 2, offset).simd(Simd.f32x4_splat);
+                for (let k = 1; k < 4; k++) c.get(scratchAddress).mem(Op.f32_load, 2, offset + k * step).simd(Simd.f32x4_replace_lane).byte(k);
+              }
+            } else if (v.kind === 'prim') {
+              if (v.dtype !== 'float32') throw new NotVectorizable();
+              if ((v.op === 'tanh' || v.op === 'exp') && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
+              this.vectorPrim(v.op, v.args, lane, tmp);
+            } else if (v.kind === 'convert' && v.dtype === 'float32') {
+              lane(v.arg);
+            } else {
+              throw new NotVectorizable();
+            }
+            if (!lanes.has(st.name)) lanes.set(st.name, tmp());
+            c.set(lanes.get(st.name)!);
             break;
           }
-          lane(st.value);
-          c.set(acc.value);
-          c.get(acc.local).get(acc.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.local);
-          c.get(acc.high).get(acc.value).get(acc.value).simd(Simd.i8x16_shuffle);
-          c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
-          c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.high);
-          break;
-        }
-        case 'store': {
-          if (stride(st.index) === 0) throw new NotVectorizable();
-          const step = access(st.buffer, st.index);
-          if (step === 4) {
-            lane(st.value);
-            c.simdMem(Simd.v128_store, 2);
-          } else {
-            c.set(scratchAddress);
-            for (let k = 0; k < 4; k++) {
-              c.get(scratchAddress);
+          case 'accumulate': {
+            const acc = vaccs.get(st.name)![copy];
+            if (!acc.wide) {
+              c.get(acc.local);
               lane(st.value);
-              c.simd(Simd.f32x4_extract_lane).byte(k).mem(Op.f32_store, 2, k * step);
+              c.simd(acc.op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(acc.local);
+              break;
             }
+            const address = typeof st.value === 'string' ? halfAddress.get(st.value) : undefined;
+            if (address !== undefined) {
+              const offset = halfOffset.get(st.value as string)!;
+              c.get(acc.local).get(address).simdMem(V128_LOAD64_ZERO, 2, offset).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.local);
+              c.get(acc.high).get(address).simdMem(V128_LOAD64_ZERO, 2, offset + 8).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.high);
+              break;
+            }
+            lane(st.value);
+            c.set(acc.value);
+            c.get(acc.local).get(acc.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.local);
+            c.get(acc.high).get(acc.value).get(acc.value).simd(Simd.i8x16_shuffle);
+            c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+            c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.high);
+            break;
           }
-          break;
+          case 'store': {
+            if (stride(st.index) === 0) throw new NotVectorizable();
+            const { step, offset } = access(st.buffer, st.index);
+            if (step === 4) {
+              lane(st.value);
+              c.simdMem(Simd.v128_store, 2, offset);
+            } else {
+              c.set(scratchAddress);
+              for (let k = 0; k < 4; k++) {
+                c.get(scratchAddress);
+                lane(st.value);
+                c.simd(Simd.f32x4_extract_lane).byte(k).mem(Op.f32_store, 2, offset + k * step);
+              }
+            }
+            break;
+          }
+          default: throw new NotVectorizable();
         }
-        default: throw new NotVectorizable();
       }
-    }
-    c.get(i).i32Const(4).op(Op.i32_add).tee(i);
-    this.loopEnd(loop);
-    c.op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
-    // Reduce each vector accumulator into its scalar one.
-    for (const [name, { local, high, op, wide: isWide }] of vacc) {
+    };
+    const advance = (): void => {
+      c.get(i).i32Const(4).op(Op.i32_add).set(i);
+    };
+    groups.forEach((group, g) => {
+      const copies = groupCopies[g];
+      this.loopStart(loop, i);
+      if (copies > 1) {
+        // The copies while a whole group of them is left, then one at a time (the parallel
+        // loop's chunks and extents that are not a multiple of 4 * copies leave a rest).
+        c.open(Op.block).open(Op.loop);
+        c.get(i).i32Const(4 * copies).op(Op.i32_add);
+        this.loopEnd(loop);
+        c.op(Op.i32_gt_s).op(Op.br_if).u32(1);
+        for (let k = 0; k < copies; k++) {
+          body(k, group);
+          advance();
+        }
+        c.op(Op.br).u32(0).op(Op.end).op(Op.end);
+        c.open(Op.block).open(Op.loop);
+        c.get(i);
+        this.loopEnd(loop);
+        c.op(Op.i32_ge_s).op(Op.br_if).u32(1);
+        body(0, group);
+        advance();
+        c.op(Op.br).u32(0).op(Op.end).op(Op.end);
+      } else {
+        c.open(Op.loop);
+        body(0, group);
+        c.get(i).i32Const(4).op(Op.i32_add).tee(i);
+        this.loopEnd(loop);
+        c.op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
+      }
+    });
+    // Reduce each vector accumulator (its copies first, in order) into its scalar one.
+    for (const [name, [{ local, high, op, wide: isWide }, ...others]] of vaccs) {
+      for (const other of others) {
+        if (isWide) {
+          c.get(local).get(other.local).simd(Simd.f64x2_add).set(local);
+          c.get(high).get(other.high).simd(Simd.f64x2_add).set(high);
+        } else {
+          c.get(local).get(other.local).simd(op === 'sum' ? Simd.f32x4_add : Simd.f32x4_max).set(local);
+        }
+      }
       const acc = this.lookup(name).index;
       if (isWide) {
         c.get(local).simd(Simd.f64x2_extract_lane).byte(0).get(local).simd(Simd.f64x2_extract_lane).byte(1).op(Op.f64_add);
@@ -867,6 +1008,15 @@ class BodyEmitter {
     return { offset: 0, key, constant };
   }
 
+  /** Lane nests' float64 sums (sumsData): their f64x2 partial sums of lanes 0-1 and 2-3, and a scratch for the summand. */
+  private readonly wideLanes = new Map<string, { low: number; high: number; value: number }>();
+
+  /** Whether accumulator `name` under `loop` sums data (a summand that is not an inexact op: see roughSummand). */
+  private sumsData(loop: Loop, name: string): boolean {
+    const visit = (list: readonly Stmt[]): boolean => list.some((st) => (st.kind === 'loop' ? visit(st.body) : st.kind === 'accumulate' && st.name === name && st.op === 'sum' && !this.roughSummand(st.value)));
+    return visit(loop.body);
+  }
+
   /** The statements of a lane nest. */
   private laneStmts(list: readonly Stmt[]): void {
     this.addressScopes.push(new Map());
@@ -948,6 +1098,12 @@ class BodyEmitter {
             if (v.dtype !== 'float32') throw new NotVectorizable();
             if ((v.op === 'tanh' || v.op === 'exp') && this.roundedAtOnce.has(st.name)) throw new NotVectorizable();
             this.vectorPrim(v.op, v.args, (o) => this.laneOf(o), () => this.newLocal('v128'));
+          } else if (v.kind === 'convert' && v.dtype === 'float32' && typeof v.arg === 'string' && this.wideLanes.has(v.arg)) {
+            // A float64 sum rounded to float32: each f64x2 demoted (round to nearest, as
+            // f32.demote_f64), the two halves joined.
+            const { low, high } = this.wideLanes.get(v.arg)!;
+            c.get(low).simd(F32X4_DEMOTE_F64X2_ZERO).get(high).simd(F32X4_DEMOTE_F64X2_ZERO).simd(Simd.i8x16_shuffle);
+            c.bytes([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
           } else if (v.kind === 'convert' && v.dtype === 'float32') {
             this.laneOf(v.arg);
           } else {
@@ -968,6 +1124,18 @@ class BodyEmitter {
           break;
         }
         case 'accumulator': {
+          if (st.op === 'sum' && this.sumsData(nest.loop, st.name)) {
+            // A sum of data (loads, exact ops) keeps float64 precision, as tryVectorLoop's:
+            // two f64x2 partial sums per lane pair, read only by its rounding to float32.
+            const low = this.newLocal('v128');
+            const high = this.newLocal('v128');
+            f32x4Const(c, 0);
+            c.set(low);
+            f32x4Const(c, 0);
+            c.set(high);
+            this.wideLanes.set(st.name, { low, high, value: this.newLocal('v128') });
+            break;
+          }
           // One accumulator per lane, in float32: only sums of products (or maxima), as tryVectorLoop.
           const v = this.newLocal('v128');
           f32x4Const(c, st.op === 'sum' ? 0 : -Infinity);
@@ -976,6 +1144,17 @@ class BodyEmitter {
           break;
         }
         case 'accumulate': {
+          const wide = this.wideLanes.get(st.name);
+          if (wide) {
+            if (st.wrapsInt32 || this.roundedAtOnce.has(st.name) || st.op !== 'sum') throw new NotVectorizable();
+            this.laneOf(st.value);
+            c.set(wide.value);
+            c.get(wide.low).get(wide.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(wide.low);
+            c.get(wide.high).get(wide.value).get(wide.value).simd(Simd.i8x16_shuffle);
+            c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+            c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(wide.high);
+            break;
+          }
           const v = nest.lanes.get(st.name);
           if (v === undefined || st.wrapsInt32) throw new NotVectorizable();
           if (st.op === 'sum' && !this.roughSummand(st.value)) throw new NotVectorizable();
