@@ -64,6 +64,8 @@ const LOWERING_INSTANCES = MAX_INSTANCES + 1;
 const EXPENSIVE_INSTANCES = 2;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
+/** Levels below a cut of a long chain searched for a better place to cut it (see chainCut). */
+const CUT_SEARCH = 8;
 
 /**
  * Work counters of the scheduler since the process started (tests of scale read their
@@ -623,6 +625,30 @@ function checkWrittenBeforeRead(kernels: readonly ScheduledKernel[]): void {
   });
 }
 
+/**
+ * Where to cut a long chain at `n`, a node MAX_KERNEL_DEPTH levels deep: the kernels on
+ * both sides of the cut share the value stored there, so the nearest node a few levels
+ * below `n`, along its deepest input, that something else reads too is stored instead (in
+ * x = x sin(x) + cos(x), x rather than sin(x) and cos(x), which each read it: the kernel
+ * after them would compute x again, the rounds would then store it too, and every draft of
+ * the first round inlined a whole band of the loop twice); failing that, the one of fewest
+ * elements (a mean rather than its broadcast). Nodes nothing else reads leave `n` itself.
+ */
+function chainCut(n: Node, readerCounts: ReadonlyMap<Node, number>): Node {
+  let smallest = n;
+  let x = n;
+  for (let level = 0; level < CUT_SEARCH; level++) {
+    let deepest: Node | undefined;
+    for (const input of x.inputs) if (!isInputLeaf(input) && (!deepest || input.depth > deepest.depth)) deepest = input;
+    if (!deepest) break;
+    x = deepest;
+    if (!canMaterialize(x)) continue;
+    if ((readerCounts.get(x) ?? 0) > 1) return x;
+    if (sizeOf(x.shape) < sizeOf(smallest.shape)) smallest = x;
+  }
+  return smallest;
+}
+
 /** Whether a draft computes inline a node that is now read from a buffer (other than its own outputs). */
 function isStale(draft: Draft, materialized: ReadonlySet<Node>): boolean {
   for (const n of draft.computed?.keys() ?? []) if (materialized.has(n) && !draft.outputs.includes(n)) return true;
@@ -718,13 +744,15 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const leaves = original.filter(isInputLeaf);
   // Kernels compute the factored DAG; a root that factoring rebuilt is reported as itself.
   const equalities = feedsEquality(original);
-  const broadcasts = factorBroadcasts(roots, isInputLeaf, equalities);
+  const broadcasts = factorBroadcasts(roots, isInputLeaf, equalities, original);
   const hoisting = options.hoistProducts === false ? { roots: broadcasts.roots, store: new Set<Node>() } : hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store);
   const factoring = { roots: hoisting.roots, store: new Set([...broadcasts.store, ...hoisting.store]) };
-  const factored = factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
+  const unchanged = factoring.roots.every((r, i) => r === roots[i]);
+  const factored = unchanged || factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
   const work = factored ? factoring.roots : roots;
   const originalRoot = new Map(work.flatMap((r, i) => (r !== roots[i] ? [[r, roots[i]] as const] : [])));
-  const nodes = factored ? topoSort(work, isInputLeaf) : original;
+  // Roots that factoring left as they were have the DAG below them that `original` sorted.
+  const nodes = factored && !unchanged ? topoSort(work, isInputLeaf) : original;
   const isCall = (n: Node) => !isInputLeaf(n) && n.rule.kind === 'opaque';
   const calls = nodes.filter(isCall);
   const materialized = new Set<Node>(work.filter((r) => !isInputLeaf(r) && !isCall(r)));
@@ -732,9 +760,12 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     const present = new Set(nodes);
     for (const n of factoring.store) if (present.has(n) && !isInputLeaf(n) && !isCall(n)) materialized.add(n);
   }
+  const readerCounts = new Map<Node, number>();
+  for (const n of nodes) if (!isInputLeaf(n)) for (const input of new Set(n.inputs)) readerCounts.set(input, (readerCounts.get(input) ?? 0) + 1);
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
-    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n))) materialized.add(n);
+    if (n.rule.kind === 'index') materialized.add(n);
+    else if (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n)) materialized.add(chainCut(n, readerCounts));
   }
   // A root that concatenates computed pieces, read by nothing else, is not a kernel: its
   // pieces are written in place into it (vmap's chunks would otherwise each be held and then
