@@ -13,7 +13,7 @@
  *   grad N      grad through the chain
  *   shared N    x = x * sin(x) + cos(x), N steps (every step reads x three times)
  *   small 1     x.mul(2).add(1).exp().sum(): one kernel
- * Each case is scheduled REPEAT times (the median is reported), sizes interleaved so that
+ * After a warm-up (see below), each case is scheduled REPEAT times (the median is reported, with min-max), sizes interleaved so that
  * the ratios of one row see the same machine. Beside the wall-clock milliseconds, the
  * process's CPU time (less sensitive to a machine shared with other work) and the
  * scheduler's own work counters (expressions lowered while drafting, those of drafts
@@ -55,9 +55,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-const rows: string[][] = [["program", "size", "kernels", "schedule ms", "ms / kernel", "cpu ms", "cpu ms / kernel", "lowered exprs / kernel", "time ratio", "size ratio"]];
-// The small program warms the JIT first (its figures come from REPEAT runs like the others).
+const rows: string[][] = [["program", "size", "kernels", "schedule ms", "ms / kernel (min-max)", "cpu ms", "cpu ms / kernel (min-max)", "lowered exprs / kernel", "time ratio", "size ratio"]];
+// The JIT is warmed first: the small program many times, then every case once at its
+// smallest size (a loop's first schedule in the process otherwise ran 2-5x slower than its
+// later ones, V8 still compiling the scheduler's paths for rounds and merging; the cold
+// first call is bench/first-call.ts's subject).
 for (let i = 0; i < 200; i++) schedule(cases[0].build(1), { maxBuffers: jsDevice.caps.maxBuffers });
+for (const c of cases) schedule(c.build(c.sizes[0]), { maxBuffers: jsDevice.caps.maxBuffers });
 for (const c of cases) {
   const times = new Map<number, number[]>();
   const cpus = new Map<number, number[]>();
@@ -81,7 +85,8 @@ for (const c of cases) {
   const base = median(times.get(c.sizes[0])!);
   for (const n of c.sizes) {
     const [ms, cpu, k] = [median(times.get(n)!), median(cpus.get(n)!), kernels.get(n)!];
-    rows.push([c.name, String(n), String(k), ms.toFixed(1), (ms / k).toFixed(3), cpu.toFixed(1), (cpu / k).toFixed(3), (exprs.get(n)! / k).toFixed(0), (ms / base).toFixed(1), String(n / c.sizes[0])]);
+    const spread = (xs: number[]) => `${(median(xs) / k).toFixed(3)} (${(Math.min(...xs) / k).toFixed(3)}-${(Math.max(...xs) / k).toFixed(3)})`;
+    rows.push([c.name, String(n), String(k), ms.toFixed(1), spread(times.get(n)!), cpu.toFixed(1), spread(cpus.get(n)!), (exprs.get(n)! / k).toFixed(0), (ms / base).toFixed(1), String(n / c.sizes[0])]);
   }
 }
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -182,6 +182,25 @@ test('shared subexpressions are computed once: x = x*sin(x) + cos(x) for 40 step
   assertAllClose(g, values.map((v) => (fwd(v + h) - fwd(v - h)) / (2 * h)), { atol: 1e-3, rtol: 1e-3 });
 });
 
+test('a long x = x*sin(x) + cos(x) loop is cut where kernels share x: each step lowered once, one kernel per band of steps', () => {
+  const x0 = data([8], 8);
+  for (const n of [400, 1600]) {
+    let x = x0;
+    for (let i = 0; i < n; i++) x = x.mul(x.sin()).add(x.cos());
+    const before = { ...schedulerWork };
+    const plan = schedule([x.node], { maxBuffers: 32 });
+    const [rounds, drafts, lowered] = [schedulerWork.rounds - before.rounds, schedulerWork.drafts - before.drafts, schedulerWork.loweredExprs - before.loweredExprs];
+    // A step is four nodes, three levels deep; long chains are cut every 256 levels, so a
+    // kernel holds about 85 steps. Cut at sin(x) and cos(x) instead of x, the next kernel
+    // computed x again: 1.6 kernels a band, 3 rounds, and every step lowered about 4 times
+    // (788 expressions per kernel at 400 steps).
+    assert.ok(plan.kernels.length <= Math.ceil((3 * n) / 255) + 1, `${n} steps: ${plan.kernels.length} kernels`);
+    assert.equal(rounds, 1, `${n} steps: ${rounds} rounds`);
+    assert.equal(drafts, plan.kernels.length, `${n} steps: ${drafts} drafts for ${plan.kernels.length} kernels`);
+    assert.ok(lowered <= 4.1 * n + 8 * plan.kernels.length, `${n} steps: ${lowered} expressions lowered`);
+  }
+});
+
 test('jit(vmap(hessian(f))) needs no intermediate larger than its output, f(x) = sum(tanh(A x + b))', () => {
   const [N, D, H] = [512, 8, 32];
   const A = data([H, D], 5, 0.3);

@@ -113,15 +113,19 @@ export interface Factoring {
 
 /**
  * Rewrites the DAG below `roots` (see the module comment); nodes in `keep` and below
- * `isLeaf` nodes are left alone.
+ * `isLeaf` nodes are left alone. `order` is `topoSort(roots, isLeaf)` where the caller has it.
  */
-export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => boolean, keep: ReadonlySet<Node>): Factoring {
+export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => boolean, keep: ReadonlySet<Node>, order: readonly Node[] = topoSort(roots, isLeaf)): Factoring {
   if (!factoringSwitch.enabled) return { roots, store: new Set() };
   const mapped = new Map<Node, Node>();
   const products = new Map<Node, Product>();
   const store = new Set<Node>();
-  const productOf = (n: Node): Product => products.get(n) ?? single(n);
-  for (const node of topoSort(roots, isLeaf)) {
+  const productOf = (n: Node): Product => {
+    let p = products.get(n);
+    if (!p) products.set(n, (p = single(n)));
+    return p;
+  };
+  for (const node of order) {
     if (isLeaf(node) || node.inputs.length === 0) continue;
     const inputs = node.inputs.map((i) => mapped.get(i) ?? i);
     let product: Product | undefined;
@@ -167,7 +171,12 @@ function groupFactors(product: Product, like: Node): { node: Node; factors: Node
   const working = (key: string, s: PatternSummary) => key !== '' && s.working;
   const patterns = [...product.patterns];
   const shared = patterns.some(([key, s]) => s.count > 1 && working(key, s));
-  const scaled = product.scale !== 1 && patterns.some(([key, s]) => working(key, s));
+  // A scale on a lone factor costs the same on either side of its broadcast: the kernel
+  // evaluates an expression in the loops of its variables, which are the broadcast
+  // source's. Rebuilding it (neg(expand(mean)) in a loop that centres x at every step)
+  // would rebuild every node above it, the whole program, for nothing.
+  const lone = patterns.length === 1 && patterns[0][1].count === 1;
+  const scaled = product.scale !== 1 && !lone && patterns.some(([key, s]) => working(key, s));
   if (!shared && !scaled) return undefined;
   // The scale goes where multiplying by it costs least: into a small product that will be
   // stored (computed once per element), else the smallest broadcast source.

@@ -89,13 +89,13 @@ export interface Hoisting {
 
 /**
  * Rewrites the sums below `roots` (see the module comment); nodes in `keep` and below `isLeaf`
- * nodes are left alone, and nodes in `stored` are single factors.
+ * nodes are left alone, and nodes in `stored` are single factors. `order` is `topoSort(roots, isLeaf)` where the caller has it.
  */
-export function hoistInvariantProducts(roots: readonly Node[], isLeaf: (n: Node) => boolean, keep: ReadonlySet<Node>, stored: ReadonlySet<Node> = new Set()): Hoisting {
+export function hoistInvariantProducts(roots: readonly Node[], isLeaf: (n: Node) => boolean, keep: ReadonlySet<Node>, stored: ReadonlySet<Node> = new Set(), order?: readonly Node[]): Hoisting {
   const store = new Set<Node>();
   if (!factoringSwitch.enabled) return { roots, store };
   const mapped = new Map<Node, Node>();
-  for (const node of topoSort(roots, isLeaf)) {
+  for (const node of order ?? topoSort(roots, isLeaf)) {
     if (isLeaf(node) || node.inputs.length === 0) continue;
     const inputs = node.inputs.map((i) => mapped.get(i) ?? i);
     const changed = inputs.some((x, i) => x !== node.inputs[i]);

@@ -39,12 +39,13 @@ export interface LoweringLimit {
 
 /** Lowers nodes of one kernel; `isBoundary` says which nodes are read from buffers. */
 export class Lowerer {
-  private readonly memo = new Map<string, Expr>();
+  /** Per index (by its key), the value of each node computed at it. */
+  private readonly memo = new Map<string, Map<Node, Expr>>();
   /**
-   * The same memo by index identity: an elementwise op hands its own index to every input,
-   * so most lookups find the very array, without building the string key.
+   * The same maps by index identity: an elementwise op hands its own index to every input,
+   * so most lookups find the very array, without building the index's key.
    */
-  private readonly memoByIndex = new WeakMap<readonly Affine[], Map<Node, Expr>>();
+  private readonly memoByIndex = new Map<readonly Affine[], Map<Node, Expr>>();
 
   constructor(
     readonly builder: ExprBuilder,
@@ -77,7 +78,7 @@ export class Lowerer {
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
     if (this.isBoundary(node) || this.overflowed.has(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
-    if (this.limit && this.overLimit(node) && !this.memoByIndex.get(index)?.has(node) && !this.memo.has(this.keyOf(node, index))) {
+    if (this.limit && this.overLimit(node) && !this.memoAt(index).has(node)) {
       this.overflowed.add(node);
       return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
     }
@@ -92,27 +93,27 @@ export class Lowerer {
     return count >= limit.instances || limit.isExpensive(node, this.firstInstance.get(node)!);
   }
 
-  private keyOf(node: Node, index: readonly Affine[]): string {
-    return `${node.id}@${index.map((a) => a.key).join(',')}`;
+  /** The values computed at `index` so far, by node. */
+  private memoAt(index: readonly Affine[]): Map<Node, Expr> {
+    let byNode = this.memoByIndex.get(index);
+    if (!byNode) {
+      const key = index.map((a) => a.key).join(',');
+      byNode = this.memo.get(key);
+      if (!byNode) this.memo.set(key, (byNode = new Map()));
+      this.memoByIndex.set(index, byNode);
+    }
+    return byNode;
   }
 
   /** The value of `node` computed from its inputs, even if it is materialized elsewhere. */
   lowerDefinition(node: Node, index: readonly Affine[]): Expr {
-    let byNode = this.memoByIndex.get(index);
-    if (!byNode) this.memoByIndex.set(index, (byNode = new Map()));
+    const byNode = this.memoAt(index);
     const seen = byNode.get(node);
     if (seen) return seen;
-    const key = this.keyOf(node, index);
-    const known = this.memo.get(key);
-    if (known) {
-      byNode.set(node, known);
-      return known;
-    }
     this.instances.set(node, (this.instances.get(node) ?? 0) + 1);
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
     if (!this.firstInstance.has(node)) this.firstInstance.set(node, value);
-    this.memo.set(key, value);
     byNode.set(node, value);
     return value;
   }

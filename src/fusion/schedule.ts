@@ -64,6 +64,8 @@ const LOWERING_INSTANCES = MAX_INSTANCES + 1;
 const EXPENSIVE_INSTANCES = 2;
 /** Long chains are cut into kernels this many levels deep (lowering recurses along them). */
 const MAX_KERNEL_DEPTH = 256;
+/** Levels below a cut of a long chain searched for a better place to cut it (see chainCut). */
+const CUT_SEARCH = 8;
 
 /**
  * Work counters of the scheduler since the process started (tests of scale read their
@@ -204,11 +206,6 @@ function lowerDraft(outputs: readonly Node[], isBoundary: (n: Node) => boolean, 
   return { kind: 'map', outputs, loops, builder, stores, overflowed: lowerer.overflowed, computed: lowerer.computed };
 }
 
-/** All expressions of a draft, the store indices' data-dependent parts included. */
-function draftExprs(draft: Draft): Expr[] {
-  return exprOrder(storeExprs(draft.stores));
-}
-
 /**
  * How often a draft evaluates each expression (by id), as the code generator places it
  * (placeKernel): in the innermost loop among those of its variables, so its count is the
@@ -268,9 +265,12 @@ const analyses = new WeakMap<Draft, Analysis>();
 function analysisOf(draft: Draft): Analysis {
   let a = analyses.get(draft);
   if (!a) {
-    const exprs = draftExprs(draft);
+    const roots = storeExprs(draft.stores);
+    const exprs = exprOrder(roots);
     const trips = measure(draft, exprs);
+    // One walk costs every expression (costOf per expression walked from each anew).
     const costs = new Map<number, number>();
+    for (const r of roots) costOf(r, costs);
     const byNode = new Map<Node, Contribution>();
     const origins = new Set<Node>();
     for (const e of exprs) {
@@ -281,7 +281,7 @@ function analysisOf(draft: Draft): Analysis {
       let c = byNode.get(node);
       if (!c) byNode.set(node, (c = { node, executions: 0, cost: 0, instances: 0 }));
       c.executions += trips.get(e.id) ?? 0;
-      c.cost = Math.max(c.cost, costOf(e, costs));
+      c.cost = Math.max(c.cost, costs.get(e.id)!);
       c.instances++;
     }
     schedulerWork.draftedExprs += exprs.length;
@@ -295,7 +295,8 @@ interface Usage {
   executions: number;
   cost: number;
   instances: number;
-  readonly drafts: Set<Draft>;
+  /** The drafts computing the node inline (each once: a draft contributes once per node). */
+  readonly drafts: Draft[];
 }
 
 /**
@@ -304,17 +305,17 @@ interface Usage {
  * `careful` takes, of the outermost candidates, only those that contain no other one;
  * `outermost` takes all outermost candidates; `all` takes every candidate.
  */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all'): { next: Node[]; readers: (n: Node) => ReadonlySet<Draft> } {
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all'): { next: Node[]; readers: (n: Node) => readonly Draft[] } {
   const usage = new Map<Node, Usage>();
   for (const draft of drafts) {
     for (const c of analysisOf(draft).contributions) {
       if (materialized.has(c.node)) continue;
       let u = usage.get(c.node);
-      if (!u) usage.set(c.node, (u = { executions: 0, cost: 0, instances: 0, drafts: new Set<Draft>() }));
+      if (!u) usage.set(c.node, (u = { executions: 0, cost: 0, instances: 0, drafts: [] }));
       u.executions += c.executions;
       u.cost = Math.max(u.cost, c.cost);
       u.instances += c.instances;
-      u.drafts.add(draft);
+      u.drafts.push(draft);
     }
   }
   const readers = (n: Node) => usage.get(n)!.drafts;
@@ -324,7 +325,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     if (size === 0) continue;
     const redundant = u.executions > size * (1 + 1e-9);
     const expensive = u.cost >= EXPENSIVE || node.rule.kind === 'reduce';
-    if ((redundant && expensive) || (u.drafts.size > 1 && u.cost >= EXPENSIVE) || u.instances > MAX_INSTANCES) worth.add(node);
+    if ((redundant && expensive) || (u.drafts.length > 1 && u.cost >= EXPENSIVE) || u.instances > MAX_INSTANCES) worth.add(node);
   }
   if (worth.size === 0 || take === 'all') return { next: [...worth], readers };
   // Only the drafts that compute a candidate inline take part in what follows.
@@ -386,7 +387,8 @@ interface Group {
   /** 'call': the step of one opaque node (never merged with another). */
   readonly kind: KernelIR['kind'];
   loads: Set<Node>;
-  origins: Set<Node>;
+  /** The draft's own set (Analysis.origins) until a merge adds to it: copied then. */
+  origins: ReadonlySet<Node>;
   /** Per loaded node, the hull [lo, hi] of the flat indices the group reads. */
   spans: Map<Node, [number, number]>;
 }
@@ -397,16 +399,24 @@ const REACH_BUDGET = 256;
 /** Below this many output bytes a merge always pays (fewer, larger kernels for small work). */
 const SMALL_MERGE_BYTES = 1 << 18;
 
-/** The load spans of a draft: per loaded node, the hull of the flat indices it reads. */
-function loadSpans(d: Draft): Map<Node, [number, number]> {
+/** A draft as a group: its loads, the nodes it computes, and per loaded node the hull of the flat indices it reads. */
+function groupOf(d: Draft): Group {
+  const { exprs, origins } = analysisOf(d);
+  const loads = new Set<Node>();
   const spans = new Map<Node, [number, number]>();
-  for (const e of analysisOf(d).exprs) {
+  for (const e of exprs) {
     if (e.kind !== 'load') continue;
+    loads.add(e.source);
     const [lo, hi] = rangeOf(e.index);
     const known = spans.get(e.source);
-    spans.set(e.source, known ? [Math.min(known[0], lo), Math.max(known[1], hi)] : [lo, hi]);
+    if (known) {
+      known[0] = Math.min(known[0], lo);
+      known[1] = Math.max(known[1], hi);
+    } else {
+      spans.set(e.source, [lo, hi]);
+    }
   }
-  return spans;
+  return { outputs: [...d.outputs], kind: d.kind, loads, origins, spans };
 }
 
 const outputBytes = (g: Group) => g.outputs.reduce((sum, o) => sum + sizeOf(o.shape) * bytesPerElement(o.dtype), 0);
@@ -452,17 +462,18 @@ function callKernel(node: Node): ScheduledKernel {
  * kernels on either side of a call are not siblings).
  */
 function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuffers: number, maxOutputs = Infinity): Group[] {
-  const groups: Group[] = drafts.map((d): Group => ({
-    outputs: [...d.outputs],
-    kind: d.kind,
-    loads: new Set(analysisOf(d).exprs.flatMap((e) => (e.kind === 'load' ? [e.source] : []))),
-    origins: new Set(analysisOf(d).origins),
-    spans: loadSpans(d),
-  }));
+  const groups: Group[] = drafts.map(groupOf);
   groups.push(...calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set(), spans: new Map() })));
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
-  const dependsOn = (g: Group): Group[] => [...g.loads].flatMap((n) => (producer.has(n) && producer.get(n) !== g ? [producer.get(n)!] : []));
+  const dependsOn = (g: Group): Group[] => {
+    const out: Group[] = [];
+    for (const n of g.loads) {
+      const p = producer.get(n);
+      if (p && p !== g) out.push(p);
+    }
+    return out;
+  };
   // A level per group with level(g) > level(d) for every group d that g reads: a path from
   // one group to another only descends, so two groups on one level never reach each other,
   // and a search for a path stops at the target's level.
@@ -482,12 +493,18 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
       if (g === to || seen.size >= REACH_BUDGET) return true;
       if (seen.has(g) || level.get(g)! <= floor) continue;
       seen.add(g);
-      stack.push(...dependsOn(g));
+      for (const d of dependsOn(g)) stack.push(d);
     }
     return false;
   };
   const readers = new Map<Node, Group[]>();
-  for (const g of groups) for (const n of g.loads) readers.set(n, [...(readers.get(n) ?? []), g]);
+  for (const g of groups) {
+    for (const n of g.loads) {
+      const list = readers.get(n);
+      if (list) list.push(g);
+      else readers.set(n, [g]);
+    }
+  }
   /** Raises levels above `g` after a merge lifted it (readers of its outputs must stay above it). */
   const lift = (g: Group) => {
     const stack = [g];
@@ -504,12 +521,21 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
       }
     }
   };
-  const bufferCount = (a: Group, b: Group) => new Set([...a.loads, ...b.loads].filter((n) => !a.outputs.includes(n) && !b.outputs.includes(n))).size + a.outputs.length + b.outputs.length;
+  const bufferCount = (a: Group, b: Group) => {
+    let count = a.outputs.length + b.outputs.length;
+    for (const n of a.loads) if (!a.outputs.includes(n) && !b.outputs.includes(n)) count++;
+    for (const n of b.loads) if (!a.loads.has(n) && !a.outputs.includes(n) && !b.outputs.includes(n)) count++;
+    return count;
+  };
   // Groups that share something (a load, or a computed subexpression) are found through an
   // index from each shared node to the groups holding it, not by comparing every pair.
   const alive = new Set(groups);
   const holders = new Map<Node, Group[]>();
-  const sharedBy = (g: Group) => [...g.loads, ...[...g.origins].filter((n) => n.rule.kind !== 'leaf')];
+  const sharedBy = (g: Group) => {
+    const out = [...g.loads];
+    for (const n of g.origins) if (n.rule.kind !== 'leaf') out.push(n);
+    return out;
+  };
   for (const g of groups) {
     if (g.kind !== 'map') continue;
     for (const n of sharedBy(g)) {
@@ -518,7 +544,12 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
       else holders.set(n, [g]);
     }
   }
-  const full = (a: Group) => new Set([...a.loads].filter((n) => !a.outputs.includes(n))).size + a.outputs.length + 1 > maxBuffers || a.outputs.length >= maxOutputs;
+  const full = (a: Group) => {
+    if (a.outputs.length >= maxOutputs) return true;
+    let buffers = a.loads.size + a.outputs.length + 1;
+    for (const o of a.outputs) if (a.loads.has(o)) buffers--;
+    return buffers > maxBuffers;
+  };
   // Dead groups, and full ones (which take no sibling more), at the front of a list are
   // dropped for good: a list is scanned many times, and the groups merged first, full,
   // would otherwise be checked again by every later group (16,000 siblings of one input
@@ -530,6 +561,7 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
     if (done > 0) list.splice(0, done);
     return list;
   };
+  const ownOrigins = new Set<Group>();
   for (const a of groups) {
     if (!alive.has(a) || a.kind !== 'map') continue;
     const seen = new Set<Group>([a]);
@@ -546,7 +578,12 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
         a.outputs.push(...b.outputs);
         for (const n of sharedBy(b)) if (!a.loads.has(n) && !a.origins.has(n)) pending.push(n);
         b.loads.forEach((n) => a.loads.add(n));
-        b.origins.forEach((n) => a.origins.add(n));
+        if (!ownOrigins.has(a)) {
+          a.origins = new Set(a.origins);
+          ownOrigins.add(a);
+        }
+        const origins = a.origins as Set<Node>;
+        b.origins.forEach((n) => origins.add(n));
         for (const [n, [lo, hi]] of b.spans) {
           const known = a.spans.get(n);
           a.spans.set(n, known ? [Math.min(known[0], lo), Math.max(known[1], hi)] : [lo, hi]);
@@ -621,6 +658,30 @@ function checkWrittenBeforeRead(kernels: readonly ScheduledKernel[]): void {
     }
     k.outputs.forEach((o) => written.add(o));
   });
+}
+
+/**
+ * Where to cut a long chain at `n`, a node MAX_KERNEL_DEPTH levels deep: the kernels on
+ * both sides of the cut share the value stored there, so the nearest node a few levels
+ * below `n`, along its deepest input, that something else reads too is stored instead (in
+ * x = x sin(x) + cos(x), x rather than sin(x) and cos(x), which each read it: the kernel
+ * after them would compute x again, the rounds would then store it too, and every draft of
+ * the first round inlined a whole band of the loop twice); failing that, the one of fewest
+ * elements (a mean rather than its broadcast). Nodes nothing else reads leave `n` itself.
+ */
+function chainCut(n: Node, readerCounts: ReadonlyMap<Node, number>): Node {
+  let smallest = n;
+  let x = n;
+  for (let level = 0; level < CUT_SEARCH; level++) {
+    let deepest: Node | undefined;
+    for (const input of x.inputs) if (!isInputLeaf(input) && (!deepest || input.depth > deepest.depth)) deepest = input;
+    if (!deepest) break;
+    x = deepest;
+    if (!canMaterialize(x)) continue;
+    if ((readerCounts.get(x) ?? 0) > 1) return x;
+    if (sizeOf(x.shape) < sizeOf(smallest.shape)) smallest = x;
+  }
+  return smallest;
 }
 
 /** Whether a draft computes inline a node that is now read from a buffer (other than its own outputs). */
@@ -718,13 +779,15 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const leaves = original.filter(isInputLeaf);
   // Kernels compute the factored DAG; a root that factoring rebuilt is reported as itself.
   const equalities = feedsEquality(original);
-  const broadcasts = factorBroadcasts(roots, isInputLeaf, equalities);
-  const hoisting = options.hoistProducts === false ? { roots: broadcasts.roots, store: new Set<Node>() } : hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store);
+  const broadcasts = factorBroadcasts(roots, isInputLeaf, equalities, original);
+  const hoisting = options.hoistProducts === false ? { roots: broadcasts.roots, store: new Set<Node>() } : hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store, broadcasts.roots.every((r, i) => r === roots[i]) ? original : undefined);
   const factoring = { roots: hoisting.roots, store: new Set([...broadcasts.store, ...hoisting.store]) };
-  const factored = factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
+  const unchanged = factoring.roots.every((r, i) => r === roots[i]);
+  const factored = unchanged || factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
   const work = factored ? factoring.roots : roots;
   const originalRoot = new Map(work.flatMap((r, i) => (r !== roots[i] ? [[r, roots[i]] as const] : [])));
-  const nodes = factored ? topoSort(work, isInputLeaf) : original;
+  // Roots that factoring left as they were have the DAG below them that `original` sorted.
+  const nodes = factored && !unchanged ? topoSort(work, isInputLeaf) : original;
   const isCall = (n: Node) => !isInputLeaf(n) && n.rule.kind === 'opaque';
   const calls = nodes.filter(isCall);
   const materialized = new Set<Node>(work.filter((r) => !isInputLeaf(r) && !isCall(r)));
@@ -732,18 +795,25 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     const present = new Set(nodes);
     for (const n of factoring.store) if (present.has(n) && !isInputLeaf(n) && !isCall(n)) materialized.add(n);
   }
+  const readerCounts = new Map<Node, number>();
+  for (const n of nodes) {
+    if (isInputLeaf(n)) continue;
+    n.inputs.forEach((input, i) => {
+      if (n.inputs.indexOf(input) === i) readerCounts.set(input, (readerCounts.get(input) ?? 0) + 1);
+    });
+  }
   for (const n of nodes) {
     if (isInputLeaf(n) || n.rule.kind === 'leaf') continue;
-    if (n.rule.kind === 'index' || (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n))) materialized.add(n);
+    if (n.rule.kind === 'index') materialized.add(n);
+    else if (n.depth % MAX_KERNEL_DEPTH === 0 && n.rule.kind !== 'movement' && !isCall(n)) materialized.add(chainCut(n, readerCounts));
   }
   // A root that concatenates computed pieces, read by nothing else, is not a kernel: its
   // pieces are written in place into it (vmap's chunks would otherwise each be held and then
   // copied, twice the output at the peak).
   const aliases = new Map<Node, { root: Node; offset: number }>();
-  const read = new Set(nodes.flatMap((n) => (isInputLeaf(n) ? [] : n.inputs)));
   const rootSet = new Set(work);
   for (const r of options.piecesInPlace === false ? [] : work) {
-    if (isInputLeaf(r) || read.has(r) || !materialized.has(r)) continue;
+    if (isInputLeaf(r) || readerCounts.has(r) || !materialized.has(r)) continue;
     const pieces = concatPieces(r, isCall);
     if (!pieces || pieces.some((p) => rootSet.has(p.node) || aliases.has(p.node))) continue;
     materialized.delete(r);
