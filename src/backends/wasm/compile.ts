@@ -1146,7 +1146,7 @@ export interface WasmKernelModule {
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
   /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I) (gemm.ts). */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean } | null;
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly prepacked: boolean } | null;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1261,11 +1261,11 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, prepacked } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, prepacked };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);

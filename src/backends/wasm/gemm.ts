@@ -128,7 +128,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -159,6 +159,11 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     && layout.K * fullCols * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * 4 > tuning.packAbove;
   const packJam = jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
   const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : 0;
+  // Packed once per call, before the split: where threads split rows (or batch loops B does not
+  // depend on), every chunk reads the same packed B. Packing it in every chunk instead cost a
+  // whole copy of B per chunk (a dozen per 512 x 512 call), and two threads writing the same
+  // scratch lines while the other reads them (1.39x on two threads measured).
+  const prepacked = (packTiles || packJam) && parallel !== null && layout.batch.every((l) => l.b === 0);
   const scratchBytes = Math.ceil(packedBytes / 64) * 64;
   const strips: number[] = [];
   if (jam) {
@@ -273,16 +278,17 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   c.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(base.b);
   c.get(layout.c).i32Const(layout.cOffset * 4).op(Op.i32_add).set(base.c);
   const scratch = locals.add('i32');
+  const scratchAddress = (c: Code, into: number) => c.op(Op.memory_size).byte(0).i32Const(16).op(Op.i32_shl).i32Const(scratchBytes).op(Op.i32_sub).set(into);
   if (packTiles || packJam) {
     // The top scratchBytes of the memory (WasmArena.needScratch keeps them free of buffers;
     // the shift wraps to 0 for a full 4 GiB memory, and the subtraction then wraps back).
-    c.op(Op.memory_size).byte(0).i32Const(16).op(Op.i32_shl).i32Const(scratchBytes).op(Op.i32_sub).set(scratch);
+    scratchAddress(c, scratch);
   }
   const rangeStart = (index: string) => () => (index === parallel ? c.get(bufferCount) : c.i32Const(0));
   const rangeEnd = (index: string, extent: number) => () => (index === parallel ? c.get(bufferCount + 1) : c.i32Const(extent));
 
-  /** Copies B's tiles (from address local `b`) into the scratch, in the order the micro-kernels read them. */
-  const pack = (b: number) => {
+  /** Copies B's tiles (from address local `b`) into the scratch (local `scratch`), in the order the micro-kernels read them. */
+  const pack = (c: Code, locals: Locals, scratch: number, b: number) => {
     const [dst, t, k, src] = [locals.add('i32'), locals.add('i32'), locals.add('i32'), locals.add('i32')];
     c.get(scratch).set(dst);
     const copy = (vectors: number, strideBytes: number) => {
@@ -310,7 +316,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
 
   const core = (a: number, b: number, cc: number) => {
-    if (packTiles || packJam) pack(b);
+    if ((packTiles || packJam) && !prepacked) pack(c, locals, scratch, b);
     const nb = locals.add('i32');
     const nEnd = locals.add('i32');
     const m = locals.add('i32');
@@ -401,7 +407,18 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
   nest(0, base.a, base.b, base.c);
   entry.define(locals.types, c);
-  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes };
+  if (prepacked) {
+    // prepare(buffers...): the packing alone, exported for the caller to run once before the chunks.
+    const prepare = builder.declare({ params: Array.from({ length: bufferCount }, () => 'i32' as const), results: [] }, 'prepare');
+    const pc = new Code();
+    const pl = new Locals(bufferCount);
+    const [b, s] = [pl.add('i32'), pl.add('i32')];
+    pc.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(b);
+    scratchAddress(pc, s);
+    pack(pc, pl, s, b);
+    prepare.define(pl.types, pc);
+  }
+  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes, prepacked };
 }
 
 /**
