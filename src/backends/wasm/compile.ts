@@ -1204,10 +1204,16 @@ export interface WasmOptions {
   readonly gemmTuning?: GemmTuning;
 }
 
+const lcm = (a: number, b: number): number => {
+  let [x, y] = [a, b];
+  while (y) [x, y] = [y, x % y];
+  return (a / x) * b;
+};
+
 /** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
 export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmKernelModule {
   if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
-  const parallel = options.parallel === false ? null : parallelLoop(ir);
+  let parallel = options.parallel === false ? null : parallelLoop(ir);
   // First pass: which helpers and imports the body calls (indices do not matter yet). A body
   // that calls none is already final: it is kept, not emitted a second time.
   const wantedHelpers = new Set<Helper>();
@@ -1261,7 +1267,10 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, prepacked } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    // Chunks in whole row tiles of the GEMM, and still in whole blocks of four f32x4 lanes
+    // (parallel.ts's reason for its grain): 20 rows for 5-row tiles.
+    if (parallel && parallel.grain % rowGrain !== 0) parallel = { ...parallel, grain: lcm(parallel.grain % 4 === 0 ? 4 : parallel.grain, rowGrain) };
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;

@@ -140,7 +140,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -430,7 +430,11 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     pack(pc, pl, s, b);
     prepare.define(pl.types, pc);
   }
-  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes, prepacked };
+  // Chunks of rows in multiples of mr where threads split m: in chunks of 8, a 5-row tile
+  // leaves 1-4 rows to a narrower strip in most chunks (27 of 512 rows at 512, the 1-row
+  // strip at a third of the tile's rate).
+  const rowGrain = !jam && parallel === layout.mIndex ? mr : 1;
+  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain };
 }
 
 /**
