@@ -12,6 +12,8 @@ import fc from 'fast-check';
 import { explain, hessian, jit, setThreads, getThreads, tensor, vmap, withBackend, type Tensor } from '../src/index.js';
 import { programFor } from '../src/fusion/program.js';
 import { compileWasm, wasmDevice } from '../src/backends/wasm/index.js';
+import { emitKernelModule } from '../src/backends/wasm/compile.js';
+import { parallelTuning } from '../src/backends/wasm/threads.js';
 import { WasmArena } from '../src/backends/wasm/memory.js';
 import { DEFAULT_GEMM_TUNING, type GemmTuning } from '../src/backends/wasm/gemm.js';
 import { numRuns } from '../src/testing/index.js';
@@ -279,4 +281,61 @@ test('the arena keeps the scratch kernels asked for past every buffer it lays ou
   assert.ok(arena.memory.buffer.byteLength >= later[0] + 800_000 + 300_000, `${arena.memory.buffer.byteLength}`);
   arena.needScratch(1000);
   assert.ok(arena.memory.buffer.byteLength >= 800_000 + 300_000, 'a smaller ask keeps the larger scratch');
+});
+
+test('threads split a GEMM\'s rows in whole register tiles and whole blocks of four lanes', () => {
+  for (const [M, mr] of [[300, 5], [257, 5], [512, 3], [64, 4], [40, 1]]) {
+    const a = tensor(Float32Array.from({ length: M * 48 }, (_, i) => Math.sin(i)), { shape: [M, 48] });
+    const b = tensor(Float32Array.from({ length: 48 * 40 }, (_, i) => Math.cos(i)), { shape: [48, 40] });
+    const { program } = programFor([withBackend('wasm', () => a.matmul(b)).node], wasmDevice);
+    const module = emitKernelModule(program.steps[0].ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, mr } });
+    assert.ok(module.gemm && module.parallel, `${M}: a split GEMM`);
+    const { grain, extent } = module.parallel;
+    assert.equal(extent, M);
+    assert.equal(grain % mr, 0, `${M} rows, tile of ${mr}: grain ${grain}`);
+    if (M % 4 === 0) assert.equal(grain % 4, 0, `${M} rows: grain ${grain}`);
+  }
+});
+
+test('split over threads, B packed once before the chunks (prepare): agrees with float64 and is the same bits on 1 thread, 2, and workers alone', () => {
+  const defaults = { ...parallelTuning };
+  const threads = getThreads();
+  /** The program's kernels compiled with `tuning` and the thread split on, each run twice (a kernel's first run is whole). */
+  const runSplit = (root: Tensor, tuning: GemmTuning): number[] => {
+    const { program, leaves } = programFor([root.node], wasmDevice);
+    const slots: TypedArray[] = [...leaves.map((l) => l.realized!.readSync()), ...program.buffers.map((buf) => (buf.dtype === 'float64' ? new Float64Array(buf.size) : buf.dtype === 'int32' ? new Int32Array(buf.size) : new Float32Array(buf.size)))];
+    for (const step of program.steps) {
+      const k = compileWasm(step.ir, { gemmTuning: tuning });
+      for (let i = 0; i < 2; i++) k.run(...step.slots.map((s) => slots[s]));
+    }
+    return Array.from(slots[program.outputs[0]], Number);
+  };
+  try {
+    Object.assign(parallelTuning, { minOperations: 0, minChunkOperations: 0, chunksPerThread: 16 });
+    fc.assert(
+      fc.property(caseArb, fc.constantFrom(0, Infinity), fc.integer({ min: 1, max: 5 }), ([c, a, b, bias], packAbove, mr) => {
+        const { f, shapes } = build(c);
+        const args = [tensor(a, { shape: shapes[0] }), tensor(b, { shape: shapes[1] }), tensor(bias, { shape: shapes[2] })] as const;
+        const tuning = { ...DEFAULT_GEMM_TUNING, packAbove, mr };
+        const way = (n: number, mainWorks: boolean) => {
+          setThreads(n);
+          parallelTuning.mainThreadTakesChunks = mainWorks;
+          try {
+            return withBackend('wasm', () => runSplit(f(...args), tuning));
+          } finally {
+            parallelTuning.mainThreadTakesChunks = true;
+          }
+        };
+        const [workersOnly, two, one] = [way(2, false), way(2, true), way(1, true)];
+        const { values, bounds } = reference(c, a, b, bias);
+        assertWithin(one, values, bounds, `${JSON.stringify(c)} ${JSON.stringify(tuning)}`, c.epilogue === 'relu-scale' ? 2 : 1, c.epilogue === 'tanh-bias' ? 2e-6 : 0);
+        assert.deepEqual(two, one, `${JSON.stringify(c)} ${JSON.stringify(tuning)}: 2 threads`);
+        assert.deepEqual(workersOnly, one, `${JSON.stringify(c)} ${JSON.stringify(tuning)}: workers alone`);
+      }),
+      runs(20),
+    );
+  } finally {
+    Object.assign(parallelTuning, defaults);
+    setThreads(threads);
+  }
 });

@@ -1325,7 +1325,7 @@ export interface WasmKernelModule {
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
   /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I) (gemm.ts). */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean } | null;
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly prepacked: boolean } | null;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1383,10 +1383,16 @@ export interface WasmOptions {
   readonly gemmTuning?: GemmTuning;
 }
 
+const lcm = (a: number, b: number): number => {
+  let [x, y] = [a, b];
+  while (y) [x, y] = [y, x % y];
+  return (a / x) * b;
+};
+
 /** Compiles a kernel IR to a module; throws Unsupported where the JS compiler must take it. */
 export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmKernelModule {
   if (ir.kind !== 'map') throw new Unsupported(`${ir.kind} kernels`);
-  const parallel = options.parallel === false ? null : parallelLoop(ir);
+  let parallel = options.parallel === false ? null : parallelLoop(ir);
   // First pass: which helpers and imports the body calls (indices do not matter yet). A body
   // that calls none is already final: it is kept, not emitted a second time.
   const wantedHelpers = new Set<Helper>();
@@ -1440,11 +1446,14 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    // Chunks in whole row tiles of the GEMM, and still in whole blocks of four f32x4 lanes
+    // (parallel.ts's reason for its grain): 20 rows for 5-row tiles.
+    if (parallel && parallel.grain % rowGrain !== 0) parallel = { ...parallel, grain: lcm(parallel.grain % 4 === 0 ? 4 : parallel.grain, rowGrain) };
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, prepacked };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);

@@ -91,13 +91,25 @@ export interface GemmTuning {
   readonly mirror: boolean;
 }
 
+/** i32.ge_u (encoder.ts's table lacks it). */
+const I32_GE_U = 0x4f;
+
 /** B smaller than this stays where it is (it stays in L1 anyway: the D=8 Hessian's P is 8 KB). */
 const PACK_MIN_BYTES = 16 * 1024;
 
 /** Bytes of a block of B the blocking assumes stay in the first-level cache (32 KiB per core here). */
 const L1_BYTES = 32 * 1024;
 
-export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 4, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8, mirror: true };
+/**
+ * 5x2: ten accumulators, two B vectors, a broadcast and the product's temporary fill 14 of
+ * V8's 15 allocatable xmm registers (xmm15 is its scratch) without a spill in the k loop
+ * (read in --print-wasm-code); 80 flops per step against 4x2's 64 for the same ~9 loop and
+ * address instructions: 8-10% faster at 512 and 1024 in the fast end of interleaved calls.
+ * 6x2 and 4x3 need a 16th register (spills in the loop, 30% slower), and unrolling k makes
+ * TurboFan load every step's operands first (spills). Broadcasting A in a packed copy (plain
+ * loads in the loop) measured 3-4% slower: the copy takes L1 room B's stream needs.
+ */
+export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 5, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8, mirror: true };
 
 /** Emits `i = from; while (i < to) { body; i += step }` with `to` pushed by `end`. */
 function forLoop(c: Code, i: number, from: () => void, end: () => void, step: number, body: () => void): void {
@@ -128,7 +140,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -159,6 +171,11 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     && layout.K * fullCols * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * 4 > tuning.packAbove;
   const packJam = jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
   const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : 0;
+  // Packed once per call, before the split: where threads split rows (or batch loops B does not
+  // depend on), every chunk reads the same packed B. Packing it in every chunk instead cost a
+  // whole copy of B per chunk (a dozen per 512 x 512 call), and two threads writing the same
+  // scratch lines while the other reads them (1.39x on two threads measured).
+  const prepacked = (packTiles || packJam) && parallel !== null && layout.batch.every((l) => l.b === 0);
   const scratchBytes = Math.ceil(packedBytes / 64) * 64;
   const strips: number[] = [];
   if (jam) {
@@ -273,16 +290,17 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   c.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(base.b);
   c.get(layout.c).i32Const(layout.cOffset * 4).op(Op.i32_add).set(base.c);
   const scratch = locals.add('i32');
+  const scratchAddress = (c: Code, into: number) => c.op(Op.memory_size).byte(0).i32Const(16).op(Op.i32_shl).i32Const(scratchBytes).op(Op.i32_sub).set(into);
   if (packTiles || packJam) {
     // The top scratchBytes of the memory (WasmArena.needScratch keeps them free of buffers;
     // the shift wraps to 0 for a full 4 GiB memory, and the subtraction then wraps back).
-    c.op(Op.memory_size).byte(0).i32Const(16).op(Op.i32_shl).i32Const(scratchBytes).op(Op.i32_sub).set(scratch);
+    scratchAddress(c, scratch);
   }
   const rangeStart = (index: string) => () => (index === parallel ? c.get(bufferCount) : c.i32Const(0));
   const rangeEnd = (index: string, extent: number) => () => (index === parallel ? c.get(bufferCount + 1) : c.i32Const(extent));
 
-  /** Copies B's tiles (from address local `b`) into the scratch, in the order the micro-kernels read them. */
-  const pack = (b: number) => {
+  /** Copies B's tiles (from address local `b`) into the scratch (local `scratch`), in the order the micro-kernels read them. */
+  const pack = (c: Code, locals: Locals, scratch: number, b: number) => {
     const [dst, t, k, src] = [locals.add('i32'), locals.add('i32'), locals.add('i32'), locals.add('i32')];
     c.get(scratch).set(dst);
     const copy = (vectors: number, strideBytes: number) => {
@@ -310,7 +328,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
 
   const core = (a: number, b: number, cc: number) => {
-    if (packTiles || packJam) pack(b);
+    if ((packTiles || packJam) && !prepacked) pack(c, locals, scratch, b);
     const nb = locals.add('i32');
     const nEnd = locals.add('i32');
     const m = locals.add('i32');
@@ -401,7 +419,22 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
   nest(0, base.a, base.b, base.c);
   entry.define(locals.types, c);
-  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes };
+  if (prepacked) {
+    // prepare(buffers...): the packing alone, exported for the caller to run once before the chunks.
+    const prepare = builder.declare({ params: Array.from({ length: bufferCount }, () => 'i32' as const), results: [] }, 'prepare');
+    const pc = new Code();
+    const pl = new Locals(bufferCount);
+    const [b, s] = [pl.add('i32'), pl.add('i32')];
+    pc.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(b);
+    scratchAddress(pc, s);
+    pack(pc, pl, s, b);
+    prepare.define(pl.types, pc);
+  }
+  // Chunks of rows in multiples of mr where threads split m: in chunks of 8, a 5-row tile
+  // leaves 1-4 rows to a narrower strip in most chunks (27 of 512 rows at 512, the 1-row
+  // strip at a third of the tile's rate).
+  const rowGrain = !jam && parallel === layout.mIndex ? mr : 1;
+  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain };
 }
 
 /**
@@ -455,9 +488,24 @@ function vectorMicro(rows: number, vectors: number, am: number, ak: number, bk: 
 
 /**
  * The reduction loop of a micro-kernel: `unroll` steps per iteration (their offsets in the
- * memargs), then single steps for the rest; `klen` counts down.
+ * memargs), then single steps for the rest. Unrolled, `klen` counts down; not unrolled, it
+ * becomes the end of the pointer that moves (B's, else A's) and the loop runs until that
+ * pointer reaches it: one integer op less per step, of the ~35 a 5x2 step issues (V8 keeps
+ * the pointers' increments, a zero-extension per pointer and its loop stack check).
  */
 function kLoops(c: Code, klen: number, a: number, b: number, ak: number, bk: number, unroll: number, step: (u: number) => void): void {
+  if (unroll === 1 && (ak > 0 || bk > 0)) {
+    const [p, stride] = bk > 0 ? [b, bk] : [a, ak];
+    c.get(p).get(klen).i32Const(stride * 4).op(Op.i32_mul).op(Op.i32_add).set(klen);
+    c.open(Op.block).open(Op.loop);
+    c.get(p).get(klen).op(I32_GE_U).op(Op.br_if).u32(1);
+    step(0);
+    c.get(a).i32Const(ak * 4).op(Op.i32_add).set(a);
+    c.get(b).i32Const(bk * 4).op(Op.i32_add).set(b);
+    c.op(Op.br).u32(0);
+    c.op(Op.end).op(Op.end);
+    return;
+  }
   for (const per of unroll > 1 ? [unroll, 1] : [1]) {
     c.open(Op.block).open(Op.loop);
     c.get(klen).i32Const(per).op(Op.i32_lt_s).op(Op.br_if).u32(1);

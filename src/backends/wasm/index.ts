@@ -28,8 +28,13 @@ type KernelFunction = (...baseAddresses: number[]) => void;
 
 /** Instantiates a kernel module on the backend's memory. */
 export function instantiateKernel(module: WebAssembly.Module, arena: WasmArena = wasmArena): KernelFunction {
+  return kernelExports(module, arena).kernel;
+}
+
+/** The kernel, and the packing a GEMM exports to run once per call before the split (gemm.ts prepacked). */
+function kernelExports(module: WebAssembly.Module, arena: WasmArena = wasmArena): { kernel: KernelFunction; prepare?: KernelFunction } {
   const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory }, m: MATH_IMPORTS });
-  return instance.exports.kernel as KernelFunction;
+  return instance.exports as unknown as { kernel: KernelFunction; prepare?: KernelFunction };
 }
 
 /**
@@ -53,7 +58,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
   // A GEMM packs into the top of the memory: the arena keeps that much past every buffer.
   if (module.gemm?.scratchBytes) wasmArena.needScratch(module.gemm.scratchBytes);
   const compiled = new WebAssembly.Module(module.bytes);
-  const kernelFn = instantiateKernel(compiled);
+  const { kernel: kernelFn, prepare } = kernelExports(compiled);
   const { parallel } = module;
   // A kernel with a parallel loop takes that loop's range after the addresses; the pool
   // splits it between threads where the work pays for them.
@@ -65,6 +70,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
     fn = (...bases) => {
       const firstRun = handle === undefined;
       handle ??= poolKernel(compiled, kernel);
+      prepare?.(...bases);
       runSplit(handle, kernelFn, wasmArena.memory, bases, extent, grain, operations, firstRun);
     };
   }
