@@ -147,10 +147,18 @@ export function symmetricAxes(sum: Node, product: Product, isBoundary: (n: Node)
     (n: Node) => isBoundary(n) || n.realized !== null || ownKernel(n),
     (n: Node) => n.inputs.length === 0 || (n.rule.kind !== 'movement' && (isBoundary(n) || n.realized !== null || ownKernel(n))),
   ];
+  // Each reading's lowering of the factors is built when a pair first needs it: the first
+  // reading proves the common cases (the Hessian's), and lowering is most of the proof's cost.
   const proofs = readings.map((boundary) => {
-    const lowerer = new Lowerer(new ExprBuilder(), boundary);
-    const canonical = canonicalizer();
-    return { lowerer, canonical, original: product.factors.map((f) => canonical(lowerer.lower(f, index))) };
+    let proof: { lowerer: Lowerer; canonical: (e: Expr) => string; lowered: Expr[]; original: string[] } | undefined;
+    return () => {
+      if (proof) return proof;
+      const lowerer = new Lowerer(new ExprBuilder(), boundary);
+      const canonical = canonicalizer();
+      const lowered = product.factors.map((f) => lowerer.lower(f, index));
+      proof = { lowerer, canonical, lowered, original: lowered.map(canonical) };
+      return proof;
+    };
   });
   for (let x = 0; x < outputAxes.length; x++) {
     for (let y = x + 1; y < outputAxes.length; y++) {
@@ -159,11 +167,16 @@ export function symmetricAxes(sum: Node, product: Product, isBoundary: (n: Node)
       const swapped: Affine[] = [...index];
       [swapped[a], swapped[b]] = [index[b], index[a]];
       // The swap must map the factors one-to-one onto themselves.
-      const proved = proofs.some(({ lowerer, canonical, original }) => {
+      const [va, vb] = [vars[a].id, vars[b].id];
+      const proved = proofs.some((reading) => {
+        const { lowerer, canonical, lowered, original } = reading();
         const unmatched = new Map<string, number>();
         for (const key of original) unmatched.set(key, (unmatched.get(key) ?? 0) + 1);
-        return product.factors.every((f) => {
-          const key = canonical(lowerer.lower(f, swapped));
+        return product.factors.every((f, k) => {
+          // A factor whose value does not depend on the two swapped variables is the same
+          // value at the swapped index: its own key, without lowering it again.
+          const moved = lowered[k].vars.some((v) => v.id === va || v.id === vb);
+          const key = moved ? canonical(lowerer.lower(f, swapped)) : original[k];
           const left = unmatched.get(key) ?? 0;
           unmatched.set(key, left - 1);
           return left > 0;
