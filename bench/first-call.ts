@@ -14,7 +14,8 @@
  *
  * A child (`--child NAME`) prints its first-call milliseconds as JSON on its last line, with
  * functs' phases (fusion/program.ts phaseMs: trace and transforms, schedule, program build,
- * run) and the milliseconds from the process's start to the end of its imports.
+ * run), the milliseconds from the process's start to the end of its imports, and the process's
+ * CPU time by then (Node's own start included: compare it between builds).
  */
 const importedAt = performance.now();
 import { execFileSync } from 'node:child_process';
@@ -37,6 +38,7 @@ const ENTRIES = [...IMPLEMENTATIONS, functsDefault];
 if (childAt >= 0) {
   const impl = ENTRIES.find((i) => i.name === process.argv[childAt + 1]);
   if (!impl) throw new Error(`no implementation named ${process.argv[childAt + 1]}`);
+  const importCpu = process.cpuUsage();
   const workload = makeWorkload(SIZES[0]);
   // CPU time of this thread's process (workers included, but they idle until a kernel runs):
   // steadier than wall clock on a shared machine.
@@ -44,7 +46,7 @@ if (childAt >= 0) {
   const prepared = await impl.setup(workload);
   const cpu = process.cpuUsage(cpuBefore);
   const phases = { ...phaseMs, other: prepared.firstCallMs - phaseMs.trace - phaseMs.schedule - phaseMs.build - phaseMs.run };
-  console.log(JSON.stringify({ firstCallMs: prepared.firstCallMs, cpuMs: (cpu.user + cpu.system) / 1000, importMs: importedAt, phases }));
+  console.log(JSON.stringify({ firstCallMs: prepared.firstCallMs, cpuMs: (cpu.user + cpu.system) / 1000, importMs: importedAt, importCpuMs: (importCpu.user + importCpu.system) / 1000, phases }));
   prepared.dispose?.();
 } else {
   const runs = Number(process.env.BENCH_COLD_RUNS ?? 5);
@@ -62,9 +64,9 @@ if (childAt >= 0) {
       const args = impl.name === DIST_NAME ? [fileURLToPath(new URL('first-call-dist.mjs', import.meta.url))] : ['--import', 'tsx', here, '--child', impl.name];
       const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
       const last = out.trim().split('\n').at(-1)!;
-      const child = JSON.parse(last) as { firstCallMs: number; cpuMs: number; importMs: number; phases: Record<string, number> };
+      const child = JSON.parse(last) as { firstCallMs: number; cpuMs: number; importMs: number; importCpuMs: number; phases: Record<string, number> };
       samples.get(impl.name)!.push(child.firstCallMs);
-      for (const [phase, ms] of Object.entries({ ...child.phases, 'cpu (process, first call)': child.cpuMs, 'imports (not in the first call)': child.importMs })) {
+      for (const [phase, ms] of Object.entries({ ...child.phases, 'cpu (process, first call)': child.cpuMs, 'imports (not in the first call)': child.importMs, 'imports, process cpu': child.importCpuMs })) {
         const list = phaseSamples.get(impl.name)!.get(phase) ?? [];
         list.push(ms);
         phaseSamples.get(impl.name)!.set(phase, list);

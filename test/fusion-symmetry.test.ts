@@ -7,7 +7,9 @@ import fc from 'fast-check';
 import { hessian, jit, randn, vmap, withBackend, type Tensor } from '../src/index.js';
 import { assertAllClose, numRuns } from '../src/testing/index.js';
 import { clearCaches, withoutFactoring } from '../src/fusion/program.js';
-import { symmetryStats, symmetrySwitch } from '../src/fusion/symmetry.js';
+import { symmetricAxes, symmetryStats, symmetrySwitch } from '../src/fusion/symmetry.js';
+import { isInputLeaf } from '../src/fusion/schedule.js';
+import { prim } from '../src/lazy/build.js';
 import { FACTORS, closedUnderSwap, sumOfProduct } from './symmetric-products.js';
 
 /** A random tensor left lazy: its reshapes keep their input (see `data` for realized ones). */
@@ -127,4 +129,26 @@ test('the proof fires on the closed products a user writes plainly', () => {
     const got = planned('wasm', () => s.reshape([N, H, 1, 1]).mul(A.reshape([1, H, D, 1])).mul(A.reshape([1, H, 1, D])).sum({ axis: 1 }));
     assert.equal(got.splits, 1);
   });
+});
+
+test('symmetricAxes: factors free of the swapped axes match themselves; one that reads a swapped axis is compared at the swap', () => {
+  // N = D: the batch axis n has the extent of i and j, so the swaps (n, i) and (n, j) are tried
+  // too, and s[n, h] (free of i and j, not of n) must be lowered at them, and refuted.
+  const [N, H, D] = [8, 5, 8];
+  const shape = [N, H, D, D];
+  const [A, B, s, t] = [data([H, D], 31), data([H, D], 32), data([N, H], 33), data([N, H], 34)];
+  const factor: Record<string, Tensor> = {
+    Ai: A.reshape([1, H, D, 1]), Aj: A.reshape([1, H, 1, D]), Bj: B.reshape([1, H, 1, D]),
+    s: s.reshape([N, H, 1, 1]), t: t.reshape([N, H, 1, 1]),
+  };
+  const pairsOf = (names: string[]) => {
+    const factors = names.map((n) => factor[n].broadcastTo(shape).node);
+    const body = factors.reduce((acc, f) => prim('mul', [acc, f]));
+    const sum = prim('reduce_sum', [body], { shape: [N, 1, D, D] });
+    return symmetricAxes(sum, { scale: 1, factors }, isInputLeaf);
+  };
+  assert.deepEqual(pairsOf(['s', 'Ai', 'Aj']), [[2, 3]]);
+  assert.deepEqual(pairsOf(['s', 't', 'Ai', 'Aj', 's']), [[2, 3]]);
+  assert.deepEqual(pairsOf(['s', 'Ai', 'Bj']), []);
+  assert.deepEqual(pairsOf(['s', 't']), [[2, 3]]);
 });

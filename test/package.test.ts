@@ -107,9 +107,13 @@ test('the packed tarball installs with no dependencies, typechecks under node16,
     const shipped = packed.files.map((f) => f.path);
     assert.ok(shipped.includes('LICENSE') && shipped.includes('README.md') && shipped.includes('dist/index.js'));
     assert.ok(shipped.every((p) => /^(dist\/|LICENSE$|README\.md$|package\.json$)/.test(p)), `unexpected files in the tarball: ${shipped.filter((p) => !p.startsWith('dist/'))}`);
-    // A source map must carry its sources, since src/ is not shipped.
-    const map = JSON.parse(readFileSync(join(root, 'dist/index.js.map'), 'utf8')) as { sourcesContent?: string[] };
-    assert.ok(map.sourcesContent?.[0]?.includes('export'), 'dist/index.js.map lacks sourcesContent');
+    // A source map must carry its sources, since src/ is not shipped. The build bundles the
+    // modules (scripts/build.mjs): every shipped map carries all of its sources, src/index.ts among them.
+    const maps = shipped.filter((p) => p.endsWith('.js.map')).map((p) => JSON.parse(readFileSync(join(root, p), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] });
+    assert.ok(maps.length > 0, 'no source maps shipped');
+    for (const map of maps) assert.ok(map.sources.every((_, i) => typeof map.sourcesContent?.[i] === 'string'), `a source map lacks sourcesContent for ${map.sources.join(', ')}`);
+    const entry = maps.flatMap((m) => m.sources.map((source, i) => ({ source, content: m.sourcesContent?.[i] ?? '' }))).find((s) => s.source.endsWith('src/index.ts'));
+    assert.ok(entry?.content.includes('export'), 'no shipped source map carries src/index.ts');
 
     const project = join(work, 'consumer');
     mkdirSync(project);

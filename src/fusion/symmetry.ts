@@ -147,29 +147,52 @@ export function symmetricAxes(sum: Node, product: Product, isBoundary: (n: Node)
     (n: Node) => isBoundary(n) || n.realized !== null || ownKernel(n),
     (n: Node) => n.inputs.length === 0 || (n.rule.kind !== 'movement' && (isBoundary(n) || n.realized !== null || ownKernel(n))),
   ];
+  // Each reading lowers a factor (and keys it) when a pair first needs it: the first reading
+  // proves the common cases (the Hessian's), and lowering is most of the proof's cost.
   const proofs = readings.map((boundary) => {
     const lowerer = new Lowerer(new ExprBuilder(), boundary);
     const canonical = canonicalizer();
-    return { lowerer, canonical, original: product.factors.map((f) => canonical(lowerer.lower(f, index))) };
+    const lowered: Expr[] = [];
+    const original: string[] = [];
+    const keyOf = (k: number): string => {
+      if (original[k] === undefined) original[k] = canonical((lowered[k] = lowerer.lower(product.factors[k], index)));
+      return original[k];
+    };
+    return { lowerer, canonical, lowered, keyOf };
   });
+  // The output variables each factor reads through its movement ops alone (a sound bound: its
+  // value depends on no others), cheap to find: a factor that reads neither swapped variable
+  // is its own image under the swap and is not lowered through its definition at all (the
+  // Hessian's s[n,h], most of the proof's lowering).
+  const shallow = new Lowerer(new ExprBuilder(), (n) => n.rule.kind !== 'movement' || n.realized !== null);
+  const reads = product.factors.map((f) => new Set(shallow.lower(f, index).vars.map((v) => v.id)));
+  const all = product.factors.map((_, k) => k);
   for (let x = 0; x < outputAxes.length; x++) {
     for (let y = x + 1; y < outputAxes.length; y++) {
       const [a, b] = [outputAxes[x], outputAxes[y]];
       if (shape[a] !== shape[b]) continue;
       const swapped: Affine[] = [...index];
       [swapped[a], swapped[b]] = [index[b], index[a]];
-      // The swap must map the factors one-to-one onto themselves.
-      const proved = proofs.some(({ lowerer, canonical, original }) => {
+      const [va, vb] = [vars[a].id, vars[b].id];
+      // The swap must map the factors `among` one-to-one onto themselves (the others onto
+      // themselves each).
+      const closed = (among: readonly number[]) => proofs.some(({ lowerer, canonical, lowered, keyOf }) => {
         const unmatched = new Map<string, number>();
-        for (const key of original) unmatched.set(key, (unmatched.get(key) ?? 0) + 1);
-        return product.factors.every((f) => {
-          const key = canonical(lowerer.lower(f, swapped));
+        for (const k of among) unmatched.set(keyOf(k), (unmatched.get(keyOf(k)) ?? 0) + 1);
+        return among.every((k) => {
+          // A factor whose value does not depend on the two swapped variables is the same
+          // value at the swapped index: its own key, without lowering it again.
+          const moved = lowered[k].vars.some((v) => v.id === va || v.id === vb);
+          const key = moved ? canonical(lowerer.lower(product.factors[k], swapped)) : keyOf(k);
           const left = unmatched.get(key) ?? 0;
           unmatched.set(key, left - 1);
           return left > 0;
         });
       });
-      if (proved) pairs.push([a, b]);
+      const movedByIndex = all.filter((k) => reads[k].has(va) || reads[k].has(vb));
+      // Every factor in the matching too, where the first try fails: a factor may read a
+      // swapped variable and still be the image of one that reads neither.
+      if (closed(movedByIndex) || (movedByIndex.length < all.length && closed(all))) pairs.push([a, b]);
     }
   }
   return pairs;
