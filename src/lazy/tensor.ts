@@ -1,3 +1,6 @@
+// The emitted declarations keep this directive, so a consumer whose lib lacks ES2024/ESNext
+// disposables still typechecks `[Symbol.dispose]` (and may write `using`).
+/// <reference lib="esnext.disposable" preserve="true" />
 import type { DType, TypedArray } from './dtype.js';
 import { ArgumentError } from './errors.js';
 import { formatTensor } from './format.js';
