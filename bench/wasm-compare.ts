@@ -10,6 +10,7 @@
  *   npx tsx bench/wasm-compare.ts            # 12 samples of 300 ms each per entry and size
  *   NO_JS=1 npx tsx bench/wasm-compare.ts    # without the (slow) js and scalar wasm entries
  *   SAMPLES=20 SAMPLE_MS=200 npx tsx bench/wasm-compare.ts
+ *   SIZE=small npx tsx bench/wasm-compare.ts   # D=8 only (SIZE=large: D=32 only)
  */
 import { loopSample } from "./suite/sampler.js";
 import { median } from "./suite/stats.js";
@@ -164,7 +165,7 @@ function profile(w: Workload): string[] {
   return lines;
 }
 
-for (const size of SIZES) {
+for (const size of SIZES.filter((s) => !process.env.SIZE || s.name === process.env.SIZE)) {
   const w = makeWorkload(size);
   const reference = referenceHessians64(w, size.N);
   const kernel = handWasmKernel(size.N, size.D, size.H);

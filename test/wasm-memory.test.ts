@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { jit, randn, tensor, withBackend, type Tensor } from '../src/index.js';
+import { jit, randn, solve, tensor, withBackend, type Tensor } from '../src/index.js';
+import { assertAllClose } from '../src/testing/index.js';
 import { numRuns } from '../src/testing/index.js';
 import { WasmArena } from '../src/backends/wasm/memory.js';
 import { residentLimits, residentOutputs, wasmArena } from '../src/backends/wasm/index.js';
@@ -146,4 +147,25 @@ test('results nobody disposes grow the memory by two results at most; the rest g
     assert.ok(results.every((r) => r.dataSync().every((v) => v === 1)));
     for (const r of results) r.dispose();
   });
+});
+
+test('a program mixing wasm kernels (run on byte addresses), JS-compiled kernels and a call step (run on views of the memory) agrees with the interpreter, call after call', () => {
+  // randn inside f: a random draw, which the wasm compiler leaves to the JS compiler; solve: a
+  // call step run by the program on typed arrays; the rest wasm kernels reading their outputs.
+  const f = (x: Tensor, m: Tensor) => {
+    const noisy = x.mul(randn([6, 3], { seed: 4 })).add(1);
+    const y = solve(m, noisy.exp().mul(0.5));
+    return [y.tanh().sum({ axis: 1 }), noisy.sum(), y];
+  };
+  const m = tensor([[4, 1, 0, 0, 0, 0], [1, 5, 1, 0, 0, 0], [0, 1, 6, 1, 0, 0], [0, 0, 1, 7, 1, 0], [0, 0, 0, 1, 8, 1], [0, 0, 0, 0, 1, 9]]);
+  const jitted = jit(f, { backend: 'wasm' });
+  const plan = withBackend('wasm', () => jitted.plan(tensor(new Float32Array(18), { shape: [6, 3] }), m));
+  assert.ok(plan.kernels.some((k) => k.source.includes('compiled by the JS compiler instead')), `a JS kernel in\n${plan}`);
+  assert.ok(plan.kernels.some((k) => k.source.startsWith('// wasm module')), `a wasm kernel in\n${plan}`);
+  for (let call = 0; call < 4; call++) {
+    const x = tensor(Float32Array.from({ length: 18 }, (_, i) => Math.sin(i + 3 * call)), { shape: [6, 3] });
+    const got = (jitted(x, m) as Tensor[]).map((t) => Array.from(t.dataSync()));
+    const expected = withBackend('interp', () => (f(x, m) as Tensor[]).map((t) => Array.from(t.dataSync())));
+    got.forEach((values, i) => assertAllClose(values, expected[i], { rtol: 1e-5, atol: 1e-5, message: `output ${i} of call ${call}` }));
+  }
 });

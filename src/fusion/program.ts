@@ -24,6 +24,12 @@ import { ArenaPool, arenaViews, planMemory, viewOf, type MemoryPlan } from './me
 /** A kernel compiled for a CPU device: call `run` with the IR's buffers (typed arrays) in order. */
 export interface CompiledKernel extends Executable {
   readonly run: (...buffers: TypedArray[]) => void;
+  /**
+   * A kernel of a linear-memory device: the same run on its buffers' byte addresses in the
+   * device's memory (a program run lays its buffers out there and calls this, with no typed
+   * array per buffer).
+   */
+  readonly runAt?: (...byteAddresses: number[]) => void;
 }
 
 export interface ProgramStep {
@@ -382,19 +388,29 @@ function runOnDevice(program: Program, leafBuffers: readonly DeviceBuffer[]): (D
 }
 
 /**
- * Byte offsets of every slot of a program in its scratch block, the bytes it needs, and the
- * leaves the program's last run copied there.
+ * Byte offsets of every slot of a program in its scratch block, the bytes it needs, the
+ * leaves the program's last run copied there, and per slot its element type and count (for
+ * the views a kernel without byte addresses, or a call step, is given).
  */
-const kernelMemoryLayouts = new WeakMap<Program, { offsets: number[]; bytes: number; copied: (TypedArray | null)[] }>();
+interface KernelMemoryLayout {
+  readonly offsets: readonly number[];
+  readonly bytes: number;
+  readonly copied: (TypedArray | null)[];
+  /** Per slot its byte address in this run (reused from run to run: runs are synchronous). */
+  readonly addresses: number[];
+}
+
+const kernelMemoryLayouts = new WeakMap<Program, KernelMemoryLayout>();
 
 /**
  * Runs a program whose kernels live in their own memory: the device allocates the roots
  * (first: allocating may grow the memory), the run takes its scratch block, leaves not in the
  * memory are copied into it (unless this program's last run copied the same arrays there and
  * no other run used the block since: values are immutable), the intermediates sit at their
- * planned arena offsets, so every kernel reads and writes in place. Roots the device kept in
- * the memory are returned as they are; the others were written in the scratch block and are
- * copied out.
+ * planned arena offsets, so every kernel reads and writes in place. Kernels that take byte
+ * addresses (`CompiledKernel.runAt`, wasm's) are called with them, so a run makes no typed
+ * array for its intermediates; the others get views. Roots the device kept in the memory are
+ * returned as they are; the others were written in the scratch block and are copied out.
  */
 function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafValues: readonly TypedArray[]): (TypedArray | undefined)[] {
   let layout = kernelMemoryLayouts.get(program);
@@ -402,47 +418,68 @@ function runInKernelMemory(program: Program, kernelMemory: KernelMemory, leafVal
     layout = kernelMemoryLayout(program, leafValues);
     kernelMemoryLayouts.set(program, layout);
   }
-  const { leafCount, buffers, device } = program;
-  const roots = buffers.map((b, k) => (program.rootBuffers.has(k) && !b.alias ? (device.alloc(b.dtype, b.size) as TypedArray) : undefined));
+  const { leafCount, buffers, device, outputs } = program;
+  let roots: (TypedArray | undefined)[] | undefined;
+  for (const k of program.rootBuffers) {
+    // (A root that is a leaf, jit of the identity, has no buffer here: k < 0.)
+    if (k < 0 || buffers[k].alias) continue;
+    roots ??= [];
+    roots[k] = device.alloc(buffers[k].dtype, buffers[k].size) as TypedArray;
+  }
   const { buffer, base, again } = kernelMemory.scratch(layout.bytes, layout);
-  const { copied } = layout;
-  const slots = layout.offsets.map((offset, slot): TypedArray => {
-    if (slot >= leafCount) {
-      const { dtype, size } = buffers[slot - leafCount];
-      const root = roots[slot - leafCount];
-      return root && kernelMemory.holds(root) ? root : viewOf(buffer, base + offset, dtype, size);
-    }
+  const { copied, offsets, addresses } = layout;
+  for (let slot = 0; slot < leafCount; slot++) {
     const leaf = leafValues[slot];
     if (kernelMemory.holds(leaf)) {
       copied[slot] = null;
-      return leaf;
+      addresses[slot] = leaf.byteOffset;
+      continue;
     }
-    const copy = viewOf(buffer, base + offset, dtypeOfTypedArray(leaf), leaf.length);
-    if (!(again && copied[slot] === leaf)) new Uint8Array(copy.buffer, copy.byteOffset, copy.byteLength).set(new Uint8Array(leaf.buffer, leaf.byteOffset, leaf.byteLength));
+    const address = base + offsets[slot];
+    if (!(again && copied[slot] === leaf)) new Uint8Array(buffer, address, leaf.byteLength).set(new Uint8Array(leaf.buffer, leaf.byteOffset, leaf.byteLength));
     // Held strongly (one array per leaf of a cached program): a WeakRef made or read in a
     // synchronous loop keeps its target alive until the loop's job ends.
     copied[slot] = leaf;
-    return copy;
-  });
-  buffers.forEach((b, k) => {
-    if (b.alias) slots[leafCount + k] = slots[leafCount + b.alias.buffer].subarray(b.alias.offset, b.alias.offset + b.size);
-  });
-  runSteps(program, slots);
-  const seen = new Set<number>();
-  return program.outputs.map((s) => {
-    if (s < leafCount) return undefined;
-    const root = roots[s - leafCount];
-    const first = !seen.has(s);
-    seen.add(s);
+    addresses[slot] = address;
+  }
+  for (let k = 0; k < buffers.length; k++) {
+    const root = roots?.[k];
+    addresses[leafCount + k] = root && kernelMemory.holds(root) ? root.byteOffset : base + offsets[leafCount + k];
+  }
+  for (let k = 0; k < buffers.length; k++) {
+    const alias = buffers[k].alias;
+    if (alias) addresses[leafCount + k] = addresses[leafCount + alias.buffer] + alias.offset * bytesPerElement(buffers[k].dtype);
+  }
+  const viewAt = (slot: number): TypedArray => {
+    if (slot < leafCount) return copied[slot] === null ? leafValues[slot] : viewOf(buffer, addresses[slot], dtypeOfTypedArray(leafValues[slot]), leafValues[slot].length);
+    const { dtype, size } = buffers[slot - leafCount];
+    return viewOf(buffer, addresses[slot], dtype, size);
+  };
+  const debug = debugEnabled();
+  for (const step of program.steps) {
+    const start = debug ? performance.now() : 0;
+    const runAt = step.call ? undefined : (step.kernel as Partial<CompiledKernel>).runAt;
+    if (runAt) runAt(...step.slots.map((s) => addresses[s]));
+    else if (step.call) step.call.run(...step.slots.map(viewAt));
+    else device.launch(step.kernel, step.slots.map(viewAt));
+    if (debug) logStep(step, performance.now() - start);
+  }
+  const results: (TypedArray | undefined)[] = new Array(outputs.length);
+  for (let i = 0; i < outputs.length; i++) {
+    const s = outputs[i];
+    if (s < leafCount) continue;
+    const root = roots?.[s - leafCount];
     // A root returned twice gets a copy the second time: each Storage owns its buffer.
-    if (root && first && slots[s] === root) return root;
-    if (root && first) return (root.set(slots[s]), root);
-    return slots[s].slice();
-  });
+    const first = outputs.indexOf(s) === i;
+    if (root && first && kernelMemory.holds(root)) results[i] = root;
+    else if (root && first) results[i] = (root.set(viewAt(s)), root);
+    else results[i] = viewAt(s).slice();
+  }
+  return results;
 }
 
 /** Offsets in the scratch block: the leaves, then the arena of intermediates, then the roots. */
-function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[]): { offsets: number[]; bytes: number; copied: (TypedArray | null)[] } {
+function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[]): KernelMemoryLayout {
   const align = (n: number) => Math.ceil(n / 16) * 16;
   const offsets: number[] = [];
   let end = 0;
@@ -466,7 +503,7 @@ function kernelMemoryLayout(program: Program, leafValues: readonly TypedArray[])
   program.buffers.forEach((b, k) => {
     if (b.alias) offsets[leafValues.length + k] = offsets[leafValues.length + b.alias.buffer] + b.alias.offset * bytesPerElement(b.dtype);
   });
-  return { offsets, bytes: end, copied: leafValues.map(() => null) };
+  return { offsets, bytes: end, copied: leafValues.map(() => null), addresses: offsets.map(() => 0) };
 }
 
 function runSteps(program: Program, slots: readonly DeviceBuffer[]): void {

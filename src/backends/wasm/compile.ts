@@ -1089,9 +1089,13 @@ class BodyEmitter {
                 c.bytes([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27]);
                 pairs.set(pairKey(constant), { low, high });
               } else {
+                // A gather: each lane loaded in place (load32_lane: one instruction where a
+                // scalar load and a replace_lane are two).
                 const address = this.newLocal('i32');
-                c.tee(address).mem(Op.f32_load, 2, offset).simd(Simd.f32x4_splat);
-                for (let k = 1; k < 4; k++) c.get(address).mem(Op.f32_load, 2, offset + k * step).simd(Simd.f32x4_replace_lane).byte(k);
+                const gathered = this.newLocal('v128');
+                c.tee(address).simdMem(Simd.v128_load32_splat, 2, offset).set(gathered);
+                for (let k = 1; k < 4; k++) c.get(address).get(gathered).simdMem(Simd.v128_load32_lane, 2, offset + k * step).byte(k).set(gathered);
+                c.get(gathered);
               }
             }
           } else if (v.kind === 'prim') {
@@ -1185,12 +1189,14 @@ class BodyEmitter {
             this.laneOf(st.value);
             c.simdMem(Simd.v128_store, 2);
           } else {
+            // A scatter: each lane stored from the vector (store32_lane: one instruction
+            // where an extract_lane and a scalar store are two).
             const address = this.newLocal('i32');
             c.set(address);
             for (let k = 0; k < 4; k++) {
               c.get(address);
               this.laneOf(st.value);
-              c.simd(Simd.f32x4_extract_lane).byte(k).mem(Op.f32_store, 2, k * s * 4);
+              c.simdMem(Simd.v128_store32_lane, 2, k * s * 4).byte(k);
             }
           }
           break;

@@ -36,6 +36,8 @@ export const Op = {
 /** SIMD opcodes (each written as 0xfd then the LEB128 of the number). */
 export const Simd = {
   v128_load: 0, v128_load32_splat: 9, v128_store: 11, v128_const: 12, i8x16_shuffle: 13,
+  /** One 32-bit lane from or to memory (memarg, then the lane's index byte): a gather's and a scatter's element in one instruction. */
+  v128_load32_lane: 86, v128_store32_lane: 90,
   i32x4_splat: 17, f32x4_splat: 19,
   f32x4_extract_lane: 31, f32x4_replace_lane: 32, f64x2_extract_lane: 33, f64x2_promote_low_f32x4: 95,
   f32x4_eq: 65, f32x4_ne: 66, f32x4_lt: 67, f32x4_gt: 68, f32x4_le: 69, f32x4_ge: 70,

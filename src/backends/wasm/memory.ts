@@ -56,19 +56,32 @@ export class WasmArena {
     const memory = shared ? sharedMemory() : null;
     this.memory = memory ?? new WebAssembly.Memory({ initial: 1 });
     this.shared = memory !== null;
-    this.buffers.add(this.memory.buffer);
+    this.current = this.memory.buffer;
+    this.buffers.add(this.current);
   }
+
+  /**
+   * The memory's buffer as of its last growth here (`reserve`, the only place it grows):
+   * reading `memory.buffer` of a shared memory costs a call into the engine, and a program run
+   * asks for it once per buffer. Where something else grew the memory, this is an older buffer
+   * of the same memory: `holds` still answers right, and `buffer` checks the length.
+   */
+  private current: ArrayBuffer;
 
   /** The memory's buffer now. */
   get buffer(): ArrayBuffer {
     const buffer = this.memory.buffer;
-    this.buffers.add(buffer);
+    if (buffer !== this.current) {
+      this.current = buffer;
+      this.buffers.add(buffer);
+    }
     return buffer;
   }
 
   /** Whether `array` is a view of this memory (kernels can then use it where it is). */
   holds(array: TypedArray): boolean {
     const buffer = array.buffer;
+    if (buffer === this.current) return true;
     if (buffer === this.memory.buffer) return true;
     return this.shared && this.buffers.has(buffer);
   }
@@ -188,7 +201,8 @@ export class WasmArena {
     const have = this.memory.buffer.byteLength;
     const need = bytes + this.kernelScratchBytes;
     if (need > have) this.memory.grow(Math.ceil((need - have) / PAGE));
-    this.buffers.add(this.memory.buffer);
+    this.current = this.memory.buffer;
+    this.buffers.add(this.current);
   }
 
   write(base: number, data: TypedArray): void {

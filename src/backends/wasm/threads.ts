@@ -393,20 +393,25 @@ function replacePool(next: Pool | null): void {
   pool = next;
 }
 
+/** The default count, found once (it reads the environment, which costs microseconds per kernel launch). */
+let defaultFound: number | undefined;
+
 function defaultThreads(): number {
+  if (defaultFound !== undefined) return defaultFound;
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.FUNCTS_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (Number.isInteger(n) && n >= 1) return n;
+    if (Number.isInteger(n) && n >= 1) return (defaultFound = n);
   }
-  return platform()?.cores ?? 1;
+  return (defaultFound = platform()?.cores ?? 1);
 }
 
 /**
  * Sets how many threads the wasm backend runs a kernel on (the main thread and n - 1
  * workers); 'auto' (the default) is the number of cores (`os.availableParallelism()` in
  * Node, `navigator.hardwareConcurrency` in a cross-origin isolated page; one thread where
- * there is no shared memory), or the environment variable FUNCTS_THREADS where set. Results
+ * there is no shared memory), or the environment variable FUNCTS_THREADS where set (read at
+ * the first kernel launch that asks). Results
  * are the same bits for every thread count. Returns the count in effect before.
  * @example
  * setThreads(1);       // everything on the main thread
@@ -447,7 +452,7 @@ export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, me
   const perIteration = operations / extent;
   // The smallest chunk: whole blocks of `grain`, at least minChunkOperations of work.
   const least = Math.max(1, Math.ceil(parallelTuning.minChunkOperations / Math.max(perIteration * grain, 1e-9))) * grain;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const shared = isShared(memory);
   if (threads <= 1 || least >= extent || !shared || !platform()) {
     fn(...bases, 0, extent);
     return;
@@ -468,6 +473,15 @@ export function runSplit(kernel: PoolKernel, fn: (...args: number[]) => void, me
     return;
   }
   running.run(kernel, fn, bases, extent, threads * parallelTuning.chunksPerThread, least);
+}
+
+/** Whether each memory seen is shared (a memory's buffer, read from a shared memory, costs a call into the engine). */
+const sharedMemories = new WeakMap<WebAssembly.Memory, boolean>();
+
+function isShared(memory: WebAssembly.Memory): boolean {
+  let shared = sharedMemories.get(memory);
+  if (shared === undefined) sharedMemories.set(memory, (shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer));
+  return shared;
 }
 
 function poolFor(memory: WebAssembly.Memory, threads: number): Pool {
