@@ -152,6 +152,21 @@ test('the GEMM takes plain, transposed, batched and fused contractions (explain 
   }
 });
 
+test('a second trace of the same Hessian, whose product has its factors in the other order, still runs on the GEMM with the same bits', () => {
+  // Hash-consing orders a commutative op's operands by which node was made first: the first
+  // trace makes S before the hoisted P, a second one finds P already interned. Both plans must
+  // see the contraction.
+  const D = 8, H = 32, N = 64;
+  const A = tensor(Float32Array.from({ length: H * D }, (_, i) => Math.sin(0.7 * i)), { shape: [H, D] }).realize();
+  const b = tensor(Float32Array.from({ length: H }, (_, i) => Math.cos(i)), { shape: [H] }).realize();
+  const X = tensor(Float32Array.from({ length: N * D }, (_, i) => Math.sin(1.3 * i + 0.2)), { shape: [N, D] }).realize();
+  const f = (x: Tensor) => A.matmul(x).add(b).tanh().sum();
+  const plans = [0, 1, 2].map(() => String(explain(jit(vmap(hessian(f))), X)));
+  for (const plan of plans) assert.match(plan, /GEMM \d+x\d+x\d+/, plan);
+  const [first, second] = [jit(vmap(hessian(f)))(X), jit(vmap(hessian(f)))(X)];
+  assert.deepEqual(second.dataSync(), first.dataSync());
+});
+
 test('float64 and int32 contractions, and sums that feed a comparison, stay on the loop compiler with the reference values', () => {
   const a64 = tensor(Float64Array.from({ length: 12 * 20 }, (_, i) => Math.sin(i)), { shape: [12, 20], dtype: 'float64' });
   const b64 = tensor(Float64Array.from({ length: 20 * 8 }, (_, i) => Math.cos(i)), { shape: [20, 8], dtype: 'float64' });

@@ -171,13 +171,20 @@ export function isGemmDraft(draft: Draft): boolean {
   if (!plainIndex(a.index) || !plainIndex(b.index)) return false;
   const k = r.loops[0];
   if (coefficientOf(a.index, k) === 0 || coefficientOf(b.index, k) === 0) return false;
+  // Either factor may be A: hash-consing orders a product's operands by which node was made
+  // first, so a second trace of one function may swap them (gemm.ts's matcher tries both too).
+  return gemmFactors(draft, a.index, b.index) || gemmFactors(draft, b.index, a.index);
+}
+
+/** Whether A[m, k] (index `a`) times B[k, n...] (index `b`) has GEMM-sized m and n loops. */
+function gemmFactors(draft: Draft, a: Affine, b: Affine): boolean {
   const uses = (index: Affine, v: LoopVar) => coefficientOf(index, v) !== 0;
-  const m = draft.loops.filter((v) => uses(a.index, v) && !uses(b.index, v));
-  const n = draft.loops.filter((v) => uses(b.index, v) && !uses(a.index, v));
+  const m = draft.loops.filter((v) => uses(a, v) && !uses(b, v));
+  const n = draft.loops.filter((v) => uses(b, v) && !uses(a, v));
   if (m.length !== 1 || n.length < 1 || m[0].extent < MIN_GEMM_EXTENT) return false;
-  const unit = n.find((v) => coefficientOf(b.index, v) === 1);
+  const unit = n.find((v) => coefficientOf(b, v) === 1);
   if (unit) return unit.extent >= MIN_GEMM_EXTENT;
-  return n.length === 1 && n[0].extent >= MIN_GEMM_EXTENT && coefficientOf(a.index, m[0]) === 1;
+  return n.length === 1 && n[0].extent >= MIN_GEMM_EXTENT && coefficientOf(a, m[0]) === 1;
 }
 
 /** Reductions shorter than this keep the scalar tile under 'lanes' (see tileForRegisters). */

@@ -677,44 +677,53 @@ export function matchContraction(ir: KernelIR): ContractionMatch | null {
   }
   if (exact.has(acc.name)) return null;
 
-  const ia = linearOf(la.index);
-  const ib = linearOf(lb.index);
-  const ic = linearOf(store.index);
-  if (!ia || !ib || !ic) return null;
-  const names = new Set([...outputLoops.map((l) => l.index), kLoop.index]);
-  for (const l of [ia, ib, ic]) for (const [k, v] of l.terms) if (!names.has(k) || v < 0) return null;
-  if (ic.terms.has(kLoop.index) || ia.constant < 0 || ib.constant < 0 || ic.constant < 0) return null;
-  const coef = (l: Linear, index: string) => l.terms.get(index) ?? 0;
-  const mLoops = outputLoops.filter((l) => coef(ia, l.index) !== 0 && coef(ib, l.index) === 0);
-  const nLoops = outputLoops.filter((l) => coef(ib, l.index) !== 0 && coef(ia, l.index) === 0);
-  if (mLoops.length !== 1 || nLoops.length < 1) return null;
-  let m = mLoops[0];
-  let n = nLoops.find((l) => coef(ib, l.index) === 1);
-  let inner = nLoops.filter((l) => l !== n);
-  let [A, B, linA, linB] = [la, lb, ia, ib];
-  if (!n) {
-    if (coef(ia, m.index) !== 1 || nLoops.length !== 1) return null;
-    [m, n, inner, A, B, linA, linB] = [nLoops[0], m, [], lb, la, ib, ia];
-  }
-  const k = kLoop.index;
-  // Every output element is written once: C's strides must separate the output loops.
-  const outputs = outputLoops.map((l) => ({ extent: l.extent, stride: coef(ic, l.index) })).sort((x, y) => x.stride - y.stride);
-  let span = 1;
-  for (const o of outputs) {
-    if (o.stride < span && o.extent > 1) return null;
-    span = o.stride * (o.extent - 1) + span;
-  }
-  const layout: GemmLayout = {
-    a: A.buffer, b: B.buffer, c: store.buffer,
-    aOffset: linA.constant, bOffset: linB.constant, cOffset: ic.constant,
-    M: m.extent, N: n.extent, K: kLoop.extent,
-    am: coef(linA, m.index), ak: coef(linA, k), bk: coef(linB, k), cm: coef(ic, m.index), cn: coef(ic, n.index),
-    batch: outputLoops.filter((l) => l !== m && l !== n && !inner.includes(l)).map((l) => ({ index: l.index, extent: l.extent, a: coef(linA, l.index), b: coef(linB, l.index), c: coef(ic, l.index) })),
-    inner: inner.map((l) => ({ index: l.index, extent: l.extent, a: 0, b: coef(linB, l.index), c: coef(ic, l.index) })),
-    mIndex: m.index, nIndex: n.index,
-    ...(cSpec.symmetric ? { symmetric: cSpec.symmetric } : {}),
+  // A product's factors come in either order (hash-consing orders a commutative op's operands
+  // by which node was made first, so a second trace of the same function may swap them):
+  // the loads are tried as (A, B), then as (B, A).
+  type Load = Extract<Value, { kind: 'load' }>;
+  const layoutOf = (la: Load, lb: Load): GemmLayout | null => {
+    const ia = linearOf(la.index);
+    const ib = linearOf(lb.index);
+    const ic = linearOf(store.index);
+    if (!ia || !ib || !ic) return null;
+    const names = new Set([...outputLoops.map((l) => l.index), kLoop.index]);
+    for (const l of [ia, ib, ic]) for (const [k, v] of l.terms) if (!names.has(k) || v < 0) return null;
+    if (ic.terms.has(kLoop.index) || ia.constant < 0 || ib.constant < 0 || ic.constant < 0) return null;
+    const coef = (l: Linear, index: string) => l.terms.get(index) ?? 0;
+    const mLoops = outputLoops.filter((l) => coef(ia, l.index) !== 0 && coef(ib, l.index) === 0);
+    const nLoops = outputLoops.filter((l) => coef(ib, l.index) !== 0 && coef(ia, l.index) === 0);
+    if (mLoops.length !== 1 || nLoops.length < 1) return null;
+    let m = mLoops[0];
+    let n = nLoops.find((l) => coef(ib, l.index) === 1);
+    let inner = nLoops.filter((l) => l !== n);
+    let [A, B, linA, linB] = [la, lb, ia, ib];
+    if (!n) {
+      if (coef(ia, m.index) !== 1 || nLoops.length !== 1) return null;
+      [m, n, inner, A, B, linA, linB] = [nLoops[0], m, [], lb, la, ib, ia];
+    }
+    const k = kLoop.index;
+    // Every output element is written once: C's strides must separate the output loops.
+    const outputs = outputLoops.map((l) => ({ extent: l.extent, stride: coef(ic, l.index) })).sort((x, y) => x.stride - y.stride);
+    let span = 1;
+    for (const o of outputs) {
+      if (o.stride < span && o.extent > 1) return null;
+      span = o.stride * (o.extent - 1) + span;
+    }
+    const layout: GemmLayout = {
+      a: A.buffer, b: B.buffer, c: store.buffer,
+      aOffset: linA.constant, bOffset: linB.constant, cOffset: ic.constant,
+      M: m.extent, N: n.extent, K: kLoop.extent,
+      am: coef(linA, m.index), ak: coef(linA, k), bk: coef(linB, k), cm: coef(ic, m.index), cn: coef(ic, n.index),
+      batch: outputLoops.filter((l) => l !== m && l !== n && !inner.includes(l)).map((l) => ({ index: l.index, extent: l.extent, a: coef(linA, l.index), b: coef(linB, l.index), c: coef(ic, l.index) })),
+      inner: inner.map((l) => ({ index: l.index, extent: l.extent, a: 0, b: coef(linB, l.index), c: coef(ic, l.index) })),
+      mIndex: m.index, nIndex: n.index,
+      ...(cSpec.symmetric ? { symmetric: cSpec.symmetric } : {}),
+    };
+    if (layout.cm <= 0 || layout.cn <= 0 || layout.K < 1) return null;
+    return layout;
   };
-  if (layout.cm <= 0 || layout.cn <= 0 || layout.K < 1) return null;
+  const layout = layoutOf(la, lb) ?? layoutOf(lb, la);
+  if (!layout) return null;
 
   // The epilogue: the reduction replaced by a load of its result from C.
   const resultAt = list.findIndex((st) => st.kind === 'let' && st.value.kind === 'convert' && st.value.arg === acc.name);
