@@ -4,7 +4,7 @@
  * the scheduler gives it, a few columns down every row: a new cache line (and page) per row
  * and column tile. Here the same sums are computed in the order a hand-writer uses: rows in
  * the outer loop, each row's span of columns added contiguously into a partial row of float64
- * sums held in a scratch at the top of the memory (a block of at most SWEEP_BLOCK columns at a
+ * sums held in a scratch at the top of the memory (a block of at most sweepTuning.block columns at a
  * time, so that it stays in L1), and then the kernel's own body runs with each reduction loop
  * replaced by one load of its column's finished sum from the scratch.
  *
@@ -26,8 +26,18 @@ import type { ParallelLoop } from './parallel.js';
 
 type Loop = Extract<Stmt, { kind: 'loop' }>;
 
-/** Columns per block of the sweep: the block's float64 partial row (8 bytes a column) stays in L1. */
-export const SWEEP_BLOCK = 1024;
+export const sweepTuning = {
+  /** Columns per block of the sweep: the block's float64 partial row (8 bytes a column) stays in L1. */
+  block: Number(process.env.SWEEP_BLOCK ?? 1024),
+  /**
+   * The fewest columns a thread's chunk sweeps: a span of a row shorter than its 4 KiB page
+   * streams badly (measured on [4096, 1024], GB per CPU-second, one thread: spans of 4 KiB
+   * 14.7, 2 KiB 5.4, 512 bytes 3.6), so a matrix this narrow runs on one thread.
+   */
+  chunkColumns: Number(process.env.SWEEP_CHUNK ?? 1024),
+  /** Rows added per pass over the block's partial row (two rows 4 KiB apart measured slower: 8-9 against 11-15). */
+  rowsTogether: Number(process.env.SWEEP_ROWS ?? 1),
+};
 /** Evaluating the index arithmetic stops (no match) after this many statements. */
 const EVALUATION_LIMIT = 1 << 22;
 
@@ -229,7 +239,7 @@ function rewrite(ir: KernelIR, reductions: ReadonlySet<Loop>, first: number, wid
  * address in local `scratch`. `local` adds a local of the function.
  */
 export function emitColumnSweep(c: Code, sweep: ColumnSweep, bufferCount: number, parallel: boolean, scratch: number, local: (t: 'i32') => number): void {
-  const [begin, end, block, blockEnd, rowAt, rowsLeft, p, s, vectorEnd, tailEnd] = Array.from({ length: 10 }, () => local('i32'));
+  const [begin, end, block, blockEnd, rowAt, rowsLeft, p, s, lineEnd, vectorEnd, tailEnd] = Array.from({ length: 11 }, () => local('i32'));
   const loopWhileLess = (i: number, limit: number, body: () => void): void => {
     // while (i < limit) body  (unsigned: addresses)
     c.open(Op.block);
@@ -250,7 +260,7 @@ export function emitColumnSweep(c: Code, sweep: ColumnSweep, bufferCount: number
   c.get(begin).set(block);
   loopWhileLess(block, end, () => {
     // blockEnd = min(block + SWEEP_BLOCK, end)
-    c.get(block).i32Const(SWEEP_BLOCK).op(Op.i32_add).tee(blockEnd).get(end).get(blockEnd).get(end).op(Op.i32_lt_s).op(Op.select).set(blockEnd);
+    c.get(block).i32Const(sweepTuning.block).op(Op.i32_add).tee(blockEnd).get(end).get(blockEnd).get(end).op(Op.i32_lt_s).op(Op.select).set(blockEnd);
     // The block's partial row: zeros.
     c.get(scratch).get(block).i32Const(3).op(Op.i32_shl).op(Op.i32_add).set(s);
     c.get(scratch).get(blockEnd).i32Const(3).op(Op.i32_shl).op(Op.i32_add).set(tailEnd);
@@ -258,30 +268,45 @@ export function emitColumnSweep(c: Code, sweep: ColumnSweep, bufferCount: number
       c.get(s).f64Const(0).mem(Op.f64_store, 3, 0);
       c.get(s).i32Const(8).op(Op.i32_add).set(s);
     });
-    // Each row's span added in: four columns at a time (two f64x2 of promoted halves), then one at a time.
+    // Each row's span added in: four columns at a time (two f64x2 of promoted halves), then one
+    // at a time; `together` rows per pass over the partial row (added in order: the same sums).
     c.get(sweep.input).i32Const(sweep.first * 4).op(Op.i32_add).get(block).i32Const(2).op(Op.i32_shl).op(Op.i32_add).set(rowAt);
-    c.i32Const(sweep.rows).set(rowsLeft);
-    c.open(Op.loop);
-    {
+    const rowBytes = sweep.rowStride * 4;
+    const passes = (together: number, count: number): void => {
+      if (count === 0) return;
+      c.i32Const(count).set(rowsLeft);
+      c.open(Op.loop);
       c.get(rowAt).set(p);
       c.get(scratch).get(block).i32Const(3).op(Op.i32_shl).op(Op.i32_add).set(s);
       c.get(blockEnd).get(block).op(Op.i32_sub).i32Const(-4).op(Op.i32_and).i32Const(2).op(Op.i32_shl).get(rowAt).op(Op.i32_add).set(vectorEnd);
       c.get(blockEnd).get(block).op(Op.i32_sub).i32Const(2).op(Op.i32_shl).get(rowAt).op(Op.i32_add).set(tailEnd);
-      loopWhileLess(p, vectorEnd, () => {
-        c.get(s).get(s).simdMem(Simd.v128_load, 3, 0).get(p).simdMem(V128_LOAD64_ZERO, 2, 0).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).simdMem(Simd.v128_store, 3, 0);
-        c.get(s).get(s).simdMem(Simd.v128_load, 3, 16).get(p).simdMem(V128_LOAD64_ZERO, 2, 8).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).simdMem(Simd.v128_store, 3, 16);
-        c.get(p).i32Const(16).op(Op.i32_add).set(p);
-        c.get(s).i32Const(32).op(Op.i32_add).set(s);
-      });
+      const columns = (count: number): void => {
+        for (let half = 0; half < count / 2; half++) {
+          c.get(s).get(s).simdMem(Simd.v128_load, 3, 16 * half);
+          for (let k = 0; k < together; k++) c.get(p).simdMem(V128_LOAD64_ZERO, 2, k * rowBytes + 8 * half).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add);
+          c.simdMem(Simd.v128_store, 3, 16 * half);
+        }
+        c.get(p).i32Const(4 * count).op(Op.i32_add).set(p);
+        c.get(s).i32Const(8 * count).op(Op.i32_add).set(s);
+      };
+      // Sixteen columns (a cache line of the row) per iteration while they last, then four.
+      c.get(blockEnd).get(block).op(Op.i32_sub).i32Const(-16).op(Op.i32_and).i32Const(2).op(Op.i32_shl).get(rowAt).op(Op.i32_add).set(lineEnd);
+      loopWhileLess(p, lineEnd, () => columns(16));
+      loopWhileLess(p, vectorEnd, () => columns(4));
       loopWhileLess(p, tailEnd, () => {
-        c.get(s).get(s).mem(Op.f64_load, 3, 0).get(p).mem(Op.f32_load, 2, 0).op(Op.f64_promote_f32).op(Op.f64_add).mem(Op.f64_store, 3, 0);
+        c.get(s).get(s).mem(Op.f64_load, 3, 0);
+        for (let k = 0; k < together; k++) c.get(p).mem(Op.f32_load, 2, k * rowBytes).op(Op.f64_promote_f32).op(Op.f64_add);
+        c.mem(Op.f64_store, 3, 0);
         c.get(p).i32Const(4).op(Op.i32_add).set(p);
         c.get(s).i32Const(8).op(Op.i32_add).set(s);
       });
-      c.get(rowAt).i32Const(sweep.rowStride * 4).op(Op.i32_add).set(rowAt);
+      c.get(rowAt).i32Const(together * rowBytes).op(Op.i32_add).set(rowAt);
       c.get(rowsLeft).i32Const(1).op(Op.i32_sub).tee(rowsLeft).op(Op.br_if).u32(0);
-    }
-    c.op(Op.end);
+      c.op(Op.end);
+    };
+    const together = sweep.rowStride * 4 * sweepTuning.rowsTogether < 2 ** 31 ? sweepTuning.rowsTogether : 1;
+    passes(1, sweep.rows % together);
+    passes(together, Math.floor(sweep.rows / together));
     c.get(blockEnd).set(block);
   });
 }

@@ -16,7 +16,7 @@ import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper,
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 import { parallelLoop, type ParallelLoop } from './parallel.js';
 import { declareGemm, matchContraction, type GemmTuning } from './gemm.js';
-import { emitColumnSweep, matchColumnSweep } from './colsweep.js';
+import { emitColumnSweep, matchColumnSweep, sweepTuning } from './colsweep.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
 /** What the compiler cannot take: the JS compiler compiles that kernel instead. */
@@ -1477,7 +1477,10 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     kernelFn.define(body?.locals ?? [], code);
   }
   const columnSweep = sweep ? { columns: sweep.iterations * sweep.columnsPerIteration, rows: sweep.rows, scratchBytes: sweep.scratchBytes } : null;
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], parallel, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
+  // A chunk of a sweep is a span of columns swept down every row: narrow spans (a few cache
+  // lines a row, a new page each) lose the streaming, so threads take wide ones.
+  const split = sweep && parallel ? { ...parallel, grain: Math.max(parallel.grain, Math.ceil(sweepTuning.chunkColumns / sweep.columnsPerIteration)) } : parallel;
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], parallel: split, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
