@@ -26,17 +26,18 @@ import type { ParallelLoop } from './parallel.js';
 
 type Loop = Extract<Stmt, { kind: 'loop' }>;
 
+/** The sweep's shape (tests change it: compiled kernels keep the values of their first compile). */
 export const sweepTuning = {
   /** Columns per block of the sweep: the block's float64 partial row (8 bytes a column) stays in L1. */
-  block: Number(process.env.SWEEP_BLOCK ?? 1024),
+  block: 1024,
   /**
    * The fewest columns a thread's chunk sweeps: a span of a row shorter than its 4 KiB page
    * streams badly (measured on [4096, 1024], GB per CPU-second, one thread: spans of 4 KiB
    * 14.7, 2 KiB 5.4, 512 bytes 3.6), so a matrix this narrow runs on one thread.
    */
-  chunkColumns: Number(process.env.SWEEP_CHUNK ?? 1024),
+  chunkColumns: 1024,
   /** Rows added per pass over the block's partial row (two rows 4 KiB apart measured slower: 8-9 against 11-15). */
-  rowsTogether: Number(process.env.SWEEP_ROWS ?? 1),
+  rowsTogether: 1,
 };
 /** Evaluating the index arithmetic stops (no match) after this many statements. */
 const EVALUATION_LIMIT = 1 << 22;
