@@ -147,13 +147,13 @@ const tallOrWide = fc.record({ rows: fc.integer({ min: 4, max: 40 }), cols: fc.i
   return { rows, cols, values };
 });
 
-test('column sums swept by rows: the interpreter\'s bits (float64 sums in row order) on random shapes, on 1 and 2 threads with threads taking narrow spans, one row or two per pass', () => {
+test('column sums swept by rows: the interpreter\'s bits (float64 sums in row order) on random shapes, on 1 and 2 threads with threads taking narrow spans, one to four rows per pass', () => {
   const tuning = { ...sweepTuning };
   try {
     for (const rowsTogether of [1, 2]) {
       // Compiled kernels are cached by their text: the span and rows per pass in force at a kernel's first compile are its own.
       clearCaches();
-      Object.assign(sweepTuning, { chunkColumns: 1, block: 64, rowsTogether });
+      Object.assign(sweepTuning, { chunkColumns: 1, block: 64, rowsTogether, wideRowsTogether: rowsTogether + 2, narrowColumns: 40 });
       fc.assert(
         fc.property(tallOrWide, ({ rows, cols, values }) => {
           const x = tensor(values, { shape: [rows, cols] });

@@ -4,8 +4,8 @@
  * the scheduler gives it, a few columns down every row: a new cache line (and page) per row
  * and column tile. Here the same sums are computed in the order a hand-writer uses: rows in
  * the outer loop, each row's span of columns added contiguously into a partial row of float64
- * sums held in a scratch at the top of the memory (a block of at most sweepTuning.block columns at a
- * time, so that it stays in L1), and then the kernel's own body runs with each reduction loop
+ * sums held in a scratch at the top of the memory (blocks of at most `sweepTuning.block`
+ * columns; a wide partial row takes four rows a pass), and then the kernel's own body runs with each reduction loop
  * replaced by one load of its column's finished sum from the scratch.
  *
  * Results are bit for bit those of the loop order they replace: every column's float64 sum
@@ -28,16 +28,28 @@ type Loop = Extract<Stmt, { kind: 'loop' }>;
 
 /** The sweep's shape (tests change it: compiled kernels keep the values of their first compile). */
 export const sweepTuning = {
-  /** Columns per block of the sweep: the block's float64 partial row (8 bytes a column) stays in L1. */
-  block: 1024,
   /**
-   * The fewest columns a thread's chunk sweeps: a span of a row shorter than its 4 KiB page
-   * streams badly (measured on [4096, 1024], GB per CPU-second, one thread: spans of 4 KiB
-   * 14.7, 2 KiB 5.4, 512 bytes 3.6), so a matrix this narrow runs on one thread.
+   * Columns per block of the sweep (a float64 partial row of 8 bytes a column): a block
+   * narrower than the row streams badly (one thread, [2048, 2048]: blocks of 1024 columns
+   * 5.0-5.3 GB per CPU-second, of 2048 7.8-9.2), so blocks are as wide as 4096 columns.
    */
-  chunkColumns: 1024,
-  /** Rows added per pass over the block's partial row (two rows 4 KiB apart measured slower: 8-9 against 11-15). */
+  block: 4096,
+  /**
+   * The fewest columns a thread's chunk sweeps: a span of a row shorter than the row streams
+   * badly (measured on [4096, 1024], GB per CPU-second, one thread: spans of 4 KiB 14.7, 2 KiB
+   * 5.4, 512 bytes 3.6; [2048, 2048] above), so a matrix under 4096 columns runs on one thread.
+   */
+  chunkColumns: 2048,
+  /**
+   * Rows added per pass over the block's partial row where it has at most `narrowColumns`
+   * columns (its 8 KiB stay in L1: one row a pass, measured 11-15 GB per CPU-second on
+   * [4096, 1024] against 8-9 for two rows 4 KiB apart), and where it is wider (the partial
+   * row spills from L1, so fewer passes over it pay: [1024, 4096] 5.4-6.2 for one row a pass,
+   * 7.4-7.8 for two, 9.1-10.8 for four; [2048, 2048] 7.4-7.8 against 9.1-10.0).
+   */
   rowsTogether: 1,
+  wideRowsTogether: 4,
+  narrowColumns: 1024,
 };
 /** Evaluating the index arithmetic stops (no match) after this many statements. */
 const EVALUATION_LIMIT = 1 << 22;
@@ -260,7 +272,7 @@ export function emitColumnSweep(c: Code, sweep: ColumnSweep, bufferCount: number
   c.i32Const(sweep.columnsPerIteration).op(Op.i32_mul).set(end);
   c.get(begin).set(block);
   loopWhileLess(block, end, () => {
-    // blockEnd = min(block + SWEEP_BLOCK, end)
+    // blockEnd = min(block + sweepTuning.block, end)
     c.get(block).i32Const(sweepTuning.block).op(Op.i32_add).tee(blockEnd).get(end).get(blockEnd).get(end).op(Op.i32_lt_s).op(Op.select).set(blockEnd);
     // The block's partial row: zeros.
     c.get(scratch).get(block).i32Const(3).op(Op.i32_shl).op(Op.i32_add).set(s);
@@ -305,7 +317,8 @@ export function emitColumnSweep(c: Code, sweep: ColumnSweep, bufferCount: number
       c.get(rowsLeft).i32Const(1).op(Op.i32_sub).tee(rowsLeft).op(Op.br_if).u32(0);
       c.op(Op.end);
     };
-    const together = sweep.rowStride * 4 * sweepTuning.rowsTogether < 2 ** 31 ? sweepTuning.rowsTogether : 1;
+    const wanted = Math.min(sweep.iterations * sweep.columnsPerIteration, sweepTuning.block) > sweepTuning.narrowColumns ? sweepTuning.wideRowsTogether : sweepTuning.rowsTogether;
+    const together = sweep.rowStride * 4 * wanted < 2 ** 31 ? wanted : 1;
     passes(1, sweep.rows % together);
     passes(together, Math.floor(sweep.rows / together));
     c.get(blockEnd).set(block);
