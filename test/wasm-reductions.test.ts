@@ -7,9 +7,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { explain, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
+import { clearCaches, explain, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
 import { numRuns } from '../src/testing/index.js';
 import { parallelTuning } from '../src/backends/wasm/threads.js';
+import { sweepTuning } from '../src/backends/wasm/colsweep.js';
 
 const defaults = { ...parallelTuning };
 after(() => {
@@ -119,5 +120,55 @@ test('row sums, column sums and full sums of float32 take the f32x4 paths where 
   const sources = (build: () => Tensor) => withBackend('wasm', () => explain(build()).kernels.map((k) => k.source.split('\n')[0]).join('\n'));
   assert.match(sources(() => x.sum({ axis: 1 })), /f32x4 loop/);
   assert.match(sources(() => x.sum()), /f32x4 loop/);
-  assert.match(sources(() => x.sum({ axis: 0 })), /f32x4 lanes over loop/);
+  // Column sums of data are swept by rows (the next tests); fused column sums still run in lane nests.
+  assert.match(sources(() => x.mul(x).sum({ axis: 0 })), /f32x4 lanes over loop/);
+});
+
+test('column sums and means of float32 data are swept by rows (the input read row after row), where there are rows enough', () => {
+  const sources = (build: () => Tensor) => withBackend('wasm', () => explain(build()).kernels.map((k) => k.source.split('\n')[0]).join('\n'));
+  for (const [rows, cols] of [[64, 48], [5, 1030], [2048, 3]]) {
+    const x = tensor(new Float32Array(rows * cols).map((_, i) => Math.sin(i)), { shape: [rows, cols] });
+    assert.match(sources(() => x.sum({ axis: 0 })), new RegExp(`column sums swept by rows \\(${cols} columns, ${rows} rows\\)`));
+    assert.match(sources(() => x.mean({ axis: 0 })), /column sums swept by rows/);
+    // Not for row sums (one contiguous row is the loop order already), nor fused summands.
+    assert.doesNotMatch(sources(() => x.sum({ axis: 1 })), /swept/);
+    assert.doesNotMatch(sources(() => x.mul(2).sum({ axis: 0 })), /swept/);
+  }
+});
+
+/** [rows, cols] float32 with rows enough for the sweep, cols up to past a sweep block (not multiples of 4 or 16 as often as not). */
+const tallOrWide = fc.record({ rows: fc.integer({ min: 4, max: 40 }), cols: fc.integer({ min: 1, max: 1100 }), seed: fc.integer() }).map(({ rows, cols, seed }) => {
+  const values = new Float32Array(rows * cols);
+  let state = seed | 1;
+  for (let i = 0; i < values.length; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) | 0;
+    values[i] = Math.fround(((state >>> 8) / 2 ** 24 - 0.5) * 10 ** ((state >>> 4) % 8 - 3));
+  }
+  return { rows, cols, values };
+});
+
+test('column sums swept by rows: the interpreter\'s bits (float64 sums in row order) on random shapes, on 1 and 2 threads with threads taking narrow spans, one to four rows per pass', () => {
+  const tuning = { ...sweepTuning };
+  try {
+    for (const rowsTogether of [1, 2]) {
+      // Compiled kernels are cached by their text: the span and rows per pass in force at a kernel's first compile are its own.
+      clearCaches();
+      Object.assign(sweepTuning, { chunkColumns: 1, block: 64, rowsTogether, wideRowsTogether: rowsTogether + 2, narrowColumns: 40 });
+      fc.assert(
+        fc.property(tallOrWide, ({ rows, cols, values }) => {
+          const x = tensor(values, { shape: [rows, cols] });
+          x.dataSync();
+          for (const [what, build] of [['column sums', () => x.sum({ axis: 0 })], ['column means', () => x.mean({ axis: 0 })]] as const) {
+            const reference = Array.from(withBackend('interp', () => build().dataSync()));
+            const ways = everyWay(build);
+            ways.forEach((way, k) => way.forEach((v, i) => assert.ok(Object.is(v, reference[i]), `${what} of [${rows}, ${cols}], way ${k}, ${rowsTogether} row(s) a pass: element ${i} is ${v}, the interpreter's ${reference[i]}`)));
+          }
+        }),
+        { numRuns: numRuns(15) },
+      );
+    }
+  } finally {
+    Object.assign(sweepTuning, tuning);
+    clearCaches();
+  }
 });

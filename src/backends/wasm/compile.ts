@@ -16,6 +16,7 @@ import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper,
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 import { parallelLoop, type ParallelLoop } from './parallel.js';
 import { declareGemm, matchContraction, type GemmTuning } from './gemm.js';
+import { emitColumnSweep, matchColumnSweep, sweepTuning } from './colsweep.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
 /** What the compiler cannot take: the JS compiler compiles that kernel instead. */
@@ -1332,6 +1333,8 @@ export interface WasmKernelModule {
    */
   /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I) (gemm.ts). */
   readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly prepacked: boolean } | null;
+  /** Column sums swept by rows into float64 partial rows at the top of the memory (colsweep.ts); null: none. */
+  readonly columnSweep: { readonly columns: number; readonly rows: number; readonly scratchBytes: number } | null;
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
@@ -1387,6 +1390,8 @@ export interface WasmOptions {
   readonly gemm?: boolean;
   /** The GEMM's register tile and cache blocks (default DEFAULT_GEMM_TUNING; for benchmarks). */
   readonly gemmTuning?: GemmTuning;
+  /** Column sums of float32 data swept by rows (colsweep.ts; default true where SIMD is). */
+  readonly columnSweep?: boolean;
 }
 
 const lcm = (a: number, b: number): number => {
@@ -1408,7 +1413,10 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   // A contraction runs as a GEMM; what the kernel does with the sums (its epilogue) is the
   // loop compiler's, over the GEMM's output.
   const contraction = simd && options.gemm !== false ? matchContraction(ir) : null;
-  const bodyIr = contraction ? contraction.epilogue : ir;
+  // Column sums of float32 data: swept by rows into a partial row of float64 sums first, the
+  // body then reads each column's sum (colsweep.ts).
+  const sweep = simd && !contraction && options.columnSweep !== false ? matchColumnSweep(ir, parallel) : null;
+  const bodyIr = contraction ? contraction.epilogue : sweep ? sweep.rewritten : ir;
   let recorder: BodyEmitter | null = null;
   if (bodyIr) {
     recorder = new BodyEmitter(bodyIr, {
@@ -1463,12 +1471,31 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);
-  if (body && bodyIr) {
+  if (body && bodyIr && sweep) {
     if (body !== recorder) body.stmts(bodyIr.body);
-    code.bytes(body.code.view());
+    const inner = builder.declare({ params: Array.from({ length: parameterCount + 1 }, () => 'i32' as const), results: [] });
+    inner.define(body.locals, body.code);
+    const sweepLocals: ValType[] = [];
+    const local = (t: 'i32'): number => (sweepLocals.push(t), parameterCount + sweepLocals.length - 1);
+    const scratch = local('i32');
+    emitColumnSweep(code, sweep, ir.buffers.length, parallel !== null, scratch, local);
+    for (let p = 0; p < ir.buffers.length; p++) code.get(p);
+    code.get(scratch);
+    if (parallel) code.get(ir.buffers.length).get(ir.buffers.length + 1);
+    code.call(inner.index);
+    kernelFn.define(sweepLocals, code);
+  } else {
+    if (body && bodyIr) {
+      if (body !== recorder) body.stmts(bodyIr.body);
+      code.bytes(body.code.view());
+    }
+    kernelFn.define(body?.locals ?? [], code);
   }
-  kernelFn.define(body?.locals ?? [], code);
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], parallel, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm };
+  const columnSweep = sweep ? { columns: sweep.iterations * sweep.columnsPerIteration, rows: sweep.rows, scratchBytes: sweep.scratchBytes } : null;
+  // A chunk of a sweep is a span of columns swept down every row: narrow spans (a few cache
+  // lines a row, a new page each) lose the streaming, so threads take wide ones.
+  const split = sweep && parallel ? { ...parallel, grain: Math.max(parallel.grain, Math.ceil(sweepTuning.chunkColumns / sweep.columnsPerIteration)) } : parallel;
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], parallel: split, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -1484,7 +1511,7 @@ export function emitHelperModule(wanted: readonly Helper[], sharedMemory = false
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null, fusedMultiplyAdds: 0, gemm: null };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null, fusedMultiplyAdds: 0, gemm: null, columnSweep: null };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

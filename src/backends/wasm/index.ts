@@ -57,6 +57,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
   }
   // A GEMM packs into the top of the memory: the arena keeps that much past every buffer.
   if (module.gemm?.scratchBytes) wasmArena.needScratch(module.gemm.scratchBytes);
+  if (module.columnSweep) wasmArena.needScratch(module.columnSweep.scratchBytes);
   const compiled = new WebAssembly.Module(module.bytes);
   const { kernel: kernelFn, prepare } = kernelExports(compiled);
   const { parallel } = module;
@@ -92,7 +93,7 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
         for (const block of blocks) if (block >= 0) wasmArena.release(block);
       }
     },
-    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.gemm ? `, GEMM ${module.gemm.batch > 1 ? `${module.gemm.batch} x ` : ''}${module.gemm.M}x${module.gemm.N}x${module.gemm.K}${module.gemm.epilogue ? ' + epilogue' : ''}${module.gemm.mirrored ? ', symmetric output: blocks I <= J computed, mirrored in registers' : ''}` : ''}${module.fusedMultiplyAdds ? `, ${module.fusedMultiplyAdds} relaxed_madd` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
+    source: `// wasm module: ${module.bytes.length} bytes${parallel ? `, threads split loop ${parallel.index} (chunks of ${parallel.grain})` : ''}${module.vectorLoops ? `, ${module.vectorLoops} f32x4 loop${module.vectorLoops > 1 ? 's' : ''}` : ''}${module.laneLoops.length ? `, f32x4 lanes over loop ${module.laneLoops.join(', ')} (vector accumulators)` : ''}${module.gemm ? `, GEMM ${module.gemm.batch > 1 ? `${module.gemm.batch} x ` : ''}${module.gemm.M}x${module.gemm.N}x${module.gemm.K}${module.gemm.epilogue ? ' + epilogue' : ''}${module.gemm.mirrored ? ', symmetric output: blocks I <= J computed, mirrored in registers' : ''}` : ''}${module.columnSweep ? `, column sums swept by rows (${module.columnSweep.columns} columns, ${module.columnSweep.rows} rows)` : ''}${module.fusedMultiplyAdds ? `, ${module.fusedMultiplyAdds} relaxed_madd` : ''}${module.helpers.length ? `, helpers ${module.helpers.join(', ')}` : ''}${module.imports.length ? `, imports Math.${module.imports.join(', Math.')}` : ''}\n${ir.text}`,
   };
   return kernel;
 }
