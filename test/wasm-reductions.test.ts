@@ -7,40 +7,18 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clearCaches, explain, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
+import { clearCaches, explain, tensor, withBackend, type Tensor } from '../src/index.js';
 import { numRuns } from '../src/testing/index.js';
-import { parallelTuning } from '../src/backends/wasm/threads.js';
 import { sweepTuning } from '../src/backends/wasm/colsweep.js';
+import { everyWay, restoreThreads } from './wasm-every-way.js';
 
-const defaults = { ...parallelTuning };
-after(() => {
-  Object.assign(parallelTuning, defaults);
-  setThreads('auto');
-});
-
-/** `build()` on the wasm backend on one thread, two, and the workers alone (split thresholds lowered so that small kernels split too). */
-function everyWay(build: () => Tensor): number[][] {
-  const run = (threads: number, mainWorks: boolean): number[] => {
-    setThreads(threads);
-    parallelTuning.mainThreadTakesChunks = mainWorks;
-    try {
-      return Array.from(withBackend('wasm', () => build().dataSync()), Number);
-    } finally {
-      parallelTuning.mainThreadTakesChunks = true;
-    }
-  };
-  Object.assign(parallelTuning, { minOperations: 0, minChunkOperations: 0, chunksPerThread: 64 });
-  try {
-    return [run(1, true), run(2, true), run(2, false)];
-  } finally {
-    Object.assign(parallelTuning, defaults);
-  }
-}
+after(restoreThreads);
 
 /** Same bits on every thread count, and within `rtol` of the interpreter relative to the largest value of the result. */
 function check(build: () => Tensor, rtol: number, what: string): void {
   const reference = Array.from(withBackend('interp', () => build().dataSync()), Number);
-  const [one, ...others] = everyWay(build);
+  const { one, two, workersOnly } = everyWay(build);
+  const others = [two, workersOnly];
   for (const other of others) {
     assert.equal(other.length, one.length, what);
     other.forEach((v, i) => assert.ok(Object.is(v, one[i]), `${what}: element ${i} is ${v} on 2 threads, ${one[i]} on 1`));
@@ -160,7 +138,7 @@ test('column sums swept by rows: the interpreter\'s bits (float64 sums in row or
           x.dataSync();
           for (const [what, build] of [['column sums', () => x.sum({ axis: 0 })], ['column means', () => x.mean({ axis: 0 })]] as const) {
             const reference = Array.from(withBackend('interp', () => build().dataSync()));
-            const ways = everyWay(build);
+            const ways = Object.values(everyWay(build));
             ways.forEach((way, k) => way.forEach((v, i) => assert.ok(Object.is(v, reference[i]), `${what} of [${rows}, ${cols}], way ${k}, ${rowsTogether} row(s) a pass: element ${i} is ${v}, the interpreter's ${reference[i]}`)));
           }
         }),

@@ -13,33 +13,11 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { explain, grad, hessian, jit, tensor, vmap, withBackend, setThreads, getThreads, ArgumentError, type Tensor } from '../src/index.js';
 import { arbitraryProgram, arbitraryProgramInputs, numRuns } from '../src/testing/index.js';
-import { parallelTuning, startedWorkers, workerChunkCount } from '../src/backends/wasm/threads.js';
+import { startedWorkers, workerChunkCount } from '../src/backends/wasm/threads.js';
 import { wasmArena } from '../src/backends/wasm/index.js';
+import { everyWay, restoreThreads } from './wasm-every-way.js';
 
-const defaults = { ...parallelTuning };
-after(() => {
-  Object.assign(parallelTuning, defaults);
-  setThreads('auto');
-});
-
-/** The value of `build()` on the wasm backend under each way of running it, as numbers. */
-function everyWay(build: () => Tensor): { one: number[]; two: number[]; workersOnly: number[] } {
-  const run = (threads: number, mainWorks: boolean): number[] => {
-    setThreads(threads);
-    parallelTuning.mainThreadTakesChunks = mainWorks;
-    try {
-      return Array.from(withBackend('wasm', () => build().dataSync()), Number);
-    } finally {
-      parallelTuning.mainThreadTakesChunks = true;
-    }
-  };
-  Object.assign(parallelTuning, { minOperations: 0, minChunkOperations: 0, chunksPerThread: 64 });
-  try {
-    return { one: run(1, true), two: run(2, true), workersOnly: run(2, false) };
-  } finally {
-    Object.assign(parallelTuning, defaults);
-  }
-}
+after(restoreThreads);
 
 function assertSameBits(a: readonly number[], b: readonly number[], what: () => string): void {
   assert.equal(a.length, b.length, what());
