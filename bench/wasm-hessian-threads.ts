@@ -10,6 +10,7 @@
  */
 import * as here from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { quantile, timedCallBlocks, type TimedEntry } from './suite/sampler.js';
 import { makeWorkload, check, referenceHessians64, SIZES as WORKLOAD_SIZES } from './workload.js';
 
 type Lib = typeof here;
@@ -18,7 +19,6 @@ for (const base of (process.env.BASE ?? '').split(',').filter(Boolean)) libs.pus
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
 const CALLS = Number(process.env.CALLS ?? 5);
 const THREADS = (process.env.THREADS ?? '1,2').split(',').map(Number);
-const at = (xs: number[], q: number) => [...xs].sort((p, r) => p - r)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 for (const D of (process.env.SIZES ?? '8,32').split(',').map(Number)) {
   const size = WORKLOAD_SIZES.find((s) => s.D === D);
   if (!size) throw new Error(`no workload with D=${D}`);
@@ -33,23 +33,13 @@ for (const D of (process.env.SIZES ?? '8,32').split(',').map(Number)) {
     const result = check(`${name} D=${D}`, (first.dataSync() as Float32Array).subarray(0, checked * D * D), reference);
     if (!result.ok) throw new Error(result.message);
     first.dispose();
-    return THREADS.map((t) => ({ name: `${name}, ${t} thread(s)`, run: () => { lib.setThreads(t); (hessians(X as never) as Tensor).dispose(); }, ms: [] as number[], cpuMs: 0 }));
+    return THREADS.map((t) => ({ name: `${name}, ${t} thread(s)`, run: () => { lib.setThreads(t); (hessians(X as never) as Tensor).dispose(); }, ms: [], cpuMs: 0 } satisfies TimedEntry));
   });
   for (const e of entries) for (let i = 0; i < 10; i++) e.run();
-  for (let r = 0; r < ROUNDS; r++) for (const e of entries) {
-    e.run(); // the thread count set, the pool awake
-    const c0 = process.cpuUsage();
-    for (let k = 0; k < CALLS; k++) {
-      const t0 = performance.now();
-      e.run();
-      e.ms.push(performance.now() - t0);
-    }
-    const c = process.cpuUsage(c0);
-    e.cpuMs += (c.user + c.system) / 1000;
-  }
+  timedCallBlocks(entries, ROUNDS, CALLS);
   const rate = (ms: number) => `${(N / ms / 1e3).toFixed(D === 8 ? 2 : 3)}M`;
   for (const e of entries) {
-    console.log(`D=${D} H=${H} N=${N} ${e.name.padEnd(30)}: median ${rate(at(e.ms, 0.5))} Hessians/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(at(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}`);
+    console.log(`D=${D} H=${H} N=${N} ${e.name.padEnd(30)}: median ${rate(quantile(e.ms, 0.5))} Hessians/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(quantile(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}`);
   }
 }
 process.exit(0);

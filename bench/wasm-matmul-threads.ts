@@ -20,6 +20,7 @@
  */
 import * as here from '../src/index.js';
 import type { Tensor } from '../src/index.js';
+import { quantile, timedCallBlocks, type TimedEntry } from './suite/sampler.js';
 
 type Lib = typeof here;
 const libs: [string, Lib][] = [['this tree', here]];
@@ -27,28 +28,17 @@ for (const base of (process.env.BASE ?? '').split(',').filter(Boolean)) libs.pus
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
 const CALLS = Number(process.env.CALLS ?? 3);
 const THREADS = [1, 2];
-const at = (xs: number[], q: number) => [...xs].sort((p, r) => p - r)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 for (const n of (process.env.SIZES ?? '512,1024').split(',').map(Number)) {
   const entries = libs.flatMap(([name, lib]) => {
     const a = lib.randn([n, n], { seed: 1 }).realize(), b = lib.randn([n, n], { seed: 2 }).realize();
     const f = lib.jit((x: Tensor, y: Tensor) => x.matmul(y));
-    return THREADS.map((t) => ({ name: `${name}, ${t} thread(s)`, run: () => { lib.setThreads(t); (f(a as never, b as never) as Tensor).dispose(); }, ms: [] as number[], cpuMs: 0 }));
+    return THREADS.map((t) => ({ name: `${name}, ${t} thread(s)`, run: () => { lib.setThreads(t); (f(a as never, b as never) as Tensor).dispose(); }, ms: [], cpuMs: 0 } satisfies TimedEntry));
   });
   for (const e of entries) for (let i = 0; i < 5; i++) e.run();
-  for (let r = 0; r < ROUNDS; r++) for (const e of entries) {
-    e.run(); // the thread count set, the pool awake
-    const c0 = process.cpuUsage();
-    for (let k = 0; k < CALLS; k++) {
-      const t0 = performance.now();
-      e.run();
-      e.ms.push(performance.now() - t0);
-    }
-    const c = process.cpuUsage(c0);
-    e.cpuMs += (c.user + c.system) / 1000;
-  }
+  timedCallBlocks(entries, ROUNDS, CALLS);
   const rate = (ms: number) => ((2 * n ** 3) / ms / 1e6).toFixed(1);
   for (const e of entries) {
-    console.log(`matmul ${n} ${e.name.padEnd(30)}: median ${rate(at(e.ms, 0.5))} GFLOP/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(at(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}`);
+    console.log(`matmul ${n} ${e.name.padEnd(30)}: median ${rate(quantile(e.ms, 0.5))} GFLOP/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(quantile(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}`);
   }
 }
 process.exit(0);

@@ -61,3 +61,34 @@ export function loopSample(run: () => unknown, sampleMs: number): LoopSample {
   const cpu = process.cpuUsage(c0);
   return { wallMs: elapsed / iterations, cpuMs: (cpu.user + cpu.system) / 1000 / iterations };
 }
+
+/** An entry of `timedCallBlocks`: every timed call's milliseconds, and the CPU time they took. */
+export interface TimedEntry {
+  name: string;
+  run: () => void;
+  ms: number[];
+  cpuMs: number;
+}
+
+/**
+ * Times `calls` calls of each entry in turn, `rounds` times round-robin (so entries see the
+ * same drift of a shared machine), after one untimed call that sets the entry's state up (a
+ * thread count set, the pool awake). Every call's wall time is kept: on an uneven VM the fast
+ * end of the distribution stands for the calls that had the cores.
+ */
+export function timedCallBlocks(entries: TimedEntry[], rounds: number, calls: number): void {
+  for (let r = 0; r < rounds; r++) for (const e of entries) {
+    e.run();
+    const c0 = process.cpuUsage();
+    for (let k = 0; k < calls; k++) {
+      const t0 = performance.now();
+      e.run();
+      e.ms.push(performance.now() - t0);
+    }
+    const c = process.cpuUsage(c0);
+    e.cpuMs += (c.user + c.system) / 1000;
+  }
+}
+
+/** The q-quantile (0..1) of `xs`, the nearest sample below. */
+export const quantile = (xs: readonly number[], q: number): number => [...xs].sort((p, r) => p - r)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
