@@ -395,26 +395,37 @@ export function childrenOf(e: Expr): readonly Expr[] {
   }
 }
 
-/** Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known. */
+/**
+ * Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known.
+ * Hot (every walk over a kernel): the stack is two parallel arrays, not an object per frame.
+ */
 export function exprOrder(roots: readonly Expr[], skip?: (e: Expr) => boolean): Expr[] {
   const order: Expr[] = [];
   const seen = new Set<number>();
-  const stack: { e: Expr; children: readonly Expr[]; next: number }[] = [];
+  const exprs: Expr[] = [];
+  const next: number[] = [];
   for (const root of roots) {
     if (seen.has(root.id) || skip?.(root)) continue;
     seen.add(root.id);
-    stack.push({ e: root, children: childrenOf(root), next: 0 });
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      if (top.next < top.children.length) {
-        const child = top.children[top.next++];
+    exprs.push(root);
+    next.push(0);
+    while (exprs.length) {
+      const top = exprs.length - 1;
+      const e = exprs[top];
+      const children = childrenOf(e);
+      const k = next[top];
+      if (k < children.length) {
+        next[top] = k + 1;
+        const child = children[k];
         if (!seen.has(child.id) && !skip?.(child)) {
           seen.add(child.id);
-          stack.push({ e: child, children: childrenOf(child), next: 0 });
+          exprs.push(child);
+          next.push(0);
         }
       } else {
-        stack.pop();
-        order.push(top.e);
+        exprs.pop();
+        next.pop();
+        order.push(e);
       }
     }
   }
@@ -439,10 +450,17 @@ function ownCost(e: Expr, memo: ReadonlyMap<number, number>): number {
 export function costOf(e: Expr, memo = new Map<number, number>()): number {
   const known = memo.get(e.id);
   if (known !== undefined) return known;
-  for (const x of exprOrder([e], (c) => memo.has(c.id))) {
+  costInOrder(exprOrder([e], (c) => memo.has(c.id)), memo);
+  return memo.get(e.id)!;
+}
+
+/** Records in `memo` the cost (as costOf) of each of `exprs`, given children first with every child's cost known by its turn. */
+export function costInOrder(exprs: readonly Expr[], memo: Map<number, number>): void {
+  for (const x of exprs) {
+    if (memo.has(x.id)) continue;
     // A reduction's cost is its loops times its body's; the body is not evaluated once more outside them.
-    const total = x.kind === 'reduce' ? ownCost(x, memo) : childrenOf(x).reduce((sum, c) => sum + memo.get(c.id)!, ownCost(x, memo));
+    let total = ownCost(x, memo);
+    if (x.kind !== 'reduce') for (const c of childrenOf(x)) total += memo.get(c.id)!;
     memo.set(x.id, total);
   }
-  return memo.get(e.id)!;
 }

@@ -26,7 +26,7 @@ import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
-import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
+import { childrenOf, costInOrder, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
 import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
@@ -268,9 +268,9 @@ function analysisOf(draft: Draft): Analysis {
     const roots = storeExprs(draft.stores);
     const exprs = exprOrder(roots);
     const trips = measure(draft, exprs);
-    // One walk costs every expression (costOf per expression walked from each anew).
+    // The walk above costs every expression (exprs is children first).
     const costs = new Map<number, number>();
-    for (const r of roots) costOf(r, costs);
+    costInOrder(exprs, costs);
     const byNode = new Map<Node, Contribution>();
     const origins = new Set<Node>();
     for (const e of exprs) {
