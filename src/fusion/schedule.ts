@@ -26,8 +26,8 @@ import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
-import { childrenOf, costInOrder, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
-import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
+import { childrenOf, costInOrder, costOf, ExprBuilder, type Expr } from './expr.js';
+import { placeKernel, printKernel, storeOrder, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
 import { hoistInvariantProducts } from './hoist.js';
@@ -265,8 +265,7 @@ const analyses = new WeakMap<Draft, Analysis>();
 function analysisOf(draft: Draft): Analysis {
   let a = analyses.get(draft);
   if (!a) {
-    const roots = storeExprs(draft.stores);
-    const exprs = exprOrder(roots);
+    const exprs = storeOrder(draft.stores);
     const trips = measure(draft, exprs);
     // The walk above costs every expression (exprs is children first).
     const costs = new Map<number, number>();

@@ -75,8 +75,13 @@ export function collapseLoops(draft: Draft): Draft {
   return current;
 }
 
-function reductionsOf(draft: Draft): ReduceExpr[] {
-  return exprOrder(draft.stores.map((s) => s.value)).filter((e): e is ReduceExpr => e.kind === 'reduce');
+const reductionsByStores = new WeakMap<readonly StoreSpec[], readonly ReduceExpr[]>();
+
+/** The reductions of a draft's store values, children first; walked once per stores array (tiling, then sharing loops, mostly see the same one). */
+function reductionsOf(draft: Draft): readonly ReduceExpr[] {
+  let found = reductionsByStores.get(draft.stores);
+  if (!found) reductionsByStores.set(draft.stores, (found = exprOrder(draft.stores.map((s) => s.value)).filter((e): e is ReduceExpr => e.kind === 'reduce')));
+  return found;
 }
 
 /**
