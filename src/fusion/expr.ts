@@ -75,7 +75,11 @@ export function opCost(op: ElementwiseOp): number {
 
 const COMMUTATIVE = new Set(['add', 'mul', 'max', 'eq']);
 
-function unionVars(lists: readonly (readonly LoopVar[])[]): LoopVar[] {
+function unionVars(lists: readonly (readonly LoopVar[])[]): readonly LoopVar[] {
+  // Hot (every op built): the lists are sorted by id, and mostly one of them holds them all.
+  let widest = lists[0] ?? [];
+  for (const list of lists) if (list.length > widest.length) widest = list;
+  if (lists.every((list) => list === widest || list.every((v) => widest.includes(v)))) return widest;
   const byId = new Map<number, LoopVar>();
   for (const list of lists) for (const v of list) byId.set(v.id, v);
   return [...byId.values()].sort((a, b) => a.id - b.id);
@@ -166,8 +170,9 @@ export class ExprBuilder {
   op(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr {
     const folded = this.fold(op, dtype, args);
     if (folded) return folded;
-    const ordered = COMMUTATIVE.has(op) ? [...args].sort((a, b) => a.id - b.id) : args;
-    const key = `${op}:${dtype}(${ordered.map((a) => a.id).join(',')})`;
+    // Hot: one and two operands (nearly all) skip the copy, sort and join.
+    const ordered = !COMMUTATIVE.has(op) ? args : args.length === 2 ? (args[0].id <= args[1].id ? args : [args[1], args[0]]) : [...args].sort((a, b) => a.id - b.id);
+    const key = ordered.length === 1 ? `${op}:${dtype}(${ordered[0].id})` : ordered.length === 2 ? `${op}:${dtype}(${ordered[0].id},${ordered[1].id})` : `${op}:${dtype}(${ordered.map((a) => a.id).join(',')})`;
     return this.intern(key, (id) => ({ kind: 'op', id, key, dtype, vars: unionVars(ordered.map((a) => a.vars)), origin: null, op, args: ordered }));
   }
 

@@ -714,7 +714,18 @@ function finishKernel(draft: Draft, symmetricOutputs = false): ScheduledKernel {
     }),
     ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
   ];
-  const ir: KernelIR = { kind: draft.kind, buffers, body: placed.body, operations: placed.operations, text: printKernel(draft.kind, buffers, placed.body) };
+  // The text is printed when first read (explain, a compile cache's key): schedule() alone
+  // (plans measured or compared without compiling) does not pay for it.
+  let text: string | undefined;
+  const ir: KernelIR = {
+    kind: draft.kind,
+    buffers,
+    body: placed.body,
+    operations: placed.operations,
+    get text() {
+      return (text ??= printKernel(draft.kind, buffers, placed.body));
+    },
+  };
   return { ir, outputs: draft.outputs, inputs };
 }
 
