@@ -150,7 +150,7 @@ export interface Draft {
   /** Nodes the draft reads from buffers because it needed them at too many indices: they must be materialized. */
   readonly overflowed?: ReadonlySet<Node>;
   /** Nodes the draft computes inline (Lowerer.computed): materializing one of them makes the draft stale. */
-  readonly computed?: ReadonlyMap<Node, number>;
+  readonly computed?: ReadonlyMap<Node, unknown>;
 }
 
 function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affine[] } {
