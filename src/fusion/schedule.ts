@@ -714,19 +714,26 @@ function finishKernel(draft: Draft, symmetricOutputs = false): ScheduledKernel {
     }),
     ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
   ];
-  // The text is printed when first read (explain, a compile cache's key): schedule() alone
-  // (plans measured or compared without compiling) does not pay for it.
+  return { ir: kernelIR(draft.kind, buffers, placed.body, placed.operations), outputs: draft.outputs, inputs };
+}
+
+/**
+ * A kernel's IR whose text is printed when first read (explain, a compile cache's key):
+ * schedule() alone (plans measured or compared without compiling) does not pay for it. Built
+ * apart from finishKernel so that the getter's closure holds only what the text needs, not
+ * the draft and its nodes (a plan kept alive would keep the program's history alive).
+ */
+function kernelIR(kind: KernelIR['kind'], buffers: readonly BufferSpec[], body: KernelIR['body'], operations: number): KernelIR {
   let text: string | undefined;
-  const ir: KernelIR = {
-    kind: draft.kind,
+  return {
+    kind,
     buffers,
-    body: placed.body,
-    operations: placed.operations,
+    body,
+    operations,
     get text() {
-      return (text ??= printKernel(draft.kind, buffers, placed.body));
+      return (text ??= printKernel(kind, buffers, body));
     },
   };
-  return { ir, outputs: draft.outputs, inputs };
 }
 
 /**
