@@ -105,6 +105,19 @@ function keyOf(terms: readonly Term[], constant: number): string {
  * value turned into constants, and `c*k*(x/k) + c*(x%k)` recombined into `c*x`.
  */
 function normalize(terms: readonly Term[], constant: number): Affine {
+  // Hot (every index the scheduler builds): none or one term has nothing to combine or sort.
+  if (terms.length === 0) return { terms: [], constant, key: String(constant) };
+  if (terms.length === 1) {
+    const { atom, coef } = terms[0];
+    if (coef === 0) return { terms: [], constant, key: String(constant) };
+    const [lo, hi] = atomRange(atom);
+    if (lo === hi) {
+      const c = constant + coef * lo;
+      return { terms: [], constant: c, key: String(c) };
+    }
+    const single = [{ atom, coef }];
+    return { terms: single, constant, key: keyOf(single, constant) };
+  }
   const byKey = new Map<string, Term>();
   let c = constant;
   const pending = [...terms];

@@ -75,7 +75,11 @@ export function opCost(op: ElementwiseOp): number {
 
 const COMMUTATIVE = new Set(['add', 'mul', 'max', 'eq']);
 
-function unionVars(lists: readonly (readonly LoopVar[])[]): LoopVar[] {
+function unionVars(lists: readonly (readonly LoopVar[])[]): readonly LoopVar[] {
+  // Hot (every op built): the lists are sorted by id, and mostly one of them holds them all.
+  let widest = lists[0] ?? [];
+  for (const list of lists) if (list.length > widest.length) widest = list;
+  if (lists.every((list) => list === widest || list.every((v) => widest.includes(v)))) return widest;
   const byId = new Map<number, LoopVar>();
   for (const list of lists) for (const v of list) byId.set(v.id, v);
   return [...byId.values()].sort((a, b) => a.id - b.id);
@@ -166,8 +170,9 @@ export class ExprBuilder {
   op(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr {
     const folded = this.fold(op, dtype, args);
     if (folded) return folded;
-    const ordered = COMMUTATIVE.has(op) ? [...args].sort((a, b) => a.id - b.id) : args;
-    const key = `${op}:${dtype}(${ordered.map((a) => a.id).join(',')})`;
+    // Hot: one and two operands (nearly all) skip the copy, sort and join.
+    const ordered = !COMMUTATIVE.has(op) ? args : args.length === 2 ? (args[0].id <= args[1].id ? args : [args[1], args[0]]) : [...args].sort((a, b) => a.id - b.id);
+    const key = ordered.length === 1 ? `${op}:${dtype}(${ordered[0].id})` : ordered.length === 2 ? `${op}:${dtype}(${ordered[0].id},${ordered[1].id})` : `${op}:${dtype}(${ordered.map((a) => a.id).join(',')})`;
     return this.intern(key, (id) => ({ kind: 'op', id, key, dtype, vars: unionVars(ordered.map((a) => a.vars)), origin: null, op, args: ordered }));
   }
 
@@ -395,26 +400,37 @@ export function childrenOf(e: Expr): readonly Expr[] {
   }
 }
 
-/** Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known. */
+/**
+ * Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known.
+ * Hot (every walk over a kernel): the stack is two parallel arrays, not an object per frame.
+ */
 export function exprOrder(roots: readonly Expr[], skip?: (e: Expr) => boolean): Expr[] {
   const order: Expr[] = [];
   const seen = new Set<number>();
-  const stack: { e: Expr; children: readonly Expr[]; next: number }[] = [];
+  const exprs: Expr[] = [];
+  const next: number[] = [];
   for (const root of roots) {
     if (seen.has(root.id) || skip?.(root)) continue;
     seen.add(root.id);
-    stack.push({ e: root, children: childrenOf(root), next: 0 });
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      if (top.next < top.children.length) {
-        const child = top.children[top.next++];
+    exprs.push(root);
+    next.push(0);
+    while (exprs.length) {
+      const top = exprs.length - 1;
+      const e = exprs[top];
+      const children = childrenOf(e);
+      const k = next[top];
+      if (k < children.length) {
+        next[top] = k + 1;
+        const child = children[k];
         if (!seen.has(child.id) && !skip?.(child)) {
           seen.add(child.id);
-          stack.push({ e: child, children: childrenOf(child), next: 0 });
+          exprs.push(child);
+          next.push(0);
         }
       } else {
-        stack.pop();
-        order.push(top.e);
+        exprs.pop();
+        next.pop();
+        order.push(e);
       }
     }
   }
@@ -439,10 +455,17 @@ function ownCost(e: Expr, memo: ReadonlyMap<number, number>): number {
 export function costOf(e: Expr, memo = new Map<number, number>()): number {
   const known = memo.get(e.id);
   if (known !== undefined) return known;
-  for (const x of exprOrder([e], (c) => memo.has(c.id))) {
+  costInOrder(exprOrder([e], (c) => memo.has(c.id)), memo);
+  return memo.get(e.id)!;
+}
+
+/** Records in `memo` the cost (as costOf) of each of `exprs`, given children first with every child's cost known by its turn. */
+export function costInOrder(exprs: readonly Expr[], memo: Map<number, number>): void {
+  for (const x of exprs) {
+    if (memo.has(x.id)) continue;
     // A reduction's cost is its loops times its body's; the body is not evaluated once more outside them.
-    const total = x.kind === 'reduce' ? ownCost(x, memo) : childrenOf(x).reduce((sum, c) => sum + memo.get(c.id)!, ownCost(x, memo));
+    let total = ownCost(x, memo);
+    if (x.kind !== 'reduce') for (const c of childrenOf(x)) total += memo.get(c.id)!;
     memo.set(x.id, total);
   }
-  return memo.get(e.id)!;
 }

@@ -336,13 +336,25 @@ export function storeExprs(stores: readonly StoreSpec[]): Expr[] {
   return roots;
 }
 
+const storeOrders = new WeakMap<readonly StoreSpec[], readonly Expr[]>();
+
+/**
+ * exprOrder(storeExprs(stores)), walked once per stores array: the scheduler's analysis of a
+ * draft and the placement of its kernel (the same array when finishing changed nothing) share it.
+ */
+export function storeOrder(stores: readonly StoreSpec[]): readonly Expr[] {
+  let order = storeOrders.get(stores);
+  if (!order) storeOrders.set(stores, (order = exprOrder(storeExprs(stores))));
+  return order;
+}
+
 /**
  * Places a kernel's expressions into its loops. `loops` are the output loops (outermost
  * first); `bufferOf` numbers the buffers that loads read; stores name output buffers by number.
  */
 export function placeKernel(kind: KernelIR['kind'], loops: readonly LoopVar[], bufferOf: (source: Node) => number, stores: readonly StoreSpec[]): PlacedKernel {
   const emitter = new Emitter(bufferOf);
-  emitter.registerReductions(exprOrder(storeExprs(stores)));
+  emitter.registerReductions(storeOrder(stores));
   const scopes: Scope[] = [];
   let scope = emitter.root;
   for (const v of loops) {

@@ -58,12 +58,15 @@ export class Lowerer {
    * nodes whose materialization changes what this kernel reads (with the distinct indices
    * each is computed at).
    */
-  get computed(): ReadonlyMap<Node, number> {
+  get computed(): ReadonlyMap<Node, { readonly count: number }> {
     return this.instances;
   }
 
-  /** Distinct indices at which each node has been computed so far. */
-  private readonly instances = new Map<Node, number>();
+  /**
+   * Per node computed so far, the distinct indices it has been computed at and its first
+   * instance (what `limit.isExpensive` judges): one record, one lookup per node lowered.
+   */
+  private readonly instances = new Map<Node, { count: number; readonly first: Expr }>();
   /** Nodes read at more indices than `limit.instances` allows: loaded from here on; the caller must store them. */
   readonly overflowed = new Set<Node>();
   /**
@@ -72,8 +75,6 @@ export class Lowerer {
    * each read the last value at a new index would otherwise grow the kernel quadratically).
    */
   limit: LoweringLimit | null = null;
-  /** Each node's first instance in this kernel (what `limit.isExpensive` judges). */
-  private readonly firstInstance = new Map<Node, Expr>();
 
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
@@ -87,10 +88,11 @@ export class Lowerer {
 
   /** Whether one more instance of `node` would pass `limit` (the caller has checked that a limit is set). */
   private overLimit(node: Node): boolean {
-    const count = this.instances.get(node) ?? 0;
+    const seen = this.instances.get(node);
+    const count = seen?.count ?? 0;
     const limit = this.limit!;
     if (count < limit.expensiveInstances || !limit.canStore(node)) return false;
-    return count >= limit.instances || limit.isExpensive(node, this.firstInstance.get(node)!);
+    return count >= limit.instances || limit.isExpensive(node, seen!.first);
   }
 
   /** The values computed at `index` so far, by node. */
@@ -110,10 +112,12 @@ export class Lowerer {
     const byNode = this.memoAt(index);
     const seen = byNode.get(node);
     if (seen) return seen;
-    this.instances.set(node, (this.instances.get(node) ?? 0) + 1);
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
-    if (!this.firstInstance.has(node)) this.firstInstance.set(node, value);
+    // Counted once computed: computing a node lowers only nodes below it, never itself.
+    const record = this.instances.get(node);
+    if (record) record.count++;
+    else this.instances.set(node, { count: 1, first: value });
     byNode.set(node, value);
     return value;
   }

@@ -26,8 +26,8 @@ import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
-import { childrenOf, costOf, exprOrder, ExprBuilder, type Expr } from './expr.js';
-import { placeKernel, printKernel, storeExprs, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
+import { childrenOf, costInOrder, costOf, ExprBuilder, type Expr } from './expr.js';
+import { placeKernel, printKernel, storeOrder, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
 import { hoistInvariantProducts } from './hoist.js';
@@ -150,7 +150,7 @@ export interface Draft {
   /** Nodes the draft reads from buffers because it needed them at too many indices: they must be materialized. */
   readonly overflowed?: ReadonlySet<Node>;
   /** Nodes the draft computes inline (Lowerer.computed): materializing one of them makes the draft stale. */
-  readonly computed?: ReadonlyMap<Node, number>;
+  readonly computed?: ReadonlyMap<Node, unknown>;
 }
 
 function outputLoops(shape: readonly number[]): { loops: LoopVar[]; index: Affine[] } {
@@ -265,12 +265,11 @@ const analyses = new WeakMap<Draft, Analysis>();
 function analysisOf(draft: Draft): Analysis {
   let a = analyses.get(draft);
   if (!a) {
-    const roots = storeExprs(draft.stores);
-    const exprs = exprOrder(roots);
+    const exprs = storeOrder(draft.stores);
     const trips = measure(draft, exprs);
-    // One walk costs every expression (costOf per expression walked from each anew).
+    // The walk above costs every expression (exprs is children first).
     const costs = new Map<number, number>();
-    for (const r of roots) costOf(r, costs);
+    costInOrder(exprs, costs);
     const byNode = new Map<Node, Contribution>();
     const origins = new Set<Node>();
     for (const e of exprs) {
@@ -715,8 +714,26 @@ function finishKernel(draft: Draft, symmetricOutputs = false): ScheduledKernel {
     }),
     ...inputs.map((n) => ({ dtype: n.dtype, size: sizeOf(n.shape), role: 'input' as const })),
   ];
-  const ir: KernelIR = { kind: draft.kind, buffers, body: placed.body, operations: placed.operations, text: printKernel(draft.kind, buffers, placed.body) };
-  return { ir, outputs: draft.outputs, inputs };
+  return { ir: kernelIR(draft.kind, buffers, placed.body, placed.operations), outputs: draft.outputs, inputs };
+}
+
+/**
+ * A kernel's IR whose text is printed when first read (explain, a compile cache's key):
+ * schedule() alone (plans measured or compared without compiling) does not pay for it. Built
+ * apart from finishKernel so that the getter's closure holds only what the text needs, not
+ * the draft and its nodes (a plan kept alive would keep the program's history alive).
+ */
+function kernelIR(kind: KernelIR['kind'], buffers: readonly BufferSpec[], body: KernelIR['body'], operations: number): KernelIR {
+  let text: string | undefined;
+  return {
+    kind,
+    buffers,
+    body,
+    operations,
+    get text() {
+      return (text ??= printKernel(kind, buffers, body));
+    },
+  };
 }
 
 /**

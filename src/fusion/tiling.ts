@@ -10,7 +10,7 @@
  */
 import { addIndex, coefficientOf, constantIndex, floorDivIndex, modIndex, newVar, offsetIndex, scaleIndex, substituteIndex, varIndex, varsOf, type Affine, type LoopVar } from './affine.js';
 import { exprOrder, replaceExprs, type Expr, type ReduceExpr } from './expr.js';
-import { placeKernel, type StoreSpec } from './kernel.js';
+import { placeKernel, storeExprs, storeOrder, type StoreSpec } from './kernel.js';
 import type { Node } from '../lazy/node.js';
 import type { Draft } from './schedule.js';
 
@@ -75,8 +75,18 @@ export function collapseLoops(draft: Draft): Draft {
   return current;
 }
 
-function reductionsOf(draft: Draft): ReduceExpr[] {
-  return exprOrder(draft.stores.map((s) => s.value)).filter((e): e is ReduceExpr => e.kind === 'reduce');
+const reductionsByStores = new WeakMap<readonly StoreSpec[], readonly ReduceExpr[]>();
+
+/** The reductions of a draft's store values, children first; walked once per stores array (tiling, then sharing loops, mostly see the same one). */
+function reductionsOf(draft: Draft): readonly ReduceExpr[] {
+  let found = reductionsByStores.get(draft.stores);
+  if (!found) {
+    // Without data-dependent store indices (map kernels), storeOrder walks the same roots (usually cached by the scheduler's analysis).
+    const values = draft.stores.map((s) => s.value);
+    const order = storeExprs(draft.stores).length === values.length ? storeOrder(draft.stores) : exprOrder(values);
+    reductionsByStores.set(draft.stores, (found = order.filter((e): e is ReduceExpr => e.kind === 'reduce')));
+  }
+  return found;
 }
 
 /**
