@@ -56,6 +56,9 @@ if (process.env.FUNCTS_BUNDLE !== '0') {
     packages: 'external',
     sourcemap: 'linked',
     sourcesContent: true,
+    // Bundling renames top-level names that two modules share (`add` in ops and in tensor.ts
+    // became add2): keepNames keeps every function's `name` (stack traces, `jit.name`).
+    keepNames: true,
     logLevel: 'warning',
   });
   const files = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
 
 const execFile = promisify(execFileCallback);
@@ -114,6 +115,11 @@ test('the packed tarball installs with no dependencies, typechecks under node16,
     for (const map of maps) assert.ok(map.sources.every((_, i) => typeof map.sourcesContent?.[i] === 'string'), `a source map lacks sourcesContent for ${map.sources.join(', ')}`);
     const entry = maps.flatMap((m) => m.sources.map((source, i) => ({ source, content: m.sourcesContent?.[i] ?? '' }))).find((s) => s.source.endsWith('src/index.ts'));
     assert.ok(entry?.content.includes('export'), 'no shipped source map carries src/index.ts');
+    // The bundle renames top-level names two modules share unless told to keep them: every
+    // exported function must keep its source's name (stack traces, `jit.name`).
+    const [built, source] = await Promise.all([import(pathToFileURL(join(root, 'dist/index.js')).href), import('../src/index.js')]);
+    const renamed = Object.entries(source as Record<string, unknown>).filter(([name, value]) => typeof value === 'function' && (built as Record<string, { name?: string }>)[name]?.name !== value.name);
+    assert.deepEqual(renamed.map(([name]) => name), [], 'exported functions renamed by the bundle');
 
     const project = join(work, 'consumer');
     mkdirSync(project);
