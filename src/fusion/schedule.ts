@@ -800,7 +800,16 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const hoisting = options.hoistProducts === false ? { roots: broadcasts.roots, store: new Set<Node>() } : hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store, broadcasts.roots.every((r, i) => r === roots[i]) ? original : undefined);
   const factoring = { roots: hoisting.roots, store: new Set([...broadcasts.store, ...hoisting.store]) };
   const unchanged = factoring.roots.every((r, i) => r === roots[i]);
-  const factored = unchanged || factoring.roots.every((r, i) => r === roots[i] || (!isInputLeaf(r) && !roots.includes(r) && factoring.roots.indexOf(r) === i));
+  // Linear in the roots (a realize() may have 16,000): sets, not includes/indexOf per root.
+  const givenRoots = new Set(roots);
+  const earlier = new Set<Node>();
+  const factored =
+    unchanged ||
+    factoring.roots.every((r, i) => {
+      const ok = r === roots[i] || (!isInputLeaf(r) && !givenRoots.has(r) && !earlier.has(r));
+      earlier.add(r);
+      return ok;
+    });
   const work = factored ? factoring.roots : roots;
   const originalRoot = new Map(work.flatMap((r, i) => (r !== roots[i] ? [[r, roots[i]] as const] : [])));
   // Roots that factoring left as they were have the DAG below them that `original` sorted.
