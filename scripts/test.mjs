@@ -19,5 +19,11 @@ function find(dir) {
 }
 
 const files = ['test', 'props'].flatMap((d) => find(d)).filter((f) => filters.length === 0 || filters.some((p) => f.includes(p))).sort();
+// With no files, node --test would search the working directory on its own and run whatever
+// it finds (test/browser/checks.js, a page script): say instead that the filter matched nothing.
+if (files.length === 0) {
+  console.error(`no test file under test/ or props/ matches ${filters.join(', ')}`);
+  process.exit(1);
+}
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...flags, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -758,10 +758,7 @@ class BodyEmitter {
             }
             lane(st.value);
             c.set(acc.value);
-            c.get(acc.local).get(acc.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.local);
-            c.get(acc.high).get(acc.value).get(acc.value).simd(Simd.i8x16_shuffle);
-            c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
-            c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(acc.high);
+            addPromotedHalves(c, acc.value, acc.local, acc.high);
             break;
           }
           case 'store': {
@@ -1154,10 +1151,7 @@ class BodyEmitter {
             if (st.wrapsInt32 || this.roundedAtOnce.has(st.name) || st.op !== 'sum') throw new NotVectorizable();
             this.laneOf(st.value);
             c.set(wide.value);
-            c.get(wide.low).get(wide.value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(wide.low);
-            c.get(wide.high).get(wide.value).get(wide.value).simd(Simd.i8x16_shuffle);
-            c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
-            c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(wide.high);
+            addPromotedHalves(c, wide.value, wide.low, wide.high);
             break;
           }
           const v = nest.lanes.get(st.name);
@@ -1335,6 +1329,17 @@ export interface WasmKernelModule {
   readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly prepacked: boolean } | null;
   /** Column sums swept by rows into float64 partial rows at the top of the memory (colsweep.ts); null: none. */
   readonly columnSweep: { readonly columns: number; readonly rows: number; readonly scratchBytes: number } | null;
+}
+
+/**
+ * Float32 lanes summed in float64: the f32x4 in local `value` promoted half by half, lanes 0-1
+ * added into the f64x2 local `low` and lanes 2-3 into `high`.
+ */
+function addPromotedHalves(c: Code, value: number, low: number, high: number): void {
+  c.get(low).get(value).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(low);
+  c.get(high).get(value).get(value).simd(Simd.i8x16_shuffle);
+  c.bytes([8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15]);
+  c.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_add).set(high);
 }
 
 /** Whether this engine validates a module with a v128 instruction (every current browser and Node >= 16 do). */
