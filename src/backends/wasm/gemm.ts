@@ -167,9 +167,14 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   // a chunk packs the same values into the same place before it reads them.
   const tileCols = 4 * nv;
   const fullCols = Math.floor(layout.N / tileCols) * tileCols;
-  const packTiles = !jam && layout.inner.length === 0 && parallel !== layout.nIndex && tuning.nc % tileCols === 0 && fullCols > 0
+  // The packing scratch is one for all threads: packed once before the split it is shared
+  // read-only, but a B that changes with a batch loop would be packed by each chunk while
+  // another thread reads its own batch's copy there (wrong values on two threads, found by the
+  // split test with FUNCTS_SEED=1041655473). Such a B is read where it is when threads may split.
+  const scratchShared = parallel === null || layout.batch.every((l) => l.b === 0);
+  const packTiles = scratchShared && !jam && layout.inner.length === 0 && parallel !== layout.nIndex && tuning.nc % tileCols === 0 && fullCols > 0
     && layout.K * fullCols * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * 4 > tuning.packAbove;
-  const packJam = jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
+  const packJam = scratchShared && jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
   const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : 0;
   // Packed once per call, before the split: where threads split rows (or batch loops B does not
   // depend on), every chunk reads the same packed B. Packing it in every chunk instead cost a
