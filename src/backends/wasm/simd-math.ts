@@ -96,6 +96,8 @@ export function tanhX4(c: Code, x: number, tmp: () => number): void {
   c.get(xc).simd(Simd.f32x4_mul);
   polyX4(c, x2, TANH_Q);
   c.simd(Simd.f32x4_div).set(x2);
+  // |x|, for both selects below (xc is free once the quotient is taken).
+  c.get(x).simd(Simd.f32x4_abs).set(xc);
   // |x| > 9: +-1, as float32 tanh is from 9.02 on (the rational function stops at 1 - 2e-7,
   // and 1 - t^2 downstream must be 0 there, as the reference's is).
   c.get(x);
@@ -104,14 +106,13 @@ export function tanhX4(c: Code, x: number, tmp: () => number): void {
   f32x4Const(c, 1);
   c.simd(Simd.v128_or);
   c.get(x2);
-  c.get(x).simd(Simd.f32x4_abs);
+  c.get(xc);
   f32x4Const(c, 9);
   c.simd(Simd.f32x4_gt).simd(Simd.v128_bitselect).set(x2);
   // |x| < 2^-12: x itself, as float32 tanh is there (x^3/3 is below half an ulp of x). The
   // fit's linear term is 1 - 1.3e-7, so without this x - tan(tanh(x)) of a tiny x came out
   // -1.6e-7 x where the reference gives 0 (a random program's counterexample, seed 60591493).
-  c.get(x).get(x2);
-  c.get(x).simd(Simd.f32x4_abs);
+  c.get(x).get(x2).get(xc);
   f32x4Const(c, 2 ** -12);
   c.simd(Simd.f32x4_lt).simd(Simd.v128_bitselect);
 }
