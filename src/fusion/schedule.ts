@@ -363,6 +363,21 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   return { next: chosen.length ? chosen : [...exposed.keys()].slice(0, 1), readers };
 }
 
+/**
+ * Whether every root factoring rebuilt is a computed node of its own: not an input leaf, not
+ * another given root, not a root rebuilt earlier in the list. Sets, not includes/indexOf per
+ * root: a realize() may have 16,000 roots.
+ */
+function rebuiltRootsAreNew(rebuilt: readonly Node[], roots: readonly Node[], isInputLeaf: (n: Node) => boolean): boolean {
+  const given = new Set(roots);
+  const earlier = new Set<Node>();
+  return rebuilt.every((r, i) => {
+    const ok = r === roots[i] || (!isInputLeaf(r) && !given.has(r) && !earlier.has(r));
+    earlier.add(r);
+    return ok;
+  });
+}
+
 /** Expressions satisfying `stop` that are reachable from `roots` without passing another one. */
 function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
   const found: Expr[] = [];
@@ -800,16 +815,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const hoisting = options.hoistProducts === false ? { roots: broadcasts.roots, store: new Set<Node>() } : hoistInvariantProducts(broadcasts.roots, isInputLeaf, equalities, broadcasts.store, broadcasts.roots.every((r, i) => r === roots[i]) ? original : undefined);
   const factoring = { roots: hoisting.roots, store: new Set([...broadcasts.store, ...hoisting.store]) };
   const unchanged = factoring.roots.every((r, i) => r === roots[i]);
-  // Linear in the roots (a realize() may have 16,000): sets, not includes/indexOf per root.
-  const givenRoots = new Set(roots);
-  const earlier = new Set<Node>();
-  const factored =
-    unchanged ||
-    factoring.roots.every((r, i) => {
-      const ok = r === roots[i] || (!isInputLeaf(r) && !givenRoots.has(r) && !earlier.has(r));
-      earlier.add(r);
-      return ok;
-    });
+  const factored = unchanged || rebuiltRootsAreNew(factoring.roots, roots, isInputLeaf);
   const work = factored ? factoring.roots : roots;
   const originalRoot = new Map(work.flatMap((r, i) => (r !== roots[i] ? [[r, roots[i]] as const] : [])));
   // Roots that factoring left as they were have the DAG below them that `original` sorted.
