@@ -180,7 +180,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   // depend on), every chunk reads the same packed B. Packing it in every chunk instead cost a
   // whole copy of B per chunk (a dozen per 512 x 512 call), and two threads writing the same
   // scratch lines while the other reads them (1.39x on two threads measured).
-  const prepacked = (packTiles || packJam) && parallel !== null && layout.batch.every((l) => l.b === 0);
+  const prepacked = (packTiles || packJam) && parallel !== null; // B then depends on no batch loop (scratchShared)
   const scratchBytes = Math.ceil(packedBytes / 64) * 64;
   const strips: number[] = [];
   if (jam) {
