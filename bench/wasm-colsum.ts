@@ -10,11 +10,11 @@
  *   SAMPLES=9 SAMPLE_MS=300 SHAPES=2048x2048 npx tsx bench/wasm-colsum.ts
  */
 import { jit, setThreads, tensor, withBackend, type Tensor } from '../src/index.js';
+import { median } from './suite/stats.js';
 
 const SAMPLES = Number(process.env.SAMPLES ?? 7);
 const SAMPLE_MS = Number(process.env.SAMPLE_MS ?? 200);
 const SHAPES = (process.env.SHAPES ?? '4096x1024,2048x2048,1024x4096').split(',').map((s) => s.split('x').map(Number) as [number, number]);
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 const columnSums = jit((a: Tensor) => a.sum({ axis: 0 }));
 const entries = SHAPES.flatMap(([rows, cols]) => {
