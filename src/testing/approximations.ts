@@ -63,7 +63,8 @@ const in64 = (node: Node): Node => Object.create(node, { dtype: { value: 'float6
  * float64 Math result, whose error counts too); the errors are carried through the program
  * op by op: an elementwise op's error is the most its result moves when one operand moves
  * by that operand's error (either way, in float64, summed over operands: first order, and
- * exact across a jump such as a comparison flipping); sums, movement, gathers and scatters
+ * exact across a jump such as a comparison flipping), or when all move together, if that is
+ * more (x * x at x = 0); sums, movement, gathers and scatters
  * carry the errors as they carry values (their coefficients are 0 or 1); a max takes the
  * largest error. Add it to the tolerance for the rounding of the other ops. The program is
  * built with the interpreter active; ops computed before `build()` returns count as exact.
@@ -111,17 +112,15 @@ function elementwiseError(node: Node, value: TypedArray, inputs: readonly TypedA
     let total = 0;
     const base = f(...args);
     if (Number.isFinite(base)) {
+      let moving = 0;
       inputErrors.forEach((e, k) => {
         if (!e || e[i] === 0) return;
-        const at = args[k];
-        args[k] = at + e[i];
-        const up = f(...args);
-        args[k] = at - e[i];
-        const down = f(...args);
-        args[k] = at;
-        const moved = Math.max(Math.abs(up - base), Math.abs(down - base));
-        total += Number.isNaN(moved) ? Infinity : moved;
+        moving++;
+        total += moved(f, args, base, (a, j) => (j === k ? a + e[i] : a), (a, j) => (j === k ? a - e[i] : a));
       });
+      // Operands that move together (x * x) can move the result where each alone does not:
+      // at x = 0, only the second-order e^2.
+      if (moving > 1) total = Math.max(total, moved(f, args, base, (a, j) => a + (inputErrors[j]?.[i] ?? 0), (a, j) => a - (inputErrors[j]?.[i] ?? 0)));
     }
     if (stated) {
       const v = value[i];
@@ -130,6 +129,12 @@ function elementwiseError(node: Node, value: TypedArray, inputs: readonly TypedA
     error[i] = total;
   }
   return error;
+}
+
+/** The most f(args) moves from `base` when its operands go up, or down, as `up` and `down` say. */
+function moved(f: (...xs: number[]) => number, args: readonly number[], base: number, up: (a: number, j: number) => number, down: (a: number, j: number) => number): number {
+  const most = Math.max(Math.abs(f(...args.map(up)) - base), Math.abs(f(...args.map(down)) - base));
+  return Number.isNaN(most) ? Infinity : most;
 }
 
 /**
