@@ -8,10 +8,10 @@ import { emitVectorMathModule } from '../src/backends/wasm/compile.js';
 import { ulp32 } from '../src/backends/wasm/accuracy.js';
 
 type MathModule = { tanh: (x: number) => number };
-const load = (bytes: Uint8Array): MathModule => new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as MathModule;
+const load = (bytes: Uint8Array<ArrayBuffer>): MathModule => new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as MathModule;
 const trees: [string, MathModule][] = [['this tree', load(emitVectorMathModule())]];
 const base = process.env.BASE;
-if (base) trees.push([base, load(((await import(`${base}/src/backends/wasm/compile.ts`)) as { emitVectorMathModule: () => Uint8Array }).emitVectorMathModule())]);
+if (base) trees.push([base, load(((await import(`${base}/src/backends/wasm/compile.ts`)) as { emitVectorMathModule: () => Uint8Array<ArrayBuffer> }).emitVectorMathModule())]);
 const stride = Number(process.env.STRIDE ?? 17);
 const f32 = new Float32Array(1);
 const bits = new Uint32Array(f32.buffer);
