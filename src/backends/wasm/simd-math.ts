@@ -1,8 +1,8 @@
 /**
  * Vectorized float32 approximations on f32x4 lanes, emitted inline (no calls): exp and tanh.
- * Bounds (relative, against Math): exp 1e-6 where the result is a normal float32 (subnormal
- * results within 1e-6 of the smallest normal, absolutely), tanh 1e-6 everywhere (see README.md
- * and test/wasm.test.ts).
+ * Bounds (against the exact value; ulps of the float32 result): exp 2 ulps, tanh 2 ulps where
+ * |tanh x| >= 1/2 and 4.5 below; stated in accuracy.ts, where the tests read them (see
+ * README.md, test/wasm-math.test.ts).
  */
 import { Simd, type Code } from './encoder.js';
 
@@ -65,54 +65,79 @@ export function expX4(c: Code, x: number, tmp: () => number): void {
 }
 
 /**
- * tanh x = x P(x^2) / Q(x^2), degrees 6 and 3 in x^2: the float32 rational approximation of
- * Eigen's ptanh (a public minimax fit), divided through by Q's constant term so that for tiny
- * x the result is x times a factor within 2e-7 of 1 (subnormals keep their relative accuracy).
+ * 2^f - 1 = f g(f) for |f| <= 1/2: g a degree-5 fit (Chebyshev nodes, float32 coefficients)
+ * of (2^f - 1)/f, 2.2e-8 relative error in 2^f - 1 (about 0.4 ulp).
  */
-const TANH_Q0 = 4.89352518554385e-3;
-const TANH_P = [4.89352455891786e-3, 6.37261928875436e-4, 1.48572235717979e-5, 5.12229709037114e-8, -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16].map((a) => a / TANH_Q0);
-const TANH_Q = [4.89352518554385e-3, 2.26843463243900e-3, 1.18534705686654e-4, 1.19825839466702e-6].map((b) => b / TANH_Q0);
-/** Where the rational function reaches 1 in float32 (beyond it, float32 tanh is 1 within 2^-24). */
-const TANH_CLAMP = 7.90531110763549805;
+const EXP2M1_G = [0.6931471824645996, 0.24022650718688965, 0.055503569543361664, 0.009618083015084267, 0.0013390863314270973, 0.00015453163359779865];
+/** Past it float32 tanh is 1 (e^-19 vanishes beside 1 in float32), and 2^n stays a normal float32. */
+const TANH_CLAMP = 9.5;
+/** 1.5 2^23: adding it rounds a float32 below 2^22 in magnitude to an integer, held in the low mantissa bits. */
+const ROUND_MAGIC = 12582912;
+/** 127 less the bits of ROUND_MAGIC: added to the bits of magic + n, gives the biased exponent n + 127. */
+const EXPONENT_FROM_MAGIC = 127 - 0x4b400000;
 
 /**
- * tanh on lanes: x clamped to +-7.9053 (pmin/pmax: one instruction each, and NaN passes
- * through), then x P(x^2) / Q(x^2): one division, about 20 instructions per four lanes (the
- * exp-based form it replaced took about 100: its NaN-safe min, nearest and exponent bits),
- * 4e-7 relative error measured on float32 inputs, tested at 1e-6; +-1 beyond |x| = 9 (about 6
- * more instructions) and x itself below |x| = 2^-12 (4 more). -0 stays -0, NaN stays NaN.
- * Reads local `x`, pushes the result.
+ * tanh on lanes from one exponential: with z = 2|x| log2(e) = n + f (n an integer, |f| <=
+ * 1/2), s = 2^n from exponent bits and p = 2^f - 1 by a polynomial, m = e^(2|x|) - 1 =
+ * s p + (s - 1), and |tanh x| = m / (m + 2), then the sign of x. Near +-1 (large m) an error
+ * in m hardly matters: what is left is the rounding of m + 2 and of the quotient, so the
+ * result is within 1.75 ulps of tanh from |x| = 0.55 on and 1.6 from |x| = 2 (the rational
+ * fit it replaced was 5.8 ulps off there, an error 1 - t^2 downstream amplifies thousands of
+ * times); 4.2 ulps below |x| = 0.55, where m's own error counts (the rational: 4.9). n is
+ * rounded by adding 1.5 2^23, whose low mantissa bits then hold it (no f32x4.nearest, nor an
+ * i32x4.trunc_sat, which is eight instructions on x64). The loop it sits in is bound by the
+ * latency of this chain, so g goes by Estrin's scheme and s multiplies f beside it: 30
+ * instructions per four lanes with one division (the rational fit took 29), the same time
+ * (bench/wasm-tanh.ts). x itself below |x| = 2^-12 (as float32 tanh is: x^3/3 is below half
+ * an ulp of x); past |x| = 9.5, m + 2 rounds to m and the result to +-1 (float32 tanh is +-1
+ * from 9.02 on); -0 stays -0, NaN stays NaN. Reads local `x`, pushes the result.
  */
 export function tanhX4(c: Code, x: number, tmp: () => number): void {
-  const xc = tmp();
-  const x2 = tmp();
-  c.get(x);
+  const f = tmp();
+  const k = tmp();
+  const f2 = tmp();
+  const g = EXP2M1_G;
+  // z = 2 min(|x|, 9.5) log2(e), kept in f; k = z + 1.5 2^23 holds n = round(z) in its low bits.
+  c.get(x).simd(Simd.f32x4_abs);
   f32x4Const(c, TANH_CLAMP);
   c.simd(Simd.f32x4_pmin);
-  f32x4Const(c, -TANH_CLAMP);
-  c.simd(Simd.f32x4_pmax).set(xc);
-  c.get(xc).get(xc).simd(Simd.f32x4_mul).set(x2);
-  polyX4(c, x2, TANH_P);
-  c.get(xc).simd(Simd.f32x4_mul);
-  polyX4(c, x2, TANH_Q);
-  c.simd(Simd.f32x4_div).set(x2);
-  // |x|, for both selects below (xc is free once the quotient is taken).
-  c.get(x).simd(Simd.f32x4_abs).set(xc);
-  // |x| > 9: +-1, as float32 tanh is from 9.02 on (the rational function stops at 1 - 2e-7,
-  // and 1 - t^2 downstream must be 0 there, as the reference's is).
+  f32x4Const(c, 2 * Math.LOG2E);
+  c.simd(Simd.f32x4_mul).tee(f);
+  f32x4Const(c, ROUND_MAGIC);
+  c.simd(Simd.f32x4_add).set(k);
+  // f = z - n, n = k - 1.5 2^23 (both exact).
+  c.get(f).get(k);
+  f32x4Const(c, ROUND_MAGIC);
+  c.simd(Simd.f32x4_sub).simd(Simd.f32x4_sub).tee(f);
+  c.get(f).simd(Simd.f32x4_mul).set(f2);
+  // s = 2^n = (bits of k + 127 - bits of 1.5 2^23) << 23, kept in k.
+  c.get(k);
+  i32x4Const(c, EXPONENT_FROM_MAGIC);
+  c.simd(Simd.i32x4_add).i32Const(23).simd(Simd.i32x4_shl).set(k);
+  // g(f) by Estrin's scheme, (g0 + g1 f) + f^2 ((g2 + g3 f) + f^2 (g4 + g5 f)): six steps
+  // deep where Horner takes ten, and the loop is bound by this chain's latency.
+  for (let i = 0; i < 6; i += 2) {
+    c.get(f);
+    f32x4Const(c, g[i + 1]);
+    c.simd(Simd.f32x4_mul);
+    f32x4Const(c, g[i]);
+    c.simd(Simd.f32x4_add);
+  }
+  c.get(f2).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).get(f2).simd(Simd.f32x4_mul).simd(Simd.f32x4_add);
+  // m = (s f) g + (s - 1), kept in f; m / (m + 2) (m + 2 from the rounded m: the quotient's
+  // error is then that of the rounded m + 2 alone, whatever m's), with the sign bit of x.
+  c.get(k).get(f).simd(Simd.f32x4_mul).simd(Simd.f32x4_mul).get(k);
+  f32x4Const(c, 1);
+  c.simd(Simd.f32x4_sub).simd(Simd.f32x4_add).tee(f).get(f);
+  f32x4Const(c, 2);
+  c.simd(Simd.f32x4_add).simd(Simd.f32x4_div);
   c.get(x);
   f32x4Const(c, -0);
-  c.simd(Simd.v128_and);
-  f32x4Const(c, 1);
-  c.simd(Simd.v128_or);
-  c.get(x2);
-  c.get(xc);
-  f32x4Const(c, 9);
-  c.simd(Simd.f32x4_gt).simd(Simd.v128_bitselect).set(x2);
-  // |x| < 2^-12: x itself, as float32 tanh is there (x^3/3 is below half an ulp of x). The
-  // fit's linear term is 1 - 1.3e-7, so without this x - tan(tanh(x)) of a tiny x came out
-  // -1.6e-7 x where the reference gives 0 (a random program's counterexample, seed 60591493).
-  c.get(x).get(x2).get(xc);
+  c.simd(Simd.v128_and).simd(Simd.v128_or).set(f);
+  // |x| < 2^-12: x itself, as float32 tanh is there (x^3/3 is below half an ulp of x): the
+  // reference gives x - tan(tanh(x)) = 0 for a tiny x (a random program's counterexample,
+  // seed 60591493).
+  c.get(x).get(f).get(x).simd(Simd.f32x4_abs);
   f32x4Const(c, 2 ** -12);
   c.simd(Simd.f32x4_lt).simd(Simd.v128_bitselect);
 }
