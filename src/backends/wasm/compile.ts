@@ -1325,8 +1325,8 @@ export interface WasmKernelModule {
    * The contraction run as a GEMM (gemm.ts), with a second pass for its epilogue; null: none.
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
-  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I) (gemm.ts). */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly prepacked: boolean } | null;
+  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I); `diagonalPacked`: its diagonal blocks as three vectors (gemm.ts). */
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly diagonalPacked: boolean; readonly prepacked: boolean } | null;
   /** Column sums swept by rows into float64 partial rows at the top of the memory (colsweep.ts); null: none. */
   readonly columnSweep: { readonly columns: number; readonly rows: number; readonly scratchBytes: number } | null;
 }
@@ -1465,14 +1465,14 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, diagonalPacked, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
     // Chunks in whole row tiles of the GEMM, and still in whole blocks of four f32x4 lanes
     // (parallel.ts's reason for its grain): 20 rows for 5-row tiles.
     if (parallel && parallel.grain % rowGrain !== 0) parallel = { ...parallel, grain: lcm(parallel.grain % 4 === 0 ? 4 : parallel.grain, rowGrain) };
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, prepacked };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, prepacked };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);

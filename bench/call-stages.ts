@@ -1,0 +1,78 @@
+/**
+ * Where the D=8 headline's call goes, stage by stage, on one thread (THREADS=2 for two):
+ * each kernel of the program alone (its wasm function on copies of its buffers in the memory,
+ * `runAt`), then the hand-written kernel, the program run and the jit call, interleaved call by
+ * call; each stage beside a roofline (flops at PEAK GFLOP/s per thread, bytes at BW GB/s).
+ *
+ *   npx tsx bench/call-stages.ts
+ *   ROUNDS=3000 THREADS=2 BASE=/work/wt/base npx tsx bench/call-stages.ts
+ */
+import { loadavg } from "node:os";
+import { median } from "./suite/stats.js";
+import { headlineTensors } from "./functs.js";
+import { copiesInMemory } from "./wasm-program.js";
+import { makeWorkload, SIZES } from "./workload.js";
+import { handWasmKernel } from "./peers/hand-wasm.js";
+import { hessian, jit, setThreads, vmap, withBackend, Tensor } from "../src/index.js";
+import { paramNode } from "../src/lazy/build.js";
+import { programFor, runProgram } from "../src/fusion/program.js";
+import { wasmDevice, type WasmKernel } from "../src/backends/wasm/index.js";
+import type { TypedArray } from "../src/lazy/dtype.js";
+
+const threads = Number(process.env.THREADS ?? 1);
+setThreads(threads);
+const PEAK = Number(process.env.PEAK ?? 50), BW = Number(process.env.BW ?? 17);
+const w = makeWorkload(SIZES[0]);
+const { N, D, H } = w.size;
+const { X, f } = headlineTensors(w);
+const hessians = jit(vmap(hessian(f)));
+const hand = handWasmKernel(N, D, H, { threads });
+
+interface Stage { name: string; run: () => void; roof?: string }
+const stages: Stage[] = withBackend("wasm", () => {
+  (hessians(X) as Tensor).dispose();
+  const own = headlineTensors(w);
+  const param = paramNode(X.shape, X.dtype, null, "jit");
+  const root = (vmap(hessian(own.f))(new Tensor(param)) as Tensor).node;
+  const { program, leaves } = programFor([root], wasmDevice);
+  const leafValues = leaves.map((l) => (l === param ? X.node.realized! : l.realized!));
+  const slots = [...leafValues.map((s) => s.readSync()), ...program.buffers.map((b) => new (b.dtype === "float64" ? Float64Array : Float32Array)(b.size))];
+  const kernelStages = program.steps.map((step): Stage => {
+    const args = step.slots.map((s) => slots[s] as TypedArray);
+    const bases = copiesInMemory(args);
+    const runAt = (step.kernel as WasmKernel).runAt;
+    const bytes = args.reduce((s, a) => s + a.byteLength, 0);
+    const flops = step.ir.operations;
+    const roofMs = Math.max(flops / PEAK / 1e6, bytes / BW / 1e6);
+    console.log(`  ${step.name}: ${step.summary}; ${step.kernel.source.split("\n")[0].slice(3, 110)}`);
+    return { name: `${step.name} alone`, run: () => runAt(...bases), roof: `${(flops / 1e6).toFixed(2)}M ops, ${(bytes / 1e6).toFixed(2)} MB touched: roof ${roofMs.toFixed(4)} ms` };
+  });
+  const allKernels = kernelStages.map((s) => s.run);
+  return [
+    { name: "hand wasm, no copy", run: () => hand.runInPlace(w.A, w.b, w.X) },
+    ...kernelStages,
+    { name: "kernels in sequence", run: () => { for (const k of allKernels) k(); } },
+    { name: "runProgram + dispose", run: () => { for (const s of runProgram(program, leafValues)) s.dispose(); } },
+    { name: "jit call + dispose", run: () => (hessians(X) as Tensor).dispose() },
+  ];
+});
+
+for (const e of stages) for (let i = 0; i < 20; i++) withBackend("wasm", e.run);
+const times = new Map<string, number[]>(stages.map((e) => [e.name, []]));
+const rounds = Number(process.env.ROUNDS ?? 2000);
+withBackend("wasm", () => {
+  for (let r = 0; r < rounds; r++) {
+    for (const e of stages) {
+      const t0 = performance.now();
+      e.run();
+      times.get(e.name)!.push(performance.now() - t0);
+    }
+  }
+});
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
+console.log(`D=8 H=32 N=4096, ${threads} thread(s), ${rounds} calls of each, interleaved call by call; load average ${loadavg()[0].toFixed(2)}`);
+for (const e of stages) {
+  const xs = times.get(e.name)!;
+  console.log(`  ${e.name.padEnd(22)} median ${median(xs).toFixed(4)} ms (p10 ${quantile(xs, 0.1).toFixed(4)}, p90 ${quantile(xs, 0.9).toFixed(4)})${e.roof ? `; ${e.roof}` : ""}`);
+}
+process.exit(0);
