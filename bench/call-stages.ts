@@ -5,7 +5,7 @@
  * call; each stage beside a roofline (flops at PEAK GFLOP/s per thread, bytes at BW GB/s).
  *
  *   npx tsx bench/call-stages.ts
- *   ROUNDS=3000 THREADS=2 BASE=/work/wt/base npx tsx bench/call-stages.ts
+ *   ROUNDS=300 BLOCK=10 THREADS=2 npx tsx bench/call-stages.ts
  */
 import { loadavg } from "node:os";
 import { median } from "./suite/stats.js";
@@ -60,17 +60,20 @@ const stages: Stage[] = withBackend("wasm", () => {
 for (const e of stages) for (let i = 0; i < 20; i++) withBackend("wasm", e.run);
 const times = new Map<string, number[]>(stages.map((e) => [e.name, []]));
 const rounds = Number(process.env.ROUNDS ?? 2000);
+// BLOCK calls of one stage back to back per sample (1: interleaved call by call, each stage
+// then finds the caches as the one before it left them; more: as a loop of calls finds them).
+const block = Number(process.env.BLOCK ?? 1);
 withBackend("wasm", () => {
   for (let r = 0; r < rounds; r++) {
     for (const e of stages) {
       const t0 = performance.now();
-      e.run();
-      times.get(e.name)!.push(performance.now() - t0);
+      for (let k = 0; k < block; k++) e.run();
+      times.get(e.name)!.push((performance.now() - t0) / block);
     }
   }
 });
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
-console.log(`D=8 H=32 N=4096, ${threads} thread(s), ${rounds} calls of each, interleaved call by call; load average ${loadavg()[0].toFixed(2)}`);
+console.log(`D=8 H=32 N=4096, ${threads} thread(s), ${rounds} samples of ${block} call(s) of each, interleaved; load average ${loadavg()[0].toFixed(2)}`);
 for (const e of stages) {
   const xs = times.get(e.name)!;
   console.log(`  ${e.name.padEnd(22)} median ${median(xs).toFixed(4)} ms (p10 ${quantile(xs, 0.1).toFixed(4)}, p90 ${quantile(xs, 0.9).toFixed(4)})${e.roof ? `; ${e.roof}` : ""}`);
