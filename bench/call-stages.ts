@@ -12,6 +12,7 @@
  *
  *   npx tsx bench/call-stages.ts
  *   ROUNDS=300 BLOCK=10 THREADS=2 npx tsx bench/call-stages.ts
+ *   CPU=1 ROUNDS=200 BLOCK=20 npx tsx bench/call-stages.ts   # CPU time per call (one thread, loaded machine)
  */
 import { loadavg } from "node:os";
 import { median } from "./suite/stats.js";
@@ -71,17 +72,21 @@ const rounds = Number(process.env.ROUNDS ?? 2000);
 // BLOCK calls of one stage back to back per sample (1: interleaved call by call, each stage
 // then finds the caches as the one before it left them; more: as a loop of calls finds them).
 const block = Number(process.env.BLOCK ?? 1);
+// CPU=1: the process's CPU time instead of wall time (one thread: the time others' work on the
+// shared cores takes from this process is left out; their use of the caches is not).
+const cpu = process.env.CPU === "1";
+const clock = cpu ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; } : () => performance.now();
 withBackend("wasm", () => {
   for (let r = 0; r < rounds; r++) {
     for (const e of stages) {
-      const t0 = performance.now();
+      const t0 = clock();
       for (let k = 0; k < block; k++) e.run();
-      times.get(e.name)!.push((performance.now() - t0) / block);
+      times.get(e.name)!.push((clock() - t0) / block);
     }
   }
 });
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
-console.log(`D=8 H=32 N=4096, ${threads} thread(s), ${rounds} samples of ${block} call(s) of each, interleaved; load average ${loadavg()[0].toFixed(2)}`);
+console.log(`D=8 H=32 N=4096, ${threads} thread(s), ${rounds} samples of ${block} call(s) of each, interleaved, ${cpu ? "CPU" : "wall"} time; load average ${loadavg()[0].toFixed(2)}`);
 for (const e of stages) {
   const xs = times.get(e.name)!;
   console.log(`  ${e.name.padEnd(22)} median ${median(xs).toFixed(4)} ms (p10 ${quantile(xs, 0.1).toFixed(4)}, p90 ${quantile(xs, 0.9).toFixed(4)})${e.roof ? `; ${e.roof}` : ""}`);
