@@ -31,10 +31,16 @@ for (const [name, compiler] of [["base", base], ["here", here]] as const) {
     const step = program.steps[k];
     const m = compiler.emitKernelModule(step.ir, { sharedMemory: wasmArena.shared });
     if (m.gemm?.scratchBytes) wasmArena.needScratch(m.gemm.scratchBytes);
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(m.bytes), { env: { memory: wasmArena.memory } }).exports as Record<string, (...args: number[]) => void>;
+    const instantiate = (bytes: Uint8Array<ArrayBuffer>) => new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: wasmArena.memory } }).exports as Record<string, (...args: number[]) => void>;
+    const exports = instantiate(m.bytes);
+    // B's packing, once per call before the GEMM: an exported `prepare`, or (a tree where the
+    // packing is a module of its own, split over threads) that module over all its units.
+    const packing = (m.gemm as { packing?: { bytes: Uint8Array<ArrayBuffer>; units: number } | null } | null)?.packing;
+    const pack = packing ? instantiate(packing.bytes).kernel : null;
     const args = step.slots.map((s) => bases[s]);
     const run = () => {
       exports.prepare?.(...args);
+      if (pack && packing) pack(...args, 0, packing.units);
       if (m.parallel) exports.kernel(...args, 0, m.parallel.extent);
       else exports.kernel(...args);
     };
