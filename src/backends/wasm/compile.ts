@@ -261,6 +261,8 @@ class BodyEmitter {
    * (a W tile's four h values of four examples) instead of sixteen lane stores.
    */
   private readonly scatterScopes: Map<string, PendingScatters>[] = [];
+  /** Per block of a lane nest: its stores that complete a group of four (groupableStores), the only ones held. */
+  private readonly groupScopes: Set<Stmt>[] = [];
 
   constructor(
     private readonly ir: KernelIR,
@@ -1039,6 +1041,7 @@ class BodyEmitter {
     this.addressScopes.push(new Map());
     this.pairScopes.push(new Map());
     this.scatterScopes.push(new Map());
+    this.groupScopes.push(this.groupableStores(list));
     try {
       this.laneBlock(list);
       this.flushScatters();
@@ -1046,7 +1049,43 @@ class BodyEmitter {
       this.addressScopes.pop();
       this.pairScopes.pop();
       this.scatterScopes.pop();
+      this.groupScopes.pop();
     }
+  }
+
+  /** An index's terms as a key (with its buffer), and its constant. */
+  private indexKey(buffer: number, index: Operand): { key: string; constant: number } {
+    const { constant, terms } = this.linear(index);
+    return { key: `${buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}`, constant };
+  }
+
+  /**
+   * The stores of a block that fall in groups of four to consecutive elements (same buffer and
+   * index terms, constants c..c+3, each stored once): only these are held back, so a store
+   * that would never be grouped keeps its value live no longer than before.
+   */
+  private groupableStores(list: readonly Stmt[]): Set<Stmt> {
+    const byKey = new Map<string, Map<number, Stmt[]>>();
+    for (const st of list) {
+      if (st.kind !== 'store') continue;
+      const { key, constant } = this.indexKey(st.buffer, st.index);
+      let constants = byKey.get(key);
+      if (!constants) byKey.set(key, (constants = new Map()));
+      constants.set(constant, [...(constants.get(constant) ?? []), st]);
+    }
+    const grouped = new Set<Stmt>();
+    for (const constants of byKey.values()) {
+      if ([...constants.values()].some((stores) => stores.length > 1)) continue;
+      const sorted = [...constants.keys()].sort((a, b) => a - b);
+      for (let i = 0; i + 3 < sorted.length; ) {
+        const c = sorted[i];
+        if (sorted[i + 3] === c + 3) {
+          for (let d = 0; d < 4; d++) grouped.add(constants.get(c + d)![0]);
+          i += 4;
+        } else i++;
+      }
+    }
+    return grouped;
   }
 
   /** Writes the block's held scatter stores of `buffer` (all of them where undefined), in the order they came. */
@@ -1076,8 +1115,7 @@ class BodyEmitter {
    * that each lane's four elements go out as one v128 store.
    */
   private holdScatter(buffer: number, index: Operand, value: number, step: number): void {
-    const { constant, terms } = this.linear(index);
-    const key = `${buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}`;
+    const { key, constant } = this.indexKey(buffer, index);
     const pending = this.scatterScopes[this.scatterScopes.length - 1];
     let group = pending.get(key);
     // Stores to this buffer under other index terms keep their order relative to this group.
@@ -1278,8 +1316,8 @@ class BodyEmitter {
           if (dtype !== 'float32' || s <= 0 || !Number.isFinite(s)) throw new NotVectorizable();
           const [lo, hi] = this.rangeOf(st.index);
           if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
-          if (s >= 4) {
-            // A scatter (lanes a row of four or more apart): held, to go out four at a time.
+          if (s >= 4 && this.groupScopes[this.groupScopes.length - 1].has(st)) {
+            // A scatter (lanes a row of four or more apart) of a group of four: held, to go out together.
             this.laneOf(st.value);
             const value = this.newLocal('v128');
             c.set(value);
