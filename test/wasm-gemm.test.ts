@@ -208,6 +208,7 @@ const tuningArb: fc.Arbitrary<GemmTuning> = fc.record({
   mrJam: fc.integer({ min: 1, max: 3 }),
   mcJam: fc.integer({ min: 1, max: 3 }),
   mirror: fc.boolean(),
+  packDiagonal: fc.boolean(),
 });
 
 test('every register tile and cache block (k blocks through the output, edge tiles, jammed or not) computes the same contraction', () => {

@@ -103,6 +103,8 @@ for (const D of [4, 8, 12, 16, 32]) {
     const { source, ir } = gemmSource(f, X);
     assert.match(ir, new RegExp(`output float32\\[${37 * D * D}\\] symmetric\\(${D} at ${D}, 1\\)`), 'the proof reaches the kernel as a fact');
     assert.match(source, /blocks I <= J computed, mirrored in registers/);
+    // P within one block of k and read in place (up to 16 KB): its diagonal blocks packed as three vectors.
+    if (D <= 12) assert.match(source, /diagonal blocks as 3 vectors/);
     const got = withBackend('wasm', () => f(X).dataSync());
     assertNear(got, reference(p), `D=${D}`);
   });
@@ -181,6 +183,7 @@ test('every jammed tile and cache block (k blocks through the output, edge rows,
     packAbove: fc.constantFrom(0, Infinity),
     mrJam: fc.integer({ min: 1, max: 3 }),
     mcJam: fc.integer({ min: 1, max: 3 }),
+    packDiagonal: fc.boolean(),
   });
   fc.assert(
     fc.property(fc.constantFrom(8, 12, 16), fc.integer({ min: 32, max: 45 }), fc.integer({ min: 16, max: 40 }), tuningArb, (D, N, H, t) => {

@@ -260,6 +260,7 @@ test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with th
     () => x.transpose().matmul(x).mul(0.25).tanh(),
   ];
   let inLanes = 0;
+  let transposed = 0;
   for (const build of programs) {
     for (const ir of kernelsOf(build)) {
       const inputs = ir.buffers.map((b, i) => {
@@ -272,6 +273,7 @@ test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with th
       for (const laneLoop of [null, ...loopIndices(ir.body)]) {
         const kernel = compileWasm(ir, { laneLoop });
         if (laneLoop !== null && kernel.source.includes(`f32x4 lanes over loop ${laneLoop} `)) inLanes++;
+        if (/store groups transposed/.test(kernel.source)) transposed++;
         const actual = inputs.map((d) => d.slice());
         kernel.run(...actual);
         ir.buffers.forEach((b, i) => {
@@ -281,6 +283,8 @@ test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with th
     }
   }
   assert.ok(inLanes >= 6, `lane nests compiled: ${inLanes}`);
+  // Strided stores of four consecutive elements (the Hessian's w tile) went out transposed.
+  assert.ok(transposed >= 1, `kernels with transposed store groups: ${transposed}`);
 });
 
 test('the D=32 Hessian: its contraction runs as a GEMM (register micro-kernels, no horizontal sums), its tanh runs in lanes', () => {

@@ -25,6 +25,14 @@ export { Unsupported };
 /** Ops whose float32 result is exact (never rounded): the scheduler does not round them on its rounded path (isExact in kernel.ts). */
 const EXACT_OPS = new Set(['neg', 'abs', 'max', 'where', 'stop_gradient', 'floor', 'ceil', 'round', 'sign', 'lt', 'eq', 'cast']);
 
+/** A lane nest's scatter stores under one buffer and index terms, held back (holdScatter). */
+interface PendingScatters {
+  readonly buffer: number;
+  /** Elements between lanes. */
+  readonly step: number;
+  stores: { readonly constant: number; readonly index: Operand; readonly value: number }[];
+}
+
 /** Ops whose result jumps, so their operands must carry the reference's exact bits. */
 function isDiscontinuous(op: string, dtype: DType): boolean {
   return ['lt', 'eq', 'floor', 'ceil', 'round', 'sign'].includes(op) || (op === 'cast' && (dtype === 'int32' || dtype === 'bool'));
@@ -217,6 +225,8 @@ class BodyEmitter {
   code = new Code();
   /** Innermost loops compiled to f32x4 lanes (for explain and tests). */
   vectorLoops = 0;
+  /** Groups of four scatter stores of lane nests written as 4x4 transposes (holdScatter; for explain and tests). */
+  transposedStores = 0;
   readonly locals: ValType[] = [];
   private readonly named = new Map<string, Local>();
   /** The range of each index value (loop indices, index arithmetic), for loads that may stray. */
@@ -245,6 +255,14 @@ class BodyEmitter {
   private readonly addressScopes: Map<string, { local: number; constant: number }>[] = [];
   /** Per block of a lane nest: the two vectors of a stride-2 load, by address key and constant (its odd partner reuses them). */
   private readonly pairScopes: Map<string, { low: number; high: number }>[] = [];
+  /**
+   * Per block of a lane nest: its scatter stores held back (by buffer and index terms), so that
+   * four of them to consecutive elements are written as a 4x4 transpose and four v128 stores
+   * (a W tile's four h values of four examples) instead of sixteen lane stores.
+   */
+  private readonly scatterScopes: Map<string, PendingScatters>[] = [];
+  /** Per block of a lane nest: its stores that complete a group of four (groupableStores), the only ones held. */
+  private readonly groupScopes: Set<Stmt>[] = [];
 
   constructor(
     private readonly ir: KernelIR,
@@ -561,6 +579,7 @@ class BodyEmitter {
   private tryVectorLoop(loop: Extract<Stmt, { kind: 'loop' }>): boolean {
     if (loop.extent < 4 || loop.extent % 4 !== 0 || loop.body.some((st) => st.kind === 'loop')) return false;
     const namedBefore = new Set(this.named.keys());
+    const transposedBefore = this.transposedStores;
     const saved = this.code;
     this.code = new Code();
     try {
@@ -876,6 +895,7 @@ class BodyEmitter {
   private tryOuterVector(loop: Loop): boolean {
     if (loop.extent < 4 || loop.extent % 4 !== 0) return false;
     const namedBefore = new Set(this.named.keys());
+    const transposedBefore = this.transposedStores;
     const saved = this.code;
     this.code = new Code();
     try {
@@ -912,6 +932,7 @@ class BodyEmitter {
       for (const name of [...this.named.keys()]) if (!namedBefore.has(name)) this.named.delete(name);
       this.code = saved;
       this.nest = null;
+      this.transposedStores = transposedBefore;
       return false;
     }
     this.nest = null;
@@ -1019,12 +1040,129 @@ class BodyEmitter {
   private laneStmts(list: readonly Stmt[]): void {
     this.addressScopes.push(new Map());
     this.pairScopes.push(new Map());
+    this.scatterScopes.push(new Map());
+    this.groupScopes.push(this.groupableStores(list));
     try {
       this.laneBlock(list);
+      this.flushScatters();
     } finally {
       this.addressScopes.pop();
       this.pairScopes.pop();
+      this.scatterScopes.pop();
+      this.groupScopes.pop();
     }
+  }
+
+  /** An index's terms as a key (with its buffer), and its constant. */
+  private indexKey(buffer: number, index: Operand): { key: string; constant: number } {
+    const { constant, terms } = this.linear(index);
+    return { key: `${buffer}|${[...terms].filter(([, coef]) => coef !== 0).sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, coef]) => `${n}*${coef}`).join('+')}`, constant };
+  }
+
+  /**
+   * The stores of a block that fall in groups of four to consecutive elements (same buffer and
+   * index terms, constants c..c+3, each stored once): only these are held back, so a store
+   * that would never be grouped keeps its value live no longer than before.
+   */
+  private groupableStores(list: readonly Stmt[]): Set<Stmt> {
+    const byKey = new Map<string, Map<number, Stmt[]>>();
+    for (const st of list) {
+      if (st.kind !== 'store') continue;
+      const { key, constant } = this.indexKey(st.buffer, st.index);
+      let constants = byKey.get(key);
+      if (!constants) byKey.set(key, (constants = new Map()));
+      constants.set(constant, [...(constants.get(constant) ?? []), st]);
+    }
+    const grouped = new Set<Stmt>();
+    for (const constants of byKey.values()) {
+      if ([...constants.values()].some((stores) => stores.length > 1)) continue;
+      const sorted = [...constants.keys()].sort((a, b) => a - b);
+      for (let i = 0; i + 3 < sorted.length; ) {
+        const c = sorted[i];
+        if (sorted[i + 3] === c + 3) {
+          for (let d = 0; d < 4; d++) grouped.add(constants.get(c + d)![0]);
+          i += 4;
+        } else i++;
+      }
+    }
+    return grouped;
+  }
+
+  /** Writes the block's held scatter stores of `buffer` (all of them where undefined), in the order they came. */
+  private flushScatters(buffer?: number): void {
+    const pending = this.scatterScopes[this.scatterScopes.length - 1];
+    for (const [key, group] of pending) {
+      if (buffer !== undefined && group.buffer !== buffer) continue;
+      for (const store of group.stores) this.scatterStore(group.buffer, store.index, store.value, group.step);
+      pending.delete(key);
+    }
+  }
+
+  /** Stores the lanes of local `value` at elements index, index + step, ... of `buffer`, one store32_lane each. */
+  private scatterStore(buffer: number, index: Operand, value: number, step: number): void {
+    const c = this.code;
+    c.get(buffer);
+    this.i32(index);
+    c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+    const address = this.newLocal('i32');
+    c.set(address);
+    for (let k = 0; k < 4; k++) c.get(address).get(value).simdMem(Simd.v128_store32_lane, 2, k * step * 4).byte(k);
+  }
+
+  /**
+   * Holds a scatter store (lanes `step` >= 4 elements apart) until its block has four to
+   * consecutive elements with the same index terms; those are transposed in registers, so
+   * that each lane's four elements go out as one v128 store.
+   */
+  private holdScatter(buffer: number, index: Operand, value: number, step: number): void {
+    const { key, constant } = this.indexKey(buffer, index);
+    const pending = this.scatterScopes[this.scatterScopes.length - 1];
+    let group = pending.get(key);
+    // Stores to this buffer under other index terms keep their order relative to this group.
+    for (const [other, g] of pending) {
+      if (other !== key && g.buffer === buffer) {
+        for (const store of g.stores) this.scatterStore(g.buffer, store.index, store.value, g.step);
+        pending.delete(other);
+      }
+    }
+    if (group && (group.step !== step || group.stores.some((st) => st.constant === constant))) {
+      for (const store of group.stores) this.scatterStore(buffer, store.index, store.value, group.step);
+      pending.delete(key);
+      group = undefined;
+    }
+    if (!group) pending.set(key, (group = { buffer, step, stores: [] }));
+    group.stores.push({ constant, index, value });
+    const first = group.stores.find((st) => [1, 2, 3].every((d) => group!.stores.some((o) => o.constant === st.constant + d)));
+    if (!first) return;
+    const four = [0, 1, 2, 3].map((d) => group!.stores.find((o) => o.constant === first.constant + d)!);
+    group.stores = group.stores.filter((st) => !four.includes(st));
+    this.transposedStores++;
+    if (group.stores.length === 0) pending.delete(key);
+    // Transposed: vector l holds lane l of the four values, the four consecutive elements from
+    // first.index + l * step.
+    const c = this.code;
+    const v = four.map((st) => st.value);
+    const t = [0, 1, 2, 3].map(() => this.newLocal('v128'));
+    const shuffle = (a: number, b: number, lanes: readonly number[], into: number): void => {
+      c.get(a).get(b).simd(Simd.i8x16_shuffle);
+      for (const l of lanes) for (let k = 0; k < 4; k++) c.byte(4 * l + k);
+      c.set(into);
+    };
+    shuffle(v[0], v[1], [0, 4, 1, 5], t[0]);
+    shuffle(v[0], v[1], [2, 6, 3, 7], t[1]);
+    shuffle(v[2], v[3], [0, 4, 1, 5], t[2]);
+    shuffle(v[2], v[3], [2, 6, 3, 7], t[3]);
+    const rows = [0, 1, 2, 3].map(() => this.newLocal('v128'));
+    shuffle(t[0], t[2], [0, 1, 4, 5], rows[0]);
+    shuffle(t[0], t[2], [2, 3, 6, 7], rows[1]);
+    shuffle(t[1], t[3], [0, 1, 4, 5], rows[2]);
+    shuffle(t[1], t[3], [2, 3, 6, 7], rows[3]);
+    c.get(buffer);
+    this.i32(first.index);
+    c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
+    const address = this.newLocal('i32');
+    c.set(address);
+    for (let l = 0; l < 4; l++) c.get(address).get(rows[l]).simdMem(Simd.v128_store, 2, l * step * 4);
   }
 
   private laneBlock(list: readonly Stmt[]): void {
@@ -1117,6 +1255,7 @@ class BodyEmitter {
           break;
         }
         case 'loop': {
+          this.flushScatters();
           const i = this.define(st.index, 'i32').index;
           this.ranges.set(st.index, [0, st.extent - 1]);
           if (st.extent <= 0) break;
@@ -1177,6 +1316,15 @@ class BodyEmitter {
           if (dtype !== 'float32' || s <= 0 || !Number.isFinite(s)) throw new NotVectorizable();
           const [lo, hi] = this.rangeOf(st.index);
           if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
+          if (s >= 4 && this.groupScopes[this.groupScopes.length - 1].has(st)) {
+            // A scatter (lanes a row of four or more apart) of a group of four: held, to go out together.
+            this.laneOf(st.value);
+            const value = this.newLocal('v128');
+            c.set(value);
+            this.holdScatter(st.buffer, st.index, value, s);
+            break;
+          }
+          this.flushScatters(st.buffer);
           c.get(st.buffer);
           this.i32(st.index);
           c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
@@ -1314,6 +1462,8 @@ export interface WasmKernelModule {
    * (outer-product style: a reduction inside keeps one accumulator per lane).
    */
   readonly laneLoops: readonly string[];
+  /** Groups of four strided stores in lane nests written as a 4x4 transpose and four v128 stores. */
+  readonly transposedStores: number;
   /**
    * The loop threads may split (parallel.ts): the kernel then takes two more i32 parameters
    * after the buffers' addresses, the first and the end of that loop's iterations to run.
@@ -1325,8 +1475,8 @@ export interface WasmKernelModule {
    * The contraction run as a GEMM (gemm.ts), with a second pass for its epilogue; null: none.
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
-  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I) (gemm.ts). */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly prepacked: boolean } | null;
+  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I); `diagonalPacked`: its diagonal blocks as three vectors (gemm.ts). */
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly diagonalPacked: boolean; readonly prepacked: boolean } | null;
   /** Column sums swept by rows into float64 partial rows at the top of the memory (colsweep.ts); null: none. */
   readonly columnSweep: { readonly columns: number; readonly rows: number; readonly scratchBytes: number } | null;
 }
@@ -1465,14 +1615,14 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, diagonalPacked, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
     // Chunks in whole row tiles of the GEMM, and still in whole blocks of four f32x4 lanes
     // (parallel.ts's reason for its grain): 20 rows for 5-row tiles.
     if (parallel && parallel.grain % rowGrain !== 0) parallel = { ...parallel, grain: lcm(parallel.grain % 4 === 0 ? 4 : parallel.grain, rowGrain) };
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, prepacked };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, prepacked };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);
@@ -1500,7 +1650,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   // A chunk of a sweep is a span of columns swept down every row: narrow spans (a few cache
   // lines a row, a new page each) lose the streaming, so threads take wide ones.
   const split = sweep && parallel ? { ...parallel, grain: Math.max(parallel.grain, Math.ceil(sweepTuning.chunkColumns / sweep.columnsPerIteration)) } : parallel;
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], parallel: split, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], transposedStores: body?.transposedStores ?? 0, parallel: split, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -1516,7 +1666,7 @@ export function emitHelperModule(wanted: readonly Helper[], sharedMemory = false
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], parallel: null, fusedMultiplyAdds: 0, gemm: null, columnSweep: null };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], transposedStores: 0, parallel: null, fusedMultiplyAdds: 0, gemm: null, columnSweep: null };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

@@ -89,6 +89,8 @@ export interface GemmTuning {
   readonly mcJam: number;
   /** Use a symmetric output's fact (compute blocks I <= J, write their mirrors); false: compute all, for comparison. */
   readonly mirror: boolean;
+  /** Mirrored: diagonal blocks as three vectors (rows 0, 1 and the upper triangle of rows 2-3) against packed lines of B; false: four, as any block. */
+  readonly packDiagonal: boolean;
 }
 
 /** i32.ge_u (encoder.ts's table lacks it). */
@@ -109,7 +111,7 @@ const L1_BYTES = 32 * 1024;
  * TurboFan load every step's operands first (spills). Broadcasting A in a packed copy (plain
  * loads in the loop) measured 3-4% slower: the copy takes L1 room B's stream needs.
  */
-export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 5, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8, mirror: true };
+export const DEFAULT_GEMM_TUNING: GemmTuning = { mr: 5, nv: 2, kc: 256, nc: 64, ku: 1, packAbove: PACK_MIN_BYTES, jam: true, mrJam: 2, mcJam: 8, mirror: true, packDiagonal: true };
 
 /** Emits `i = from; while (i < to) { body; i += step }` with `to` pushed by `end`. */
 function forLoop(c: Code, i: number, from: () => void, end: () => void, step: number, body: () => void): void {
@@ -140,7 +142,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; diagonalPacked: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -175,17 +177,33 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   const packTiles = scratchShared && !jam && layout.inner.length === 0 && parallel !== layout.nIndex && tuning.nc % tileCols === 0 && fullCols > 0
     && layout.K * fullCols * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * 4 > tuning.packAbove;
   const packJam = scratchShared && jam && layout.inner.length === 1 && layout.K * layout.N * jamLoop.extent * 4 <= KERNEL_SCRATCH_BYTES && layout.K * layout.N * jamLoop.extent * 4 > tuning.packAbove;
-  const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : 0;
+  // Diagonal blocks of a mirrored C are symmetric themselves: their rows 2 and 3 repeat
+  // rows 0 and 1 in lanes 0-1, so such a tile accumulates rows 0, 1 and one vector of its
+  // upper triangle, (2,2) (2,3) (3,3), against B's lines packed the same way (three per step
+  // of k instead of four: a quarter less of the diagonal tiles' work, which are two of the
+  // three tiles at D=8), and rebuilds rows 2 and 3 by shuffles (the hand-written kernel's way).
+  // One block of k only: the packed tile keeps no partial sums in C.
+  const packDiag = mirrored && scratchShared && !packJam && layout.K <= tuning.kc && tuning.packDiagonal;
+  const diagBytes = packDiag ? (layout.N / 4) * layout.K * 48 : 0;
+  const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : diagBytes;
   // Packed once per call, before the split: where threads split rows (or batch loops B does not
   // depend on), every chunk reads the same packed B. Packing it in every chunk instead cost a
   // whole copy of B per chunk (a dozen per 512 x 512 call), and two threads writing the same
   // scratch lines while the other reads them (1.39x on two threads measured).
-  const prepacked = (packTiles || packJam) && parallel !== null; // B then depends on no batch loop (scratchShared)
+  const prepacked = (packTiles || packJam || packDiag) && parallel !== null; // B then depends on no batch loop (scratchShared)
   const scratchBytes = Math.ceil(packedBytes / 64) * 64;
   const strips: number[] = [];
   if (jam) {
     const micros: number[] = [];
     const mirrors: number[] = [];
+    const diagonals: number[] = [];
+    for (let rows = 1; rows <= mr && packDiag; rows++) {
+      const fn = builder.declare(microType);
+      diagonals[rows] = fn.index;
+      const code = diagonalMicro(rows, am, ak, cm, cn, options.fma);
+      fn.define(code.locals, code.code);
+      if (options.fma) fusedMultiplyAdds += rows * 3;
+    }
     for (let rows = 1; rows <= mr; rows++) {
       for (const mirror of mirrored ? [false, true] : [false]) {
         const fn = builder.declare(mirror ? { params: [...microType.params, 'i32'], results: [] } : microType);
@@ -213,9 +231,11 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
         if (mirrored) c.get(j).get(NB).op(Op.i32_sub).i32Const(1).op(Op.i32_add).get(3).get(j).get(NB).op(Op.i32_sub).i32Const(1).op(Op.i32_add).get(3).op(Op.i32_lt_s).op(Op.select).set(nEnd);
         else c.get(3).set(nEnd);
         forLoop(c, n, () => c.i32Const(0), () => c.get(nEnd), 4, () => {
-          const tile = (micro: number, mirror: boolean) => forLoop(c, g, () => c.i32Const(0), () => c.get(6), 1, () => {
+          const tile = (micro: number, mirror: boolean, diagonal = false) => forLoop(c, g, () => c.i32Const(0), () => c.get(6), 1, () => {
             c.get(0).get(g).i32Const(rows * am * 4).op(Op.i32_mul).op(Op.i32_add);
-            if (packJam) c.get(7).get(n).i32Const(layout.K * 16).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(layout.N * layout.K * 4).op(Op.i32_mul).op(Op.i32_add);
+            // The diagonal block j/4's packed lines: K steps of three vectors each.
+            if (diagonal) c.get(7).get(j).i32Const(layout.K * 12).op(Op.i32_mul).op(Op.i32_add);
+            else if (packJam) c.get(7).get(n).i32Const(layout.K * 16).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(layout.N * layout.K * 4).op(Op.i32_mul).op(Op.i32_add);
             else c.get(1).get(n).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(j).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add);
             c.get(2).get(n).i32Const(cn * 4).op(Op.i32_mul).op(Op.i32_add).get(j).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(rows * cm * 4).op(Op.i32_mul).op(Op.i32_add);
             c.get(4).get(5);
@@ -226,7 +246,8 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
           if (mirrored) {
             // The diagonal block is its own mirror: stored once.
             c.get(NB).get(n).op(Op.i32_add).get(j).op(Op.i32_eq).open(Op.if);
-            tile(micros[rows], false);
+            if (packDiag) tile(diagonals[rows], false, true);
+            else tile(micros[rows], false);
             c.op(Op.else);
             tile(mirrors[rows], true);
             c.op(Op.end);
@@ -296,7 +317,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   c.get(layout.c).i32Const(layout.cOffset * 4).op(Op.i32_add).set(base.c);
   const scratch = locals.add('i32');
   const scratchAddress = (c: Code, into: number) => c.op(Op.memory_size).byte(0).i32Const(16).op(Op.i32_shl).i32Const(scratchBytes).op(Op.i32_sub).set(into);
-  if (packTiles || packJam) {
+  if (packTiles || packJam || packDiag) {
     // The top scratchBytes of the memory (WasmArena.needScratch keeps them free of buffers;
     // the shift wraps to 0 for a full 4 GiB memory, and the subtraction then wraps back).
     scratchAddress(c, scratch);
@@ -312,7 +333,20 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
       for (let v = 0; v < vectors; v++) c.get(dst).get(src).simdMem(Simd.v128_load, 2, v * strideBytes).simdMem(Simd.v128_store, 2, v * 16);
       c.get(dst).i32Const(vectors * 16).op(Op.i32_add).set(dst);
     };
-    if (packTiles) {
+    if (packDiag) {
+      // Per diagonal block (jam group t = column block t), per step k: its rows 0 and 1, then
+      // (2,2) (2,3) (3,3) and a lane nobody reads.
+      forLoop(c, t, () => c.i32Const(0), () => c.i32Const(layout.N), 4, () => {
+        forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
+          c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const((jamLoop.b + 1) * 4).op(Op.i32_mul).op(Op.i32_add).set(src);
+          for (let v = 0; v < 2; v++) c.get(dst).get(src).simdMem(Simd.v128_load, 2, v * jamLoop.b * 4).simdMem(Simd.v128_store, 2, v * 16);
+          c.get(dst).get(src).simdMem(Simd.v128_load, 2, 2 * jamLoop.b * 4).get(src).simdMem(Simd.v128_load, 2, 3 * jamLoop.b * 4);
+          shuffleLanes(c, [2, 3, 7, 7]);
+          c.simdMem(Simd.v128_store, 2, 32);
+          c.get(dst).i32Const(48).op(Op.i32_add).set(dst);
+        });
+      });
+    } else if (packTiles) {
       forLoop(c, t, () => c.i32Const(0), () => c.i32Const(fullCols), tileCols, () => {
         forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
           c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const(2).op(Op.i32_shl).op(Op.i32_add).set(src);
@@ -333,7 +367,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
 
   const core = (a: number, b: number, cc: number) => {
-    if ((packTiles || packJam) && !prepacked) pack(c, locals, scratch, b);
+    if ((packTiles || packJam || packDiag) && !prepacked) pack(c, locals, scratch, b);
     const nb = locals.add('i32');
     const nEnd = locals.add('i32');
     const m = locals.add('i32');
@@ -363,7 +397,8 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
           c.get(nEnd).get(nb).op(Op.i32_sub).i32Const(klen).i32Const(first);
           if (jam) c.i32Const(groups);
           // The packed tiles of this block of columns, from step k0.
-          c.get(scratch).get(nb).i32Const(layout.K * (jam ? 16 : 4)).op(Op.i32_mul).op(Op.i32_add).i32Const(k0 * (jam ? 64 : nv * 16)).op(Op.i32_add);
+          if (packDiag) c.get(scratch); // the diagonal blocks' lines, found by the strip from j
+          else c.get(scratch).get(nb).i32Const(layout.K * (jam ? 16 : 4)).op(Op.i32_mul).op(Op.i32_add).i32Const(k0 * (jam ? 64 : nv * 16)).op(Op.i32_add);
           if (jam) c.get(nb);
           c.call(strips[rows]);
         };
@@ -439,7 +474,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   // leaves 1-4 rows to a narrower strip in most chunks (27 of 512 rows at 512, the 1-row
   // strip at a third of the tile's rate).
   const rowGrain = !jam && parallel === layout.mIndex ? mr : 1;
-  return { entry: entry.index, jammed: jam, mirrored, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain };
+  return { entry: entry.index, jammed: jam, mirrored, diagonalPacked: packDiag, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain };
 }
 
 /**
@@ -786,6 +821,51 @@ function transpose4(c: Code, v: readonly number[], t: readonly number[]): void {
   c.get(t[1]).get(t[3]);
   shuffleLanes(c, [2, 3, 6, 7]);
   c.set(v[3]);
+}
+
+/**
+ * micro(a, b, c, klen, first) of a diagonal block of a mirrored C (first is always 1: one
+ * block of k): `rows` rows x three vectors against B's packed lines (rows 0 and 1 of the
+ * block, then (2,2) (2,3) (3,3)); the block equals its transpose, so rows are stored as they
+ * are, rows 2 and 3 rebuilt from lanes 2-3 of rows 0-1 and the upper triangle.
+ */
+function diagonalMicro(rows: number, am: number, ak: number, cm: number, cn: number, fma: boolean): { code: Code; locals: ValType[] } {
+  const c = new Code();
+  const locals = new Locals(5);
+  const [A, B, C, KLEN] = [0, 1, 2, 3];
+  const acc: number[][] = [];
+  for (let r = 0; r < rows; r++) acc.push(Array.from({ length: 3 }, () => locals.add('v128')));
+  const splats = Array.from({ length: rows }, () => locals.add('v128'));
+  const bv = locals.add('v128');
+  const t = locals.add('v128');
+  for (let r = 0; r < rows; r++) for (let j = 0; j < 3; j++) c.simd(Simd.v128_const).bytes(new Uint8Array(16)).set(acc[r][j]);
+  kLoops(c, KLEN, A, B, ak, 12, 1, () => {
+    for (let r = 0; r < rows; r++) c.get(A).simdMem(Simd.v128_load32_splat, 2, r * am * 4).set(splats[r]);
+    for (let j = 0; j < 3; j++) {
+      c.get(B).simdMem(Simd.v128_load, 2, j * 16).set(bv);
+      for (let r = 0; r < rows; r++) {
+        if (fma) c.get(splats[r]).get(bv).get(acc[r][j]).simd(Simd.f32x4_relaxed_madd).set(acc[r][j]);
+        else c.get(acc[r][j]).get(splats[r]).get(bv).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc[r][j]);
+      }
+    }
+  });
+  for (let r = 0; r < rows; r++) {
+    const [r0, r1, upper] = acc[r];
+    const at = (l: number) => (r * cm + l * cn) * 4;
+    c.get(C).get(r0).simdMem(Simd.v128_store, 2, at(0));
+    c.get(C).get(r1).simdMem(Simd.v128_store, 2, at(1));
+    // t = (r0[2], r1[2], r0[3], r1[3]); row 2 = (t0, t1, u0, u1), row 3 = (t2, t3, u1, u2).
+    c.get(r0).get(r1);
+    shuffleLanes(c, [2, 6, 3, 7]);
+    c.set(t);
+    c.get(C).get(t).get(upper);
+    shuffleLanes(c, [0, 1, 4, 5]);
+    c.simdMem(Simd.v128_store, 2, at(2));
+    c.get(C).get(t).get(upper);
+    shuffleLanes(c, [2, 3, 5, 6]);
+    c.simdMem(Simd.v128_store, 2, at(3));
+  }
+  return { code: c, locals: locals.types };
 }
 
 /**
