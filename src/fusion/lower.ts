@@ -78,6 +78,10 @@ export class Lowerer {
 
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
+    // Hot: a node read again at the index it was computed at (by this very index array, as an
+    // elementwise op hands its own to every input) is that value, unless it overflowed since.
+    const known = this.memoByIndex.get(index)?.get(node);
+    if (known !== undefined && (this.overflowed.size === 0 || !this.overflowed.has(node))) return known;
     if (this.isBoundary(node) || this.overflowed.has(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
     if (this.limit && this.overLimit(node) && !this.memoAt(index).has(node)) {
       this.overflowed.add(node);
@@ -126,7 +130,12 @@ export class Lowerer {
     const b = this.builder;
     switch (node.rule.kind) {
       case 'leaf': return this.leaf(node, index);
-      case 'elementwise': return b.op(opOfKind(node, 'elementwise'), node.dtype, node.inputs.map((input) => this.lower(input, index)));
+      case 'elementwise': {
+        const { inputs } = node;
+        const args = new Array<Expr>(inputs.length);
+        for (let k = 0; k < inputs.length; k++) args[k] = this.lower(inputs[k], index);
+        return b.op(opOfKind(node, 'elementwise'), node.dtype, args);
+      }
       case 'movement': return this.movement(node, index);
       case 'reduce': {
         const [input] = node.inputs;
