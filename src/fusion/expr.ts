@@ -458,55 +458,79 @@ export function childrenOf(e: Expr): readonly Expr[] {
   }
 }
 
-/** `marks` copied into an array that holds index `id`. */
-function grown(marks: Uint8Array, id: number): Uint8Array {
-  const out = new Uint8Array(2 * id + 1);
-  out.set(marks);
-  return out;
-}
+/**
+ * Seen marks of exprOrder by expression id (a builder numbers its expressions densely):
+ * `orderMarks[id] === orderStamp` during one walk. Shared from walk to walk (an array per
+ * walk, off the heap past 64 bytes, cost more than the walk of a small draft); a walk that
+ * starts while another is under way (from a `skip`) marks in its own array.
+ */
+let orderMarks: Uint32Array = new Uint32Array(1024);
+let orderStamp = 0;
+let ordering = false;
 
 /**
  * Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known.
  * Hot (every walk over a kernel): the stack is two parallel arrays, not an object per frame.
  */
 export function exprOrder(roots: readonly Expr[], skip?: (e: Expr) => boolean): Expr[] {
-  const order: Expr[] = [];
-  // Seen marks by id (a builder numbers its expressions densely, a child before its parents).
-  let maxId = 0;
-  for (const root of roots) maxId = Math.max(maxId, root.id);
-  let seen: Uint8Array = new Uint8Array(maxId + 1);
-  const exprs: Expr[] = [];
-  const next: number[] = [];
-  for (const root of roots) {
-    if (seen[root.id] === 1 || skip?.(root)) continue;
-    seen[root.id] = 1;
-    exprs.push(root);
-    next.push(0);
-    while (exprs.length) {
-      const top = exprs.length - 1;
-      const e = exprs[top];
-      const children = childrenOf(e);
-      const k = next[top];
-      if (k < children.length) {
-        next[top] = k + 1;
-        const child = children[k];
-        if (seen[child.id] !== 1 && !skip?.(child)) {
-          if (child.id >= seen.length) seen = grown(seen, child.id);
-          seen[child.id] = 1;
-          exprs.push(child);
-          next.push(0);
+  const nested = ordering;
+  let marks: Uint32Array = nested ? new Uint32Array(1024) : orderMarks;
+  let stamp = 1;
+  if (!nested) {
+    ordering = true;
+    if (orderStamp === 0xffffffff) {
+      orderMarks.fill(0);
+      orderStamp = 0;
+    }
+    stamp = ++orderStamp;
+  }
+  try {
+    const order: Expr[] = [];
+    const exprs: Expr[] = [];
+    const next: number[] = [];
+    for (const root of roots) {
+      if (marks[root.id] === stamp || skip?.(root)) continue;
+      if (root.id >= marks.length) marks = grown(marks, root.id);
+      marks[root.id] = stamp;
+      exprs.push(root);
+      next.push(0);
+      while (exprs.length) {
+        const top = exprs.length - 1;
+        const e = exprs[top];
+        const children = childrenOf(e);
+        const k = next[top];
+        if (k < children.length) {
+          next[top] = k + 1;
+          const child = children[k];
+          if (marks[child.id] !== stamp && !skip?.(child)) {
+            if (child.id >= marks.length) marks = grown(marks, child.id);
+            marks[child.id] = stamp;
+            exprs.push(child);
+            next.push(0);
+          }
+        } else {
+          exprs.pop();
+          next.pop();
+          order.push(e);
         }
-      } else {
-        exprs.pop();
-        next.pop();
-        order.push(e);
       }
     }
+    return order;
+  } finally {
+    if (!nested) {
+      orderMarks = marks;
+      ordering = false;
+    }
   }
-  return order;
 }
 
-/** `bodyCost`: a reduction's body's cost (ignored for other kinds). */
+/** `marks` copied into an array that holds index `id`. */
+function grown(marks: Uint32Array, id: number): Uint32Array {
+  const out = new Uint32Array(Math.max(2 * marks.length, id + 1));
+  out.set(marks);
+  return out;
+}
+
 function ownCost(e: Expr, bodyCost: number): number {
   switch (e.kind) {
     case 'const': return 0;

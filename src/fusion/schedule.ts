@@ -416,9 +416,10 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   for (const n of worth) for (const d of readers(n)) holding.add(d);
   const relevant = drafts.filter((d) => holding.has(d));
   // Outermost first: those reachable without passing another candidate ("exposed")...
+  const isCandidate = (x: Expr) => x.origin !== null && worth.has(x.origin);
   const exposed = new Map<Node, Expr[]>();
   for (const draft of relevant) {
-    for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin))) {
+    for (const e of outermost(draft, isCandidate)) {
       const list = exposed.get(e.origin!);
       if (list) list.push(e);
       else exposed.set(e.origin!, [e]);
@@ -469,15 +470,25 @@ function rebuiltRootsAreNew(rebuilt: readonly Node[], roots: readonly Node[], is
   });
 }
 
-/** Expressions satisfying `stop` that are reachable from `roots` without passing another one. */
-function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
+/** Seen marks of `outermost` by expression id, `outermostMarks[id] === outermostStamp` during one walk (shared: see exprOrder's). */
+let outermostMarks = new Uint32Array(1024);
+let outermostStamp = 0;
+
+/** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one. */
+function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
   const found: Expr[] = [];
-  const seen = new Set<number>();
-  const stack = [...roots];
+  if (outermostMarks.length <= draft.builder.size) outermostMarks = new Uint32Array(2 * draft.builder.size + 1);
+  if (outermostStamp === 0xffffffff) {
+    outermostMarks.fill(0);
+    outermostStamp = 0;
+  }
+  const [marks, stamp] = [outermostMarks, ++outermostStamp];
+  const stack: Expr[] = [];
+  for (const s of draft.stores) stack.push(s.value);
   while (stack.length) {
     const e = stack.pop()!;
-    if (seen.has(e.id)) continue;
-    seen.add(e.id);
+    if (marks[e.id] === stamp) continue;
+    marks[e.id] = stamp;
     if (stop(e)) {
       found.push(e);
       continue;
