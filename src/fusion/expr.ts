@@ -465,6 +465,7 @@ export function childrenOf(e: Expr): readonly Expr[] {
  * starts while another is under way (from a `skip`) marks in its own array.
  */
 let orderMarks: Uint32Array = new Uint32Array(1024);
+const MARKS_LIMIT = 1 << 18;
 let orderStamp = 0;
 let ordering = false;
 
@@ -518,7 +519,8 @@ export function exprOrder(roots: readonly Expr[], skip?: (e: Expr) => boolean): 
     return order;
   } finally {
     if (!nested) {
-      orderMarks = marks;
+      // A giant walk's marks are let go (the shared array would hold their memory for good).
+      if (marks.length <= MARKS_LIMIT) orderMarks = marks;
       ordering = false;
     }
   }

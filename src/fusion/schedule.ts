@@ -243,6 +243,8 @@ function tripsOf(vars: readonly LoopVar[], varTrips: ReadonlyMap<number, number>
  */
 let scratchTrips = new Float64Array(1024);
 let scratchCosts = new Float64Array(1024);
+/** The most entries a shared scratch array of the scheduler grows to (1 MB of float64). */
+const SCRATCH_LIMIT = 1 << 17;
 
 function canMaterialize(node: Node): boolean {
   const kind = node.rule.kind;
@@ -267,13 +269,10 @@ class NodeSlots {
   readonly cost: number[] = [];
   readonly instances: number[] = [];
   /** The drafts computing the node inline: one, or several (each once). */
-  readonly readers: (Draft | Draft[])[] = [];
+  readonly readers: (Draft | Draft[] | undefined)[] = [];
   rounds = 0;
 
-  constructor(nodes: readonly Node[]) {
-    for (const n of nodes) this.of(n);
-  }
-
+  /** The node's slot, numbered when first asked for (only nodes some draft computes get one). */
   of(node: Node): number {
     let k = this.slotOf.get(node);
     if (k === undefined) {
@@ -286,7 +285,7 @@ class NodeSlots {
       this.executions.push(0);
       this.cost.push(0);
       this.instances.push(0);
-      this.readers.push([]);
+      this.readers.push(undefined);
     }
     return k;
   }
@@ -295,11 +294,13 @@ class NodeSlots {
   analyse(draft: Draft): Analysis {
     const exprs = storeOrder(draft.stores);
     const size = draft.builder.size + 1;
-    if (scratchTrips.length < size) {
-      scratchTrips = new Float64Array(2 * size);
-      scratchCosts = new Float64Array(2 * size);
+    // A giant draft's arrays are its own (the shared ones would hold their memory for good).
+    if (scratchTrips.length < size && size <= SCRATCH_LIMIT) {
+      scratchTrips = new Float64Array(Math.min(2 * size, SCRATCH_LIMIT));
+      scratchCosts = new Float64Array(Math.min(2 * size, SCRATCH_LIMIT));
     }
-    const [trips, costs] = [scratchTrips, scratchCosts];
+    const trips = size <= scratchTrips.length ? scratchTrips : new Float64Array(size);
+    const costs = size <= scratchCosts.length ? scratchCosts : new Float64Array(size);
     measure(draft, exprs, trips);
     // The walk above costs every expression (exprs is children first).
     costsInOrder(exprs, costs);
@@ -389,13 +390,13 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
       slots.executions[k] += c.executions[i];
       slots.cost[k] = Math.max(slots.cost[k], c.cost[i]);
       slots.instances[k] += c.instances[i];
-      const known = slots.readers[k];
+      const known = slots.readers[k]!;
       if (Array.isArray(known)) known.push(draft);
       else slots.readers[k] = [known, draft];
     }
   }
   const readersOf = (k: number): readonly Draft[] => {
-    const r = slots.readers[k];
+    const r = slots.readers[k]!;
     return Array.isArray(r) ? r : [r];
   };
   const readers = (n: Node) => readersOf(slots.of(n));
@@ -404,11 +405,11 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     const node = slots.nodes[k];
     const size = sizeOf(node.shape);
     if (size === 0) continue;
-    const [executions, cost, instances] = [slots.executions[k], slots.cost[k], slots.instances[k]];
-    const redundant = executions > size * (1 + 1e-9);
+    const cost = slots.cost[k];
+    const redundant = slots.executions[k] > size * (1 + 1e-9);
     const expensive = cost >= EXPENSIVE || node.rule.kind === 'reduce';
     const several = Array.isArray(slots.readers[k]);
-    if ((redundant && expensive) || (several && cost >= EXPENSIVE) || instances > MAX_INSTANCES) worth.add(node);
+    if ((redundant && expensive) || (several && cost >= EXPENSIVE) || slots.instances[k] > MAX_INSTANCES) worth.add(node);
   }
   if (worth.size === 0 || take === 'all') return { next: [...worth], readers };
   // Only the drafts that compute a candidate inline take part in what follows.
@@ -477,12 +478,16 @@ let outermostStamp = 0;
 /** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one. */
 function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
   const found: Expr[] = [];
-  if (outermostMarks.length <= draft.builder.size) outermostMarks = new Uint32Array(2 * draft.builder.size + 1);
+  const size = draft.builder.size + 1;
+  if (outermostMarks.length < size && size <= SCRATCH_LIMIT) outermostMarks = new Uint32Array(Math.min(2 * size, SCRATCH_LIMIT));
   if (outermostStamp === 0xffffffff) {
     outermostMarks.fill(0);
     outermostStamp = 0;
   }
-  const [marks, stamp] = [outermostMarks, ++outermostStamp];
+  // A giant draft's marks are its own (see SCRATCH_LIMIT).
+  const own = size > outermostMarks.length;
+  const marks = own ? new Uint32Array(size) : outermostMarks;
+  const stamp = own ? 1 : ++outermostStamp;
   const stack: Expr[] = [];
   for (const s of draft.stores) stack.push(s.value);
   while (stack.length) {
@@ -956,7 +961,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
   // node that is now materialized.
   const draftOf = new Map<Node, Draft>();
-  const slots = new NodeSlots(nodes);
+  const slots = new NodeSlots();
   let drafts: Draft[] = [];
   const large = nodes.length > LARGE_PROGRAM;
   const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
