@@ -85,6 +85,14 @@ function unionVars(lists: readonly (readonly LoopVar[])[]): readonly LoopVar[] {
   return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
+/** unionVars([a, b]), without the list of lists. */
+function unionVars2(a: readonly LoopVar[], b: readonly LoopVar[]): readonly LoopVar[] {
+  const widest = b.length > a.length ? b : a;
+  const other = widest === a ? b : a;
+  for (const v of other) if (!widest.includes(v)) return unionVars([a, b]);
+  return widest;
+}
+
 function indexVars(a: Affine): LoopVar[] {
   return [...varsOf(a).values()].sort((x, y) => x.id - y.id);
 }
@@ -120,9 +128,47 @@ function foldableZero(e: Expr | undefined, dtype: DType): boolean {
   return e?.kind === 'const' && e.value === 0 && (!e.ieee || !isFloat(dtype));
 }
 
+/** Operand ids below this are keyed by number (an op code and two ids in a safe integer). */
+const ID_RANGE = 2 ** 21;
+const opCodes = new Map<string, number>();
+const dtypeCodes = new Map<string, number>();
+
+/** A number per (op, dtype) below 2^10. */
+function opCode(op: ElementwiseOp, dtype: DType): number {
+  let o = opCodes.get(op);
+  if (o === undefined) opCodes.set(op, (o = opCodes.size));
+  let d = dtypeCodes.get(dtype);
+  if (d === undefined) dtypeCodes.set(dtype, (d = dtypeCodes.size));
+  if (o >= 64 || d >= 16) throw new Error(`functs internal error: no op code for ${op}:${dtype}`);
+  return o * 16 + d;
+}
+
+function opKey(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): string {
+  return `${op}:${dtype}(${args.map((a) => a.id).join(',')})`;
+}
+
+/** An op of one or two operands, whose text key is printed when read (symmetry.ts's canonical keys read other kinds' only). */
+class SmallOpExpr implements OpExpr {
+  readonly kind = 'op';
+  origin: Node | null = null;
+  constructor(
+    readonly id: number,
+    readonly dtype: DType,
+    readonly vars: readonly LoopVar[],
+    readonly op: ElementwiseOp,
+    readonly args: readonly Expr[],
+  ) {}
+
+  get key(): string {
+    return opKey(this.op, this.dtype, this.args);
+  }
+}
+
 /** Hash-consing construction of the expressions of one kernel. */
 export class ExprBuilder {
   private readonly table = new Map<string, Expr>();
+  /** Ops of one or two operands by opCode and operand ids (see op). */
+  private readonly ops = new Map<number, OpExpr>();
   private nextId = 1;
 
   /** Expressions built so far (the work of lowering into this builder). */
@@ -170,10 +216,22 @@ export class ExprBuilder {
   op(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr {
     const folded = this.fold(op, dtype, args);
     if (folded) return folded;
-    // Hot: one and two operands (nearly all) skip the copy, sort and join.
+    // One and two operands (nearly all) skip the copy and sort.
     const ordered = !COMMUTATIVE.has(op) ? args : args.length === 2 ? (args[0].id <= args[1].id ? args : [args[1], args[0]]) : [...args].sort((a, b) => a.id - b.id);
-    const key = ordered.length === 1 ? `${op}:${dtype}(${ordered[0].id})` : ordered.length === 2 ? `${op}:${dtype}(${ordered[0].id},${ordered[1].id})` : `${op}:${dtype}(${ordered.map((a) => a.id).join(',')})`;
-    return this.intern(key, (id) => ({ kind: 'op', id, key, dtype, vars: unionVars(ordered.map((a) => a.vars)), origin: null, op, args: ordered }));
+    // Hot (every elementwise node lowered, and nearly every one new): one and two operands
+    // are found by a number, and their text key is printed only if read.
+    const [a, b] = ordered;
+    const bId = b?.id ?? 0;
+    if (a !== undefined && ordered.length <= 2 && a.id < ID_RANGE && bId < ID_RANGE) {
+      const key = (opCode(op, dtype) * ID_RANGE + a.id) * ID_RANGE + bId;
+      const known = this.ops.get(key);
+      if (known) return known;
+      const made = new SmallOpExpr(this.nextId++, dtype, b ? unionVars2(a.vars, b.vars) : a.vars, op, ordered);
+      this.ops.set(key, made);
+      return made;
+    }
+    const key = opKey(op, dtype, ordered);
+    return this.intern(key, (id) => ({ kind: 'op', id, key, dtype, vars: unionVars(ordered.map((x) => x.vars)), origin: null, op, args: ordered }));
   }
 
   private fold(op: ElementwiseOp, dtype: DType, args: readonly Expr[]): Expr | undefined {
@@ -401,43 +459,81 @@ export function childrenOf(e: Expr): readonly Expr[] {
 }
 
 /**
+ * Seen marks of exprOrder by expression id (a builder numbers its expressions densely):
+ * `orderMarks[id] === orderStamp` during one walk. Shared from walk to walk (an array per
+ * walk, off the heap past 64 bytes, cost more than the walk of a small draft); a walk that
+ * starts while another is under way (from a `skip`) marks in its own array.
+ */
+let orderMarks: Uint32Array = new Uint32Array(1024);
+const MARKS_LIMIT = 1 << 18;
+let orderStamp = 0;
+let ordering = false;
+
+/**
  * Expressions reachable from `roots`, children first (without recursion), skipping those `skip` says are known.
  * Hot (every walk over a kernel): the stack is two parallel arrays, not an object per frame.
  */
 export function exprOrder(roots: readonly Expr[], skip?: (e: Expr) => boolean): Expr[] {
-  const order: Expr[] = [];
-  const seen = new Set<number>();
-  const exprs: Expr[] = [];
-  const next: number[] = [];
-  for (const root of roots) {
-    if (seen.has(root.id) || skip?.(root)) continue;
-    seen.add(root.id);
-    exprs.push(root);
-    next.push(0);
-    while (exprs.length) {
-      const top = exprs.length - 1;
-      const e = exprs[top];
-      const children = childrenOf(e);
-      const k = next[top];
-      if (k < children.length) {
-        next[top] = k + 1;
-        const child = children[k];
-        if (!seen.has(child.id) && !skip?.(child)) {
-          seen.add(child.id);
-          exprs.push(child);
-          next.push(0);
+  const nested = ordering;
+  let marks: Uint32Array = nested ? new Uint32Array(1024) : orderMarks;
+  let stamp = 1;
+  if (!nested) {
+    ordering = true;
+    if (orderStamp === 0xffffffff) {
+      orderMarks.fill(0);
+      orderStamp = 0;
+    }
+    stamp = ++orderStamp;
+  }
+  try {
+    const order: Expr[] = [];
+    const exprs: Expr[] = [];
+    const next: number[] = [];
+    for (const root of roots) {
+      if (marks[root.id] === stamp || skip?.(root)) continue;
+      if (root.id >= marks.length) marks = grown(marks, root.id);
+      marks[root.id] = stamp;
+      exprs.push(root);
+      next.push(0);
+      while (exprs.length) {
+        const top = exprs.length - 1;
+        const e = exprs[top];
+        const children = childrenOf(e);
+        const k = next[top];
+        if (k < children.length) {
+          next[top] = k + 1;
+          const child = children[k];
+          if (marks[child.id] !== stamp && !skip?.(child)) {
+            if (child.id >= marks.length) marks = grown(marks, child.id);
+            marks[child.id] = stamp;
+            exprs.push(child);
+            next.push(0);
+          }
+        } else {
+          exprs.pop();
+          next.pop();
+          order.push(e);
         }
-      } else {
-        exprs.pop();
-        next.pop();
-        order.push(e);
       }
     }
+    return order;
+  } finally {
+    if (!nested) {
+      // A giant walk's marks are let go (the shared array would hold their memory for good).
+      if (marks.length <= MARKS_LIMIT) orderMarks = marks;
+      ordering = false;
+    }
   }
-  return order;
 }
 
-function ownCost(e: Expr, memo: ReadonlyMap<number, number>): number {
+/** `marks` copied into an array that holds index `id`. */
+function grown(marks: Uint32Array, id: number): Uint32Array {
+  const out = new Uint32Array(Math.max(2 * marks.length, id + 1));
+  out.set(marks);
+  return out;
+}
+
+function ownCost(e: Expr, bodyCost: number): number {
   switch (e.kind) {
     case 'const': return 0;
     case 'load': return 1;
@@ -446,7 +542,7 @@ function ownCost(e: Expr, memo: ReadonlyMap<number, number>): number {
     case 'op': return opCost(e.op);
     case 'guard': return e.bounds.length;
     case 'check': return 2;
-    case 'reduce': return e.loops.reduce((n, v) => n * v.extent, 1) * (memo.get(e.body.id)! + 1);
+    case 'reduce': return e.loops.reduce((n, v) => n * v.extent, 1) * (bodyCost + 1);
     default: return e satisfies never;
   }
 }
@@ -464,8 +560,21 @@ export function costInOrder(exprs: readonly Expr[], memo: Map<number, number>): 
   for (const x of exprs) {
     if (memo.has(x.id)) continue;
     // A reduction's cost is its loops times its body's; the body is not evaluated once more outside them.
-    let total = ownCost(x, memo);
+    let total = ownCost(x, x.kind === 'reduce' ? memo.get(x.body.id)! : 0);
     if (x.kind !== 'reduce') for (const c of childrenOf(x)) total += memo.get(c.id)!;
     memo.set(x.id, total);
+  }
+}
+
+/**
+ * costInOrder for the expressions of one builder into an array indexed by id (a builder's
+ * ids are dense): the scheduler costs every expression of every draft, and a Map per draft
+ * cost as much as the lowering. `exprs` appear once each, children first.
+ */
+export function costsInOrder(exprs: readonly Expr[], costs: Float64Array): void {
+  for (const x of exprs) {
+    let total = ownCost(x, x.kind === 'reduce' ? costs[x.body.id] : 0);
+    if (x.kind !== 'reduce') for (const c of childrenOf(x)) total += costs[c.id];
+    costs[x.id] = total;
   }
 }

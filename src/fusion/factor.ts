@@ -160,6 +160,16 @@ export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => bo
   return { roots: roots.map((r) => mapped.get(r) ?? r), store };
 }
 
+/** Only a broadcast factor with work of its own gains from regrouping (see groupFactors). */
+function working(key: string, s: PatternSummary): boolean {
+  return key !== '' && s.working;
+}
+
+/** A small product with work of its own, read once per element of its broadcast: stored. */
+function stored(key: string, s: PatternSummary): boolean {
+  return s.count > 1 && working(key, s);
+}
+
 /**
  * The product rebuilt with the factors of each broadcast pattern multiplied at their small
  * shape, or undefined when no two factors share a pattern (nothing to gain).
@@ -167,20 +177,25 @@ export function factorBroadcasts(roots: readonly Node[], isLeaf: (n: Node) => bo
 function groupFactors(product: Product, like: Node): { node: Node; factors: Node[]; store: Node[] } | undefined {
   // Only a broadcast factor with work of its own gains from regrouping (its product or scale
   // is then computed once per small element); regrouping constants and loads would only
-  // reassociate float32 arithmetic (and move overflows) for nothing.
-  const working = (key: string, s: PatternSummary) => key !== '' && s.working;
-  const patterns = [...product.patterns];
-  const shared = patterns.some(([key, s]) => s.count > 1 && working(key, s));
+  // reassociate float32 arithmetic (and move overflows) for nothing. Hot (every product
+  // node), and mostly answered no: one pass, no closures.
+  let shared = false;
+  let anyWorking = false;
+  for (const [key, s] of product.patterns) {
+    if (!working(key, s)) continue;
+    anyWorking = true;
+    if (s.count > 1) shared = true;
+  }
   // A scale on a lone factor costs the same on either side of its broadcast: the kernel
   // evaluates an expression in the loops of its variables, which are the broadcast
   // source's. Rebuilding it (neg(expand(mean)) in a loop that centres x at every step)
   // would rebuild every node above it, the whole program, for nothing.
-  const lone = patterns.length === 1 && patterns[0][1].count === 1;
-  const scaled = product.scale !== 1 && !lone && patterns.some(([key, s]) => working(key, s));
+  const lone = product.patterns.size === 1 && product.patterns.values().next().value!.count === 1;
+  const scaled = product.scale !== 1 && !lone && anyWorking;
   if (!shared && !scaled) return undefined;
+  const patterns = [...product.patterns];
   // The scale goes where multiplying by it costs least: into a small product that will be
   // stored (computed once per element), else the smallest broadcast source.
-  const stored = (key: string, s: PatternSummary) => s.count > 1 && working(key, s);
   let scaleKey = '';
   let smallest = Infinity;
   for (const [key, s] of patterns) {

@@ -42,12 +42,8 @@ interface Factors {
 
 /** `node` as scale * product(factors), each factor of node's shape; a lone factor is itself. */
 function factorsOf(node: Node, keep: ReadonlySet<Node>, isLeaf: (n: Node) => boolean): Factors {
-  const lone = (): Factors => {
-    const c = constValueOf(node);
-    return c !== undefined && Number.isFinite(c) ? { scale: c, factors: [] } : { scale: 1, factors: [node] };
-  };
-  if (isLeaf(node) || keep.has(node) || !isFloat(node.dtype)) return lone();
-  const sameShape = (x: Node) => x.shape.length === node.shape.length && x.shape.every((d, i) => d === node.shape[i]);
+  if (isLeaf(node) || keep.has(node) || !isFloat(node.dtype)) return lone(node);
+  const sameShape = (x: Node) => shapesEqual(x.shape, node.shape);
   const [a, b] = node.inputs;
   if (node.op === 'mul' && sameShape(a) && sameShape(b)) {
     const [fa, fb] = [factorsOf(a, keep, isLeaf), factorsOf(b, keep, isLeaf)];
@@ -63,10 +59,22 @@ function factorsOf(node: Node, keep: ReadonlySet<Node>, isLeaf: (n: Node) => boo
   }
   if (COMMUTES.has(node.op) && a.dtype === node.dtype) {
     const f = factorsOf(a, keep, isLeaf);
-    if (f.factors.length < 2 && f.scale === 1) return lone();
+    if (f.factors.length < 2 && f.scale === 1) return lone(node);
     return { scale: f.scale, factors: f.factors.map((x) => prim(node.op, [x], node.attrs)) };
   }
-  return lone();
+  return lone(node);
+}
+
+/** `node` as one factor, or as a scale alone when it is a finite constant. */
+function lone(node: Node): Factors {
+  const c = constValueOf(node);
+  return c !== undefined && Number.isFinite(c) ? { scale: c, factors: [] } : { scale: 1, factors: [node] };
+}
+
+function shapesEqual(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The axes of `factor`'s shape its value depends on (read off its lowered index). */
@@ -95,20 +103,26 @@ export function hoistInvariantProducts(roots: readonly Node[], isLeaf: (n: Node)
   const store = new Set<Node>();
   if (!factoringSwitch.enabled) return { roots, store };
   const mapped = new Map<Node, Node>();
+  // A value stored already (broadcast factoring's small products) is one factor.
+  const single = (n: Node) => isLeaf(n) || stored.has(n);
+  const hoist = (sum: Node): Node => {
+    const hoisted = hoistFrom(sum, keep, single);
+    if (!hoisted) return sum;
+    store.add(hoisted.stored);
+    return hoisted.node;
+  };
   for (const node of order ?? topoSort(roots, isLeaf)) {
     if (isLeaf(node) || node.inputs.length === 0) continue;
-    const inputs = node.inputs.map((i) => mapped.get(i) ?? i);
-    const changed = inputs.some((x, i) => x !== node.inputs[i]);
-    let rebuilt = changed ? prim(node.op, inputs, node.attrs) : node;
+    // Hot (every node of the program): no closures per node.
+    let inputs = node.inputs;
+    for (let i = 0; i < node.inputs.length; i++) {
+      const m = mapped.get(node.inputs[i]);
+      if (m === undefined) continue;
+      if (inputs === node.inputs) inputs = [...node.inputs];
+      (inputs as Node[])[i] = m;
+    }
+    let rebuilt = inputs !== node.inputs ? prim(node.op, inputs, node.attrs) : node;
     if (node.op === 'reduce_sum' && isFloat(node.dtype) && !keep.has(node)) {
-      // A value stored already (broadcast factoring's small products) is one factor.
-      const single = (n: Node) => isLeaf(n) || stored.has(n);
-      const hoist = (sum: Node): Node => {
-        const hoisted = hoistFrom(sum, keep, single);
-        if (!hoisted) return sum;
-        store.add(hoisted.stored);
-        return hoisted.node;
-      };
       // A sum proved symmetric in two output axes: three blocks, each hoisted (symmetry.ts).
       // The proof looks through stored values to their definitions (a stored A_i A_j is symmetric).
       const split = symmetrySwitch.enabled ? splitSymmetric(rebuilt, factorsOf(rebuilt.inputs[0], keep, single), isLeaf, hoist) : undefined;

@@ -323,17 +323,19 @@ export interface PlacedKernel {
 /** The expressions stores compute: their values and the data-dependent parts of their indices. */
 export function storeExprs(stores: readonly StoreSpec[]): Expr[] {
   const roots: Expr[] = [];
-  const collectDynamic = (a: Affine): void => {
-    for (const { atom } of a.terms) {
-      if (atom.kind === 'dyn') roots.push(atom.value as Expr);
-      else if (atom.kind === 'div' || atom.kind === 'mod') collectDynamic(atom.of);
-    }
-  };
   for (const s of stores) {
     roots.push(s.value);
-    collectDynamic(s.index);
+    collectDynamic(s.index, roots);
   }
   return roots;
+}
+
+/** The data-dependent parts (gather checks) of a store's index, appended to `roots`. */
+function collectDynamic(a: Affine, roots: Expr[]): void {
+  for (const { atom } of a.terms) {
+    if (atom.kind === 'dyn') roots.push(atom.value as Expr);
+    else if (atom.kind === 'div' || atom.kind === 'mod') collectDynamic(atom.of, roots);
+  }
 }
 
 const storeOrders = new WeakMap<readonly StoreSpec[], readonly Expr[]>();

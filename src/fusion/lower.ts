@@ -65,8 +65,10 @@ export class Lowerer {
   /**
    * Per node computed so far, the distinct indices it has been computed at and its first
    * instance (what `limit.isExpensive` judges): one record, one lookup per node lowered.
+   * The record is also the memo of that first instance (`at`: the memo of its index), so a
+   * node computed at one index only (most) is entered in one map, not two.
    */
-  private readonly instances = new Map<Node, { count: number; readonly first: Expr }>();
+  private readonly instances = new Map<Node, { count: number; readonly first: Expr; readonly at: Map<Node, Expr> }>();
   /** Nodes read at more indices than `limit.instances` allows: loaded from here on; the caller must store them. */
   readonly overflowed = new Set<Node>();
   /**
@@ -78,8 +80,13 @@ export class Lowerer {
 
   /** The value of `node` at `index` (one index expression per axis of its shape). */
   lower(node: Node, index: readonly Affine[]): Expr {
+    // Hot: a node read again at the index it was computed at (by this very index array, as an
+    // elementwise op hands its own to every input) is that value, unless it overflowed since.
+    const byIndex = this.memoByIndex.get(index);
+    const known = byIndex && this.memoized(node, byIndex);
+    if (known !== undefined && (this.overflowed.size === 0 || !this.overflowed.has(node))) return known;
     if (this.isBoundary(node) || this.overflowed.has(node)) return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
-    if (this.limit && this.overLimit(node) && !this.memoAt(index).has(node)) {
+    if (this.limit && this.overLimit(node) && this.memoized(node, this.memoAt(index)) === undefined) {
       this.overflowed.add(node);
       return this.builder.load(node, linearIndex(index, stridesOf(node.shape)));
     }
@@ -107,18 +114,30 @@ export class Lowerer {
     return byNode;
   }
 
+  /** The value of `node` computed at the index whose memo is `byNode`, if it was. */
+  private memoized(node: Node, byNode: Map<Node, Expr>): Expr | undefined {
+    const record = this.instances.get(node);
+    if (record === undefined) return undefined;
+    return record.at === byNode ? record.first : byNode.get(node);
+  }
+
   /** The value of `node` computed from its inputs, even if it is materialized elsewhere. */
   lowerDefinition(node: Node, index: readonly Affine[]): Expr {
     const byNode = this.memoAt(index);
-    const seen = byNode.get(node);
-    if (seen) return seen;
+    // Computing a node lowers only nodes below it, never itself: its record stays as read here.
+    const record = this.instances.get(node);
+    if (record !== undefined) {
+      const seen = record.at === byNode ? record.first : byNode.get(node);
+      if (seen) return seen;
+    }
     const value = this.compute(node, index);
     if (node.rule.kind !== 'movement') value.origin ??= node;
-    // Counted once computed: computing a node lowers only nodes below it, never itself.
-    const record = this.instances.get(node);
-    if (record) record.count++;
-    else this.instances.set(node, { count: 1, first: value });
-    byNode.set(node, value);
+    if (record) {
+      record.count++;
+      byNode.set(node, value);
+    } else {
+      this.instances.set(node, { count: 1, first: value, at: byNode });
+    }
     return value;
   }
 
@@ -126,7 +145,12 @@ export class Lowerer {
     const b = this.builder;
     switch (node.rule.kind) {
       case 'leaf': return this.leaf(node, index);
-      case 'elementwise': return b.op(opOfKind(node, 'elementwise'), node.dtype, node.inputs.map((input) => this.lower(input, index)));
+      case 'elementwise': {
+        const { inputs } = node;
+        const args = new Array<Expr>(inputs.length);
+        for (let k = 0; k < inputs.length; k++) args[k] = this.lower(inputs[k], index);
+        return b.op(opOfKind(node, 'elementwise'), node.dtype, args);
+      }
       case 'movement': return this.movement(node, index);
       case 'reduce': {
         const [input] = node.inputs;

@@ -26,7 +26,7 @@ import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
-import { childrenOf, costInOrder, costOf, ExprBuilder, type Expr } from './expr.js';
+import { childrenOf, costOf, costsInOrder, ExprBuilder, type Expr } from './expr.js';
 import { placeKernel, printKernel, storeOrder, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
@@ -213,89 +213,154 @@ function lowerDraft(outputs: readonly Node[], isBoundary: (n: Node) => boolean, 
  * is placed. Computed from the variables alone, without emitting the kernel; `exprs` are
  * the draft's expressions, children first.
  */
-function measure(draft: Draft, exprs: readonly Expr[]): Map<number, number> {
+function measure(draft: Draft, exprs: readonly Expr[], trips: Float64Array): void {
   const varTrips = new Map<number, number>();
   let outer = 1;
   for (const v of draft.loops) varTrips.set(v.id, (outer *= v.extent));
-  const tripsOf = (vars: readonly LoopVar[]) => {
-    let most = 1;
-    for (const v of vars) most = Math.max(most, varTrips.get(v.id)!);
-    return most;
-  };
   // A reduction's variables belong to the reductions around it, which come after it in
   // children-first order: backwards, every enclosing loop is known before its body's.
   for (let i = exprs.length - 1; i >= 0; i--) {
     const e = exprs[i];
     if (e.kind !== 'reduce') continue;
-    let trips = tripsOf(e.vars);
-    for (const v of e.loops) varTrips.set(v.id, (trips *= v.extent));
+    let t = tripsOf(e.vars, varTrips);
+    for (const v of e.loops) varTrips.set(v.id, (t *= v.extent));
   }
-  const trips = new Map<number, number>();
-  for (const e of exprs) if (e.kind !== 'const') trips.set(e.id, tripsOf(e.vars));
-  return trips;
+  // A constant is evaluated never.
+  for (const e of exprs) trips[e.id] = e.kind === 'const' ? 0 : tripsOf(e.vars, varTrips);
 }
+
+/** The trip count of the innermost loop among `vars` (1 outside every loop). */
+function tripsOf(vars: readonly LoopVar[], varTrips: ReadonlyMap<number, number>): number {
+  let most = 1;
+  for (const v of vars) most = Math.max(most, varTrips.get(v.id)!);
+  return most;
+}
+
+/**
+ * Scratch arrays of the analysis, indexed by expression id (a draft's builder numbers its
+ * expressions densely), reused from draft to draft: every id the analysis reads it has
+ * written for the draft at hand first. Arrays per draft cost as much as the lowering.
+ */
+let scratchTrips = new Float64Array(1024);
+let scratchCosts = new Float64Array(1024);
+/** The most entries a shared scratch array of the scheduler grows to (1 MB of float64). */
+const SCRATCH_LIMIT = 1 << 17;
 
 function canMaterialize(node: Node): boolean {
   const kind = node.rule.kind;
   return kind === 'elementwise' || kind === 'reduce' || node.op === 'random';
 }
 
-/** What one draft does with a node it computes inline: the scheduler's evidence for materializing it. */
-interface Contribution {
-  readonly node: Node;
-  /** Evaluations of the node's expressions in the draft (their trips, summed). */
-  executions: number;
+/**
+ * A number per node of one schedule() call (its slot), so that the per-node records of each
+ * draft's analysis and of each round are arrays indexed by slot rather than maps keyed by
+ * node: the analysis looks up one slot per expression, and nothing per node is allocated.
+ */
+class NodeSlots {
+  private readonly slotOf = new Map<Node, number>();
+  readonly nodes: Node[] = [];
+  /** Per slot, the serial of the last analysis that met the node, and its contribution there (-1: none). */
+  private readonly seenIn: number[] = [];
+  private readonly local: number[] = [];
+  private analyses = 0;
+  /** Per slot, the round that last counted the node's usage (see nextMaterializations), and that usage. */
+  readonly countedIn: number[] = [];
+  readonly executions: number[] = [];
+  readonly cost: number[] = [];
+  readonly instances: number[] = [];
+  /** The drafts computing the node inline: one, or several (each once). */
+  readonly readers: (Draft | Draft[] | undefined)[] = [];
+  rounds = 0;
+
+  /** The node's slot, numbered when first asked for (only nodes some draft computes get one). */
+  of(node: Node): number {
+    let k = this.slotOf.get(node);
+    if (k === undefined) {
+      k = this.nodes.length;
+      this.slotOf.set(node, k);
+      this.nodes.push(node);
+      this.seenIn.push(0);
+      this.local.push(-1);
+      this.countedIn.push(0);
+      this.executions.push(0);
+      this.cost.push(0);
+      this.instances.push(0);
+      this.readers.push(undefined);
+    }
+    return k;
+  }
+
+  /** The analysis of one draft (see analysisOf). */
+  analyse(draft: Draft): Analysis {
+    const exprs = storeOrder(draft.stores);
+    const size = draft.builder.size + 1;
+    // A giant draft's arrays are its own (the shared ones would hold their memory for good).
+    if (scratchTrips.length < size && size <= SCRATCH_LIMIT) {
+      scratchTrips = new Float64Array(Math.min(2 * size, SCRATCH_LIMIT));
+      scratchCosts = new Float64Array(Math.min(2 * size, SCRATCH_LIMIT));
+    }
+    const trips = size <= scratchTrips.length ? scratchTrips : new Float64Array(size);
+    const costs = size <= scratchCosts.length ? scratchCosts : new Float64Array(size);
+    measure(draft, exprs, trips);
+    // The walk above costs every expression (exprs is children first).
+    costsInOrder(exprs, costs);
+    const serial = ++this.analyses;
+    const origins: Node[] = [];
+    const nodes: number[] = [];
+    const executions: number[] = [];
+    const cost: number[] = [];
+    const instances: number[] = [];
+    for (const e of exprs) {
+      const node = e.origin;
+      if (!node) continue;
+      const k = this.of(node);
+      if (this.seenIn[k] !== serial) {
+        this.seenIn[k] = serial;
+        origins.push(node);
+        this.local[k] = canMaterialize(node) ? nodes.push(k) - 1 : -1;
+        if (this.local[k] >= 0) {
+          executions.push(0);
+          cost.push(0);
+          instances.push(0);
+        }
+      }
+      const c = this.local[k];
+      if (c < 0) continue;
+      executions[c] += trips[e.id];
+      cost[c] = Math.max(cost[c], costs[e.id]);
+      instances[c]++;
+    }
+    schedulerWork.draftedExprs += exprs.length;
+    return { exprs, origins, contributions: { nodes, executions, cost, instances } };
+  }
+}
+
+/** What a draft does with the nodes it computes inline, per materializable one (in order of first appearance in its expressions): the scheduler's evidence for materializing them. */
+interface Contributions {
+  /** Their slots (NodeSlots). */
+  readonly nodes: readonly number[];
+  /** Evaluations of each node's expressions in the draft (their trips, summed). */
+  readonly executions: readonly number[];
   /** The most one evaluation of them costs. */
-  cost: number;
-  /** Distinct indices the draft computes the node at (one expression each). */
-  instances: number;
+  readonly cost: readonly number[];
+  /** Distinct indices the draft computes each node at (one expression each). */
+  readonly instances: readonly number[];
 }
 
 /** What the scheduler needs to know about a draft, computed once per draft. */
 interface Analysis {
   readonly exprs: readonly Expr[];
-  /** Nodes whose values the draft computes inline. */
-  readonly origins: ReadonlySet<Node>;
-  /** Per materializable node computed inline, in order of first appearance in `exprs`. */
-  readonly contributions: readonly Contribution[];
+  /** Nodes whose values the draft computes inline, in order of first appearance in `exprs`. */
+  readonly origins: readonly Node[];
+  readonly contributions: Contributions;
 }
 
 const analyses = new WeakMap<Draft, Analysis>();
 
-function analysisOf(draft: Draft): Analysis {
+function analysisOf(draft: Draft, slots: NodeSlots): Analysis {
   let a = analyses.get(draft);
-  if (!a) {
-    const exprs = storeOrder(draft.stores);
-    const trips = measure(draft, exprs);
-    // The walk above costs every expression (exprs is children first).
-    const costs = new Map<number, number>();
-    costInOrder(exprs, costs);
-    const byNode = new Map<Node, Contribution>();
-    const origins = new Set<Node>();
-    for (const e of exprs) {
-      const node = e.origin;
-      if (!node) continue;
-      origins.add(node);
-      if (!canMaterialize(node)) continue;
-      let c = byNode.get(node);
-      if (!c) byNode.set(node, (c = { node, executions: 0, cost: 0, instances: 0 }));
-      c.executions += trips.get(e.id) ?? 0;
-      c.cost = Math.max(c.cost, costs.get(e.id)!);
-      c.instances++;
-    }
-    schedulerWork.draftedExprs += exprs.length;
-    a = { exprs, origins, contributions: [...byNode.values()] };
-    analyses.set(draft, a);
-  }
+  if (!a) analyses.set(draft, (a = slots.analyse(draft)));
   return a;
-}
-
-interface Usage {
-  executions: number;
-  cost: number;
-  instances: number;
-  /** The drafts computing the node inline (each once: a draft contributes once per node). */
-  readonly drafts: Draft[];
 }
 
 /**
@@ -304,37 +369,58 @@ interface Usage {
  * `careful` takes, of the outermost candidates, only those that contain no other one;
  * `outermost` takes all outermost candidates; `all` takes every candidate.
  */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all'): { next: Node[]; readers: (n: Node) => readonly Draft[] } {
-  const usage = new Map<Node, Usage>();
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all', slots: NodeSlots): { next: Node[]; readers: (n: Node) => readonly Draft[] } {
+  // Usage per node over every draft, in slots' arrays; `counted` in order of first count.
+  const round = ++slots.rounds;
+  const counted: number[] = [];
   for (const draft of drafts) {
-    for (const c of analysisOf(draft).contributions) {
-      if (materialized.has(c.node)) continue;
-      let u = usage.get(c.node);
-      if (!u) usage.set(c.node, (u = { executions: 0, cost: 0, instances: 0, drafts: [] }));
-      u.executions += c.executions;
-      u.cost = Math.max(u.cost, c.cost);
-      u.instances += c.instances;
-      u.drafts.push(draft);
+    const c = analysisOf(draft, slots).contributions;
+    for (let i = 0; i < c.nodes.length; i++) {
+      const k = c.nodes[i];
+      if (materialized.has(slots.nodes[k])) continue;
+      if (slots.countedIn[k] !== round) {
+        slots.countedIn[k] = round;
+        counted.push(k);
+        slots.executions[k] = c.executions[i];
+        slots.cost[k] = c.cost[i];
+        slots.instances[k] = c.instances[i];
+        slots.readers[k] = draft;
+        continue;
+      }
+      slots.executions[k] += c.executions[i];
+      slots.cost[k] = Math.max(slots.cost[k], c.cost[i]);
+      slots.instances[k] += c.instances[i];
+      const known = slots.readers[k]!;
+      if (Array.isArray(known)) known.push(draft);
+      else slots.readers[k] = [known, draft];
     }
   }
-  const readers = (n: Node) => usage.get(n)!.drafts;
+  const readersOf = (k: number): readonly Draft[] => {
+    const r = slots.readers[k]!;
+    return Array.isArray(r) ? r : [r];
+  };
+  const readers = (n: Node) => readersOf(slots.of(n));
   const worth = new Set<Node>();
-  for (const [node, u] of usage) {
+  for (const k of counted) {
+    const node = slots.nodes[k];
     const size = sizeOf(node.shape);
     if (size === 0) continue;
-    const redundant = u.executions > size * (1 + 1e-9);
-    const expensive = u.cost >= EXPENSIVE || node.rule.kind === 'reduce';
-    if ((redundant && expensive) || (u.drafts.length > 1 && u.cost >= EXPENSIVE) || u.instances > MAX_INSTANCES) worth.add(node);
+    const cost = slots.cost[k];
+    const redundant = slots.executions[k] > size * (1 + 1e-9);
+    const expensive = cost >= EXPENSIVE || node.rule.kind === 'reduce';
+    const several = Array.isArray(slots.readers[k]);
+    if ((redundant && expensive) || (several && cost >= EXPENSIVE) || slots.instances[k] > MAX_INSTANCES) worth.add(node);
   }
   if (worth.size === 0 || take === 'all') return { next: [...worth], readers };
   // Only the drafts that compute a candidate inline take part in what follows.
   const holding = new Set<Draft>();
-  for (const n of worth) for (const d of usage.get(n)!.drafts) holding.add(d);
+  for (const n of worth) for (const d of readers(n)) holding.add(d);
   const relevant = drafts.filter((d) => holding.has(d));
   // Outermost first: those reachable without passing another candidate ("exposed")...
+  const isCandidate = (x: Expr) => x.origin !== null && worth.has(x.origin);
   const exposed = new Map<Node, Expr[]>();
   for (const draft of relevant) {
-    for (const e of outermost(draft.stores.map((s) => s.value), (x) => x.origin !== null && worth.has(x.origin))) {
+    for (const e of outermost(draft, isCandidate)) {
       const list = exposed.get(e.origin!);
       if (list) list.push(e);
       else exposed.set(e.origin!, [e]);
@@ -345,22 +431,29 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   // (expression ids are per draft), children first, records which exposed node lies below
   // each expression (one, or several).
   const containsOther = new Set<Node>();
-  const merge = (a: Node | 'several' | undefined, b: Node | 'several' | undefined) => (a === undefined || a === b ? b : b === undefined ? a : 'several');
+  const exposedExprs = new Set<Expr>();
+  for (const list of exposed.values()) for (const e of list) exposedExprs.add(e);
   for (const draft of relevant) {
-    const exposedBelow = new Map<number, Node | 'several'>();
-    for (const e of analysisOf(draft).exprs) {
+    // By expression id; undefined where no exposed node lies below.
+    const exposedBelow: (Node | 'several' | undefined)[] = new Array(draft.builder.size + 1);
+    for (const e of analysisOf(draft, slots).exprs) {
       let below: Node | 'several' | undefined;
       for (const c of childrenOf(e)) {
-        below = merge(below, exposedBelow.get(c.id));
-        if (c.origin && exposed.has(c.origin)) below = merge(below, c.origin);
+        below = mergeBelow(below, exposedBelow[c.id]);
+        if (c.origin && exposed.has(c.origin)) below = mergeBelow(below, c.origin);
       }
       if (below === undefined) continue;
-      exposedBelow.set(e.id, below);
-      if (e.origin && below !== e.origin && exposed.get(e.origin)?.includes(e)) containsOther.add(e.origin);
+      exposedBelow[e.id] = below;
+      if (e.origin && below !== e.origin && exposedExprs.has(e)) containsOther.add(e.origin);
     }
   }
   const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
   return { next: chosen.length ? chosen : [...exposed.keys()].slice(0, 1), readers };
+}
+
+/** The exposed candidates below an expression, from those below two of its parts: one node, or several. */
+function mergeBelow(a: Node | 'several' | undefined, b: Node | 'several' | undefined): Node | 'several' | undefined {
+  return a === undefined || a === b ? b : b === undefined ? a : 'several';
 }
 
 /**
@@ -378,15 +471,29 @@ function rebuiltRootsAreNew(rebuilt: readonly Node[], roots: readonly Node[], is
   });
 }
 
-/** Expressions satisfying `stop` that are reachable from `roots` without passing another one. */
-function outermost(roots: readonly Expr[], stop: (e: Expr) => boolean): Expr[] {
+/** Seen marks of `outermost` by expression id, `outermostMarks[id] === outermostStamp` during one walk (shared: see exprOrder's). */
+let outermostMarks = new Uint32Array(1024);
+let outermostStamp = 0;
+
+/** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one. */
+function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
   const found: Expr[] = [];
-  const seen = new Set<number>();
-  const stack = [...roots];
+  const size = draft.builder.size + 1;
+  if (outermostMarks.length < size && size <= SCRATCH_LIMIT) outermostMarks = new Uint32Array(Math.min(2 * size, SCRATCH_LIMIT));
+  if (outermostStamp === 0xffffffff) {
+    outermostMarks.fill(0);
+    outermostStamp = 0;
+  }
+  // A giant draft's marks are its own (see SCRATCH_LIMIT).
+  const own = size > outermostMarks.length;
+  const marks = own ? new Uint32Array(size) : outermostMarks;
+  const stamp = own ? 1 : ++outermostStamp;
+  const stack: Expr[] = [];
+  for (const s of draft.stores) stack.push(s.value);
   while (stack.length) {
     const e = stack.pop()!;
-    if (seen.has(e.id)) continue;
-    seen.add(e.id);
+    if (marks[e.id] === stamp) continue;
+    marks[e.id] = stamp;
     if (stop(e)) {
       found.push(e);
       continue;
@@ -401,8 +508,8 @@ interface Group {
   /** 'call': the step of one opaque node (never merged with another). */
   readonly kind: KernelIR['kind'];
   loads: Set<Node>;
-  /** The draft's own set (Analysis.origins) until a merge adds to it: copied then. */
-  origins: ReadonlySet<Node>;
+  /** The nodes it computes inline (Analysis.origins, and those of the groups merged into it). */
+  readonly origins: Set<Node>;
   /** Per loaded node, the hull [lo, hi] of the flat indices the group reads. */
   spans: Map<Node, [number, number]>;
 }
@@ -414,8 +521,8 @@ const REACH_BUDGET = 256;
 const SMALL_MERGE_BYTES = 1 << 18;
 
 /** A draft as a group: its loads, the nodes it computes, and per loaded node the hull of the flat indices it reads. */
-function groupOf(d: Draft): Group {
-  const { exprs, origins } = analysisOf(d);
+function groupOf(d: Draft, slots: NodeSlots): Group {
+  const { exprs, origins } = analysisOf(d, slots);
   const loads = new Set<Node>();
   const spans = new Map<Node, [number, number]>();
   for (const e of exprs) {
@@ -430,7 +537,7 @@ function groupOf(d: Draft): Group {
       spans.set(e.source, [lo, hi]);
     }
   }
-  return { outputs: [...d.outputs], kind: d.kind, loads, origins, spans };
+  return { outputs: [...d.outputs], kind: d.kind, loads, origins: new Set(origins), spans };
 }
 
 const outputBytes = (g: Group) => g.outputs.reduce((sum, o) => sum + sizeOf(o.shape) * bytesPerElement(o.dtype), 0);
@@ -475,8 +582,8 @@ function callKernel(node: Node): ScheduledKernel {
  * The call steps of opaque nodes take part only as links in the dependency graph (two
  * kernels on either side of a call are not siblings).
  */
-function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuffers: number, maxOutputs = Infinity): Group[] {
-  const groups: Group[] = drafts.map(groupOf);
+function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], slots: NodeSlots, maxBuffers: number, maxOutputs = Infinity): Group[] {
+  const groups: Group[] = drafts.map((d) => groupOf(d, slots));
   groups.push(...calls.map((c): Group => ({ outputs: [c], kind: 'call', loads: new Set(c.inputs), origins: new Set(), spans: new Map() })));
   const producer = new Map<Node, Group>();
   for (const g of groups) for (const o of g.outputs) producer.set(o, g);
@@ -575,7 +682,6 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
     if (done > 0) list.splice(0, done);
     return list;
   };
-  const ownOrigins = new Set<Group>();
   for (const a of groups) {
     if (!alive.has(a) || a.kind !== 'map') continue;
     const seen = new Set<Group>([a]);
@@ -592,12 +698,7 @@ function mergeSiblings(drafts: readonly Draft[], calls: readonly Node[], maxBuff
         a.outputs.push(...b.outputs);
         for (const n of sharedBy(b)) if (!a.loads.has(n) && !a.origins.has(n)) pending.push(n);
         b.loads.forEach((n) => a.loads.add(n));
-        if (!ownOrigins.has(a)) {
-          a.origins = new Set(a.origins);
-          ownOrigins.add(a);
-        }
-        const origins = a.origins as Set<Node>;
-        b.origins.forEach((n) => origins.add(n));
+        b.origins.forEach((n) => a.origins.add(n));
         for (const [n, [lo, hi]] of b.spans) {
           const known = a.spans.get(n);
           a.spans.set(n, known ? [Math.min(known[0], lo), Math.max(known[1], hi)] : [lo, hi]);
@@ -860,6 +961,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // Each round drafts the kernels it lacks, then redrafts only those that had inlined a
   // node that is now materialized.
   const draftOf = new Map<Node, Draft>();
+  const slots = new NodeSlots();
   let drafts: Draft[] = [];
   const large = nodes.length > LARGE_PROGRAM;
   const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
@@ -890,7 +992,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     // a round per level; past the first rounds, every outermost candidate goes at once, and
     // a last round takes every candidate left rather than leave a giant kernel behind.
     const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
-    const { next, readers } = nextMaterializations(drafts, materialized, take);
+    const { next, readers } = nextMaterializations(drafts, materialized, take, slots);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
@@ -904,7 +1006,7 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   // hessian of a prod over an expanded axis read an unwritten buffer). Redrafted here
   // without overflow (it computes less than before), nothing new is materialized.
   drafts = drafts.map((d) => (isStale(d, materialized) ? draftKernel(d.outputs, isBoundary, false) : d));
-  const groups = executionOrder(mergeSiblings(drafts, calls, options.maxBuffers, options.maxOutputs));
+  const groups = executionOrder(mergeSiblings(drafts, calls, slots, options.maxBuffers, options.maxOutputs));
   const draftFor = new Map(drafts.map((d) => [d.outputs[0], d]));
   const asWritten = (n: Node) => originalRoot.get(n) ?? n;
   const kernels = groups.map((g) => {
