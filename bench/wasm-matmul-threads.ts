@@ -12,6 +12,13 @@
  * Also GFLOP per CPU-second of the whole process over the timed calls (every thread's time,
  * spinning included: how much work the split wastes).
  *
+ * Beside functs, the hand-written yardstick of bench/peers/hand-gemm.ts on 1 and 2 worker
+ * threads, the same work per call (2 n^3 flops), interleaved with the rest (HAND=0 leaves it
+ * out): `peak` (registers only: the FP peak of one core and what a second one adds on this VM)
+ * and the 5x2 micro-kernel in L1 (the ceiling of functs' GEMM tile). For each hand entry, also
+ * the time both threads of a 2-thread call ran at once (the overlap of their spans, as a share
+ * of the longer one): under 100%, the VM did not give both cores at once.
+ *
  * BASE=<another checkout>[,<another>]: that tree's matmul too, in the same process (its own
  * memory and pool), interleaved call by call: before/after under the same load.
  *
@@ -21,6 +28,7 @@
 import * as here from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { quantile, timedCallBlocks, type TimedEntry } from './suite/sampler.js';
+import { handGemm, type HandGemmKernel } from './peers/hand-gemm.js';
 
 type Lib = typeof here;
 const libs: [string, Lib][] = [['this tree', here]];
@@ -28,17 +36,45 @@ for (const base of (process.env.BASE ?? '').split(',').filter(Boolean)) libs.pus
 const ROUNDS = Number(process.env.ROUNDS ?? 40);
 const CALLS = Number(process.env.CALLS ?? 3);
 const THREADS = [1, 2];
+const hand = process.env.HAND === '0' ? null : await handGemm(2);
+const HAND_KERNELS: [HandGemmKernel, string][] = [['peak', 'hand peak (registers)'], ['micro5x2', 'hand 5x2 micro-kernel (L1)']];
 for (const n of (process.env.SIZES ?? '512,1024').split(',').map(Number)) {
   const entries = libs.flatMap(([name, lib]) => {
     const a = lib.randn([n, n], { seed: 1 }).realize(), b = lib.randn([n, n], { seed: 2 }).realize();
     const f = lib.jit((x: Tensor, y: Tensor) => x.matmul(y));
     return THREADS.map((t) => ({ name: `${name}, ${t} thread(s)`, run: () => { lib.setThreads(t); (f(a as never, b as never) as Tensor).dispose(); }, ms: [], cpuMs: 0 } satisfies TimedEntry));
   });
+  /** Per hand 2-thread entry: the overlap of the two threads' spans, as a share of the longer span, per call. */
+  const overlaps = new Map<string, number[]>();
+  if (hand) {
+    for (const [kernel, label] of HAND_KERNELS) for (const t of THREADS) {
+      const name = `${label}, ${t} worker(s)`;
+      const shares: number[] = [];
+      if (t === 2) overlaps.set(name, shares);
+      entries.push({ name, ms: [], cpuMs: 0, run: () => {
+        hand.run(kernel, t, 2 * n ** 3);
+        if (t !== 2) return;
+        const [p, q] = hand.lastSpans();
+        shares.push(Math.max(0, Math.min(p.end, q.end) - Math.max(p.start, q.start)) / Math.max(p.end - p.start, q.end - q.start));
+      } });
+    }
+  }
   for (const e of entries) for (let i = 0; i < 5; i++) e.run();
+  for (const shares of overlaps.values()) shares.length = 0;
   timedCallBlocks(entries, ROUNDS, CALLS);
   const rate = (ms: number) => ((2 * n ** 3) / ms / 1e6).toFixed(1);
   for (const e of entries) {
-    console.log(`matmul ${n} ${e.name.padEnd(30)}: median ${rate(quantile(e.ms, 0.5))} GFLOP/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(quantile(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}`);
+    const shares = overlaps.get(e.name);
+    const overlap = shares ? `; threads ran at once ${(100 * quantile(shares, 0.5)).toFixed(0)}% of the call (median), ${(100 * shares.filter((x) => x > 0.95).length / shares.length).toFixed(0)}% of calls over 95%` : '';
+    console.log(`matmul ${n} ${e.name.padEnd(44)}: median ${rate(quantile(e.ms, 0.5))} GFLOP/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(quantile(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}${overlap}`);
+  }
+  // Two threads against one, at the same quantile of each: the fast ends are the calls that had the cores.
+  const byName = new Map(entries.map((e) => [e.name, e.ms]));
+  for (const e of entries) {
+    const one = e.name.replace(/2 (thread|worker)\(s\)$/, '1 $1(s)');
+    if (one === e.name || !byName.has(one)) continue;
+    const ratio = (q: number) => (quantile(byName.get(one)!, q) / quantile(e.ms, q)).toFixed(2);
+    console.log(`matmul ${n} ${e.name.replace(/, 2 .*$/, '').padEnd(44)}: 2 threads / 1 thread: median ${ratio(0.5)}x, p10 ${ratio(0.1)}x, best ${ratio(0)}x`);
   }
 }
 process.exit(0);
