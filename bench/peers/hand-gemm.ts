@@ -187,7 +187,7 @@ export async function handGemm(maxThreads = 2): Promise<HandGemm> {
   }
   while (Atomics.load(ctrl, 2) < maxThreads) await new Promise((resolve) => setTimeout(resolve, 5));
   let lastThreads = 0;
-  return {
+  const yardstick: HandGemm = {
     run(kernel, threads, flops) {
       if (threads > maxThreads) throw new Error(`hand-gemm: ${threads} threads asked, ${maxThreads} started`);
       Atomics.store(ctrl, 1, 0);
@@ -201,7 +201,7 @@ export async function handGemm(maxThreads = 2): Promise<HandGemm> {
     },
     lastSpans: () => Array.from({ length: lastThreads }, (_, i) => ({ start: times[2 * i], end: times[2 * i + 1] })),
     check(kernel = 'micro5x2') {
-      this.run(kernel, 1, FLOPS_PER_UNIT[kernel]);
+      yardstick.run(kernel, 1, FLOPS_PER_UNIT[kernel]);
       const base = DATA / 4;
       const got = new Float32Array(memory.buffer, DATA + C_OFFSET, 40).slice();
       const want = new Float64Array(40);
@@ -209,4 +209,5 @@ export async function handGemm(maxThreads = 2): Promise<HandGemm> {
       return { got, want };
     },
   };
+  return yardstick;
 }
