@@ -15,9 +15,10 @@
  * Beside functs, the hand-written yardstick of bench/peers/hand-gemm.ts on 1 and 2 worker
  * threads, the same work per call (2 n^3 flops), interleaved with the rest (HAND=0 leaves it
  * out): `peak` (registers only: the FP peak of one core and what a second one adds on this VM)
- * and the 5x2 micro-kernel in L1 (the ceiling of functs' GEMM tile). For each hand entry, also
- * the time both threads of a 2-thread call ran at once (the overlap of their spans, as a share
- * of the longer one): under 100%, the VM did not give both cores at once.
+ * and the 5x2 micro-kernel in L1 (the ceiling of functs' GEMM tile). For each hand 2-thread
+ * entry, also the rate each thread got on its own half (from its own start and end): near the
+ * 1-thread rate, each had a core; near half of it, the two shared one (their spans may overlap
+ * fully while the VM time-slices them on one core).
  *
  * BASE=<another checkout>[,<another>]: that tree's matmul too, in the same process (its own
  * memory and pool), interleaved call by call: before/after under the same load.
@@ -44,28 +45,27 @@ for (const n of (process.env.SIZES ?? '512,1024').split(',').map(Number)) {
     const f = lib.jit((x: Tensor, y: Tensor) => x.matmul(y));
     return THREADS.map((t) => ({ name: `${name}, ${t} thread(s)`, run: () => { lib.setThreads(t); (f(a as never, b as never) as Tensor).dispose(); }, ms: [], cpuMs: 0 } satisfies TimedEntry));
   });
-  /** Per hand 2-thread entry: the overlap of the two threads' spans, as a share of the longer span, per call. */
-  const overlaps = new Map<string, number[]>();
+  /** Per hand 2-thread entry: each thread's milliseconds for its half, per call. */
+  const threadMs = new Map<string, number[]>();
   if (hand) {
     for (const [kernel, label] of HAND_KERNELS) for (const t of THREADS) {
       const name = `${label}, ${t} worker(s)`;
-      const shares: number[] = [];
-      if (t === 2) overlaps.set(name, shares);
+      const spans: number[] = [];
+      if (t === 2) threadMs.set(name, spans);
       entries.push({ name, ms: [], cpuMs: 0, run: () => {
         hand.run(kernel, t, 2 * n ** 3);
-        if (t !== 2) return;
-        const [p, q] = hand.lastSpans();
-        shares.push(Math.max(0, Math.min(p.end, q.end) - Math.max(p.start, q.start)) / Math.max(p.end - p.start, q.end - q.start));
+        if (t === 2) for (const { start, end } of hand.lastSpans()) spans.push(end - start);
       } });
     }
   }
   for (const e of entries) for (let i = 0; i < 5; i++) e.run();
-  for (const shares of overlaps.values()) shares.length = 0;
+  for (const spans of threadMs.values()) spans.length = 0;
   timedCallBlocks(entries, ROUNDS, CALLS);
   const rate = (ms: number) => ((2 * n ** 3) / ms / 1e6).toFixed(1);
   for (const e of entries) {
-    const shares = overlaps.get(e.name);
-    const overlap = shares ? `; threads ran at once ${(100 * quantile(shares, 0.5)).toFixed(0)}% of the call (median), ${(100 * shares.filter((x) => x > 0.95).length / shares.length).toFixed(0)}% of calls over 95%` : '';
+    const spans = threadMs.get(e.name);
+    const perThread = (ms: number) => ((n ** 3) / ms / 1e6).toFixed(1);
+    const overlap = spans ? `; each thread on its half: median ${perThread(quantile(spans, 0.5))}, p10 ${perThread(quantile(spans, 0.1))}` : '';
     console.log(`matmul ${n} ${e.name.padEnd(44)}: median ${rate(quantile(e.ms, 0.5))} GFLOP/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(quantile(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}${overlap}`);
   }
   // Two threads against one, at the same quantile of each: the fast ends are the calls that had the cores.
