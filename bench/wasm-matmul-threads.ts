@@ -20,6 +20,13 @@
  * 1-thread rate, each had a core; near half of it, the two shared one (their spans may overlap
  * fully while the VM time-slices them on one core).
  *
+ * PROBES=<rounds> (default 0: off): then, for every functs entry, calls bracketed by two short
+ * probes of the hand register loop on 2 workers (0.5 ms each), before and after the call; a
+ * call counts as one that had both cores where both probes ran their two threads at once (75% of
+ * the longer span), each at 80% of one worker's fast-end rate or more (a worker wakes 10-300 µs after
+ * the other, measured). The rate over those calls is functs' rate when
+ * the VM gave it two cores (under other engineers' load, often under a fifth of the calls).
+ *
  * BASE=<another checkout>[,<another>]: that tree's matmul too, in the same process (its own
  * memory and pool), interleaved call by call: before/after under the same load.
  *
@@ -67,6 +74,45 @@ for (const n of (process.env.SIZES ?? '512,1024').split(',').map(Number)) {
     const perThread = (ms: number) => ((n ** 3) / ms / 1e6).toFixed(1);
     const overlap = spans ? `; each thread on its half: median ${perThread(quantile(spans, 0.5))}, p10 ${perThread(quantile(spans, 0.1))}` : '';
     console.log(`matmul ${n} ${e.name.padEnd(44)}: median ${rate(quantile(e.ms, 0.5))} GFLOP/s (${rate(Math.max(...e.ms))}-${rate(Math.min(...e.ms))}), fast end p10 ${rate(quantile(e.ms, 0.1))} best ${rate(Math.min(...e.ms))}; per CPU-second ${rate(e.cpuMs / e.ms.length)}${overlap}`);
+  }
+  const probeRounds = Number(process.env.PROBES ?? 0);
+  if (hand && probeRounds > 0) {
+    // The probe: 2 x 22.5 MFLOP of the register loop, about 0.5 ms per thread at 45 GFLOP/s.
+    const probeFlops = 45e6;
+    const threadRate = (s: { start: number; end: number }) => probeFlops / 2 / (s.end - s.start) / 1e6;
+    const solo: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      hand.run('peak', 1, probeFlops / 2);
+      solo.push(threadRate(hand.lastSpans()[0]));
+    }
+    const soloRate = quantile(solo, 0.9);
+    const twoCores = (): boolean => {
+      hand.run('peak', 2, probeFlops);
+      const [p, q] = hand.lastSpans();
+      const overlap = Math.max(0, Math.min(p.end, q.end) - Math.max(p.start, q.start)) / Math.max(p.end - p.start, q.end - q.start);
+      return overlap >= 0.75 && threadRate(p) >= 0.8 * soloRate && threadRate(q) >= 0.8 * soloRate;
+    };
+    const functs = entries.filter((e) => !e.name.startsWith('hand'));
+    const had = new Map(functs.map((e) => [e, [] as number[]]));
+    const all = new Map(functs.map((e) => [e, [] as number[]]));
+    for (let r = 0; r < probeRounds; r++) {
+      for (const e of functs) {
+        e.run();
+        const before = twoCores();
+        const t0 = performance.now();
+        e.run();
+        const ms = performance.now() - t0;
+        const after = twoCores();
+        all.get(e)!.push(ms);
+        if (before && after) had.get(e)!.push(ms);
+      }
+    }
+    console.log(`matmul ${n} probes: one worker's register loop at ${soloRate.toFixed(1)} GFLOP/s (p90 of 40)`);
+    for (const e of functs) {
+      const ok = had.get(e)!;
+      const summary = ok.length ? `median ${rate(quantile(ok, 0.5))} GFLOP/s (${rate(Math.max(...ok))}-${rate(Math.min(...ok))})` : 'none';
+      console.log(`matmul ${n} ${e.name.padEnd(44)}: calls between two-core probes ${ok.length} of ${all.get(e)!.length}: ${summary}; all calls median ${rate(quantile(all.get(e)!, 0.5))}`);
+    }
   }
   // Two threads against one, at the same quantile of each: the fast ends are the calls that had the cores.
   const byName = new Map(entries.map((e) => [e.name, e.ms]));
