@@ -452,14 +452,14 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     // kernel. Packed by the main thread alone, a 512 matmul's 1 MB B took 0.16-0.2 ms per call
     // while the other thread waited: 4-5% of the call on two threads.
     const packBuilder = new ModuleBuilder({ module: 'env', name: 'memory', shared: options.sharedMemory ?? false });
-    const prepare = packBuilder.declare({ params: Array.from({ length: bufferCount + 2 }, () => 'i32' as const), results: [] }, 'kernel');
+    const packKernel = packBuilder.declare({ params: Array.from({ length: bufferCount + 2 }, () => 'i32' as const), results: [] }, 'kernel');
     const pc = new Code();
     const pl = new Locals(bufferCount + 2);
     const [b, s] = [pl.add('i32'), pl.add('i32')];
     pc.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(b);
     scratchAddress(pc, s);
     pack(pc, pl, s, b, [bufferCount, bufferCount + 1]);
-    prepare.define(pl.types, pc);
+    packKernel.define(pl.types, pc);
     packing = { bytes: packBuilder.encode(), units: packUnits, bytesPerUnit: packedBytes / packUnits };
   }
   // Chunks of rows in multiples of mr where threads split m: in chunks of 8, a 5-row tile
