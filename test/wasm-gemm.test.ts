@@ -318,7 +318,7 @@ test('threads split a GEMM\'s rows in whole register tiles; with an epilogue, in
   }
 });
 
-test('split over threads, B packed once before the chunks (prepare): agrees with float64 and is the same bits on 1 thread, 2, and workers alone', () => {
+test('split over threads, B packed once before the chunks (its packing split too): agrees with float64 and is the same bits on 1 thread, 2, and workers alone', () => {
   const defaults = { ...parallelTuning };
   const threads = getThreads();
   /** The program's kernels compiled with `tuning` and the thread split on, each run twice (a kernel's first run is whole). */
