@@ -299,21 +299,27 @@ test('the arena keeps the scratch kernels asked for past every buffer it lays ou
   assert.ok(arena.memory.buffer.byteLength >= 800_000 + 300_000, 'a smaller ask keeps the larger scratch');
 });
 
-test('threads split a GEMM\'s rows in whole register tiles and whole blocks of four lanes', () => {
+test('threads split a GEMM\'s rows in whole register tiles; with an epilogue, in whole blocks of four lanes too', () => {
   for (const [M, mr] of [[300, 5], [257, 5], [512, 3], [64, 4], [40, 1]]) {
     const a = tensor(Float32Array.from({ length: M * 48 }, (_, i) => Math.sin(i)), { shape: [M, 48] });
     const b = tensor(Float32Array.from({ length: 48 * 40 }, (_, i) => Math.cos(i)), { shape: [48, 40] });
-    const { program } = programFor([withBackend('wasm', () => a.matmul(b)).node], wasmDevice);
-    const module = emitKernelModule(program.steps[0].ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, mr } });
-    assert.ok(module.gemm && module.parallel, `${M}: a split GEMM`);
-    const { grain, extent } = module.parallel;
-    assert.equal(extent, M);
-    assert.equal(grain % mr, 0, `${M} rows, tile of ${mr}: grain ${grain}`);
-    if (M % 4 === 0) assert.equal(grain % 4, 0, `${M} rows: grain ${grain}`);
+    for (const epilogue of [false, true]) {
+      const { program } = programFor([withBackend('wasm', () => (epilogue ? a.matmul(b).tanh() : a.matmul(b))).node], wasmDevice);
+      const module = emitKernelModule(program.steps[0].ir, { gemmTuning: { ...DEFAULT_GEMM_TUNING, mr } });
+      assert.ok(module.gemm && module.parallel, `${M}: a split GEMM`);
+      assert.equal(module.gemm.epilogue, epilogue);
+      const { grain, extent } = module.parallel;
+      assert.equal(extent, M);
+      assert.equal(grain % mr, 0, `${M} rows, tile of ${mr}: grain ${grain}`);
+      // The epilogue's loops may run four rows in f32x4 lanes: a chunk must not cut them.
+      if (epilogue && M % 4 === 0) assert.equal(grain % 4, 0, `${M} rows, epilogue: grain ${grain}`);
+      // Without one, a chunk is one tile of rows at least, and no more (a smaller last chunk, less waiting for it).
+      if (!epilogue && mr > 1) assert.equal(grain, mr, `${M} rows, no epilogue: grain ${grain}`);
+    }
   }
 });
 
-test('split over threads, B packed once before the chunks (prepare): agrees with float64 and is the same bits on 1 thread, 2, and workers alone', () => {
+test('split over threads, B packed once before the chunks (its packing split too): agrees with float64 and is the same bits on 1 thread, 2, and workers alone', () => {
   const defaults = { ...parallelTuning };
   const threads = getThreads();
   /** The program's kernels compiled with `tuning` and the thread split on, each run twice (a kernel's first run is whole). */

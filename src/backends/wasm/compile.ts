@@ -15,7 +15,7 @@ import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 import { parallelLoop, type ParallelLoop } from './parallel.js';
-import { declareGemm, matchContraction, type GemmTuning } from './gemm.js';
+import { declareGemm, matchContraction, type GemmPacking, type GemmTuning } from './gemm.js';
 import { emitColumnSweep, matchColumnSweep, sweepTuning } from './colsweep.js';
 
 /** The kernel uses something this backend does not compile; the JS compiler takes it. */
@@ -1476,7 +1476,7 @@ export interface WasmKernelModule {
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
   /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I); `diagonalPacked`: its diagonal blocks as three vectors (gemm.ts). */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly diagonalPacked: boolean; readonly prepacked: boolean } | null;
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly diagonalPacked: boolean; readonly prepacked: boolean; readonly packing: GemmPacking | null } | null;
   /** Column sums swept by rows into float64 partial rows at the top of the memory (colsweep.ts); null: none. */
   readonly columnSweep: { readonly columns: number; readonly rows: number; readonly scratchBytes: number } | null;
 }
@@ -1615,14 +1615,17 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, diagonalPacked, prepacked, rowGrain } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning });
-    // Chunks in whole row tiles of the GEMM, and still in whole blocks of four f32x4 lanes
-    // (parallel.ts's reason for its grain): 20 rows for 5-row tiles.
-    if (parallel && parallel.grain % rowGrain !== 0) parallel = { ...parallel, grain: lcm(parallel.grain % 4 === 0 ? 4 : parallel.grain, rowGrain) };
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, diagonalPacked, prepacked, rowGrain, packing } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning, sharedMemory: options.sharedMemory ?? false });
+    // Chunks in whole row tiles of the GEMM; where an epilogue's loops run after it, still in
+    // whole blocks of four f32x4 lanes (parallel.ts's reason for its grain): 20 rows for 5-row
+    // tiles. Without one, chunks of a tile: the last chunk of 20 rows (a 512 matmul: 0.3 ms)
+    // left the other thread waiting 0.2-0.5 ms per call, measured.
+    if (parallel && contraction.epilogue === null && rowGrain > 1) parallel = { ...parallel, grain: rowGrain };
+    else if (parallel && parallel.grain % rowGrain !== 0) parallel = { ...parallel, grain: lcm(parallel.grain % 4 === 0 ? 4 : parallel.grain, rowGrain) };
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, prepacked };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, prepacked, packing };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);

@@ -20,7 +20,7 @@
  * the loop compiler over the kernel's own output) live in compile.ts; this file only emits.
  */
 import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
-import { Code, Op, Simd, type ModuleBuilder, type ValType } from './encoder.js';
+import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
 import { KERNEL_SCRATCH_BYTES } from './memory.js';
 
 /** A batch loop around the GEMM: its extent and its strides (elements) in A, B and C. */
@@ -93,6 +93,17 @@ export interface GemmTuning {
   readonly packDiagonal: boolean;
 }
 
+/**
+ * B's packing where it runs once per call before the split (prepacked): a module of its own
+ * whose `kernel(buffers..., first, end)` packs units [first, end) of `units` (tiles of columns,
+ * or groups of a jammed loop), `bytesPerUnit` bytes copied each.
+ */
+export interface GemmPacking {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly units: number;
+  readonly bytesPerUnit: number;
+}
+
 /** i32.ge_u (encoder.ts's table lacks it). */
 const I32_GE_U = 0x4f;
 
@@ -142,7 +153,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning }): { entry: number; jammed: boolean; mirrored: boolean; diagonalPacked: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning; sharedMemory?: boolean }): { entry: number; jammed: boolean; mirrored: boolean; diagonalPacked: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number; packing: GemmPacking | null } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -183,7 +194,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   // of k instead of four: a quarter less of the diagonal tiles' work, which are two of the
   // three tiles at D=8), and rebuilds rows 2 and 3 by shuffles (the hand-written kernel's way).
   // One block of k only: the packed tile keeps no partial sums in C.
-  const packDiag = mirrored && scratchShared && !packJam && layout.K <= tuning.kc && tuning.packDiagonal;
+  const packDiag = mirrored && scratchShared && !packJam && !packTiles && layout.K <= tuning.kc && tuning.packDiagonal;
   const diagBytes = packDiag ? (layout.N / 4) * layout.K * 48 : 0;
   const packedBytes = packTiles ? layout.K * fullCols * 4 : packJam ? layout.K * layout.N * jamLoop.extent * 4 : diagBytes;
   // Packed once per call, before the split: where threads split rows (or batch loops B does not
@@ -325,10 +336,20 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   const rangeStart = (index: string) => () => (index === parallel ? c.get(bufferCount) : c.i32Const(0));
   const rangeEnd = (index: string, extent: number) => () => (index === parallel ? c.get(bufferCount + 1) : c.i32Const(extent));
 
-  /** Copies B's tiles (from address local `b`) into the scratch (local `scratch`), in the order the micro-kernels read them. */
-  const pack = (c: Code, locals: Locals, scratch: number, b: number) => {
+  /** Units of the packing's outer loop (tiles of columns, groups of four of the jammed loop, or diagonal blocks): what threads split. */
+  const packUnits = packTiles ? fullCols / tileCols : packJam ? jamLoop.extent / 4 : packDiag ? layout.N / 4 : 0;
+  /**
+   * Copies B's tiles (from address local `b`) into the scratch (local `scratch`), in the order
+   * the micro-kernels read them; `range`: locals holding the first and end unit (all of them without).
+   */
+  const pack = (c: Code, locals: Locals, scratch: number, b: number, range?: readonly [number, number]) => {
     const [dst, t, k, src] = [locals.add('i32'), locals.add('i32'), locals.add('i32'), locals.add('i32')];
-    c.get(scratch).set(dst);
+    const unitStart = (step: number) => () => (range ? c.get(range[0]).i32Const(step).op(Op.i32_mul) : c.i32Const(0));
+    const unitEnd = (step: number, all: number) => () => (range ? c.get(range[1]).i32Const(step).op(Op.i32_mul) : c.i32Const(all));
+    // Where a unit's packed copy starts: units are packed one after another, each the same size.
+    c.get(scratch);
+    if (range) c.get(range[0]).i32Const(packedBytes / packUnits).op(Op.i32_mul).op(Op.i32_add);
+    c.set(dst);
     const copy = (vectors: number, strideBytes: number) => {
       for (let v = 0; v < vectors; v++) c.get(dst).get(src).simdMem(Simd.v128_load, 2, v * strideBytes).simdMem(Simd.v128_store, 2, v * 16);
       c.get(dst).i32Const(vectors * 16).op(Op.i32_add).set(dst);
@@ -336,7 +357,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
     if (packDiag) {
       // Per diagonal block (jam group t = column block t), per step k: its rows 0 and 1, then
       // (2,2) (2,3) (3,3) and a lane nobody reads.
-      forLoop(c, t, () => c.i32Const(0), () => c.i32Const(layout.N), 4, () => {
+      forLoop(c, t, unitStart(4), unitEnd(4, layout.N), 4, () => {
         forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
           c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const((jamLoop.b + 1) * 4).op(Op.i32_mul).op(Op.i32_add).set(src);
           for (let v = 0; v < 2; v++) c.get(dst).get(src).simdMem(Simd.v128_load, 2, v * jamLoop.b * 4).simdMem(Simd.v128_store, 2, v * 16);
@@ -347,7 +368,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
         });
       });
     } else if (packTiles) {
-      forLoop(c, t, () => c.i32Const(0), () => c.i32Const(fullCols), tileCols, () => {
+      forLoop(c, t, unitStart(tileCols), unitEnd(tileCols, fullCols), tileCols, () => {
         forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
           c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const(2).op(Op.i32_shl).op(Op.i32_add).set(src);
           copy(nv, 16);
@@ -355,7 +376,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
       });
     } else {
       const g = locals.add('i32');
-      forLoop(c, g, () => c.i32Const(0), () => c.i32Const(jamLoop.extent), 4, () => {
+      forLoop(c, g, unitStart(4), unitEnd(4, jamLoop.extent), 4, () => {
         forLoop(c, t, () => c.i32Const(0), () => c.i32Const(layout.N), 4, () => {
           forLoop(c, k, () => c.i32Const(0), () => c.i32Const(layout.K), 1, () => {
             c.get(b).get(k).i32Const(bk * 4).op(Op.i32_mul).op(Op.i32_add).get(t).i32Const(2).op(Op.i32_shl).op(Op.i32_add).get(g).i32Const(jamLoop.b * 4).op(Op.i32_mul).op(Op.i32_add).set(src);
@@ -459,22 +480,28 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   };
   nest(0, base.a, base.b, base.c);
   entry.define(locals.types, c);
+  let packing: GemmPacking | null = null;
   if (prepacked) {
-    // prepare(buffers...): the packing alone, exported for the caller to run once before the chunks.
-    const prepare = builder.declare({ params: Array.from({ length: bufferCount }, () => 'i32' as const), results: [] }, 'prepare');
+    // The packing alone, a module of its own for the caller to run once before the chunks,
+    // split over threads in its turn: kernel(buffers..., first unit, end unit), as any split
+    // kernel. Packed by the main thread alone, a 512 matmul's 1 MB B took 0.16-0.2 ms per call
+    // while the other thread waited: 4-5% of the call on two threads.
+    const packBuilder = new ModuleBuilder({ module: 'env', name: 'memory', shared: options.sharedMemory ?? false });
+    const packKernel = packBuilder.declare({ params: Array.from({ length: bufferCount + 2 }, () => 'i32' as const), results: [] }, 'kernel');
     const pc = new Code();
-    const pl = new Locals(bufferCount);
+    const pl = new Locals(bufferCount + 2);
     const [b, s] = [pl.add('i32'), pl.add('i32')];
     pc.get(layout.b).i32Const(layout.bOffset * 4).op(Op.i32_add).set(b);
     scratchAddress(pc, s);
-    pack(pc, pl, s, b);
-    prepare.define(pl.types, pc);
+    pack(pc, pl, s, b, [bufferCount, bufferCount + 1]);
+    packKernel.define(pl.types, pc);
+    packing = { bytes: packBuilder.encode(), units: packUnits, bytesPerUnit: packedBytes / packUnits };
   }
   // Chunks of rows in multiples of mr where threads split m: in chunks of 8, a 5-row tile
   // leaves 1-4 rows to a narrower strip in most chunks (27 of 512 rows at 512, the 1-row
   // strip at a third of the tile's rate).
   const rowGrain = !jam && parallel === layout.mIndex ? mr : 1;
-  return { entry: entry.index, jammed: jam, mirrored, diagonalPacked: packDiag, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain };
+  return { entry: entry.index, jammed: jam, mirrored, diagonalPacked: packDiag, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain, packing };
 }
 
 /**

@@ -31,10 +31,9 @@ export function instantiateKernel(module: WebAssembly.Module, arena: WasmArena =
   return kernelExports(module, arena).kernel;
 }
 
-/** The kernel, and the packing a GEMM exports to run once per call before the split (gemm.ts prepacked). */
-function kernelExports(module: WebAssembly.Module, arena: WasmArena = wasmArena): { kernel: KernelFunction; prepare?: KernelFunction } {
+function kernelExports(module: WebAssembly.Module, arena: WasmArena = wasmArena): { kernel: KernelFunction } {
   const instance = new WebAssembly.Instance(module, { env: { memory: arena.memory }, m: MATH_IMPORTS });
-  return instance.exports as unknown as { kernel: KernelFunction; prepare?: KernelFunction };
+  return instance.exports as unknown as { kernel: KernelFunction };
 }
 
 /**
@@ -59,7 +58,11 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
   if (module.gemm?.scratchBytes) wasmArena.needScratch(module.gemm.scratchBytes);
   if (module.columnSweep) wasmArena.needScratch(module.columnSweep.scratchBytes);
   const compiled = new WebAssembly.Module(module.bytes);
-  const { kernel: kernelFn, prepare } = kernelExports(compiled);
+  const { kernel: kernelFn } = kernelExports(compiled);
+  // A GEMM's packing of B, once per call before the split (gemm.ts GemmPacking): split too.
+  const packing = module.gemm?.packing;
+  const packModule = packing ? new WebAssembly.Module(packing.bytes) : null;
+  const packFn = packModule ? kernelExports(packModule).kernel : null;
   const { parallel } = module;
   // A kernel with a parallel loop takes that loop's range after the addresses; the pool
   // splits it between threads where the work pays for them.
@@ -68,10 +71,14 @@ export function compileWasm(ir: KernelIR, options: WasmOptions = {}): CompiledKe
     const { extent, grain } = parallel;
     const operations = ir.operations;
     let handle: ReturnType<typeof poolKernel> | undefined;
+    let packHandle: ReturnType<typeof poolKernel> | undefined;
     fn = (...bases) => {
       const firstRun = handle === undefined;
       handle ??= poolKernel(compiled, kernel);
-      prepare?.(...bases);
+      if (packing && packModule && packFn) {
+        packHandle ??= poolKernel(packModule, kernel);
+        runSplit(packHandle, packFn, wasmArena.memory, bases, packing.units, 1, (packing.units * packing.bytesPerUnit) / 4, firstRun);
+      }
       runSplit(handle, kernelFn, wasmArena.memory, bases, extent, grain, operations, firstRun);
     };
   }
