@@ -3,7 +3,7 @@
  * small batch (N=8) the kernels take microseconds, so the time per call is the dispatch.
  *
  *   N=8 CALLS=100000 npx tsx bench/call-loop.ts
- *   node --cpu-prof ... (bundled: see bench/call-overhead.ts)
+ *   npx esbuild bench/call-loop.ts --bundle --platform=node --format=esm --outfile=scratch/call-loop.mjs && node --cpu-prof scratch/call-loop.mjs
  */
 import { headlineTensors } from "./functs.js";
 import { makeWorkload } from "./workload.js";

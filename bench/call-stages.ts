@@ -1,5 +1,6 @@
 /**
- * Where the D=8 headline's call goes, stage by stage, on one thread (THREADS=2 for two):
+ * Where the D=8 headline's call goes, stage by stage, on one thread (THREADS=2 for two; it
+ * replaces call-overhead.ts, whose entries it contains):
  * each kernel of the program alone (its wasm function on copies of its buffers in the memory,
  * `runAt`), then the hand-written kernel, the program run and the jit call, interleaved call by
  * call; each kernel beside a roofline: its f32x4 arithmetic at PEAK GFLOP/s per thread (the
