@@ -16,32 +16,15 @@ import { topoSort, type Node } from '../lazy/node.js';
 import { scalarFunction } from '../lazy/primitive.js';
 import { bindParams } from '../lazy/rewrite.js';
 import { ArgumentError, withBackend, type Tensor } from '../index.js';
+import { ulp, type OpErrorBound } from '../backends/wasm/accuracy.js';
 
-/** The most an op's result may lie from the exact value `exact`, given the op's inputs. */
-export type OpErrorBound = (exact: number, inputs: readonly number[]) => number;
+export { ulp, type OpErrorBound };
+
 
 /** Stated error bounds of a backend's approximated ops, by dtype and op name (`tanh`, `exp`, ...). */
 export interface ErrorBounds {
   readonly float32?: Readonly<Record<string, OpErrorBound>>;
   readonly float64?: Readonly<Record<string, OpErrorBound>>;
-}
-
-/**
- * The spacing of `dtype` values at |v|: the size of one unit in the last place (float32:
- * 2^-149 below the normal range; float64: 2^-1074).
- * @example
- * ulp(1, 'float32');   // 2 ** -23
- * ulp(0.75, 'float32'); // 2 ** -24
- */
-export function ulp(v: number, dtype: 'float32' | 'float64' = 'float32'): number {
-  const [bits, minNormal, tiny] = dtype === 'float32' ? [23, -126, 2 ** -149] : [52, -1022, 2 ** -1074];
-  const a = Math.abs(v);
-  if (!Number.isFinite(a)) return Infinity;
-  if (a < 2 ** minNormal) return tiny;
-  let e = Math.floor(Math.log2(a));
-  // log2 of a value just below a power of two may round up to it.
-  if (2 ** e > a) e--;
-  return 2 ** (e - bits);
 }
 
 /** The program `build()` returns, as the DAG a backend would be handed (a computed value: a leaf). */

@@ -10,16 +10,26 @@
  * of src/testing).
  */
 
-/** The spacing of float32 values at |v| (2^-149 below the normal range). */
-export function ulp32(v: number): number {
+/**
+ * The spacing of `dtype` values at |v|: the size of one unit in the last place (float32:
+ * 2^-149 below the normal range; float64: 2^-1074).
+ * @example
+ * ulp(1, 'float32');   // 2 ** -23
+ * ulp(0.75, 'float32'); // 2 ** -24
+ */
+export function ulp(v: number, dtype: 'float32' | 'float64' = 'float32'): number {
+  const [bits, minNormal, tiny] = dtype === 'float32' ? [23, -126, 2 ** -149] : [52, -1022, 2 ** -1074];
   const a = Math.abs(v);
   if (!Number.isFinite(a)) return Infinity;
-  if (a < 2 ** -126) return 2 ** -149;
+  if (a < 2 ** minNormal) return tiny;
   let e = Math.floor(Math.log2(a));
   // log2 of a value just below a power of two may round up to it.
   if (2 ** e > a) e--;
-  return 2 ** (e - 23);
+  return 2 ** (e - bits);
 }
+
+/** The spacing of float32 values at |v| (2^-149 below the normal range). */
+export const ulp32 = (v: number): number => ulp(v, 'float32');
 
 /** The most a result may lie from the exact value `exact`, given the op's inputs. */
 export type OpErrorBound = (exact: number, inputs: readonly number[]) => number;
