@@ -1475,8 +1475,8 @@ export interface WasmKernelModule {
    * The contraction run as a GEMM (gemm.ts), with a second pass for its epilogue; null: none.
    * `scratchBytes`: what it uses at the top of the memory (the arena must keep them free: WasmArena.needScratch).
    */
-  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I); `diagonalPacked`: its diagonal blocks as three vectors (gemm.ts). */
-  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly diagonalPacked: boolean; readonly prepacked: boolean; readonly packing: GemmPacking | null } | null;
+  /** `mirrored`: a symmetric C's blocks I <= J computed, each stored at (I, J) and (J, I); `diagonalPacked`: its diagonal blocks as three vectors; `packing`: B's packing, run once per call before the split (null: packed inside the kernel, or not packed) (gemm.ts). */
+  readonly gemm: { readonly M: number; readonly N: number; readonly K: number; readonly batch: number; readonly epilogue: boolean; readonly scratchBytes: number; readonly mirrored: boolean; readonly diagonalPacked: boolean; readonly packing: GemmPacking | null } | null;
   /** Column sums swept by rows into float64 partial rows at the top of the memory (colsweep.ts); null: none. */
   readonly columnSweep: { readonly columns: number; readonly rows: number; readonly scratchBytes: number } | null;
 }
@@ -1615,7 +1615,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   let gemm: WasmKernelModule['gemm'] = null;
   let gemmFusedMultiplyAdds = 0;
   if (contraction) {
-    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, diagonalPacked, prepacked, rowGrain, packing } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning, sharedMemory: options.sharedMemory ?? false });
+    const { entry, fusedMultiplyAdds, scratchBytes, mirrored, diagonalPacked, rowGrain, packing } = declareGemm(builder, contraction.layout, ir.buffers.length, parallel?.index ?? null, { fma, tuning: options.gemmTuning, sharedMemory: options.sharedMemory ?? false });
     // Chunks in whole row tiles of the GEMM; where an epilogue's loops run after it, still in
     // whole blocks of four f32x4 lanes (parallel.ts's reason for its grain): 20 rows for 5-row
     // tiles. Without one, chunks of a tile: the last chunk of 20 rows (a 512 matmul: 0.3 ms)
@@ -1625,7 +1625,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     for (let p = 0; p < parameterCount; p++) code.get(p);
     code.call(entry);
     const { M, N, K, batch } = contraction.layout;
-    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, prepacked, packing };
+    gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, packing };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
   const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);

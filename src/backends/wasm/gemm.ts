@@ -96,7 +96,7 @@ export interface GemmTuning {
 /**
  * B's packing where it runs once per call before the split (prepacked): a module of its own
  * whose `kernel(buffers..., first, end)` packs units [first, end) of `units` (tiles of columns,
- * or groups of a jammed loop), `bytesPerUnit` bytes copied each.
+ * groups of a jammed loop, or diagonal blocks), `bytesPerUnit` bytes copied each.
  */
 export interface GemmPacking {
   readonly bytes: Uint8Array<ArrayBuffer>;
@@ -153,7 +153,7 @@ class Locals {
  * the kernel's parameters (the buffers' byte addresses, then, where `parallel` names one of
  * the layout's loops, that loop's first and end iteration).
  */
-export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning; sharedMemory?: boolean }): { entry: number; jammed: boolean; mirrored: boolean; diagonalPacked: boolean; fusedMultiplyAdds: number; scratchBytes: number; prepacked: boolean; rowGrain: number; packing: GemmPacking | null } {
+export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCount: number, parallel: string | null, options: { fma: boolean; tuning?: GemmTuning; sharedMemory?: boolean }): { entry: number; jammed: boolean; mirrored: boolean; diagonalPacked: boolean; fusedMultiplyAdds: number; scratchBytes: number; rowGrain: number; packing: GemmPacking | null } {
   const tuning = options.tuning ?? DEFAULT_GEMM_TUNING;
   const { nv } = tuning;
   const { am, ak, bk, cm, cn } = layout;
@@ -501,7 +501,7 @@ export function declareGemm(builder: ModuleBuilder, layout: GemmLayout, bufferCo
   // leaves 1-4 rows to a narrower strip in most chunks (27 of 512 rows at 512, the 1-row
   // strip at a third of the tile's rate).
   const rowGrain = !jam && parallel === layout.mIndex ? mr : 1;
-  return { entry: entry.index, jammed: jam, mirrored, diagonalPacked: packDiag, fusedMultiplyAdds, scratchBytes, prepacked, rowGrain, packing };
+  return { entry: entry.index, jammed: jam, mirrored, diagonalPacked: packDiag, fusedMultiplyAdds, scratchBytes, rowGrain, packing };
 }
 
 /**
