@@ -6,10 +6,9 @@
  */
 import { bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from '../lazy/dtype.js';
 import { ArgumentError, DeviceError } from '../lazy/errors.js';
-import { checkAllocatable } from '../lazy/build.js';
-import type { Node } from '../lazy/node.js';
+import { checkAllocatable, COMMUTATIVE } from '../lazy/build.js';
 import { primitiveRule, type CallSignature } from '../lazy/primitive.js';
-import { topoSort } from '../lazy/node.js';
+import { hashStructure, Node, structuralKey, topoSort } from '../lazy/node.js';
 import type { Backend } from '../lazy/realize.js';
 import { sizeOf } from '../lazy/shape.js';
 import { Storage, type Device, type DeviceBuffer, type Executable, type KernelMemory } from '../backends/device.js';
@@ -197,10 +196,30 @@ function attrsPart(node: Node): string {
 
 /**
  * A string equal for two DAGs exactly when they have the same structure, whatever the values
- * of their leaves, and those leaves in canonical order.
+ * of their leaves, and those leaves in canonical order. Commutative operands count in either
+ * order: `canonicalInputs` lists them by a hash of their structure down to the leaves (the
+ * leaves as holes), not as they were built, and the key follows that order.
  */
-export function structureOf(roots: readonly Node[]): { key: string; leaves: Node[] } {
-  const order = topoSort(roots, isInputLeaf);
+export function structureOf(roots: readonly Node[]): { key: string; leaves: Node[]; canonicalInputs: (node: Node) => readonly Node[] } {
+  const describeNode = (node: Node): string => (isInputLeaf(node) ? `in:${node.dtype}:${node.shape.join('x')}` : `${node.op}|${node.dtype}|${node.shape.join('x')}|${attrsPart(node)}`);
+  const text = new Map<Node, string>();
+  const hashes = new Map<Node, number>();
+  for (const node of topoSort(roots, isInputLeaf)) {
+    const own = describeNode(node);
+    text.set(node, own);
+    const inputHashes = isInputLeaf(node) ? [] : node.inputs.map((i) => hashes.get(i)!);
+    if (COMMUTATIVE.has(node.op)) inputHashes.sort((x, y) => x - y);
+    hashes.set(node, hashStructure(own, inputHashes));
+  }
+  const canonicalInputs = (node: Node): readonly Node[] => {
+    if (!COMMUTATIVE.has(node.op) || node.inputs.length !== 2) return node.inputs;
+    const [a, b] = node.inputs;
+    // Equal hashes are equal structures over different leaves: by id they stay in the order
+    // the program created them, which a loop repeats (the weights before each step's row).
+    const [ha, hb] = [hashes.get(a)!, hashes.get(b)!];
+    return ha > hb || (ha === hb && a.id > b.id) ? [b, a] : node.inputs;
+  };
+  const order = topoSort(roots, isInputLeaf, canonicalInputs);
   const local = new Map<Node, number>();
   const leaves: Node[] = [];
   const parts: string[] = [];
@@ -208,12 +227,32 @@ export function structureOf(roots: readonly Node[]): { key: string; leaves: Node
     local.set(node, local.size);
     if (isInputLeaf(node)) {
       leaves.push(node);
-      parts.push(`in:${node.dtype}:${node.shape.join('x')}`);
+      parts.push(text.get(node)!);
     } else {
-      parts.push(`${node.op}|${node.dtype}|${node.shape.join('x')}|${node.inputs.map((i) => local.get(i)).join(',')}|${attrsPart(node)}`);
+      parts.push(`${text.get(node)}|${canonicalInputs(node).map((i) => local.get(i)).join(',')}`);
     }
   }
-  return { key: `${parts.join(';')}=>${roots.map((r) => local.get(r)).join(',')}`, leaves };
+  return { key: `${parts.join(';')}=>${roots.map((r) => local.get(r)).join(',')}`, leaves, canonicalInputs };
+}
+
+/**
+ * The DAG below `roots` with every commutative op's operands in the structure's order,
+ * rebuilt where the order differs (outside the interning table: these nodes stand for the
+ * same values and must not merge with the user's). The scheduler sees this form, so two DAGs
+ * of one structure get one schedule, whichever was compiled first: building orders operands
+ * by a hash that sees a node's unrealized history (a dataset's row before it is a view, say),
+ * and broadcast factoring, which reassociates products in operand order, would otherwise give
+ * the cached program of row 0 other last bits than a fresh compile of row 5's.
+ */
+function canonicalDag(roots: readonly Node[], canonicalInputs: (node: Node) => readonly Node[]): Node[] {
+  const rebuilt = new Map<Node, Node>();
+  for (const node of topoSort(roots, isInputLeaf)) {
+    if (isInputLeaf(node)) continue;
+    const inputs = canonicalInputs(node).map((i) => rebuilt.get(i) ?? i);
+    if (inputs.every((x, k) => x === node.inputs[k])) continue;
+    rebuilt.set(node, new Node(node.rule, inputs, node.shape, node.dtype, node.attrs, structuralKey(node.op, inputs, node.shape, node.dtype, node.attrs), node.hash));
+  }
+  return roots.map((r) => rebuilt.get(r) ?? r);
 }
 
 /** A short description of what a node computes, movement ops skipped: "sin(mul(input, const))". */
@@ -313,17 +352,21 @@ function planIntermediates(buffers: readonly ProgramBuffer[], steps: readonly Pr
 
 /** The program computing `roots` on `device` (from the cache when a DAG of this structure was seen), and its leaves. */
 export function programFor(roots: readonly Node[], device: Device): { program: Program; leaves: Node[] } {
-  const { key, leaves } = structureOf(roots);
+  const { key, leaves, canonicalInputs } = structureOf(roots);
   const cacheKey = `${deviceKey(device)}\n${key}`;
   let program = programCache.get(cacheKey);
   if (!program) {
     const started = performance.now();
-    const plan = schedule(roots, { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles,
+    const plan = schedule(canonicalDag(roots, canonicalInputs), { maxBuffers: device.caps.maxBuffers, maxOutputs: device.caps.maxOutputs, kernelForm: device.caps.kernelForm, registerTiles: device.caps.registerTiles,
       // Pieces written into their root are views at element offsets: host and linear memory only.
       piecesInPlace: device.caps.memory !== 'buffers',
       hoistProducts: device.caps.kernelForm === 'loops' });
     const scheduled = performance.now();
+    // The leaf slots follow the structure's leaf order, which the canonical DAG's own walk
+    // repeats; a later DAG of this structure, built the other way round, passes its leaves
+    // in that order too.
     program = compileSchedule(plan, device);
+    if (plan.leaves.some((leaf, i) => leaf !== leaves[i])) throw new Error('functs internal error: the schedule\'s leaves are not in the structure\'s order');
     phaseMs.schedule += scheduled - started;
     phaseMs.build += performance.now() - scheduled;
     programCache.set(cacheKey, program);

@@ -12,19 +12,22 @@
 import { allocate, bytesPerElement, coerce, formatBytes, isFloat, MAX_ELEMENTS, type DType, type TypedArray } from './dtype.js';
 import { ShapeError } from './errors.js';
 import { Storage } from '../backends/device.js';
-import { internNode, Node, uniqueLeaf, type Attrs } from './node.js';
+import { compareOperands, internNode, Node, uniqueLeaf, type Attrs } from './node.js';
 import { primitiveRule, scalarFunction } from './primitive.js';
 import { formatShape, sameShape, sizeOf, type Shape } from './shape.js';
 
 let nextLeafId = 1;
 
-/** Ops whose operands can be swapped: their inputs are put in id order, so a*b and b*a are one node. */
-const COMMUTATIVE = new Set(['add', 'mul', 'max', 'eq']);
+/**
+ * Ops whose operands can be swapped: their inputs are put in a canonical order
+ * (`compareOperands`: by structure, then id), so a*b and b*a are one node.
+ */
+export const COMMUTATIVE: ReadonlySet<string> = new Set(['add', 'mul', 'max', 'eq']);
 
 /** Builds (or finds) the node `op(inputs)`, simplified. */
 export function prim(op: string, operands: readonly Node[], attrs: Attrs = {}): Node {
   const rule = primitiveRule(op);
-  const inputs = COMMUTATIVE.has(op) && operands[0].id > operands[1].id ? [operands[1], operands[0]] : operands;
+  const inputs = COMMUTATIVE.has(op) && compareOperands(operands[0], operands[1]) > 0 ? [operands[1], operands[0]] : operands;
   const { shape, dtype } = rule.infer(inputs, attrs);
   const simpler = simplify(op, inputs, attrs, shape, dtype);
   if (simpler) return simpler;

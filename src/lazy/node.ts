@@ -28,6 +28,12 @@ export class Node {
   /** Length of the longest input chain below this node (0 for leaves). */
   readonly depth: number;
   /**
+   * A hash of the node's structure that leaves ids out (`structuralHash`): commutative ops
+   * order their operands by it (`compareOperands`), so that a program builds the same graph
+   * whatever the process built before it.
+   */
+  readonly hash: number;
+  /**
    * The interning region the node was built in. A node from an earlier region that a later
    * realization still reaches was held across a read by the user (the weights of a training
    * loop): realize computes it too, so its history is computed once, not on every read.
@@ -41,10 +47,12 @@ export class Node {
     readonly dtype: DType,
     readonly attrs: Attrs,
     readonly key: string,
+    hash: number,
     /** For a Param leaf: the node whose value it stands for (null under vmap). */
     readonly binding: Node | null = null,
   ) {
     this.inputs = inputs;
+    this.hash = hash;
     this.readsParam = rule.op === 'param' || inputs.some((n) => n.readsParam);
     this.depth = inputs.reduce((d, n) => Math.max(d, n.depth + 1), 0);
   }
@@ -73,7 +81,88 @@ function attrsKey(attrs: Attrs): string {
 }
 
 export function structuralKey(op: string, inputs: readonly Node[], shape: Shape, dtype: DType, attrs: Attrs): string {
-  return `${op}|${dtype}|${shape.join('x')}|${inputs.map((n) => n.id).join(',')}|${attrsKey(attrs)}`;
+  return keyOf(op, inputs, shape, dtype, attrsKey(attrs));
+}
+
+function keyOf(op: string, inputs: readonly Node[], shape: Shape, dtype: DType, attrsText: string): string {
+  return `${op}|${dtype}|${shape.join('x')}|${inputs.map((n) => n.id).join(',')}|${attrsText}`;
+}
+
+/** The structural hash of a node built from these parts (see `Node.hash`). */
+function structuralHash(op: string, dtype: DType, shape: Shape, attrsText: string, inputs: readonly Node[]): number {
+  return hashStructure(`${op}|${dtype}|${shape.join('x')}|${attrsText}`, inputs.map(operandHash));
+}
+
+/**
+ * A node's hash where it is an operand now. Values, and the values the user holds across a
+ * read, count as leaves: the hash of a computed node or of a node from an earlier interning
+ * region (a training loop's weights, which the next read computes) is a buffer's of its shape
+ * and dtype, not its history's, which changes from step to step; so a loop's steps order
+ * their operands alike, and build one graph, which compiles once.
+ */
+function operandHash(node: Node): number {
+  if (node.op === 'param') return leafHash('param', node.dtype, node.shape);
+  return standsAsLeaf(node) ? leafHash('buffer', node.dtype, node.shape) : node.hash;
+}
+
+/** A value, or a value the user holds across a read: a leaf where it is an operand now. */
+function standsAsLeaf(node: Node): boolean {
+  return node.realized !== null || node.region !== region;
+}
+
+function leafHash(kind: 'buffer' | 'param', dtype: DType, shape: Shape): number {
+  return hashStructure(`${kind}|${dtype}|${shape.join('x')}|`, []);
+}
+
+/** How many leaves a tie between two operands compares before it falls back to ids. */
+const TIE_LEAVES = 64;
+
+/**
+ * The order of a commutative op's two operands: by structural hash; equal hashes are equal
+ * structures, which the ids of the leaves below them tell apart (the order the user's program
+ * created those leaves, in the same walk of each), and, past `TIE_LEAVES` leaves, their own
+ * ids. An order by id alone made a program's graph depend on what was built before it: a node
+ * that an earlier, unrealized build left in the interning table keeps its older id.
+ */
+export function compareOperands(a: Node, b: Node): number {
+  const [ha, hb] = [operandHash(a), operandHash(b)];
+  if (ha !== hb) return ha - hb;
+  const [la, lb] = [leafIds(a), leafIds(b)];
+  for (let i = 0; i < Math.min(la.length, lb.length); i++) if (la[i] !== lb[i]) return la[i] - lb[i];
+  return a.id - b.id;
+}
+
+/** The ids of the first `TIE_LEAVES` leaves below `node` (operands that stand as leaves), depth first. */
+function leafIds(node: Node): number[] {
+  const ids: number[] = [];
+  const stack = [node];
+  while (stack.length && ids.length < TIE_LEAVES) {
+    const n = stack.pop()!;
+    if (n.op === 'param' || standsAsLeaf(n)) ids.push(n.id);
+    else for (let i = n.inputs.length - 1; i >= 0; i--) stack.push(n.inputs[i]);
+  }
+  return ids;
+}
+
+/**
+ * A 52-bit hash of a node's own description and its inputs' hashes, in order: two 26-bit
+ * FNV-1a lanes with different offsets, each input's hash folded into both.
+ */
+export function hashStructure(text: string, inputHashes: readonly number[]): number {
+  let h1 = 0x811c9dc5 | 0;
+  let h2 = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193);
+    h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 15);
+  }
+  for (const hash of inputHashes) {
+    const low = hash % 0x4000000;
+    const high = Math.floor(hash / 0x4000000);
+    h1 = Math.imul(h1 ^ low, 0x01000193) ^ (h1 >>> 13);
+    h2 = Math.imul(h2 ^ high, 0x5bd1e995) ^ (h2 >>> 13);
+  }
+  return (h1 >>> 6) * 0x4000000 + (h2 >>> 6);
 }
 
 /**
@@ -83,16 +172,17 @@ export function structuralKey(op: string, inputs: readonly Node[], shape: Shape,
  * but makes a buffer node per call).
  */
 export function uniqueLeaf(rule: PrimitiveRule, shape: Shape, dtype: DType, attrs: Attrs, binding: Node | null = null): Node {
-  return new Node(rule, [], shape, dtype, attrs, structuralKey(rule.op, [], shape, dtype, attrs), binding);
+  return new Node(rule, [], shape, dtype, attrs, structuralKey(rule.op, [], shape, dtype, attrs), leafHash(rule.op === 'param' ? 'param' : 'buffer', dtype, shape), binding);
 }
 
 /** Returns the node with this structure built in the current region, or creates it. */
 export function internNode(rule: PrimitiveRule, inputs: readonly Node[], shape: Shape, dtype: DType, attrs: Attrs, binding: Node | null = null): Node {
-  const key = structuralKey(rule.op, inputs, shape, dtype, attrs);
+  const attrsText = attrsKey(attrs);
+  const key = keyOf(rule.op, inputs, shape, dtype, attrsText);
   const known = table.get(key);
   if (known) return known;
   if (table.size >= TABLE_LIMIT) table.clear();
-  const node = new Node(rule, inputs, shape, dtype, attrs, key, binding);
+  const node = new Node(rule, inputs, shape, dtype, attrs, key, structuralHash(rule.op, dtype, shape, attrsText, inputs), binding);
   table.set(key, node);
   return node;
 }
@@ -125,26 +215,29 @@ export function liveNodeCount(): number {
   return table.size;
 }
 
-/** Nodes reachable from `roots`, inputs before users, without recursion. */
-export function topoSort(roots: readonly Node[], stopAt?: (n: Node) => boolean): Node[] {
+/**
+ * Nodes reachable from `roots`, inputs before users, without recursion. `inputsOf` gives
+ * the order in which a node's inputs are visited (default: as built).
+ */
+export function topoSort(roots: readonly Node[], stopAt?: (n: Node) => boolean, inputsOf: (n: Node) => readonly Node[] = (n) => n.inputs): Node[] {
   const order: Node[] = [];
   const state = new Map<Node, 1 | 2>();
-  const stack: [Node, number][] = [];
+  const NO_INPUTS: readonly Node[] = [];
+  const stack: [Node, number, readonly Node[]][] = [];
+  const push = (node: Node) => {
+    state.set(node, 1);
+    stack.push([node, 0, stopAt?.(node) ? NO_INPUTS : inputsOf(node)]);
+  };
   for (const root of roots) {
     if (state.has(root)) continue;
-    stack.push([root, 0]);
-    state.set(root, 1);
+    push(root);
     while (stack.length) {
       const top = stack[stack.length - 1];
-      const [node, i] = top;
-      const inputs = stopAt?.(node) ? [] : node.inputs;
+      const [node, i, inputs] = top;
       if (i < inputs.length) {
         top[1]++;
         const child = inputs[i];
-        if (!state.has(child)) {
-          state.set(child, 1);
-          stack.push([child, 0]);
-        }
+        if (!state.has(child)) push(child);
       } else {
         stack.pop();
         state.set(node, 2);

@@ -124,7 +124,9 @@ function prepareBelow(roots: readonly Node[]): Node[] {
     if (isHeld) held.push(n);
     for (const input of n.inputs) stack.push([input, belowHeld || isHeld]);
   }
-  return held;
+  // In the order the user built them, not the walk's: held nodes are roots of the program,
+  // and their order is part of its cache key.
+  return held.sort((a, b) => a.id - b.id);
 }
 
 /** Where a node's elements lie, contiguous and in order, in a realized buffer. */
