@@ -9,6 +9,7 @@ import { allPrimitives } from '../src/lazy/primitive.js';
 import { Bytes } from '../src/backends/wasm/encoder.js';
 import { WASM_OPS } from '../src/backends/wasm/ops.js';
 import { compileWasm, wasmArena, wasmDevice, wasmMathHelpers, wasmVectorMath } from '../src/backends/wasm/index.js';
+import { ulp32, WASM_FLOAT32_ERROR_BOUNDS } from '../src/backends/wasm/accuracy.js';
 import { compileJs } from '../src/backends/js/codegen.js';
 import { programFor } from '../src/fusion/program.js';
 import { printKernel, type KernelIR, type Stmt } from '../src/fusion/kernel.js';
@@ -117,18 +118,16 @@ test('pow32: within the bound where the base is positive, and Math.pow exactly e
 });
 
 const vector = wasmVectorMath();
-/** Relative error bound of the f32x4 approximations (float32 arithmetic throughout). */
-const VECTOR_BOUND = 1e-6;
-const SMALLEST_NORMAL = 2 ** -126;
+const { tanh: tanhBound, exp: expBound } = WASM_FLOAT32_ERROR_BOUNDS;
 
-test(`f32x4 tanh: within ${VECTOR_BOUND} relative of Math.tanh on float32 inputs, extremes included`, () => {
+test('f32x4 tanh: within its stated bound (accuracy.ts, in ulps) of Math.tanh on fast-check float32 inputs, extremes included', () => {
   fc.assert(
     fc.property(float32Input, (x) => {
       const actual = vector.tanh(x);
       const expected = Math.tanh(x);
       if (Number.isNaN(expected)) assert.ok(Number.isNaN(actual));
       else if (expected === 0) assert.ok(Object.is(actual, expected), `tanh(${x}) = ${actual}`);
-      else assert.ok(Math.abs(actual - expected) <= VECTOR_BOUND * Math.abs(expected), `tanh(${x}) = ${actual}, Math gives ${expected}`);
+      else assert.ok(Math.abs(actual - expected) <= tanhBound(expected, [x]), `tanh(${x}) = ${actual}, Math gives ${expected}: off by ${Math.abs(actual - expected) / ulp32(expected)} ulps`);
     }),
     { numRuns: numRuns(5000) },
   );
@@ -147,15 +146,14 @@ test('f32x4 tanh of a tiny x is x itself, as float32 tanh is: x - tan(tanh(x)) c
   assert.deepEqual(withBackend('wasm', cancel), withBackend('interp', cancel));
 });
 
-test(`f32x4 exp: within ${VECTOR_BOUND} relative of Math.exp for normal float32 results, 0 and Infinity beyond the range`, () => {
+test('f32x4 exp: within its stated bound (accuracy.ts, in ulps, subnormal results included) of Math.exp on fast-check float32 inputs, Infinity beyond the range', () => {
   fc.assert(
     fc.property(fc.oneof(float32Input, fc.double({ min: -110, max: 95, noNaN: true }).map(Math.fround)), (x) => {
       const actual = vector.exp(x);
       const expected = Math.exp(x);
       if (Number.isNaN(expected)) assert.ok(Number.isNaN(actual));
       else if (expected > 3.4028234663852886e38) assert.equal(actual, Infinity, `exp(${x})`);
-      else if (expected >= SMALLEST_NORMAL) assert.ok(Math.abs(actual - expected) <= VECTOR_BOUND * expected, `exp(${x}) = ${actual}, Math gives ${expected}`);
-      else assert.ok(Math.abs(actual - expected) <= VECTOR_BOUND * SMALLEST_NORMAL, `exp(${x}) = ${actual}, Math gives ${expected}`);
+      else assert.ok(Math.abs(actual - expected) <= expBound(expected, [x]), `exp(${x}) = ${actual}, Math gives ${expected}: off by ${Math.abs(actual - expected) / ulp32(expected)} ulps`);
     }),
     { numRuns: numRuns(5000) },
   );
