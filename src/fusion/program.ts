@@ -189,9 +189,15 @@ export function debugEnabled(): boolean {
   return value !== undefined && value !== '' && value !== '0';
 }
 
-/** The attribute part of a node's structural key (leaf identities excluded by the caller). */
-function attrsPart(node: Node): string {
-  return node.key.split('|').slice(4).join('|');
+/**
+ * What a node is without its identity: its structural key with the input ids cut out
+ * (`op|dtype|shape||attrs`), or an input's dtype and shape.
+ */
+function describeNode(node: Node): string {
+  if (isInputLeaf(node)) return `in:${node.dtype}:${node.shape.join('x')}`;
+  const key = node.key;
+  const idsStart = key.indexOf('|', key.indexOf('|', key.indexOf('|') + 1) + 1) + 1;
+  return key.slice(0, idsStart) + key.slice(key.indexOf('|', idsStart));
 }
 
 /**
@@ -201,35 +207,48 @@ function attrsPart(node: Node): string {
  * leaves as holes), not as they were built, and the key follows that order.
  */
 export function structureOf(roots: readonly Node[]): { key: string; leaves: Node[]; canonicalInputs: (node: Node) => readonly Node[] } {
-  const describeNode = (node: Node): string => (isInputLeaf(node) ? `in:${node.dtype}:${node.shape.join('x')}` : `${node.op}|${node.dtype}|${node.shape.join('x')}|${attrsPart(node)}`);
-  const text = new Map<Node, string>();
-  const hashes = new Map<Node, number>();
-  for (const node of topoSort(roots, isInputLeaf)) {
-    const own = describeNode(node);
-    text.set(node, own);
-    const inputHashes = isInputLeaf(node) ? [] : node.inputs.map((i) => hashes.get(i)!);
-    if (COMMUTATIVE.has(node.op)) inputHashes.sort((x, y) => x - y);
-    hashes.set(node, hashStructure(own, inputHashes));
+  const built = topoSort(roots, isInputLeaf);
+  const index = new Map<Node, number>();
+  const text: string[] = new Array(built.length);
+  const hashes: number[] = new Array(built.length);
+  const swapped = new Set<Node>();
+  for (let k = 0; k < built.length; k++) {
+    const node = built[k];
+    index.set(node, k);
+    text[k] = describeNode(node);
+    if (isInputLeaf(node)) {
+      hashes[k] = hashStructure(text[k], []);
+      continue;
+    }
+    const inputHashes = node.inputs.map((i) => hashes[index.get(i)!]);
+    if (COMMUTATIVE.has(node.op) && inputHashes.length === 2) {
+      const [a, b] = node.inputs;
+      const [ha, hb] = inputHashes;
+      // Equal hashes are equal structures over different leaves: by id they stay in the order
+      // the program created them, which a loop repeats (the weights before each step's row).
+      if (ha > hb || (ha === hb && a.id > b.id)) {
+        swapped.add(node);
+        inputHashes.reverse();
+      }
+    }
+    hashes[k] = hashStructure(text[k], inputHashes);
   }
-  const canonicalInputs = (node: Node): readonly Node[] => {
-    if (!COMMUTATIVE.has(node.op) || node.inputs.length !== 2) return node.inputs;
-    const [a, b] = node.inputs;
-    // Equal hashes are equal structures over different leaves: by id they stay in the order
-    // the program created them, which a loop repeats (the weights before each step's row).
-    const [ha, hb] = [hashes.get(a)!, hashes.get(b)!];
-    return ha > hb || (ha === hb && a.id > b.id) ? [b, a] : node.inputs;
-  };
-  const order = topoSort(roots, isInputLeaf, canonicalInputs);
+  const canonicalInputs = (node: Node): readonly Node[] => (swapped.has(node) ? [node.inputs[1], node.inputs[0]] : node.inputs);
+  // Built in the canonical order already (the usual case): the walk is the same.
+  const order = swapped.size === 0 ? built : topoSort(roots, isInputLeaf, canonicalInputs);
   const local = new Map<Node, number>();
   const leaves: Node[] = [];
-  const parts: string[] = [];
-  for (const node of order) {
-    local.set(node, local.size);
+  const parts: string[] = new Array(order.length);
+  for (let k = 0; k < order.length; k++) {
+    const node = order[k];
+    local.set(node, k);
+    const own = text[index.get(node)!];
     if (isInputLeaf(node)) {
       leaves.push(node);
-      parts.push(text.get(node)!);
+      parts[k] = own;
     } else {
-      parts.push(`${text.get(node)}|${canonicalInputs(node).map((i) => local.get(i)).join(',')}`);
+      const inputs = swapped.has(node) ? [node.inputs[1], node.inputs[0]] : node.inputs;
+      parts[k] = inputs.length === 1 ? `${own}|${local.get(inputs[0])}` : `${own}|${inputs.map((i) => local.get(i)).join(',')}`;
     }
   }
   return { key: `${parts.join(';')}=>${roots.map((r) => local.get(r)).join(',')}`, leaves, canonicalInputs };

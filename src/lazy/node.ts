@@ -90,7 +90,20 @@ function keyOf(op: string, inputs: readonly Node[], shape: Shape, dtype: DType, 
 
 /** The structural hash of a node built from these parts (see `Node.hash`). */
 function structuralHash(op: string, dtype: DType, shape: Shape, attrsText: string, inputs: readonly Node[]): number {
-  return hashStructure(`${op}|${dtype}|${shape.join('x')}|${attrsText}`, inputs.map(operandHash));
+  // The operands' hashes first: taking one may hash a leaf, which uses the lanes.
+  const first = inputs.length > 0 ? operandHash(inputs[0]) : 0;
+  const second = inputs.length > 1 ? operandHash(inputs[1]) : 0;
+  const rest = inputs.length > 2 ? inputs.slice(2).map(operandHash) : undefined;
+  startHash();
+  hashText(op);
+  hashText(dtype);
+  hashNumber(shape.length);
+  for (const d of shape) hashNumber(d);
+  hashText(attrsText);
+  if (inputs.length > 0) hashNumber(first);
+  if (inputs.length > 1) hashNumber(second);
+  if (rest) for (const h of rest) hashNumber(h);
+  return finishHash();
 }
 
 /**
@@ -111,7 +124,12 @@ function standsAsLeaf(node: Node): boolean {
 }
 
 function leafHash(kind: 'buffer' | 'param', dtype: DType, shape: Shape): number {
-  return hashStructure(`${kind}|${dtype}|${shape.join('x')}|`, []);
+  startHash();
+  hashText(kind);
+  hashText(dtype);
+  hashNumber(shape.length);
+  for (const d of shape) hashNumber(d);
+  return finishHash();
 }
 
 /** How many leaves a tie between two operands compares before it falls back to ids. */
@@ -125,7 +143,9 @@ const TIE_LEAVES = 64;
  * that an earlier, unrealized build left in the interning table keeps its older id.
  */
 export function compareOperands(a: Node, b: Node): number {
-  const [ha, hb] = [operandHash(a), operandHash(b)];
+  if (a === b) return 0;
+  const ha = operandHash(a);
+  const hb = operandHash(b);
   if (ha !== hb) return ha - hb;
   const [la, lb] = [leafIds(a), leafIds(b)];
   for (let i = 0; i < Math.min(la.length, lb.length); i++) if (la[i] !== lb[i]) return la[i] - lb[i];
@@ -144,25 +164,40 @@ function leafIds(node: Node): number[] {
   return ids;
 }
 
-/**
- * A 52-bit hash of a node's own description and its inputs' hashes, in order: two 26-bit
- * FNV-1a lanes with different offsets, each input's hash folded into both.
- */
-export function hashStructure(text: string, inputHashes: readonly number[]): number {
-  let h1 = 0x811c9dc5 | 0;
-  let h2 = 0x01000193 ^ 0x5bd1e995;
+// A 52-bit hash in two 26-bit FNV-1a lanes with different offsets, built in place (hashing
+// is on the path of every new node: no strings or arrays are made for it).
+let lane1 = 0;
+let lane2 = 0;
+
+function startHash(): void {
+  lane1 = 0x811c9dc5 | 0;
+  lane2 = 0x01000193 ^ 0x5bd1e995;
+}
+
+function hashText(text: string): void {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193);
-    h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h2 >>> 15);
+    lane1 = Math.imul(lane1 ^ c, 0x01000193);
+    lane2 = Math.imul(lane2 ^ c, 0x01000193) ^ (lane2 >>> 15);
   }
-  for (const hash of inputHashes) {
-    const low = hash % 0x4000000;
-    const high = Math.floor(hash / 0x4000000);
-    h1 = Math.imul(h1 ^ low, 0x01000193) ^ (h1 >>> 13);
-    h2 = Math.imul(h2 ^ high, 0x5bd1e995) ^ (h2 >>> 13);
-  }
-  return (h1 >>> 6) * 0x4000000 + (h2 >>> 6);
+}
+
+/** Folds in a whole number of up to 52 bits (a hash, a dimension). */
+function hashNumber(value: number): void {
+  lane1 = Math.imul(lane1 ^ (value % 0x4000000), 0x01000193) ^ (lane1 >>> 13);
+  lane2 = Math.imul(lane2 ^ Math.floor(value / 0x4000000), 0x5bd1e995) ^ (lane2 >>> 13);
+}
+
+function finishHash(): number {
+  return (lane1 >>> 6) * 0x4000000 + (lane2 >>> 6);
+}
+
+/** A 52-bit hash of a node's own description and its inputs' hashes, in order. */
+export function hashStructure(text: string, inputHashes: readonly number[]): number {
+  startHash();
+  hashText(text);
+  for (const hash of inputHashes) hashNumber(hash);
+  return finishHash();
 }
 
 /**
