@@ -11,7 +11,7 @@ import type { DType } from '../../lazy/dtype.js';
 import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
 import { opCost } from '../../fusion/expr.js';
 import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
-import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
+import { absX4, clampExpArgX4, expX4, f32x4Const, negX4, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 import { parallelLoop, type ParallelLoop } from './parallel.js';
@@ -1162,13 +1162,26 @@ class BodyEmitter {
     // TurboFan spills little of them (one: latency-bound; eight: spills; measured).
     const unroll = tail.perIteration % 4 === 0 ? 4 : tail.perIteration % 2 === 0 ? 2 : 1;
     const zs = Array.from({ length: unroll }, () => this.newLocal('v128'));
+    // a + (-x) (1 - t^2 of a tanh's derivative, say) as a - x: one instruction for four, the
+    // same result (IEEE subtraction is the addition of the negation).
+    const negated = new Map<string, Operand>();
+    for (const l of tail.lets) {
+      if (l.value.kind !== 'prim' || l.value.op !== 'neg' || this.usesOf(l.name) !== 1) continue;
+      if (tail.lets.some((m) => m.value.kind === 'prim' && m.value.op === 'add' && m.value.args.includes(l.name))) negated.set(l.name, l.value.args[0]);
+    }
     c.open(Op.loop);
     zs.forEach((z, u) => c.get(at).simdMem(Simd.v128_load, 2, 16 * u).set(z));
     zs.forEach((z, u) => {
       nest.lanes.set(tail.source, z);
       for (const l of tail.lets) {
         const v = l.value;
-        if (v.kind === 'prim') this.vectorPrim(v.op, v.args, (o) => this.laneOf(o), () => this.newLocal('v128'));
+        if (negated.has(l.name)) continue;
+        const negatedArg = v.kind === 'prim' && v.op === 'add' ? v.args.find((o) => typeof o === 'string' && negated.has(o)) : undefined;
+        if (v.kind === 'prim' && negatedArg !== undefined) {
+          this.laneOf(v.args[0] === negatedArg ? v.args[1] : v.args[0]);
+          this.laneOf(negated.get(negatedArg as string)!);
+          c.simd(Simd.f32x4_sub);
+        } else if (v.kind === 'prim') this.vectorPrim(v.op, v.args, (o) => this.laneOf(o), () => this.newLocal('v128'));
         else if (v.kind === 'convert') this.laneOf(v.arg);
         else throw new Error('functs internal error: a deferred tail holds a ' + v.kind);
         const local = this.newLocal('v128');
@@ -1612,7 +1625,7 @@ class BodyEmitter {
   private vectorPrim(op: string, args: readonly Operand[], lane: (o: Operand) => void, tmp: () => number): void {
     const c = this.code;
     const binary: Record<string, number> = { add: Simd.f32x4_add, mul: Simd.f32x4_mul, div: Simd.f32x4_div, max: Simd.f32x4_max };
-    const unary: Record<string, number> = { neg: Simd.f32x4_neg, abs: Simd.f32x4_abs, sqrt: Simd.f32x4_sqrt, floor: Simd.f32x4_floor, ceil: Simd.f32x4_ceil, round: Simd.f32x4_nearest };
+    const unary: Record<string, number> = { sqrt: Simd.f32x4_sqrt, floor: Simd.f32x4_floor, ceil: Simd.f32x4_ceil, round: Simd.f32x4_nearest };
     if (op in binary) {
       lane(args[0]);
       lane(args[1]);
@@ -1620,6 +1633,12 @@ class BodyEmitter {
     } else if (op in unary) {
       lane(args[0]);
       c.simd(unary[op]);
+    } else if (op === 'neg') {
+      lane(args[0]);
+      negX4(c);
+    } else if (op === 'abs') {
+      lane(args[0]);
+      absX4(c);
     } else if (op === 'stop_gradient') {
       lane(args[0]);
     } else if (op === 'recip') {
