@@ -338,6 +338,32 @@ test('deferred tails (a lane nest stores the source, a pass after each iteration
   assert.ok(stage && /1 elementwise tail deferred to a pass/.test(stage.source), `${plan}`);
 });
 
+test('deferred tails on random Hessian shapes (batch, D, H; tanh or exp): the same bits as computed in place', () => {
+  let deferred = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 12 }), fc.constantFrom(4, 8, 12, 16), fc.integer({ min: 1, max: 10 }), fc.boolean(), fc.integer({ min: 0, max: 1000 }), (n4, D, h4, useExp, seed) => {
+      const a = randn([4 * h4, D], { seed });
+      a.dataSync();
+      const f = (v: Tensor) => (useExp ? a.matmul(v).mul(0.3).exp() : a.matmul(v).add(0.5).tanh()).sum();
+      for (const ir of kernelsOf(() => vmap(hessian(f))(randn([4 * n4, D], { seed: seed + 1 })) as Tensor)) {
+        const inputs = ir.buffers.map((b, i) => Float32Array.from({ length: b.size }, (_, k) => (b.role === 'input' ? Math.sin(0.7 * k + i + seed) * 0.4 : 0)));
+        const kernel = compileWasm(ir);
+        if (/elementwise tails? deferred/.test(kernel.source)) deferred++;
+        const [expected, actual] = [compileWasm(ir, { deferTails: false }), kernel].map((k) => {
+          const buffers = inputs.map((d) => d.slice());
+          k.run(...buffers);
+          return buffers;
+        });
+        ir.buffers.forEach((b, i) => {
+          if (b.role === 'output') assert.ok(expected[i].every((v, k) => Object.is(v, actual[i][k])), `outputs differ in\n${kernel.source}`);
+        });
+      }
+    }),
+    { numRuns: numRuns(8) },
+  );
+  assert.ok(deferred >= 1, `kernels with deferred tails: ${deferred}`);
+});
+
 test('the D=32 Hessian: its contraction runs as a GEMM (register micro-kernels, no horizontal sums), its tanh runs in lanes', () => {
   const a = randn([64, 32], { seed: 14 });
   const x = randn([8, 32], { seed: 15 });
