@@ -1080,7 +1080,9 @@ class BodyEmitter {
             byBuffer.delete(st.buffer);
             continue;
           }
-          byBuffer.set(st.buffer, [...(byBuffer.get(st.buffer) ?? []), { ...found, store: st, inner }]);
+          const list = byBuffer.get(st.buffer);
+          if (list) list.push({ ...found, store: st, inner });
+          else byBuffer.set(st.buffer, [{ ...found, store: st, inner }]);
         }
       }
     };
