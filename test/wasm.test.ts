@@ -285,6 +285,83 @@ test('lane nests (four iterations of an outer loop in f32x4 lanes) agree with th
   assert.ok(transposed >= 1, `kernels with transposed store groups: ${transposed}`);
 });
 
+test('deferred tails (a lane nest stores the source, a pass after each iteration applies the elementwise tail): the same bits as the nest computing them in place', () => {
+  const a = randn([32, 8], { seed: 21 });
+  const a16 = randn([24, 16], { seed: 22 });
+  const x = randn([12, 8], { seed: 23 });
+  const w = randn([8, 12], { seed: 24 });
+  for (const t of [a, a16, x, w]) t.dataSync();
+  const f = (v: Tensor) => a.matmul(v).add(1).tanh().sum();
+  const programs = [
+    // The D=8 headline's tanh stage (w = t (1 - t^2) of t = tanh(A x + b)), batches of 12 and 32.
+    () => vmap(hessian(f))(x) as Tensor,
+    () => vmap(hessian(f))(randn([32, 8], { seed: 25 })) as Tensor,
+    () => vmap(hessian((v: Tensor) => a16.matmul(v).tanh().sum()))(randn([16, 16], { seed: 26 })) as Tensor,
+    // A tail that reads its source twice; a tail with exp; a tanh that a sum also reads (not a tail).
+    () => x.matmul(w).tanh().mul(x.matmul(w)),
+    () => x.matmul(w).mul(0.5).exp().add(1),
+    () => x.matmul(w).tanh().add(x.matmul(w).tanh().sum({ axis: 1, keepdims: true })),
+    () => a.matmul(x.transpose()).tanh().matmul(x),
+  ];
+  let deferred = 0;
+  for (const build of programs) {
+    for (const ir of kernelsOf(build)) {
+      const inputs = ir.buffers.map((b, i) => {
+        const data = new Float32Array(b.size);
+        // Small enough that tanh stays off +-1 (its tail's bits then show).
+        if (b.role === 'input') for (let k = 0; k < b.size; k++) data[k] = Math.sin(1.3 * k + i) * 0.4;
+        return data;
+      });
+      for (const laneLoop of [undefined, ...loopIndices(ir.body)]) {
+        const inPlace = compileWasm(ir, { laneLoop, deferTails: false });
+        const kernel = compileWasm(ir, { laneLoop });
+        if (/elementwise tails? deferred to a pass/.test(kernel.source)) deferred++;
+        const [expected, actual] = [inPlace, kernel].map((k) => {
+          const buffers = inputs.map((d) => d.slice());
+          k.run(...buffers);
+          return buffers;
+        });
+        ir.buffers.forEach((b, i) => {
+          if (b.role !== 'output') return;
+          const differ = [...expected[i]].findIndex((v, k) => !Object.is(v, actual[i][k]));
+          assert.equal(differ, -1, `lanes over ${laneLoop}: element ${differ} is ${actual[i][differ]}, in place ${expected[i][differ]}, in\n${kernel.source}`);
+        });
+      }
+    }
+  }
+  assert.ok(deferred >= 4, `kernels with deferred tails: ${deferred}`);
+  // The headline's own plan (a batch of a multiple of 8, lanes over pairs of examples): its tanh stage defers its tail.
+  const plan = withBackend('wasm', () => explain(jit(vmap(hessian(f))), randn([64, 8], { seed: 27 })));
+  const stage = plan.kernels.find((k) => /tanh/.test(k.summary));
+  assert.ok(stage && /1 elementwise tail deferred to a pass/.test(stage.source), `${plan}`);
+});
+
+test('deferred tails on random Hessian shapes (batch, D, H; tanh or exp): the same bits as computed in place', () => {
+  let deferred = 0;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 12 }), fc.constantFrom(4, 8, 12, 16), fc.integer({ min: 1, max: 10 }), fc.boolean(), fc.integer({ min: 0, max: 1000 }), (n4, D, h4, useExp, seed) => {
+      const a = randn([4 * h4, D], { seed });
+      a.dataSync();
+      const f = (v: Tensor) => (useExp ? a.matmul(v).mul(0.3).exp() : a.matmul(v).add(0.5).tanh()).sum();
+      for (const ir of kernelsOf(() => vmap(hessian(f))(randn([4 * n4, D], { seed: seed + 1 })) as Tensor)) {
+        const inputs = ir.buffers.map((b, i) => Float32Array.from({ length: b.size }, (_, k) => (b.role === 'input' ? Math.sin(0.7 * k + i + seed) * 0.4 : 0)));
+        const kernel = compileWasm(ir);
+        if (/elementwise tails? deferred/.test(kernel.source)) deferred++;
+        const [expected, actual] = [compileWasm(ir, { deferTails: false }), kernel].map((k) => {
+          const buffers = inputs.map((d) => d.slice());
+          k.run(...buffers);
+          return buffers;
+        });
+        ir.buffers.forEach((b, i) => {
+          if (b.role === 'output') assert.ok(expected[i].every((v, k) => Object.is(v, actual[i][k])), `outputs differ in\n${kernel.source}`);
+        });
+      }
+    }),
+    { numRuns: numRuns(8) },
+  );
+  assert.ok(deferred >= 1, `kernels with deferred tails: ${deferred}`);
+});
+
 test('the D=32 Hessian: its contraction runs as a GEMM (register micro-kernels, no horizontal sums), its tanh runs in lanes', () => {
   const a = randn([64, 32], { seed: 14 });
   const x = randn([8, 32], { seed: 15 });

@@ -11,7 +11,7 @@ import type { DType } from '../../lazy/dtype.js';
 import { operandsOf, type KernelIR, type Operand, type Stmt, type Value } from '../../fusion/kernel.js';
 import { opCost } from '../../fusion/expr.js';
 import { Code, ModuleBuilder, Op, Simd, type ValType } from './encoder.js';
-import { clampExpArgX4, expX4, f32x4Const, tanhX4 } from './simd-math.js';
+import { absX4, clampExpArgX4, expX4, f32x4Const, negX4, tanhX4 } from './simd-math.js';
 import { HELPER_DEFS, IMPORTED_MATH, withDependencies, type Callee, type Helper, type ImportedMath } from './math.js';
 import { ELEMENTWISE_OPS, Unsupported, WASM_OPS, castTo, type ElementwiseOp } from './ops.js';
 import { parallelLoop, type ParallelLoop } from './parallel.js';
@@ -66,6 +66,38 @@ interface LaneNest {
   readonly splatted: ReadonlySet<string>;
   /** Names used by uniform values (a uniform load used by lanes alone is loaded as a splat). */
   readonly usedByUniform: ReadonlySet<string>;
+  /** Lets of deferred tails (deferredTails): not computed where the IR has them. */
+  readonly deferredLets: ReadonlySet<string>;
+  /** Stores whose tail is deferred: the value each writes in the nest (its tail's source). */
+  readonly deferredSources: ReadonlyMap<Stmt, string>;
+}
+
+/** Ops a deferred tail may hold (vectorPrim's), and those that make deferring it pay. */
+const TAIL_OPS = LANE_OPS;
+const COSTLY_TAIL_OPS = new Set(['tanh', 'exp']);
+
+/**
+ * The stores of one output buffer in a lane nest whose values are one elementwise function
+ * (with a transcendental in it) of one lane value each, its source: the nest stores the
+ * sources, and after each iteration of the lane loop a pass over the elements that iteration
+ * wrote (contiguous, each written once) applies the function in place, four vectors at a time.
+ * In the nest, a block's tails (the D=8 Hessian's eight tanh per block of h) were independent
+ * chains that TurboFan interleaved, spilling most of their temporaries; in the pass they run as
+ * a streaming loop does. The same f32x4 operations on the same values: the same bits.
+ */
+interface DeferredTail {
+  readonly buffer: number;
+  /** The tail of the first store, in order: re-emitted by the pass with `source` bound to the stored element. */
+  readonly lets: readonly Extract<Stmt, { kind: 'let' }>[];
+  readonly source: string;
+  /** The name of the stored value (the tail's last let). */
+  readonly value: Operand;
+  /** Elements each iteration of the lane loop writes (its index's coefficient in the stores). */
+  readonly perIteration: number;
+  /** The first of them, where the lane loop's index and the outside terms are 0. */
+  readonly first: number;
+  /** Index values from outside the nest in the stores' indices, with their coefficients. */
+  readonly outside: readonly (readonly [string, number])[];
 }
 
 /** Names in `loop`'s body that depend on its index (loads, arithmetic, accumulators declared inside). */
@@ -227,6 +259,8 @@ class BodyEmitter {
   vectorLoops = 0;
   /** Groups of four scatter stores of lane nests written as 4x4 transposes (holdScatter; for explain and tests). */
   transposedStores = 0;
+  /** Deferred tails of lane nests, each a pass after every iteration (DeferredTail; for explain and tests). */
+  deferredTailPasses = 0;
   readonly locals: ValType[] = [];
   private readonly named = new Map<string, Local>();
   /** The range of each index value (loop indices, index arithmetic), for loads that may stray. */
@@ -274,6 +308,8 @@ class BodyEmitter {
     private readonly parallel: ParallelLoop | null = null,
     /** Emit sums of products in lane nests as relaxed_madd (see WasmOptions.fma). */
     private readonly fma = false,
+    /** Defer lane nests' elementwise tails of stores to a pass (see WasmOptions.deferTails). */
+    private readonly deferTails = true,
   ) {
     const definitions = new Map<string, readonly Operand[]>();
     const pending: string[] = [];
@@ -898,6 +934,7 @@ class BodyEmitter {
     const transposedBefore = this.transposedStores;
     const saved = this.code;
     this.code = new Code();
+    let tailCount = 0;
     try {
       const varying = varyingNames(loop);
       const splatted = new Set<string>();
@@ -915,7 +952,12 @@ class BodyEmitter {
         }
       };
       collect(loop.body);
-      this.nest = { loop, varying, strides: new Map([[loop.index, 1]]), lanes: new Map(), splats: new Map(), splatted, usedByUniform };
+      const tails = this.deferTails ? this.deferredTails(loop, varying) : [];
+      const deferredLets = new Set<string>();
+      const deferredSources = new Map<Stmt, string>();
+      for (const tail of tails) for (const name of tail.skipped) deferredLets.add(name);
+      for (const tail of tails) for (const [st, source] of tail.sources) deferredSources.set(st, source);
+      this.nest = { loop, varying, strides: new Map([[loop.index, 1]]), lanes: new Map(), splats: new Map(), splatted, usedByUniform, deferredLets, deferredSources };
       const c = this.code;
       // Uniform values from outside the nest, splatted once before it.
       for (const name of splatted) if (this.named.has(name)) this.splat(name);
@@ -924,6 +966,8 @@ class BodyEmitter {
       this.loopStart(loop, i);
       c.open(Op.loop);
       this.laneStmts(loop.body);
+      for (const tail of tails) this.tailPass(tail.tail, i);
+      tailCount = tails.length;
       c.get(i).i32Const(4).op(Op.i32_add).tee(i);
       this.loopEnd(loop);
       c.op(Op.i32_lt_s).op(Op.br_if).u32(0).op(Op.end);
@@ -939,7 +983,218 @@ class BodyEmitter {
     saved.bytes(this.code.view());
     this.code = saved;
     this.laneLoops.push(loop.index);
+    this.deferredTailPasses += tailCount;
     return true;
+  }
+
+  /** How often each name is used (operands, accumulated and stored values, store indices). */
+  private useCounts: Map<string, number> | null = null;
+
+  private usesOf(name: string): number {
+    if (!this.useCounts) {
+      const uses = new Map<string, number>();
+      const count = (o: Operand) => typeof o === 'string' && uses.set(o, (uses.get(o) ?? 0) + 1);
+      const walk = (list: readonly Stmt[]): void => {
+        for (const st of list) {
+          if (st.kind === 'loop') walk(st.body);
+          else if (st.kind === 'let') operandsOf(st.value).forEach(count);
+          else if (st.kind === 'accumulate') count(st.value);
+          else if (st.kind === 'store' || st.kind === 'scatterAdd') {
+            count(st.value);
+            count(st.index);
+          }
+        }
+      };
+      walk(this.ir.body);
+      this.useCounts = uses;
+    }
+    return this.useCounts.get(name) ?? 0;
+  }
+
+  /**
+   * The tails a lane nest over `loop` defers (DeferredTail): per output buffer, every store of
+   * it in the nest has a tail of the same shape (the longest chain of TAIL_OPS lets in the
+   * store's block back to one source, used by nothing else, with a tanh or exp in it), and the
+   * stores of one iteration of the lane loop write each of `perIteration` consecutive elements
+   * once (enumerated over the loops inside the nest), at least four.
+   */
+  private deferredTails(loop: Loop, varying: ReadonlySet<string>): { tail: DeferredTail; skipped: readonly string[]; sources: ReadonlyMap<Stmt, string> }[] {
+    type Let = Extract<Stmt, { kind: 'let' }>;
+    interface Found { readonly store: Extract<Stmt, { kind: 'store' }>; readonly lets: readonly Let[]; readonly source: string; readonly shape: string; readonly inner: readonly Loop[] }
+    const insideNest = new Set<string>();
+    const byBuffer = new Map<number, Found[]>();
+    const rejected = new Set<number>();
+    const tailOf = (store: Extract<Stmt, { kind: 'store' }>, block: ReadonlyMap<string, { st: Let; at: number }>): Omit<Found, 'store' | 'inner'> | null => {
+      if (typeof store.value !== 'string') return null;
+      const frontier = new Set<string>([store.value]);
+      const tail: Let[] = [];
+      let best: Omit<Found, 'store' | 'inner'> | null = null;
+      for (;;) {
+        if (frontier.size === 1 && tail.some((l) => l.value.kind === 'prim' && COSTLY_TAIL_OPS.has(l.value.op))) {
+          const [source] = frontier;
+          // Lanes all of it (a uniform let is computed by the scalar path in the nest, with its own bits).
+          if (this.valueOf.has(source) && varying.has(source) && tail.every((l) => varying.has(l.name))) best = { lets: [...tail].reverse(), source, shape: '' };
+        }
+        // The latest definition first (names from outside the block come before all of it):
+        // the frontier stays a cut of the chain, so a single name in it dominates the value.
+        let latest: { st: Let; at: number } | undefined;
+        for (const name of frontier) {
+          const def = block.get(name);
+          if (def && (!latest || def.at > latest.at)) latest = def;
+        }
+        if (!latest) break;
+        const v = latest.st.value;
+        const tailable = (v.kind === 'prim' && v.dtype === 'float32' && TAIL_OPS.has(v.op)) || (v.kind === 'convert' && v.dtype === 'float32' && typeof v.arg === 'string');
+        if (!tailable || this.fusedLets.has(latest.st.name) || this.roundedAtOnce.has(latest.st.name)) break;
+        frontier.delete(latest.st.name);
+        tail.push(latest.st);
+        for (const o of operandsOf(v)) if (typeof o === 'string') frontier.add(o);
+      }
+      if (!best) return null;
+      // Used by nothing but the tail and the store.
+      const names = new Set(best.lets.map((l) => l.name));
+      const inTail = new Map<string, number>();
+      for (const l of best.lets) for (const o of operandsOf(l.value)) if (typeof o === 'string') inTail.set(o, (inTail.get(o) ?? 0) + 1);
+      for (const name of names) if (this.usesOf(name) !== (inTail.get(name) ?? 0) + (store.value === name ? 1 : 0)) return null;
+      const rename = (o: Operand): string => (typeof o !== 'string' ? `${o.literal}` : o === best!.source ? '$s' : names.has(o) ? `$${best!.lets.findIndex((l) => l.name === o)}` : `?${o}`);
+      const shape = best.lets.map((l) => `${l.value.kind}:${l.value.kind === 'prim' ? l.value.op : ''}:${operandsOf(l.value).map(rename).join(',')}`).join(';') + `->${rename(store.value)}`;
+      return { ...best, shape };
+    };
+    const visit = (list: readonly Stmt[], inner: readonly Loop[]): void => {
+      const block = new Map<string, { st: Let; at: number }>();
+      list.forEach((st, at) => {
+        if (st.kind === 'let') {
+          block.set(st.name, { st, at });
+          insideNest.add(st.name);
+        }
+      });
+      for (const st of list) {
+        if (st.kind === 'loop') {
+          insideNest.add(st.index);
+          visit(st.body, [...inner, st]);
+        } else if (st.kind === 'store') {
+          if (rejected.has(st.buffer)) continue;
+          const found = this.ir.buffers[st.buffer].dtype === 'float32' ? tailOf(st, block) : null;
+          if (!found) {
+            rejected.add(st.buffer);
+            byBuffer.delete(st.buffer);
+            continue;
+          }
+          const list = byBuffer.get(st.buffer);
+          if (list) list.push({ ...found, store: st, inner });
+          else byBuffer.set(st.buffer, [{ ...found, store: st, inner }]);
+        }
+      }
+    };
+    visit(loop.body, []);
+    const result: { tail: DeferredTail; skipped: readonly string[]; sources: ReadonlyMap<Stmt, string> }[] = [];
+    for (const [buffer, found] of byBuffer) {
+      if (found.some((f) => f.shape !== found[0].shape)) continue;
+      // Where the stores of one iteration of the lane loop write.
+      let perIteration = 0;
+      let outside: string | null = null;
+      const outsideTerms: [string, number][] = [];
+      const positions: number[] = [];
+      let ok = true;
+      for (const f of found) {
+        const { constant, terms } = this.linear(f.store.index);
+        const enumerated: [number, number][] = [];
+        const here: [string, number][] = [];
+        let coefL = 0;
+        for (const [name, coef] of terms) {
+          if (coef === 0) continue;
+          const k = f.inner.findIndex((l) => l.index === name);
+          if (name === loop.index) coefL = coef;
+          else if (k >= 0) enumerated.push([k, coef]);
+          else if (varying.has(name) || insideNest.has(name) || this.named.get(name)?.type !== 'i32') ok = false;
+          else here.push([name, coef]);
+        }
+        const key = here.sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, c]) => `${n}*${c}`).join('+');
+        if (outside === null) {
+          outside = key;
+          outsideTerms.push(...here);
+          perIteration = coefL;
+        } else if (outside !== key || perIteration !== coefL) ok = false;
+        if (!ok) break;
+        const trips = f.inner.reduce((n, l) => n * l.extent, 1);
+        if (positions.length + trips > 1 << 16) {
+          ok = false;
+          break;
+        }
+        for (let t = 0; t < trips; t++) {
+          let at = constant;
+          let rest = t;
+          for (let k = f.inner.length - 1; k >= 0; k--) {
+            const value = rest % f.inner[k].extent;
+            rest = Math.floor(rest / f.inner[k].extent);
+            for (const [j, coef] of enumerated) if (j === k) at += coef * value;
+          }
+          positions.push(at);
+        }
+      }
+      if (!ok || perIteration < 4 || positions.length !== perIteration) continue;
+      const first = Math.min(...positions);
+      const seen = new Uint8Array(perIteration);
+      if (positions.some((p) => p - first >= perIteration || seen[p - first]++)) continue;
+      const [model] = found;
+      result.push({
+        tail: { buffer, lets: model.lets, source: model.source, value: model.store.value, perIteration, first, outside: outsideTerms },
+        skipped: found.flatMap((f) => f.lets.map((l) => l.name)),
+        sources: new Map(found.map((f) => [f.store as Stmt, f.source])),
+      });
+    }
+    return result;
+  }
+
+  /**
+   * After an iteration of a lane nest: the deferred tail over the elements it wrote (their
+   * sources, stored by the nest), in place, four vectors (or two, or one) at a time.
+   */
+  private tailPass(tail: DeferredTail, i: number): void {
+    const nest = this.nest!;
+    const c = this.code;
+    const at = this.newLocal('i32');
+    const end = this.newLocal('i32');
+    c.get(tail.buffer).get(i).i32Const(tail.perIteration).op(Op.i32_mul);
+    if (tail.first !== 0) c.i32Const(tail.first).op(Op.i32_add);
+    for (const [name, coef] of tail.outside) c.get(this.lookup(name).index).i32Const(coef).op(Op.i32_mul).op(Op.i32_add);
+    // Four lanes' iterations: perIteration vectors of four elements.
+    c.i32Const(2).op(Op.i32_shl).op(Op.i32_add).tee(at).i32Const(16 * tail.perIteration).op(Op.i32_add).set(end);
+    // Four vectors an iteration: independent chains for the core to overlap, few enough that
+    // TurboFan spills little of them (one: latency-bound; eight: spills; measured).
+    const unroll = tail.perIteration % 4 === 0 ? 4 : tail.perIteration % 2 === 0 ? 2 : 1;
+    const zs = Array.from({ length: unroll }, () => this.newLocal('v128'));
+    // a + (-x) (1 - t^2 of a tanh's derivative, say) as a - x: one instruction for four, the
+    // same result (IEEE subtraction is the addition of the negation).
+    const negated = new Map<string, Operand>();
+    for (const l of tail.lets) {
+      if (l.value.kind !== 'prim' || l.value.op !== 'neg' || this.usesOf(l.name) !== 1) continue;
+      if (tail.lets.some((m) => m.value.kind === 'prim' && m.value.op === 'add' && m.value.args.includes(l.name))) negated.set(l.name, l.value.args[0]);
+    }
+    c.open(Op.loop);
+    zs.forEach((z, u) => c.get(at).simdMem(Simd.v128_load, 2, 16 * u).set(z));
+    zs.forEach((z, u) => {
+      nest.lanes.set(tail.source, z);
+      for (const l of tail.lets) {
+        const v = l.value;
+        if (negated.has(l.name)) continue;
+        const negatedArg = v.kind === 'prim' && v.op === 'add' ? v.args.find((o) => typeof o === 'string' && negated.has(o)) : undefined;
+        if (v.kind === 'prim' && negatedArg !== undefined) {
+          this.laneOf(v.args[0] === negatedArg ? v.args[1] : v.args[0]);
+          this.laneOf(negated.get(negatedArg as string)!);
+          c.simd(Simd.f32x4_sub);
+        } else if (v.kind === 'prim') this.vectorPrim(v.op, v.args, (o) => this.laneOf(o), () => this.newLocal('v128'));
+        else if (v.kind === 'convert') this.laneOf(v.arg);
+        else throw new Error('functs internal error: a deferred tail holds a ' + v.kind);
+        const local = this.newLocal('v128');
+        c.set(local);
+        nest.lanes.set(l.name, local);
+      }
+      c.get(at);
+      this.laneOf(tail.value);
+      c.simdMem(Simd.v128_store, 2, 16 * u);
+    });
+    c.get(at).i32Const(16 * unroll).op(Op.i32_add).tee(at).get(end).op(Op.i32_lt_u).op(Op.br_if).u32(0).op(Op.end);
   }
 
   /** Splats a uniform value for the lanes that use it. */
@@ -1174,6 +1429,8 @@ class BodyEmitter {
           const v = st.value;
           // A product a fused multiply-add takes (its accumulate computes it).
           if (this.fusedLets.has(st.name) && nest.varying.has(st.name)) break;
+          // A deferred tail's: its pass computes it.
+          if (nest.deferredLets.has(st.name)) break;
           if (!nest.varying.has(st.name) && v.kind === 'load' && nest.splatted.has(st.name) && !nest.usedByUniform.has(st.name) && this.ir.buffers[v.buffer].dtype === 'float32') {
             // A uniform float32 load only lanes use: one element loaded into all four.
             const [lo, hi] = this.rangeOf(v.index);
@@ -1312,13 +1569,15 @@ class BodyEmitter {
         }
         case 'store': {
           const { dtype, size } = this.ir.buffers[st.buffer];
+          // A deferred tail's store writes its source; the pass after the iteration the rest.
+          const stored = nest.deferredSources.get(st) ?? st.value;
           const s = typeof st.index === 'string' ? nest.strides.get(st.index) ?? 0 : 0;
           if (dtype !== 'float32' || s <= 0 || !Number.isFinite(s)) throw new NotVectorizable();
           const [lo, hi] = this.rangeOf(st.index);
           if (!(lo >= 0 && hi < size)) throw new NotVectorizable();
           if (s >= 4 && this.groupScopes[this.groupScopes.length - 1].has(st)) {
             // A scatter (lanes a row of four or more apart) of a group of four: held, to go out together.
-            this.laneOf(st.value);
+            this.laneOf(stored);
             const value = this.newLocal('v128');
             c.set(value);
             this.holdScatter(st.buffer, st.index, value, s);
@@ -1329,7 +1588,7 @@ class BodyEmitter {
           this.i32(st.index);
           c.i32Const(2).op(Op.i32_shl).op(Op.i32_add);
           if (s === 1) {
-            this.laneOf(st.value);
+            this.laneOf(stored);
             c.simdMem(Simd.v128_store, 2);
           } else {
             // A scatter: each lane stored from the vector (store32_lane: one instruction
@@ -1338,7 +1597,7 @@ class BodyEmitter {
             c.set(address);
             for (let k = 0; k < 4; k++) {
               c.get(address);
-              this.laneOf(st.value);
+              this.laneOf(stored);
               c.simdMem(Simd.v128_store32_lane, 2, k * s * 4).byte(k);
             }
           }
@@ -1368,7 +1627,7 @@ class BodyEmitter {
   private vectorPrim(op: string, args: readonly Operand[], lane: (o: Operand) => void, tmp: () => number): void {
     const c = this.code;
     const binary: Record<string, number> = { add: Simd.f32x4_add, mul: Simd.f32x4_mul, div: Simd.f32x4_div, max: Simd.f32x4_max };
-    const unary: Record<string, number> = { neg: Simd.f32x4_neg, abs: Simd.f32x4_abs, sqrt: Simd.f32x4_sqrt, floor: Simd.f32x4_floor, ceil: Simd.f32x4_ceil, round: Simd.f32x4_nearest };
+    const unary: Record<string, number> = { sqrt: Simd.f32x4_sqrt, floor: Simd.f32x4_floor, ceil: Simd.f32x4_ceil, round: Simd.f32x4_nearest };
     if (op in binary) {
       lane(args[0]);
       lane(args[1]);
@@ -1376,6 +1635,12 @@ class BodyEmitter {
     } else if (op in unary) {
       lane(args[0]);
       c.simd(unary[op]);
+    } else if (op === 'neg') {
+      lane(args[0]);
+      negX4(c);
+    } else if (op === 'abs') {
+      lane(args[0]);
+      absX4(c);
     } else if (op === 'stop_gradient') {
       lane(args[0]);
     } else if (op === 'recip') {
@@ -1464,6 +1729,8 @@ export interface WasmKernelModule {
   readonly laneLoops: readonly string[];
   /** Groups of four strided stores in lane nests written as a 4x4 transpose and four v128 stores. */
   readonly transposedStores: number;
+  /** Elementwise tails of lane nests' stores run as a pass after each iteration (DeferredTail). */
+  readonly deferredTails: number;
   /**
    * The loop threads may split (parallel.ts): the kernel then takes two more i32 parameters
    * after the buffers' addresses, the first and the end of that loop's iterations to run.
@@ -1547,6 +1814,8 @@ export interface WasmOptions {
   readonly gemmTuning?: GemmTuning;
   /** Column sums of float32 data swept by rows (colsweep.ts; default true where SIMD is). */
   readonly columnSweep?: boolean;
+  /** Lane nests' elementwise tails of stores as a pass after each iteration (DeferredTail; default true). */
+  readonly deferTails?: boolean;
 }
 
 const lcm = (a: number, b: number): number => {
@@ -1577,7 +1846,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     recorder = new BodyEmitter(bodyIr, {
       helper: (h) => (wantedHelpers.add(h), 0),
       math: (m) => (wantedMath.add(m), 0),
-    }, simd, options.laneLoop, parallel, fma);
+    }, simd, options.laneLoop, parallel, fma, options.deferTails ?? true);
     recorder.stmts(bodyIr.body);
   }
   const helpers = withDependencies(wantedHelpers);
@@ -1628,7 +1897,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
     gemm = { M, N, K, batch: batch.reduce((n, l) => n * l.extent, 1), epilogue: contraction.epilogue !== null, scratchBytes, mirrored, diagonalPacked, packing };
     gemmFusedMultiplyAdds = fusedMultiplyAdds;
   }
-  const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma);
+  const body = !bodyIr ? null : wantedHelpers.size === 0 && wantedMath.size === 0 ? recorder : new BodyEmitter(bodyIr, callee, simd, options.laneLoop, parallel, fma, options.deferTails ?? true);
   if (body && bodyIr && sweep) {
     if (body !== recorder) body.stmts(bodyIr.body);
     const inner = builder.declare({ params: Array.from({ length: parameterCount + 1 }, () => 'i32' as const), results: [] });
@@ -1653,7 +1922,7 @@ export function emitKernelModule(ir: KernelIR, options: WasmOptions = {}): WasmK
   // A chunk of a sweep is a span of columns swept down every row: narrow spans (a few cache
   // lines a row, a new page each) lose the streaming, so threads take wide ones.
   const split = sweep && parallel ? { ...parallel, grain: Math.max(parallel.grain, Math.ceil(sweepTuning.chunkColumns / sweep.columnsPerIteration)) } : parallel;
-  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], transposedStores: body?.transposedStores ?? 0, parallel: split, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
+  return { bytes: builder.encode(), imports, helpers, vectorLoops: body?.vectorLoops ?? 0, laneLoops: body?.laneLoops ?? [], transposedStores: body?.transposedStores ?? 0, deferredTails: body?.deferredTailPasses ?? 0, parallel: split, fusedMultiplyAdds: (body?.fusedMultiplyAdds ?? 0) + gemmFusedMultiplyAdds, gemm, columnSweep };
 }
 
 /** A module exporting the named helpers under their own names (to test the approximations alone). */
@@ -1669,7 +1938,7 @@ export function emitHelperModule(wanted: readonly Helper[], sharedMemory = false
     HELPER_DEFS[h].body(code, callee);
     fns.get(h)!.define(HELPER_DEFS[h].locals, code);
   }
-  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], transposedStores: 0, parallel: null, fusedMultiplyAdds: 0, gemm: null, columnSweep: null };
+  return { bytes: builder.encode(), imports: IMPORTED_MATH, helpers, vectorLoops: 0, laneLoops: [], transposedStores: 0, deferredTails: 0, parallel: null, fusedMultiplyAdds: 0, gemm: null, columnSweep: null };
 }
 
 /** A module exporting `tanh` and `exp` of one float32 through the f32x4 approximations (lane 0). */

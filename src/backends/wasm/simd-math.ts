@@ -12,6 +12,22 @@ export function f32x4Const(c: Code, v: number): void {
   for (let i = 0; i < 4; i++) c.f32(v);
 }
 
+/**
+ * |x| of the f32x4 on the stack: its sign bits cleared by a v128.and with a constant. V8 emits
+ * f32x4.abs (and f32x4.neg) as three x64 instructions that build the mask each time; a
+ * constant is one register or one reload. The same bits.
+ */
+export function absX4(c: Code): void {
+  i32x4Const(c, 0x7fffffff);
+  c.simd(Simd.v128_and);
+}
+
+/** -x of the f32x4 on the stack: its sign bits flipped by a v128.xor with -0 (as absX4; the same bits as f32x4.neg). */
+export function negX4(c: Code): void {
+  f32x4Const(c, -0);
+  c.simd(Simd.v128_xor);
+}
+
 function i32x4Const(c: Code, v: number): void {
   c.simd(Simd.v128_const);
   for (let i = 0; i < 4; i++) c.byte(v).byte(v >> 8).byte(v >> 16).byte(v >> 24);
@@ -98,7 +114,8 @@ export function tanhX4(c: Code, x: number, tmp: () => number): void {
   const f2 = tmp();
   const g = EXP2M1_G;
   // z = 2 min(|x|, 9.5) log2(e), kept in f; k = z + 1.5 2^23 holds n = round(z) in its low bits.
-  c.get(x).simd(Simd.f32x4_abs);
+  c.get(x);
+  absX4(c);
   f32x4Const(c, TANH_CLAMP);
   c.simd(Simd.f32x4_pmin);
   f32x4Const(c, 2 * Math.LOG2E);
@@ -137,7 +154,8 @@ export function tanhX4(c: Code, x: number, tmp: () => number): void {
   // |x| < 2^-12: x itself, as float32 tanh is there (x^3/3 is below half an ulp of x): the
   // reference gives x - tan(tanh(x)) = 0 for a tiny x (a random program's counterexample,
   // seed 60591493).
-  c.get(x).get(f).get(x).simd(Simd.f32x4_abs);
+  c.get(x).get(f).get(x);
+  absX4(c);
   f32x4Const(c, 2 ** -12);
   c.simd(Simd.f32x4_lt).simd(Simd.v128_bitselect);
 }
