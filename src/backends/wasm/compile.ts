@@ -252,6 +252,25 @@ interface Local {
   readonly intValued: boolean;
 }
 
+/** How often each name is used in `body`: as an operand, an accumulated or stored value, or a store's index. */
+function nameUseCounts(body: readonly Stmt[]): Map<string, number> {
+  const uses = new Map<string, number>();
+  const count = (o: Operand) => typeof o === 'string' && uses.set(o, (uses.get(o) ?? 0) + 1);
+  const walk = (list: readonly Stmt[]): void => {
+    for (const st of list) {
+      if (st.kind === 'loop') walk(st.body);
+      else if (st.kind === 'let') operandsOf(st.value).forEach(count);
+      else if (st.kind === 'accumulate') count(st.value);
+      else if (st.kind === 'store' || st.kind === 'scatterAdd') {
+        count(st.value);
+        count(st.index);
+      }
+    }
+  };
+  walk(body);
+  return uses;
+}
+
 /** Emits the body of the kernel function. */
 class BodyEmitter {
   code = new Code();
@@ -343,17 +362,7 @@ class BodyEmitter {
   private readonly fusedLets = new Set<string>();
 
   private findFusedProducts(body: readonly Stmt[]): void {
-    const uses = new Map<string, number>();
-    const count = (o: Operand) => typeof o === 'string' && uses.set(o, (uses.get(o) ?? 0) + 1);
-    const walk = (list: readonly Stmt[]): void => {
-      for (const st of list) {
-        if (st.kind === 'loop') walk(st.body);
-        else if (st.kind === 'let') operandsOf(st.value).forEach(count);
-        else if (st.kind === 'accumulate' || st.kind === 'store' || st.kind === 'scatterAdd') count(st.value);
-        if (st.kind === 'store' || st.kind === 'scatterAdd') count(st.index);
-      }
-    };
-    walk(body);
+    const uses = nameUseCounts(body);
     const visit = (list: readonly Stmt[]): void => {
       const local = new Map<string, Value>();
       for (const st of list) {
@@ -991,23 +1000,7 @@ class BodyEmitter {
   private useCounts: Map<string, number> | null = null;
 
   private usesOf(name: string): number {
-    if (!this.useCounts) {
-      const uses = new Map<string, number>();
-      const count = (o: Operand) => typeof o === 'string' && uses.set(o, (uses.get(o) ?? 0) + 1);
-      const walk = (list: readonly Stmt[]): void => {
-        for (const st of list) {
-          if (st.kind === 'loop') walk(st.body);
-          else if (st.kind === 'let') operandsOf(st.value).forEach(count);
-          else if (st.kind === 'accumulate') count(st.value);
-          else if (st.kind === 'store' || st.kind === 'scatterAdd') {
-            count(st.value);
-            count(st.index);
-          }
-        }
-      };
-      walk(this.ir.body);
-      this.useCounts = uses;
-    }
+    this.useCounts ??= nameUseCounts(this.ir.body);
     return this.useCounts.get(name) ?? 0;
   }
 
