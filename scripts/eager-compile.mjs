@@ -10,14 +10,26 @@
  * it). V8 compiles a parenthesized function expression eagerly, with the code around it (the
  * "PIFE" heuristic, in every V8 that Node 20+ ships), inner ones included, so this transform
  * rewrites, in the modules `eager` selects:
- * - each top-level `function f() {}` into `const f = (function f() {});`, hoisted to just after
+ * - each top-level `function f() {}` into `const f = (function () {});`, hoisted to just after
  *   the imports, before any statement of the module (a function expression evaluates nothing,
- *   so code that called `f` above its declaration still finds it);
+ *   so code that called `f` above its declaration still finds it). The expression is
+ *   anonymous: the declaration names it `f`, and a bundler has no inner name `f` shadowing the
+ *   module's `f` to rename (esbuild renamed such inner names, `jit` to `jit2`, which its
+ *   keepNames then undid with a `__name` call per closure created, ~1,500 on a first call);
  * - each arrow function into a parenthesized `function` expression, where that means the same:
  *   when neither its parameters nor its body use `this`, `arguments`, `super` or `new.target`
  *   (outside functions of their own);
- * - each other function expression into a parenthesized one.
- * Class methods stay as they are (V8 has no eager hint for them). Values and behaviour are
+ * - each other function expression into a parenthesized one;
+ * - the methods of a top-level class into parenthesized function expressions in an object
+ *   literal (which names each one) defined onto the prototype, or the class for static ones,
+ *   right after the class, as the class body defines them: writable, configurable, not
+ *   enumerable. V8 has no eager hint for a method; the emitter's and lowering's classes
+ *   (compile.ts BodyEmitter, kernel.ts, lower.ts, expr.ts) were ~160 of the ~215 functions a
+ *   first call still compiled lazily. A method stays in its class where it uses `super` or a
+ *   private name (both only reach from inside a class body), has a computed name, or is
+ *   `__proto__`; a class that runs code while it is defined (static initializers or blocks,
+ *   decorators) keeps all its methods, since that code may call them first.
+ * Accessors, constructors and field initializers stay as they are. Values and behaviour are
  * unchanged; the cost moves from the first call to the import of those modules, where V8
  * compiles them in one pass (cheaper per function than one lazy compile each).
  */
@@ -39,6 +51,19 @@ function usesOwnBinding(node) {
   return found;
 }
 
+/** Whether a method's meaning is tied to the class body: it uses `super` or a private name (`#x`). */
+function reachesClassScope(method) {
+  let found = false;
+  const visit = (n) => {
+    if (found) return;
+    if (n.kind === ts.SyntaxKind.SuperKeyword || ts.isPrivateIdentifier(n)) found = true;
+    else ts.forEachChild(n, visit);
+  };
+  ts.forEachChild(method, visit);
+  return found;
+}
+
+const isStatic = (m) => m.modifiers?.some((x) => x.kind === ts.SyntaxKind.StaticKeyword) ?? false;
 const isExported = (st) => st.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) ?? false;
 const isDefault = (st) => st.modifiers?.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword) ?? false;
 
@@ -64,6 +89,50 @@ export function eagerCompileHints(eager) {
       if (ts.isFunctionExpression(node) && !ts.isParenthesizedExpression(node.parent)) return parenthesized(ts.visitEachChild(node, visit, context), node);
       return ts.visitEachChild(node, visit, context);
     };
+    /**
+     * A class's methods moved out of its body onto its prototype (or the class, for static
+     * ones) as parenthesized function expressions, in one `Object.defineProperties` statement
+     * right after the class: writable, configurable and not enumerable, as a class body
+     * defines them. A method stays in the class where the move could change what it means:
+     * it uses `super` or a private name (`#x`, only reachable inside the class body), its name
+     * is computed, or it names an identifier spelled as the method (the function expression's
+     * own name would shadow it). A class whose definition runs code of its own (static
+     * initializers or blocks, decorators) keeps every method: that code may call them before
+     * the statement after the class has run.
+     */
+    const eagerMethods = (visited, original) => {
+      const name = original.name;
+      if (!name || isDefault(original) || !ts.isClassDeclaration(visited)) return [visited];
+      const runsCode = original.members.some((m) => ts.isClassStaticBlockDeclaration(m) || (ts.isPropertyDeclaration(m) && m.initializer && m.modifiers?.some((x) => x.kind === ts.SyntaxKind.StaticKeyword))) || ts.getDecorators?.(original)?.length || original.members.some((m) => ts.canHaveDecorators(m) && ts.getDecorators(m)?.length);
+      if (runsCode) return [visited];
+      const movable = (m) => ts.isMethodDeclaration(m) && m.body && ts.isIdentifier(m.name) && m.name.text !== 'constructor' && m.name.text !== '__proto__' && !m.questionToken && !reachesClassScope(m);
+      const moved = new Set(visited.members.filter(movable).map((m) => `${isStatic(m)} ${m.name.text}`));
+      if (moved.size === 0) return [visited];
+      const kept = visited.members.filter((m) => !(ts.isMethodDeclaration(m) && ts.isIdentifier(m.name) && moved.has(`${isStatic(m)} ${m.name.text}`)));
+      const statements = [ts.setOriginalNode(ts.setTextRange(f.updateClassDeclaration(visited, visited.modifiers, visited.name, visited.typeParameters, visited.heritageClauses, kept), original), original)];
+      for (const staticSide of [false, true]) {
+        const methods = visited.members.filter((m) => movable(m) && isStatic(m) === staticSide);
+        if (methods.length === 0) continue;
+        // An object literal's property names its anonymous function (the method's name, even a
+        // reserved word); a named function expression would bind its name inside the body.
+        // Comments stay behind: their positions belong to the class body's lines.
+        const literal = f.createObjectLiteralExpression(methods.map((m) => {
+          const modifiers = m.modifiers?.filter((x) => x.kind === ts.SyntaxKind.AsyncKeyword);
+          const fn = ts.setEmitFlags(ts.setTextRange(f.createFunctionExpression(modifiers, m.asteriskToken, undefined, m.typeParameters, m.parameters, m.type, m.body), m), ts.EmitFlags.NoComments);
+          return f.createPropertyAssignment(f.createIdentifier(m.name.text), ts.setEmitFlags(parenthesized(fn, m), ts.EmitFlags.NoComments));
+        }), true);
+        const target = staticSide ? f.createIdentifier(name.text) : f.createPropertyAccessExpression(f.createIdentifier(name.text), 'prototype');
+        // for (const [key, value] of Object.entries({ m: (function () {}), ... })) Object.defineProperty(target, key, { value, writable: true, configurable: true });
+        const key = f.createUniqueName('key'), value = f.createUniqueName('value');
+        const binding = f.createArrayBindingPattern([f.createBindingElement(undefined, undefined, key), f.createBindingElement(undefined, undefined, value)]);
+        const define = f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier('Object'), 'defineProperty'), undefined, [target, key, f.createObjectLiteralExpression([
+          f.createPropertyAssignment('value', value), f.createPropertyAssignment('writable', f.createTrue()), f.createPropertyAssignment('configurable', f.createTrue()),
+        ])]);
+        const entries = f.createCallExpression(f.createPropertyAccessExpression(f.createIdentifier('Object'), 'entries'), undefined, [literal]);
+        statements.push(f.createForOfStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(binding)], ts.NodeFlags.Const), entries, f.createExpressionStatement(define)));
+      }
+      return statements;
+    };
     return (sourceFile) => {
       if (!eager(sourceFile.fileName)) return sourceFile;
       const imports = [];
@@ -75,11 +144,12 @@ export function eagerCompileHints(eager) {
           // Overload signatures (no body) are types only: the implementation stands for them all.
           if (!st.body) continue;
           const modifiers = st.modifiers?.filter((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
-          const fn = ts.setTextRange(f.createFunctionExpression(modifiers, st.asteriskToken, st.name, st.typeParameters, ts.visitNodes(st.parameters, visit), st.type, ts.visitNode(st.body, visit)), st);
+          const fn = ts.setTextRange(f.createFunctionExpression(modifiers, st.asteriskToken, undefined, st.typeParameters, ts.visitNodes(st.parameters, visit), st.type, ts.visitNode(st.body, visit)), st);
           const declaration = f.createVariableDeclaration(st.name, undefined, undefined, parenthesized(fn, st));
           const statement = f.createVariableStatement(isExported(st) ? [f.createModifier(ts.SyntaxKind.ExportKeyword)] : undefined, f.createVariableDeclarationList([declaration], ts.NodeFlags.Const));
           hoisted.push(ts.setOriginalNode(ts.setTextRange(statement, st), st));
-        } else rest.push(ts.visitNode(st, visit));
+        } else if (ts.isClassDeclaration(st)) rest.push(...eagerMethods(ts.visitNode(st, visit), st));
+        else rest.push(ts.visitNode(st, visit));
       }
       return f.updateSourceFile(sourceFile, [...imports, ...hoisted, ...rest]);
     };

@@ -46,9 +46,10 @@ test('top-level functions become hoisted parenthesized expressions: calls above 
     export function run() { return [early, fib(10), pick(3), pick('a'), [...counter()], twice.name, fib.length, typeof later]; }
   `);
   assert.deepEqual(hinted, [42, 55, 3, 'a', [1, 2], 'twice', 1, 'function']);
-  assert.match(js, /export const twice = \(function twice\(x\)/);
-  assert.match(js, /const fib = \(function fib\(n\)/);
-  assert.match(js, /export const counter = \(function\* counter\(\)/);
+  // Anonymous: the declaration names each one (twice.name above), and no inner name shadows the binding.
+  assert.match(js, /export const twice = \(function \(x\)/);
+  assert.match(js, /const fib = \(function \(n\)/);
+  assert.match(js, /export const counter = \(function\* \(\)/);
   // Hoisted above the statement that calls it.
   assert.ok(js.indexOf('const twice') < js.indexOf('const early'));
 });
@@ -81,4 +82,58 @@ test('files the selector leaves out are emitted as tsc emits them', () => {
   const source = 'export function f() { return [1].map((x) => x); }';
   const out = ts.transpileModule(source, { fileName: 'other.ts', compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext }, transformers: { before: [hints(() => false)] } }).outputText;
   assert.equal(out, compile(source, false));
+});
+
+test("class methods move onto the prototype as parenthesized expressions, with a method's property descriptor and name, unless their place in the class body matters", async () => {
+  const { hinted, js } = await sameBothWays(`
+    class Base {
+      x = 1;
+      constructor(private readonly z: number) {}
+      plus(a: number): number { return a + this.x + this.z; }   // moved
+      twice(a: number): number;
+      twice(a: string): string;
+      twice(a: number | string): number | string { return typeof a === 'number' ? a * 2 : a + a; } // moved, overloads dropped
+      async later(): Promise<number> { return this.x; }         // moved
+      *count() { yield this.x; yield this.z; }                  // moved
+      var() { return 'var'; }                                    // a reserved word: moved, still named var
+      static make(z: number): Base { return new Base(z); }      // moved to the class
+      get doubled(): number { return this.x * 2; }              // accessors stay
+    }
+    function emit() { return 'outer'; }
+    class Derived extends Base {
+      plus(a: number): number { return super.plus(a) * 10; }    // super: stays
+      emit() { return emit(); }                                 // the module's emit, not itself
+      #secret = 5;
+      peek() { return this.#secret; }                           // private name: stays
+      arrows(xs: number[]) { return xs.map((v) => v + this.x); }
+    }
+    class Eager { static made = Eager.make(); static make() { return new Eager(); } hi() { return 'hi'; } } // runs code while defined: kept whole
+    const describe = (o: object, k: string) => { const d = Object.getOwnPropertyDescriptor(o, k)!; return [typeof d.value, d.writable, d.enumerable, d.configurable, (d.value as { name: string }).name]; };
+    export function run() {
+      const d = new Derived(3);
+      return [
+        d.plus(1), d.twice(4), d.twice('ab'), [...d.count()], d.var(), d.emit(), d.peek(), d.arrows([1, 2]), d.doubled,
+        Base.make(2).plus(0), Eager.made.hi(), d.later() instanceof Promise,
+        Object.keys(Base.prototype), Object.keys(Base),
+        describe(Base.prototype, 'plus'), describe(Base.prototype, 'count'), describe(Base.prototype, 'var'), describe(Base, 'make'), describe(Derived.prototype, 'peek'),
+        Object.getOwnPropertyNames(Base.prototype).sort(), Object.getOwnPropertyNames(Derived.prototype).sort(),
+      ];
+    }
+  `);
+  const method = (name: string) => ['function', true, false, true, name];
+  assert.deepEqual(hinted, [
+    50, 8, 'abab', [1, 3], 'var', 'outer', 5, [2, 3], 2, 3, 'hi', true, [], [],
+    method('plus'), method('count'), method('var'), method('make'), method('peek'),
+    ['constructor', 'count', 'doubled', 'later', 'plus', 'twice', 'var'], ['arrows', 'constructor', 'emit', 'peek', 'plus'],
+  ]);
+  const defined = (target: string, body: string) => new RegExp(`for \\(const \\[(\\w+), (\\w+)\\] of Object\\.entries\\(\\{\\s*${body}[^]*?\\}\\)\\)\\s*Object\\.defineProperty\\(${target}, \\1, \\{ value: \\2, writable: true, configurable: true \\}\\);`);
+  assert.match(js, defined('Base\\.prototype', 'plus: \\(function \\(a\\)'));
+  assert.match(js, defined('Base', 'make: \\(function \\(z\\)'));
+  assert.match(js, /twice: \(function \(a\)/);
+  assert.match(js, /later: \(async function \(\)/);
+  assert.match(js, /count: \(function\* \(\)/);
+  assert.match(js, /var: \(function \(\)/);
+  assert.match(js, /emit: \(function \(\) \{ return emit\(\); \}\)/);
+  assert.match(js, /arrows: \(function \(xs\)/);
+  for (const kept of [/\n\s*get doubled\(\) \{/, /\n\s*plus\(a\) \{ return super\.plus/, /\n\s*peek\(\) \{ return this\.#secret/, /\n\s*hi\(\) \{ return 'hi'/]) assert.match(js, kept);
 });
