@@ -18,7 +18,12 @@
  *   keepNames then undid with a `__name` call per closure created, ~1,500 on a first call);
  * - each arrow function into a parenthesized `function` expression, where that means the same:
  *   when neither its parameters nor its body use `this`, `arguments`, `super` or `new.target`
- *   (outside functions of their own);
+ *   (outside functions of their own); an arrow in a function's body that uses `this` (and
+ *   none of the others) reads it from a `const self = this;` put at the top of that body
+ *   (not in parameter lists, class field initializers or a derived class's constructor, where
+ *   no such const can stand: those arrows stay);
+ * - an object literal's methods into properties holding parenthesized function expressions
+ *   (the key names each, as it named the method), unless they use `super`;
  * - each other function expression into a parenthesized one;
  * - the methods of a top-level class into parenthesized function expressions in an object
  *   literal (which names each one) defined onto the prototype, or the class for static ones,
@@ -29,18 +34,19 @@
  *   private name (both only reach from inside a class body), has a computed name, or is
  *   `__proto__`; a class that runs code while it is defined (static initializers or blocks,
  *   decorators) keeps all its methods, since that code may call them first.
- * Accessors, constructors and field initializers stay as they are. Values and behaviour are
+ * Accessors, constructors and field initializers stay as they are (19 functions a first call
+ * compiles lazily, of ~215 before methods and `this` arrows were rewritten). Values and behaviour are
  * unchanged; the cost moves from the first call to the import of those modules, where V8
  * compiles them in one pass (cheaper per function than one lazy compile each).
  */
 import ts from 'typescript';
 
-/** Whether `node` (not looking into functions or classes of its own) uses this, arguments, super or new.target. */
-function usesOwnBinding(node) {
+/** Whether `node` (not looking into functions or classes of its own) uses this (unless `countThis` is false), arguments, super or new.target. */
+function usesOwnBinding(node, countThis = true) {
   let found = false;
   const visit = (n) => {
     if (found) return;
-    if (n.kind === ts.SyntaxKind.ThisKeyword || n.kind === ts.SyntaxKind.SuperKeyword || ts.isMetaProperty(n) || (ts.isIdentifier(n) && n.text === 'arguments')) {
+    if ((countThis && n.kind === ts.SyntaxKind.ThisKeyword) || n.kind === ts.SyntaxKind.SuperKeyword || ts.isMetaProperty(n) || (ts.isIdentifier(n) && n.text === 'arguments')) {
       found = true;
       return;
     }
@@ -77,28 +83,88 @@ export function eagerCompileHints(eager) {
   return (context) => {
     const f = context.factory;
     const parenthesized = (fn, from) => ts.setOriginalNode(ts.setTextRange(f.createParenthesizedExpression(fn), from), from);
-    const visit = (node) => {
-      if (ts.isArrowFunction(node) && !usesOwnBinding(node.body) && !node.parameters.some(usesOwnBinding)) {
-        const params = ts.visitNodes(node.parameters, visit);
-        const visited = ts.visitNode(node.body, visit);
-        const body = ts.isBlock(visited) ? visited : ts.setTextRange(f.createBlock([ts.setTextRange(f.createReturnStatement(visited), node.body)], false), node.body);
-        const modifiers = node.modifiers?.filter((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
-        const fn = ts.setTextRange(f.createFunctionExpression(modifiers, undefined, undefined, node.typeParameters, params, node.type, body), node);
-        return parenthesized(fn, node);
+    // Where the `this` of an arrow inside a function's body can be read from: a `const` made
+    // at the top of that body (`used`: made once an arrow took it); null where no such const
+    // may stand (parameter lists, class bodies, derived constructors, the module's top level).
+    let self = null;
+    // While visiting an arrow rewritten as a function expression: what its `this` becomes.
+    let thisName = null;
+    /** A function's parameters and body visited as a scope of `this` of its own; the body starts with `const self = this;` where its arrows took `this` from there. */
+    const scoped = (node, selfAllowed) => {
+      const saved = [self, thisName];
+      [self, thisName] = [null, null];
+      const params = ts.visitNodes(node.parameters, visit);
+      if (selfAllowed && node.body) self = { name: f.createUniqueName('self'), used: false };
+      let body = node.body && ts.visitNode(node.body, visit);
+      if (self?.used) {
+        const declaration = f.createVariableStatement(undefined, f.createVariableDeclarationList([f.createVariableDeclaration(self.name, undefined, undefined, f.createThis())], ts.NodeFlags.Const));
+        body = f.updateBlock(body, [declaration, ...body.statements]);
       }
-      if (ts.isFunctionExpression(node) && !ts.isParenthesizedExpression(node.parent)) return parenthesized(ts.visitEachChild(node, visit, context), node);
+      [self, thisName] = saved;
+      return { params, body };
+    };
+    const asFunctionExpression = (node, params, body) => {
+      const modifiers = node.modifiers?.filter((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
+      const block = ts.isBlock(body) ? body : ts.setTextRange(f.createBlock([ts.setTextRange(f.createReturnStatement(body), node.body)], false), node.body);
+      return parenthesized(ts.setTextRange(f.createFunctionExpression(modifiers, node.asteriskToken, undefined, node.typeParameters, params, node.type, block), node), node);
+    };
+    const visit = (node) => {
+      if (node.kind === ts.SyntaxKind.ThisKeyword && thisName) return thisName;
+      if (ts.isArrowFunction(node)) {
+        const plain = !usesOwnBinding(node.body) && !node.parameters.some(usesOwnBinding);
+        // An arrow that reads `this` (and no arguments, super or new.target) reads it from the
+        // enclosing function's `const self = this` instead, as a function expression.
+        const viaSelf = !plain && self !== null && !usesOwnBinding(node.body, false) && !node.parameters.some((p) => usesOwnBinding(p, false));
+        if (!plain && !viaSelf) return ts.visitEachChild(node, visit, context);
+        const saved = thisName;
+        if (viaSelf) {
+          self.used = true;
+          thisName = self.name;
+        }
+        const params = ts.visitNodes(node.parameters, visit);
+        const body = ts.visitNode(node.body, visit);
+        thisName = saved;
+        return asFunctionExpression(node, params, body);
+      }
+      if (ts.isClassLike(node)) {
+        const saved = [self, thisName];
+        [self, thisName] = [null, null];
+        const visited = ts.visitEachChild(node, visit, context);
+        [self, thisName] = saved;
+        return visited;
+      }
+      if (ts.isMethodDeclaration(node) && ts.isObjectLiteralExpression(node.parent) && !ts.isComputedPropertyName(node.name) && !ts.isPrivateIdentifier(node.name) && node.name.text !== '__proto__' && node.body && !reachesClassScope(node)) {
+        // An object literal's method as a property holding a parenthesized function expression
+        // (named by its key, as the method was; only super needs the method form).
+        const { params, body } = scoped(node, true);
+        return ts.setOriginalNode(ts.setTextRange(f.createPropertyAssignment(node.name, asFunctionExpression(node, params, body)), node), node);
+      }
+      if (ts.isFunctionExpression(node) || ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node) || ts.isAccessor(node) || ts.isConstructorDeclaration(node)) {
+        const modifiers = ts.visitNodes(node.modifiers, visit);
+        const name = node.name && ts.visitNode(node.name, visit);
+        // A derived class's constructor has no `this` before super() returns.
+        const derived = ts.isConstructorDeclaration(node) && node.parent.heritageClauses?.some((h) => h.token === ts.SyntaxKind.ExtendsKeyword);
+        const { params, body } = scoped(node, !derived);
+        if (ts.isFunctionExpression(node)) {
+          const fn = f.updateFunctionExpression(node, modifiers, node.asteriskToken, name, node.typeParameters, params, node.type, body);
+          return ts.isParenthesizedExpression(node.parent) ? fn : parenthesized(fn, node);
+        }
+        if (ts.isFunctionDeclaration(node)) return f.updateFunctionDeclaration(node, modifiers, node.asteriskToken, name, node.typeParameters, params, node.type, body);
+        if (ts.isMethodDeclaration(node)) return f.updateMethodDeclaration(node, modifiers, node.asteriskToken, name, node.questionToken, node.typeParameters, params, node.type, body);
+        if (ts.isGetAccessor(node)) return f.updateGetAccessorDeclaration(node, modifiers, name, params, node.type, body);
+        if (ts.isSetAccessor(node)) return f.updateSetAccessorDeclaration(node, modifiers, name, params, body);
+        return f.updateConstructorDeclaration(node, modifiers, params, body);
+      }
       return ts.visitEachChild(node, visit, context);
     };
     /**
-     * A class's methods moved out of its body onto its prototype (or the class, for static
-     * ones) as parenthesized function expressions, in one `Object.defineProperties` statement
-     * right after the class: writable, configurable and not enumerable, as a class body
-     * defines them. A method stays in the class where the move could change what it means:
-     * it uses `super` or a private name (`#x`, only reachable inside the class body), its name
-     * is computed, or it names an identifier spelled as the method (the function expression's
-     * own name would shadow it). A class whose definition runs code of its own (static
-     * initializers or blocks, decorators) keeps every method: that code may call them before
-     * the statement after the class has run.
+     * A top-level class's methods moved out of its body onto its prototype (or the class, for
+     * static ones) right after the class, as parenthesized function expressions in an object
+     * literal, each defined writable, configurable and not enumerable, as a class body defines
+     * them. A method stays in the class where it uses `super` or a private name (`#x`): both
+     * reach only from inside a class body. A class whose definition runs code of its own
+     * (static initializers or blocks, decorators) keeps every method: that code may call them
+     * before the statements after the class have run.
      */
     const eagerMethods = (visited, original) => {
       const name = original.name;
@@ -143,9 +209,8 @@ export function eagerCompileHints(eager) {
         else if (ts.isFunctionDeclaration(st) && st.name && !isDefault(st)) {
           // Overload signatures (no body) are types only: the implementation stands for them all.
           if (!st.body) continue;
-          const modifiers = st.modifiers?.filter((m) => m.kind === ts.SyntaxKind.AsyncKeyword);
-          const fn = ts.setTextRange(f.createFunctionExpression(modifiers, st.asteriskToken, undefined, st.typeParameters, ts.visitNodes(st.parameters, visit), st.type, ts.visitNode(st.body, visit)), st);
-          const declaration = f.createVariableDeclaration(st.name, undefined, undefined, parenthesized(fn, st));
+          const { params, body } = scoped(st, true);
+          const declaration = f.createVariableDeclaration(st.name, undefined, undefined, asFunctionExpression(st, params, body));
           const statement = f.createVariableStatement(isExported(st) ? [f.createModifier(ts.SyntaxKind.ExportKeyword)] : undefined, f.createVariableDeclarationList([declaration], ts.NodeFlags.Const));
           hoisted.push(ts.setOriginalNode(ts.setTextRange(statement, st), st));
         } else if (ts.isClassDeclaration(st)) rest.push(...eagerMethods(ts.visitNode(st, visit), st));

@@ -54,28 +54,63 @@ test('top-level functions become hoisted parenthesized expressions: calls above 
   assert.ok(js.indexOf('const twice') < js.indexOf('const early'));
 });
 
-test("arrows become parenthesized function expressions unless they use their scope's this or arguments", async () => {
+test("arrows become parenthesized function expressions; one that reads its function's this reads it from a const instead; arguments, field initializers and parameter lists keep theirs", async () => {
   const { hinted, js } = await sameBothWays(`
     class Counter {
       count = 0;
-      bump = (by: number) => { this.count += by; return this.count; };   // keeps its this
+      bump = (by: number) => { this.count += by; return this.count; };   // a field initializer: keeps its this
       twiceEach(xs: number[]) { return xs.map((x) => x * 2); }            // no this: rewritten
-      sumAll() { return [1, 2].reduce((a, b) => a + b + this.count, 0); } // this: kept
+      sumAll() { return [1, 2].reduce((a, b) => a + b + this.count, 0); } // this: from a const
+      nested() { return [1].map((a) => [2].map((b) => a + b + this.count)); } // both from the same const
+      args(..._xs: number[]) { return [0].map(() => arguments.length + this.count); } // arguments: kept
+      later(f = () => this.count) { return f(); }                          // a parameter list: kept
+    }
+    class Derived extends Counter {
+      seen: number[];
+      constructor() { super(); this.seen = [1, 2].map((x) => x + this.count); } // no this before super(): kept
     }
     function variadic(..._rest: number[]) { return [1, 2].map(() => arguments.length); }
     const withDefault = (x: number, y = (() => x + 1)()) => x + y;
     const asyncArrow = async (x: number) => x + 1;
     export function run() {
       const c = new Counter();
-      return [c.bump(2), c.bump(3), c.twiceEach([1, 2]), c.sumAll(), variadic(7, 8, 9), withDefault(1), withDefault.name, asyncArrow.name, asyncArrow(1) instanceof Promise];
+      return [c.bump(2), c.bump(3), c.twiceEach([1, 2]), c.sumAll(), c.nested(), c.args(1, 2), c.later(), new Derived().seen, variadic(7, 8, 9), withDefault(1), withDefault.name, asyncArrow.name, asyncArrow(1) instanceof Promise];
     }
   `);
-  assert.deepEqual(hinted, [2, 5, [2, 4], 13, [3, 3], 3, 'withDefault', 'asyncArrow', true]);
+  assert.deepEqual(hinted, [2, 5, [2, 4], 13, [[8]], [7], 5, [1, 2], [3, 3], 3, 'withDefault', 'asyncArrow', true]);
   assert.match(js, /this\.count \+= by/);
-  assert.match(js, /=> a \+ b \+ this\.count/);
-  assert.match(js, /=> arguments\.length/);
+  assert.match(js, /sumAll: \(function \(\) \{ const (\w+) = this; return \[1, 2\]\.reduce\(\(function \(a, b\) \{ return a \+ b \+ \1\.count; \}\), 0\); \}\)/);
+  assert.match(js, /nested: \(function \(\) \{ const (\w+) = this; return \[1\]\.map\(\(function \(a\) \{ return \[2\]\.map\(\(function \(b\) \{ return a \+ b \+ \1\.count; \}\)\); \}\)\); \}\)/);
+  assert.match(js, /=> arguments\.length \+ this\.count/);
+  assert.match(js, /later: \(function \(f = \(\) => this\.count\) \{ return f\(\); \}\)/);
+  assert.match(js, /\[1, 2\]\.map\(\(x\) => x \+ this\.count\)/);
+  assert.match(js, /=> arguments\.length\)/);
   assert.match(js, /xs\.map\(\(function \(x\) \{ return x \* 2; \}\)\)/);
   assert.match(js, /const asyncArrow = \(async function \(x\)/);
+});
+
+test("an object literal's methods become properties holding parenthesized function expressions, named by their keys; one using super stays a method", async () => {
+  const { hinted, js } = await sameBothWays(`
+    const base = { greet() { return 'base'; } };
+    const spec = {
+      scale: 2,
+      apply(x: number) { return x * this.scale; },
+      'with-dash'(x: number) { return [x].map((v) => v + this.scale); },
+      *pairs() { yield this.scale; },
+      get doubled() { return this.scale * 2; },
+      greet() { return 'derived ' + super.greet(); },
+    };
+    Object.setPrototypeOf(spec, base);
+    export function run() {
+      return [spec.apply(3), spec['with-dash'](1), [...spec.pairs()], spec.doubled, spec.greet(), spec.apply.name, spec['with-dash'].name, Object.keys(spec)];
+    }
+  `);
+  assert.deepEqual(hinted, [6, [3], [2], 4, 'derived base', 'apply', 'with-dash', ['scale', 'apply', 'with-dash', 'pairs', 'doubled', 'greet']]);
+  assert.match(js, /apply: \(function \(x\) \{ return x \* this\.scale; \}\)/);
+  assert.match(js, /'with-dash': \(function \(x\) \{ const (\w+) = this; return \[x\]\.map\(\(function \(v\) \{ return v \+ \1\.scale; \}\)\); \}\)/);
+  assert.match(js, /pairs: \(function\* \(\)/);
+  assert.match(js, /get doubled\(\) \{/);
+  assert.match(js, /greet\(\) \{ return 'derived ' \+ super\.greet\(\); \}/);
 });
 
 test('files the selector leaves out are emitted as tsc emits them', () => {
