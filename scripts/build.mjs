@@ -6,7 +6,8 @@
 // loader costs about a millisecond of CPU per module (resolution, package scope lookups,
 // file reads), half the library's import. The source maps go through both steps to src/.
 // The declarations stay one per module. FUNCTS_EAGER=0 builds without the hints,
-// FUNCTS_BUNDLE=0 without the bundle (bench/first-call-dist.mjs reads the phases from it).
+// FUNCTS_BUNDLE=0 without the bundle (bench/first-call-dist.mjs reads the phases from it;
+// scripts/test-built.mjs runs the test suite on it).
 import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,8 @@ const parsed = ts.getParsedCommandLineOfConfigFile(resolve(root, 'tsconfig.build
     throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   },
 });
+// FUNCTS_OUTDIR: another output folder than dist/ (scripts/test-built.mjs builds into scratch/).
+if (process.env.FUNCTS_OUTDIR) parsed.options.outDir = resolve(root, process.env.FUNCTS_OUTDIR);
 const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
 const eager = process.env.FUNCTS_EAGER !== '0';
 const emitted = program.emit(undefined, undefined, undefined, false, eager ? { before: [eagerCompileHints((file) => EAGER.test(relative(root, file).replaceAll('\\', '/')))] } : undefined);
