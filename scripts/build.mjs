@@ -6,7 +6,8 @@
 // loader costs about a millisecond of CPU per module (resolution, package scope lookups,
 // file reads), half the library's import. The source maps go through both steps to src/.
 // The declarations stay one per module. FUNCTS_EAGER=0 builds without the hints,
-// FUNCTS_BUNDLE=0 without the bundle (bench/first-call-dist.mjs reads the phases from it).
+// FUNCTS_BUNDLE=0 without the bundle (bench/first-call-dist.mjs reads the phases from it;
+// scripts/test-built.mjs runs the test suite on it).
 import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,8 @@ const parsed = ts.getParsedCommandLineOfConfigFile(resolve(root, 'tsconfig.build
     throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   },
 });
+// FUNCTS_OUTDIR: another output folder than dist/ (scripts/test-built.mjs builds into scratch/).
+if (process.env.FUNCTS_OUTDIR) parsed.options.outDir = resolve(root, process.env.FUNCTS_OUTDIR);
 const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
 const eager = process.env.FUNCTS_EAGER !== '0';
 const emitted = program.emit(undefined, undefined, undefined, false, eager ? { before: [eagerCompileHints((file) => EAGER.test(relative(root, file).replaceAll('\\', '/')))] } : undefined);
@@ -56,9 +59,12 @@ if (process.env.FUNCTS_BUNDLE !== '0') {
     packages: 'external',
     sourcemap: 'linked',
     sourcesContent: true,
-    // Bundling renames top-level names that two modules share (`add` in ops and in tensor.ts
-    // became add2): keepNames keeps every function's `name` (stack traces, `jit.name`).
-    keepNames: true,
+    // No keepNames: it costs a `__name` call (Object.defineProperty) per closure created,
+    // ~1,500 on a first call. Bundling renames a top-level name two modules share (`add`
+    // in ops and in tensor.ts), but the exported functions keep their source's names: the
+    // compile hints write top-level functions as anonymous expressions named by their
+    // binding, which nothing shadows (test/package.test.ts checks every export's name).
+    keepNames: false,
     logLevel: 'warning',
   });
   const files = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
