@@ -26,7 +26,7 @@ import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
-import { childrenOf, costOf, costsInOrder, ExprBuilder, type Expr } from './expr.js';
+import { childrenOf, costOf, costsInOrder, ExprBuilder, ownCost, type Expr } from './expr.js';
 import { placeKernel, printKernel, storeOrder, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
@@ -85,6 +85,13 @@ export const schedulerWork = {
   /** Pairs of sibling kernels examined for a merge, and kernels visited looking for a path between two. */
   mergeChecks: 0,
 };
+
+/**
+ * Whether a careful round takes at once the careful rounds after it that the drafts already
+ * decide (see carefulLayers). Plans are the same either way (a test schedules random
+ * programs both ways); off, every careful round redrafts what it changes.
+ */
+export const lookaheadSwitch = { enabled: true };
 
 /** Leaves whose values exist before the program runs (buffers, realized nodes, jit Params). */
 export function isInputLeaf(node: Node): boolean {
@@ -369,7 +376,7 @@ function analysisOf(draft: Draft, slots: NodeSlots): Analysis {
  * `careful` takes, of the outermost candidates, only those that contain no other one;
  * `outermost` takes all outermost candidates; `all` takes every candidate.
  */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all', slots: NodeSlots): { next: Node[]; readers: (n: Node) => readonly Draft[] } {
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all', slots: NodeSlots, ahead?: Lookahead): { next: Node[]; readers: (n: Node) => readonly Draft[]; rounds: number } {
   // Usage per node over every draft, in slots' arrays; `counted` in order of first count.
   const round = ++slots.rounds;
   const counted: number[] = [];
@@ -403,15 +410,9 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   const worth = new Set<Node>();
   for (const k of counted) {
     const node = slots.nodes[k];
-    const size = sizeOf(node.shape);
-    if (size === 0) continue;
-    const cost = slots.cost[k];
-    const redundant = slots.executions[k] > size * (1 + 1e-9);
-    const expensive = cost >= EXPENSIVE || node.rule.kind === 'reduce';
-    const several = Array.isArray(slots.readers[k]);
-    if ((redundant && expensive) || (several && cost >= EXPENSIVE) || slots.instances[k] > MAX_INSTANCES) worth.add(node);
+    if (isWorth(node, k, slots.cost[k], slots)) worth.add(node);
   }
-  if (worth.size === 0 || take === 'all') return { next: [...worth], readers };
+  if (worth.size === 0 || take === 'all') return { next: [...worth], readers, rounds: 1 };
   // Only the drafts that compute a candidate inline take part in what follows.
   const holding = new Set<Draft>();
   for (const n of worth) for (const d of readers(n)) holding.add(d);
@@ -426,7 +427,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
       else exposed.set(e.origin!, [e]);
     }
   }
-  if (take === 'outermost') return { next: [...exposed.keys()], readers };
+  if (take === 'outermost') return { next: [...exposed.keys()], readers, rounds: 1 };
   // ...and of those, the ones that contain no other exposed candidate: one pass per draft
   // (expression ids are per draft), children first, records which exposed node lies below
   // each expression (one, or several).
@@ -448,7 +449,126 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     }
   }
   const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
-  return { next: chosen.length ? chosen : [...exposed.keys()].slice(0, 1), readers };
+  if (chosen.length === 0) return { next: [...exposed.keys()].slice(0, 1), readers, rounds: 1 };
+  if (!ahead || ahead.rounds <= 1) return { next: chosen, readers, rounds: 1 };
+  const layers = carefulLayers(relevant, worth, exposed, exposedExprs, chosen, slots, ahead);
+  return { next: layers.flat(), readers, rounds: layers.length };
+}
+
+/** What the careful rounds' look-ahead needs beyond the drafts (see carefulLayers). */
+interface Lookahead {
+  /** Careful rounds left, this one included: the layers that may be taken at once. */
+  readonly rounds: number;
+  readonly isBoundary: (n: Node) => boolean;
+  /** Distinct nodes reading each node of the program. */
+  readerCounts: ReadonlyMap<Node, number>;
+}
+
+/**
+ * The careful rounds that would follow this one, taken now: layer 0 is this round's choice,
+ * and each next layer is what the next careful round would choose, where the drafts it would
+ * redraft prove it without being redrafted. A gradient through a chain of 100 steps has a
+ * candidate per step, each containing the one before: the careful rounds took one link each,
+ * redrafting the two drafts that hold the whole chain (599 and 254 expressions) every time.
+ *
+ * After a layer is materialized, a round sees the same evidence as before, less what the
+ * layer's subtrees contributed, when each layer node's own kernel computes only elementwise
+ * nodes of its shape (at its index, once) that nothing else reads and that are no candidate:
+ * then those nodes are computed by that kernel alone, once per element, and are still no
+ * candidates. Every other node keeps its executions, instances and readers; only the costs of
+ * the nodes above a layer drop (its subtree becomes one load), and a candidate whose cost
+ * would drop below the threshold stops the look-ahead (the next round would see the nodes
+ * it hid). A layer of one node is taken; a layer of several stops it, as does a layer whose
+ * kernels do not qualify (their order, and what they expose, would need the redrafts).
+ */
+function carefulLayers(
+  relevant: readonly Draft[],
+  worth: ReadonlySet<Node>,
+  exposed: ReadonlyMap<Node, readonly Expr[]>,
+  exposedExprs: ReadonlySet<Expr>,
+  chosen: readonly Node[],
+  slots: NodeSlots,
+  ahead: Lookahead,
+): Node[][] {
+  const layers: Node[][] = [[...chosen]];
+  const taken = new Set<Node>(chosen);
+  // The nodes the taken layers' kernels compute: candidates now (hidden below the layer) or not, none is one after.
+  const inside = new Set<Node>();
+  while (layers.length < ahead.rounds) {
+    if (!layers[layers.length - 1].every((m) => computesAlone(m, exposed, taken, ahead, inside))) break;
+    const cutCost = new Map<Node, number>();
+    const containsOther = new Set<Node>();
+    for (const draft of relevant) {
+      const exprs = analysisOf(draft, slots).exprs;
+      const size = draft.builder.size + 1;
+      const costs = new Float64Array(size);
+      const below: (Node | 'several' | undefined)[] = new Array(size);
+      for (const e of exprs) {
+        let total = 0;
+        let under: Node | 'several' | undefined;
+        for (const c of childrenOf(e)) {
+          // A taken node is a load in the redrafted kernel: one unit, and nothing below it.
+          if (c.origin !== null && taken.has(c.origin)) {
+            if (e.kind !== 'reduce') total += 1;
+            continue;
+          }
+          if (e.kind !== 'reduce') total += costs[c.id];
+          under = mergeBelow(under, below[c.id]);
+          if (c.origin !== null && exposed.has(c.origin) && !taken.has(c.origin)) under = mergeBelow(under, c.origin);
+        }
+        const body = e.kind === 'reduce' ? (e.body.origin !== null && taken.has(e.body.origin) ? 1 : costs[e.body.id]) : 0;
+        costs[e.id] = total + ownCost(e, body);
+        below[e.id] = under;
+        const node = e.origin;
+        if (node === null || taken.has(node)) continue;
+        if (worth.has(node)) cutCost.set(node, Math.max(cutCost.get(node) ?? 0, costs[e.id]));
+        if (under !== undefined && under !== node && exposedExprs.has(e)) containsOther.add(node);
+      }
+    }
+    // A candidate that the layers make cheap would leave the next round's candidates.
+    let kept = true;
+    for (const [node, cost] of cutCost) if (!inside.has(node) && !isWorth(node, slots.of(node), cost, slots)) kept = false;
+    if (!kept) break;
+    const next = [...exposed.keys()].filter((n) => !taken.has(n) && !containsOther.has(n));
+    if (next.length !== 1) break;
+    layers.push(next);
+    taken.add(next[0]);
+  }
+  return layers;
+}
+
+/**
+ * Whether the kernel of `m`, drafted with `taken` materialized too, computes only
+ * elementwise nodes of its shape that nothing else reads and that are no candidates (see
+ * carefulLayers): constants aside, no movement, reduction or other leaf below it.
+ */
+function computesAlone(m: Node, exposed: ReadonlyMap<Node, unknown>, taken: ReadonlySet<Node>, ahead: Lookahead, region: Set<Node>): boolean {
+  if (m.rule.kind !== 'elementwise') return false;
+  const stack = [...m.inputs];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (region.has(n) || taken.has(n) || ahead.isBoundary(n) || isConstantNode(n)) continue;
+    if ((n.rule.kind !== 'elementwise' && n.rule.kind !== 'leaf') || exposed.has(n) || ahead.readerCounts.get(n) !== 1) return false;
+    region.add(n);
+    for (const input of n.inputs) stack.push(input);
+  }
+  return true;
+}
+
+/** A constant, or a movement of one (a scalar broadcast): computes nothing. */
+function isConstantNode(n: Node): boolean {
+  while (n.rule.kind === 'movement' && !isInputLeaf(n)) n = n.inputs[0];
+  return n.op === 'const' && !isInputLeaf(n);
+}
+
+/** Whether a node is worth materializing, with the evidence of this round (slot k) and one evaluation costing `cost`. */
+function isWorth(node: Node, k: number, cost: number, slots: NodeSlots): boolean {
+  const size = sizeOf(node.shape);
+  if (size === 0) return false;
+  const redundant = slots.executions[k] > size * (1 + 1e-9);
+  const expensive = cost >= EXPENSIVE || node.rule.kind === 'reduce';
+  const several = Array.isArray(slots.readers[k]);
+  return (redundant && expensive) || (several && cost >= EXPENSIVE) || slots.instances[k] > MAX_INSTANCES;
 }
 
 /** The exposed candidates below an expression, from those below two of its parts: one node, or several. */
@@ -992,10 +1112,12 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
     // a round per level; past the first rounds, every outermost candidate goes at once, and
     // a last round takes every candidate left rather than leave a giant kernel behind.
     const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
-    const { next, readers } = nextMaterializations(drafts, materialized, take, slots);
+    const { next, readers, rounds } = nextMaterializations(drafts, materialized, take, slots, lookaheadSwitch.enabled ? { rounds: careful - round, isBoundary, readerCounts } : undefined);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
+    // Careful rounds taken at once count as the rounds they stand for.
+    round += rounds - 1;
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
   // A draft that computes inline a node the rounds materialized for other drafts reads it
