@@ -451,7 +451,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
   if (chosen.length === 0) return { next: [...exposed.keys()].slice(0, 1), readers, rounds: 1 };
   if (!ahead || ahead.rounds <= 1) return { next: chosen, readers, rounds: 1 };
-  const layers = carefulLayers(relevant, worth, exposed, exposedExprs, chosen, slots, ahead);
+  const layers = carefulLayers(relevant, worth, exposed, chosen, slots, ahead);
   return { next: layers.flat(), readers, rounds: layers.length };
 }
 
@@ -473,29 +473,39 @@ interface Lookahead {
  *
  * After a layer is materialized, a round sees the same evidence as before, less what the
  * layer's subtrees contributed, when each layer node's own kernel computes only elementwise
- * nodes of its shape (at its index, once) that nothing else reads and that are no candidate:
- * then those nodes are computed by that kernel alone, once per element, and are still no
- * candidates. Every other node keeps its executions, instances and readers; only the costs of
- * the nodes above a layer drop (its subtree becomes one load), and a candidate whose cost
- * would drop below the threshold stops the look-ahead (the next round would see the nodes
- * it hid). A layer of one node is taken; a layer of several stops it, as does a layer whose
- * kernels do not qualify (their order, and what they expose, would need the redrafts).
+ * nodes of its shape (at its index, once) that nothing else reads (computesAlone): those are
+ * then computed by that kernel alone, once per element, and are no candidates. Every other
+ * node keeps its executions, instances and readers; only the costs of the nodes above a layer
+ * drop (its subtree becomes one load), and a candidate whose cost would drop below the
+ * threshold stops the look-ahead (the next round would see the nodes it hid).
+ *
+ * A redrafted draft is the old one with each layer node's subtree replaced by a load, and
+ * with the same order of operands except where a leaf (a constant, a load) first met inside
+ * such a subtree is now built later: commutative operands are ordered by expression id. A
+ * leaf has nothing below it and is no candidate, so the walks that order the exposed
+ * candidates visit the rest in the same order: the next layer's order is the old drafts'
+ * order with the layers cut off.
  */
-function carefulLayers(
-  relevant: readonly Draft[],
-  worth: ReadonlySet<Node>,
-  exposed: ReadonlyMap<Node, readonly Expr[]>,
-  exposedExprs: ReadonlySet<Expr>,
-  chosen: readonly Node[],
-  slots: NodeSlots,
-  ahead: Lookahead,
-): Node[][] {
+function carefulLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, chosen: readonly Node[], slots: NodeSlots, ahead: Lookahead): Node[][] {
   const layers: Node[][] = [[...chosen]];
   const taken = new Set<Node>(chosen);
-  // The nodes the taken layers' kernels compute: candidates now (hidden below the layer) or not, none is one after.
+  // The nodes the taken layers' kernels compute: candidates now (hidden below a layer node) or not, none is one after.
   const inside = new Set<Node>();
+  const isTaken = (e: Expr) => e.origin !== null && taken.has(e.origin);
+  const isCandidate = (e: Expr) => e.origin !== null && worth.has(e.origin) && !taken.has(e.origin) && !inside.has(e.origin);
   while (layers.length < ahead.rounds) {
     if (!layers[layers.length - 1].every((m) => computesAlone(m, exposed, taken, ahead, inside))) break;
+    // The next round's exposed candidates, in its order (see above).
+    const next = new Map<Node, Expr[]>();
+    for (const draft of relevant) {
+      for (const e of outermost(draft, isCandidate, isTaken)) {
+        const list = next.get(e.origin!);
+        if (list) list.push(e);
+        else next.set(e.origin!, [e]);
+      }
+    }
+    const nextExprs = new Set<Expr>();
+    for (const list of next.values()) for (const e of list) nextExprs.add(e);
     const cutCost = new Map<Node, number>();
     const containsOther = new Set<Node>();
     for (const draft of relevant) {
@@ -508,31 +518,30 @@ function carefulLayers(
         let under: Node | 'several' | undefined;
         for (const c of childrenOf(e)) {
           // A taken node is a load in the redrafted kernel: one unit, and nothing below it.
-          if (c.origin !== null && taken.has(c.origin)) {
+          if (isTaken(c)) {
             if (e.kind !== 'reduce') total += 1;
             continue;
           }
           if (e.kind !== 'reduce') total += costs[c.id];
           under = mergeBelow(under, below[c.id]);
-          if (c.origin !== null && exposed.has(c.origin) && !taken.has(c.origin)) under = mergeBelow(under, c.origin);
+          if (c.origin !== null && next.has(c.origin)) under = mergeBelow(under, c.origin);
         }
-        const body = e.kind === 'reduce' ? (e.body.origin !== null && taken.has(e.body.origin) ? 1 : costs[e.body.id]) : 0;
+        const body = e.kind === 'reduce' ? (isTaken(e.body) ? 1 : costs[e.body.id]) : 0;
         costs[e.id] = total + ownCost(e, body);
         below[e.id] = under;
         const node = e.origin;
-        if (node === null || taken.has(node)) continue;
+        if (node === null || taken.has(node) || inside.has(node)) continue;
         if (worth.has(node)) cutCost.set(node, Math.max(cutCost.get(node) ?? 0, costs[e.id]));
-        if (under !== undefined && under !== node && exposedExprs.has(e)) containsOther.add(node);
+        if (under !== undefined && under !== node && nextExprs.has(e)) containsOther.add(node);
       }
     }
     // A candidate that the layers make cheap would leave the next round's candidates.
     let kept = true;
-    for (const [node, cost] of cutCost) if (!inside.has(node) && !isWorth(node, slots.of(node), cost, slots)) kept = false;
-    if (!kept) break;
-    const next = [...exposed.keys()].filter((n) => !taken.has(n) && !containsOther.has(n));
-    if (next.length !== 1) break;
-    layers.push(next);
-    taken.add(next[0]);
+    for (const [node, cost] of cutCost) if (!isWorth(node, slots.of(node), cost, slots)) kept = false;
+    const layer = [...next.keys()].filter((n) => !containsOther.has(n));
+    if (!kept || layer.length === 0) break;
+    layers.push(layer);
+    for (const n of layer) taken.add(n);
   }
   return layers;
 }
@@ -555,9 +564,9 @@ function computesAlone(m: Node, exposed: ReadonlyMap<Node, unknown>, taken: Read
   return true;
 }
 
-/** A constant, or a movement of one (a scalar broadcast): computes nothing. */
+/** A constant, or a broadcast of one: lowered to one constant expression, a leaf. */
 function isConstantNode(n: Node): boolean {
-  while (n.rule.kind === 'movement' && !isInputLeaf(n)) n = n.inputs[0];
+  while ((n.op === 'expand' || n.op === 'reshape') && !isInputLeaf(n)) n = n.inputs[0];
   return n.op === 'const' && !isInputLeaf(n);
 }
 
@@ -595,8 +604,8 @@ function rebuiltRootsAreNew(rebuilt: readonly Node[], roots: readonly Node[], is
 let outermostMarks = new Uint32Array(1024);
 let outermostStamp = 0;
 
-/** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one. */
-function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
+/** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one (nor an expression that is `cut`). */
+function outermost(draft: Draft, stop: (e: Expr) => boolean, cut?: (e: Expr) => boolean): Expr[] {
   const found: Expr[] = [];
   const size = draft.builder.size + 1;
   if (outermostMarks.length < size && size <= SCRATCH_LIMIT) outermostMarks = new Uint32Array(Math.min(2 * size, SCRATCH_LIMIT));
@@ -618,6 +627,7 @@ function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
       found.push(e);
       continue;
     }
+    if (cut?.(e)) continue;
     for (const c of childrenOf(e)) stack.push(c);
   }
   return found;
