@@ -88,7 +88,7 @@ export const schedulerWork = {
 
 /**
  * Whether a careful round takes at once the careful rounds after it that the drafts already
- * decide (see carefulLayers). Plans are the same either way (a test schedules random
+ * decide (see laterLayers). Plans are the same either way (a test schedules random
  * programs both ways); off, every careful round redrafts what it changes.
  */
 export const lookaheadSwitch = { enabled: true };
@@ -376,7 +376,7 @@ function analysisOf(draft: Draft, slots: NodeSlots): Analysis {
  * `careful` takes, of the outermost candidates, only those that contain no other one;
  * `outermost` takes all outermost candidates; `all` takes every candidate.
  */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all', slots: NodeSlots, ahead?: Lookahead): { next: Node[]; readers: (n: Node) => readonly Draft[]; rounds: number } {
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: Take, slots: NodeSlots, ahead?: Lookahead): { next: Node[]; readers: (n: Node) => readonly Draft[]; rounds: number } {
   // Usage per node over every draft, in slots' arrays; `counted` in order of first count.
   const round = ++slots.rounds;
   const counted: number[] = [];
@@ -427,7 +427,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
       else exposed.set(e.origin!, [e]);
     }
   }
-  if (take === 'outermost') return { next: [...exposed.keys()], readers, rounds: 1 };
+  if (take === 'outermost') return nextWithLookahead(relevant, worth, exposed, [...exposed.keys()], readers, slots, ahead);
   // ...and of those, the ones that contain no other exposed candidate: one pass per draft
   // (expression ids are per draft), children first, records which exposed node lies below
   // each expression (one, or several).
@@ -450,24 +450,31 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   }
   const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
   if (chosen.length === 0) return { next: [...exposed.keys()].slice(0, 1), readers, rounds: 1 };
-  if (!ahead || ahead.rounds <= 1) return { next: chosen, readers, rounds: 1 };
-  const layers = carefulLayers(relevant, worth, exposed, chosen, slots, ahead);
+  return nextWithLookahead(relevant, worth, exposed, chosen, readers, slots, ahead);
+}
+
+/** A round's choice `first`, and the layers of the rounds after it that look-ahead takes with it. */
+function nextWithLookahead(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, first: Node[], readers: (n: Node) => readonly Draft[], slots: NodeSlots, ahead: Lookahead | undefined): { next: Node[]; readers: (n: Node) => readonly Draft[]; rounds: number } {
+  if (!ahead || ahead.takeAfter(1) === 'all') return { next: first, readers, rounds: 1 };
+  const layers = laterLayers(relevant, worth, exposed, first, slots, ahead);
   return { next: layers.flat(), readers, rounds: layers.length };
 }
 
-/** What the careful rounds' look-ahead needs beyond the drafts (see carefulLayers). */
+type Take = 'careful' | 'outermost' | 'all';
+
+/** What the rounds' look-ahead needs beyond the drafts (see laterLayers). */
 interface Lookahead {
-  /** Careful rounds left, this one included: the layers that may be taken at once. */
-  readonly rounds: number;
+  /** What the round `k` rounds after this one takes (rounds that take 'all' are not looked ahead to: their order is not the walks'). */
+  readonly takeAfter: (k: number) => Take;
   readonly isBoundary: (n: Node) => boolean;
   /** Distinct nodes reading each node of the program. */
   readerCounts: ReadonlyMap<Node, number>;
 }
 
 /**
- * The careful rounds that would follow this one, taken now: layer 0 is this round's choice,
- * and each next layer is what the next careful round would choose, where the drafts it would
- * redraft prove it without being redrafted. A gradient through a chain of 100 steps has a
+ * The rounds that would follow this one, taken now: layer 0 is this round's choice, and each
+ * next layer is what the next round would choose (careful or outermost), where the drafts it
+ * would redraft prove it without being redrafted. A gradient through a chain of 100 steps has a
  * candidate per step, each containing the one before: the careful rounds took one link each,
  * redrafting the two drafts that hold the whole chain (599 and 254 expressions) every time.
  *
@@ -486,15 +493,17 @@ interface Lookahead {
  * candidates visit the rest in the same order: the next layer's order is the old drafts'
  * order with the layers cut off.
  */
-function carefulLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, chosen: readonly Node[], slots: NodeSlots, ahead: Lookahead): Node[][] {
-  const layers: Node[][] = [[...chosen]];
-  const taken = new Set<Node>(chosen);
+function laterLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, first: readonly Node[], slots: NodeSlots, ahead: Lookahead): Node[][] {
+  const layers: Node[][] = [[...first]];
+  const taken = new Set<Node>(first);
+  let current = exposed;
   // The nodes the taken layers' kernels compute: candidates now (hidden below a layer node) or not, none is one after.
   const inside = new Set<Node>();
   const isTaken = (e: Expr) => e.origin !== null && taken.has(e.origin);
   const isCandidate = (e: Expr) => e.origin !== null && worth.has(e.origin) && !taken.has(e.origin) && !inside.has(e.origin);
-  while (layers.length < ahead.rounds) {
-    if (!layers[layers.length - 1].every((m) => computesAlone(m, exposed, taken, ahead, inside))) break;
+  for (let take = ahead.takeAfter(1); take !== 'all'; take = ahead.takeAfter(layers.length)) {
+    const exposedNow = current;
+    if (!layers[layers.length - 1].every((m) => computesAlone(m, exposedNow, taken, ahead, inside))) break;
     // The next round's exposed candidates, in its order (see above).
     const next = new Map<Node, Expr[]>();
     for (const draft of relevant) {
@@ -538,10 +547,11 @@ function carefulLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, exp
     // A candidate that the layers make cheap would leave the next round's candidates.
     let kept = true;
     for (const [node, cost] of cutCost) if (!isWorth(node, slots.of(node), cost, slots)) kept = false;
-    const layer = [...next.keys()].filter((n) => !containsOther.has(n));
+    const layer = take === 'outermost' ? [...next.keys()] : [...next.keys()].filter((n) => !containsOther.has(n));
     if (!kept || layer.length === 0) break;
     layers.push(layer);
     for (const n of layer) taken.add(n);
+    current = next;
   }
   return layers;
 }
@@ -1096,6 +1106,10 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const large = nodes.length > LARGE_PROGRAM;
   const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
   const allFrom = large ? LARGE_ALL_FROM : MAX_ROUNDS - 2;
+  // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
+  // a round per level; past the first rounds, every outermost candidate goes at once, and
+  // a last round takes every candidate left rather than leave a giant kernel behind.
+  const takeIn = (round: number): Take => (round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all');
   schedulerWork.schedules++;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     schedulerWork.rounds++;
@@ -1118,15 +1132,12 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       fresh = [...new Set(next)];
     }
     drafts = [...materialized].map((o) => draftOf.get(o)!);
-    // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
-    // a round per level; past the first rounds, every outermost candidate goes at once, and
-    // a last round takes every candidate left rather than leave a giant kernel behind.
-    const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
-    const { next, readers, rounds } = nextMaterializations(drafts, materialized, take, slots, lookaheadSwitch.enabled ? { rounds: careful - round, isBoundary, readerCounts } : undefined);
+    const take = takeIn(round);
+    const { next, readers, rounds } = nextMaterializations(drafts, materialized, take, slots, lookaheadSwitch.enabled ? { takeAfter: (k) => takeIn(round + k), isBoundary, readerCounts } : undefined);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
-    // Careful rounds taken at once count as the rounds they stand for.
+    // Rounds taken at once count as the rounds they stand for.
     round += rounds - 1;
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
