@@ -297,6 +297,11 @@ class NodeSlots {
     return k;
   }
 
+  /** The node's slot if it has one, else -1. */
+  find(node: Node): number {
+    return this.slotOf.get(node) ?? -1;
+  }
+
   /** The analysis of one draft (see analysisOf). */
   analyse(draft: Draft): Analysis {
     const exprs = storeOrder(draft.stores);
@@ -499,61 +504,112 @@ function laterLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, expos
   let current = exposed;
   // The nodes the taken layers' kernels compute: candidates now (hidden below a layer node) or not, none is one after.
   const inside = new Set<Node>();
-  const isTaken = (e: Expr) => e.origin !== null && taken.has(e.origin);
-  const isCandidate = (e: Expr) => e.origin !== null && worth.has(e.origin) && !taken.has(e.origin) && !inside.has(e.origin);
+  // What each layer's walks ask of an expression's node, by slot (every node a draft computes has one): flags, and the layer that last costed it.
+  const flags = new Uint8Array(slots.nodes.length);
+  for (const n of worth) flags[slots.of(n)] |= WORTH;
+  for (const n of taken) flags[slots.of(n)] |= TAKEN;
+  const costedIn = new Int32Array(slots.nodes.length).fill(-1);
+  const cutCost = new Float64Array(slots.nodes.length);
+  // Per draft, the slot of each expression's node by expression id (-1: none).
+  const nodeSlots = relevant.map((draft) => {
+    const bySlot = new Int32Array(draft.builder.size + 1).fill(-1);
+    for (const e of analysisOf(draft, slots).exprs) if (e.origin !== null) bySlot[e.id] = slots.of(e.origin);
+    return bySlot;
+  });
+  const largest = relevant.reduce((m, d) => Math.max(m, d.builder.size + 1), 0);
+  const costs = new Float64Array(largest);
+  const below = new Int32Array(largest);
+  const atNext = new Uint8Array(largest);
   for (let take = ahead.takeAfter(1); take !== 'all'; take = ahead.takeAfter(layers.length)) {
     const exposedNow = current;
     if (!layers[layers.length - 1].every((m) => computesAlone(m, exposedNow, taken, ahead, inside))) break;
-    // The next round's exposed candidates, in its order (see above).
+    // (A node of a layer's kernel that no draft's expression names has no slot, and needs no flag.)
+    for (const n of inside) if (slots.find(n) >= 0) flags[slots.find(n)] |= INSIDE;
+    // The next round's exposed candidates, in its order (see above), and the expressions exposing them, per draft.
     const next = new Map<Node, Expr[]>();
-    for (const draft of relevant) {
-      for (const e of outermost(draft, isCandidate, isTaken)) {
+    const found = relevant.map((draft, d) => {
+      const bySlot = nodeSlots[d];
+      const isTaken = (e: Expr) => bySlot[e.id] >= 0 && (flags[bySlot[e.id]] & TAKEN) !== 0;
+      const isCandidate = (e: Expr) => bySlot[e.id] >= 0 && (flags[bySlot[e.id]] & (WORTH | TAKEN | INSIDE)) === WORTH;
+      const exprs = outermost(draft, isCandidate, isTaken);
+      for (const e of exprs) {
         const list = next.get(e.origin!);
         if (list) list.push(e);
         else next.set(e.origin!, [e]);
       }
-    }
-    const nextExprs = new Set<Expr>();
-    for (const list of next.values()) for (const e of list) nextExprs.add(e);
-    const cutCost = new Map<Node, number>();
-    const containsOther = new Set<Node>();
-    for (const draft of relevant) {
+      return exprs;
+    });
+    for (const n of next.keys()) flags[slots.of(n)] |= NEXT;
+    const layerIndex = layers.length;
+    const costed: number[] = [];
+    const containsOther = new Set<number>();
+    relevant.forEach((draft, d) => {
+      const bySlot = nodeSlots[d];
       const exprs = analysisOf(draft, slots).exprs;
-      const size = draft.builder.size + 1;
-      const costs = new Float64Array(size);
-      const below: (Node | 'several' | undefined)[] = new Array(size);
+      for (const e of exprs) atNext[e.id] = 0;
+      for (const e of found[d]) atNext[e.id] = 1;
       for (const e of exprs) {
         let total = 0;
-        let under: Node | 'several' | undefined;
+        let under = NONE_BELOW;
         for (const c of childrenOf(e)) {
+          const k = bySlot[c.id];
           // A taken node is a load in the redrafted kernel: one unit, and nothing below it.
-          if (isTaken(c)) {
+          if (k >= 0 && (flags[k] & TAKEN) !== 0) {
             if (e.kind !== 'reduce') total += 1;
             continue;
           }
           if (e.kind !== 'reduce') total += costs[c.id];
-          under = mergeBelow(under, below[c.id]);
-          if (c.origin !== null && next.has(c.origin)) under = mergeBelow(under, c.origin);
+          under = mergeSlots(under, below[c.id]);
+          if (k >= 0 && (flags[k] & NEXT) !== 0) under = mergeSlots(under, k);
         }
-        const body = e.kind === 'reduce' ? (isTaken(e.body) ? 1 : costs[e.body.id]) : 0;
-        costs[e.id] = total + ownCost(e, body);
+        let body = 0;
+        if (e.kind === 'reduce') {
+          const k = bySlot[e.body.id];
+          body = k >= 0 && (flags[k] & TAKEN) !== 0 ? 1 : costs[e.body.id];
+        }
+        const cost = (costs[e.id] = total + ownCost(e, body));
         below[e.id] = under;
-        const node = e.origin;
-        if (node === null || taken.has(node) || inside.has(node)) continue;
-        if (worth.has(node)) cutCost.set(node, Math.max(cutCost.get(node) ?? 0, costs[e.id]));
-        if (under !== undefined && under !== node && nextExprs.has(e)) containsOther.add(node);
+        const k = bySlot[e.id];
+        if (k < 0 || (flags[k] & (TAKEN | INSIDE)) !== 0) continue;
+        if ((flags[k] & WORTH) !== 0) {
+          if (costedIn[k] !== layerIndex) {
+            costedIn[k] = layerIndex;
+            cutCost[k] = cost;
+            costed.push(k);
+          } else if (cost > cutCost[k]) {
+            cutCost[k] = cost;
+          }
+        }
+        if (under !== NONE_BELOW && under !== k && atNext[e.id] === 1) containsOther.add(k);
       }
-    }
+    });
+    for (const n of next.keys()) flags[slots.of(n)] &= ~NEXT;
     // A candidate that the layers make cheap would leave the next round's candidates.
-    let kept = true;
-    for (const [node, cost] of cutCost) if (!isWorth(node, slots.of(node), cost, slots)) kept = false;
-    const layer = take === 'outermost' ? [...next.keys()] : [...next.keys()].filter((n) => !containsOther.has(n));
-    if (!kept || layer.length === 0) break;
+    if (!costed.every((k) => isWorth(slots.nodes[k], k, cutCost[k], slots))) break;
+    const layer = take === 'outermost' ? [...next.keys()] : [...next.keys()].filter((n) => !containsOther.has(slots.of(n)));
+    if (layer.length === 0) break;
     layers.push(layer);
-    for (const n of layer) taken.add(n);
+    for (const n of layer) {
+      taken.add(n);
+      flags[slots.of(n)] |= TAKEN;
+    }
     current = next;
   }
   return layers;
+}
+
+/** Flags of laterLayers' nodes. */
+const WORTH = 1;
+const TAKEN = 2;
+const INSIDE = 4;
+const NEXT = 8;
+/** laterLayers' record of the exposed candidates below an expression: none, several, or the slot of the one. */
+const NONE_BELOW = -1;
+const SEVERAL_BELOW = -2;
+
+/** mergeBelow, by slot. */
+function mergeSlots(a: number, b: number): number {
+  return a === NONE_BELOW || a === b ? b : b === NONE_BELOW ? a : SEVERAL_BELOW;
 }
 
 /**
