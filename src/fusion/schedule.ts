@@ -504,6 +504,8 @@ function laterLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, expos
   let current = exposed;
   // The nodes the taken layers' kernels compute: candidates now (hidden below a layer node) or not, none is one after.
   const inside = new Set<Node>();
+  // Most rounds' choices (reductions, nodes whose kernels read what others read) end it here, before anything is allocated.
+  if (!first.every((m) => computesAlone(m, exposed, taken, ahead, inside))) return layers;
   // What each layer's walks ask of an expression's node, by slot (every node a draft computes has one): flags, and the layer that last costed it.
   const flags = new Uint8Array(slots.nodes.length);
   for (const n of worth) flags[slots.of(n)] |= WORTH;
@@ -522,7 +524,7 @@ function laterLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, expos
   const atNext = new Uint8Array(largest);
   for (let take = ahead.takeAfter(1); take !== 'all'; take = ahead.takeAfter(layers.length)) {
     const exposedNow = current;
-    if (!layers[layers.length - 1].every((m) => computesAlone(m, exposedNow, taken, ahead, inside))) break;
+    if (layers.length > 1 && !layers[layers.length - 1].every((m) => computesAlone(m, exposedNow, taken, ahead, inside))) break;
     // (A node of a layer's kernel that no draft's expression names has no slot, and needs no flag.)
     for (const n of inside) if (slots.find(n) >= 0) flags[slots.find(n)] |= INSIDE;
     // The next round's exposed candidates, in its order (see above), and the expressions exposing them, per draft.
