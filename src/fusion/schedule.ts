@@ -13,7 +13,8 @@
  * The decisions come from building each kernel and measuring, with the same placement the
  * code generator uses, how often every inlined node would be evaluated. Of the nodes worth
  * materializing, the outermost ones that do not contain another such node go first; the
- * kernels are then rebuilt, until nothing changes.
+ * kernels are then rebuilt, until nothing changes (a round takes with it the rounds after it
+ * that its kernels already decide, without rebuilding them: laterLayers).
  *
  * Finally, kernels over the same iteration space that read the same buffers merge into one
  * kernel with several outputs, within the backend's cap on buffers per kernel.
@@ -473,7 +474,7 @@ interface Lookahead {
   readonly takeAfter: (k: number) => Take;
   readonly isBoundary: (n: Node) => boolean;
   /** Distinct nodes reading each node of the program. */
-  readerCounts: ReadonlyMap<Node, number>;
+  readonly readerCounts: ReadonlyMap<Node, number>;
 }
 
 /**
@@ -485,8 +486,9 @@ interface Lookahead {
  *
  * After a layer is materialized, a round sees the same evidence as before, less what the
  * layer's subtrees contributed, when each layer node's own kernel computes only elementwise
- * nodes of its shape (at its index, once) that nothing else reads (computesAlone): those are
- * then computed by that kernel alone, once per element, and are no candidates. Every other
+ * nodes of its shape (at its index, once) and leaves that nothing else reads (computesAlone):
+ * those are then computed by that kernel alone, once per element, and are no candidates
+ * (some were, hidden below the layer node; no walk met them). Every other
  * node keeps its executions, instances and readers; only the costs of the nodes above a layer
  * drop (its subtree becomes one load), and a candidate whose cost would drop below the
  * threshold stops the look-ahead (the next round would see the nodes it hid).
@@ -615,9 +617,10 @@ function mergeSlots(a: number, b: number): number {
 }
 
 /**
- * Whether the kernel of `m`, drafted with `taken` materialized too, computes only
- * elementwise nodes of its shape that nothing else reads and that are no candidates (see
- * carefulLayers): constants aside, no movement, reduction or other leaf below it.
+ * Whether the kernel of `m`, drafted with `taken` materialized too, computes only nodes that
+ * are elementwise (so of its shape, at its index) or leaves, that nothing else reads and that
+ * are not exposed candidates (see laterLayers), constants and their broadcasts aside: no
+ * movement or reduction below it. Adds them to `region`.
  */
 function computesAlone(m: Node, exposed: ReadonlyMap<Node, unknown>, taken: ReadonlySet<Node>, ahead: Lookahead, region: Set<Node>): boolean {
   if (m.rule.kind !== 'elementwise') return false;
