@@ -501,12 +501,14 @@ interface Lookahead {
  * order with the layers cut off.
  */
 function laterLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, first: readonly Node[], slots: NodeSlots, ahead: Lookahead): Node[][] {
+  // A reduction (most rounds of a loop with a mean per step) ends it before anything is built.
+  if (!first.every((m) => m.rule.kind === 'elementwise')) return [[...first]];
   const layers: Node[][] = [[...first]];
   const taken = new Set<Node>(first);
   let current = exposed;
   // The nodes the taken layers' kernels compute: candidates now (hidden below a layer node) or not, none is one after.
   const inside = new Set<Node>();
-  // Most rounds' choices (reductions, nodes whose kernels read what others read) end it here, before anything is allocated.
+  // Nodes whose kernels read what others read end it here, before the walks' arrays are built.
   if (!first.every((m) => computesAlone(m, exposed, taken, ahead, inside))) return layers;
   // What each layer's walks ask of an expression's node, by slot (every node a draft computes has one): flags, and the layer that last costed it.
   const flags = new Uint8Array(slots.nodes.length);
