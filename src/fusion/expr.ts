@@ -533,7 +533,8 @@ function grown(marks: Uint32Array, id: number): Uint32Array {
   return out;
 }
 
-function ownCost(e: Expr, bodyCost: number): number {
+/** The cost of evaluating `e` itself, its children not counted (a reduction: its loops times `bodyCost` and the accumulation). */
+export function ownCost(e: Expr, bodyCost: number): number {
   switch (e.kind) {
     case 'const': return 0;
     case 'load': return 1;

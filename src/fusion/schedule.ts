@@ -13,7 +13,8 @@
  * The decisions come from building each kernel and measuring, with the same placement the
  * code generator uses, how often every inlined node would be evaluated. Of the nodes worth
  * materializing, the outermost ones that do not contain another such node go first; the
- * kernels are then rebuilt, until nothing changes.
+ * kernels are then rebuilt, until nothing changes (a round takes with it the rounds after it
+ * that its kernels already decide, without rebuilding them: laterLayers).
  *
  * Finally, kernels over the same iteration space that read the same buffers merge into one
  * kernel with several outputs, within the backend's cap on buffers per kernel.
@@ -26,7 +27,7 @@ import type { Node } from '../lazy/node.js';
 import { topoSort } from '../lazy/node.js';
 import { sameShape, sizeOf, stridesOf } from '../lazy/shape.js';
 import { linearIndex, newVar, rangeOf, varIndex, ZERO, type Affine, type LoopVar } from './affine.js';
-import { childrenOf, costOf, costsInOrder, ExprBuilder, type Expr } from './expr.js';
+import { childrenOf, costOf, costsInOrder, ExprBuilder, ownCost, type Expr } from './expr.js';
 import { placeKernel, printKernel, storeOrder, type BufferSpec, type KernelIR, type StoreSpec } from './kernel.js';
 import { Lowerer } from './lower.js';
 import { factorBroadcasts } from './factor.js';
@@ -85,6 +86,13 @@ export const schedulerWork = {
   /** Pairs of sibling kernels examined for a merge, and kernels visited looking for a path between two. */
   mergeChecks: 0,
 };
+
+/**
+ * Whether a careful round takes at once the careful rounds after it that the drafts already
+ * decide (see laterLayers). Plans are the same either way (a test schedules random
+ * programs both ways); off, every careful round redrafts what it changes.
+ */
+export const lookaheadSwitch = { enabled: true };
 
 /** Leaves whose values exist before the program runs (buffers, realized nodes, jit Params). */
 export function isInputLeaf(node: Node): boolean {
@@ -290,6 +298,11 @@ class NodeSlots {
     return k;
   }
 
+  /** The node's slot if it has one, else -1. */
+  find(node: Node): number {
+    return this.slotOf.get(node) ?? -1;
+  }
+
   /** The analysis of one draft (see analysisOf). */
   analyse(draft: Draft): Analysis {
     const exprs = storeOrder(draft.stores);
@@ -369,7 +382,7 @@ function analysisOf(draft: Draft, slots: NodeSlots): Analysis {
  * `careful` takes, of the outermost candidates, only those that contain no other one;
  * `outermost` takes all outermost candidates; `all` takes every candidate.
  */
-function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: 'careful' | 'outermost' | 'all', slots: NodeSlots): { next: Node[]; readers: (n: Node) => readonly Draft[] } {
+function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySet<Node>, take: Take, slots: NodeSlots, ahead?: Lookahead): { next: Node[]; readers: (n: Node) => readonly Draft[]; rounds: number } {
   // Usage per node over every draft, in slots' arrays; `counted` in order of first count.
   const round = ++slots.rounds;
   const counted: number[] = [];
@@ -403,15 +416,9 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
   const worth = new Set<Node>();
   for (const k of counted) {
     const node = slots.nodes[k];
-    const size = sizeOf(node.shape);
-    if (size === 0) continue;
-    const cost = slots.cost[k];
-    const redundant = slots.executions[k] > size * (1 + 1e-9);
-    const expensive = cost >= EXPENSIVE || node.rule.kind === 'reduce';
-    const several = Array.isArray(slots.readers[k]);
-    if ((redundant && expensive) || (several && cost >= EXPENSIVE) || slots.instances[k] > MAX_INSTANCES) worth.add(node);
+    if (isWorth(node, k, slots.cost[k], slots)) worth.add(node);
   }
-  if (worth.size === 0 || take === 'all') return { next: [...worth], readers };
+  if (worth.size === 0 || take === 'all') return { next: [...worth], readers, rounds: 1 };
   // Only the drafts that compute a candidate inline take part in what follows.
   const holding = new Set<Draft>();
   for (const n of worth) for (const d of readers(n)) holding.add(d);
@@ -426,7 +433,7 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
       else exposed.set(e.origin!, [e]);
     }
   }
-  if (take === 'outermost') return { next: [...exposed.keys()], readers };
+  if (take === 'outermost') return nextWithLookahead(relevant, worth, exposed, [...exposed.keys()], readers, slots, ahead);
   // ...and of those, the ones that contain no other exposed candidate: one pass per draft
   // (expression ids are per draft), children first, records which exposed node lies below
   // each expression (one, or several).
@@ -448,7 +455,202 @@ function nextMaterializations(drafts: readonly Draft[], materialized: ReadonlySe
     }
   }
   const chosen = [...exposed.keys()].filter((n) => !containsOther.has(n));
-  return { next: chosen.length ? chosen : [...exposed.keys()].slice(0, 1), readers };
+  if (chosen.length === 0) return { next: [...exposed.keys()].slice(0, 1), readers, rounds: 1 };
+  return nextWithLookahead(relevant, worth, exposed, chosen, readers, slots, ahead);
+}
+
+/** A round's choice `first`, and the layers of the rounds after it that look-ahead takes with it. */
+function nextWithLookahead(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, first: Node[], readers: (n: Node) => readonly Draft[], slots: NodeSlots, ahead: Lookahead | undefined): { next: Node[]; readers: (n: Node) => readonly Draft[]; rounds: number } {
+  if (!ahead || ahead.takeAfter(1) === 'all') return { next: first, readers, rounds: 1 };
+  const layers = laterLayers(relevant, worth, exposed, first, slots, ahead);
+  return { next: layers.flat(), readers, rounds: layers.length };
+}
+
+type Take = 'careful' | 'outermost' | 'all';
+
+/** What the rounds' look-ahead needs beyond the drafts (see laterLayers). */
+interface Lookahead {
+  /** What the round `k` rounds after this one takes (rounds that take 'all' are not looked ahead to: their order is not the walks'). */
+  readonly takeAfter: (k: number) => Take;
+  readonly isBoundary: (n: Node) => boolean;
+  /** Distinct nodes reading each node of the program. */
+  readonly readerCounts: ReadonlyMap<Node, number>;
+}
+
+/**
+ * The rounds that would follow this one, taken now: layer 0 is this round's choice, and each
+ * next layer is what the next round would choose (careful or outermost), where the drafts it
+ * would redraft prove it without being redrafted. A gradient through a chain of 100 steps has a
+ * candidate per step, each containing the one before: the careful rounds took one link each,
+ * redrafting the two drafts that hold the whole chain (599 and 254 expressions) every time.
+ *
+ * After a layer is materialized, a round sees the same evidence as before, less what the
+ * layer's subtrees contributed, when each layer node's own kernel computes only elementwise
+ * nodes of its shape (at its index, once) and leaves that nothing else reads (computesAlone):
+ * those are then computed by that kernel alone, once per element, and are no candidates
+ * (some were, hidden below the layer node; no walk met them). Every other
+ * node keeps its executions, instances and readers; only the costs of the nodes above a layer
+ * drop (its subtree becomes one load), and a candidate whose cost would drop below the
+ * threshold stops the look-ahead (the next round would see the nodes it hid).
+ *
+ * A redrafted draft is the old one with each layer node's subtree replaced by a load, and
+ * with the same order of operands except where a leaf (a constant, a load) first met inside
+ * such a subtree is now built later: commutative operands are ordered by expression id. A
+ * leaf has nothing below it and is no candidate, so the walks that order the exposed
+ * candidates visit the rest in the same order: the next layer's order is the old drafts'
+ * order with the layers cut off.
+ */
+function laterLayers(relevant: readonly Draft[], worth: ReadonlySet<Node>, exposed: ReadonlyMap<Node, readonly Expr[]>, first: readonly Node[], slots: NodeSlots, ahead: Lookahead): Node[][] {
+  // A reduction (most rounds of a loop with a mean per step) ends it before anything is built.
+  if (!first.every((m) => m.rule.kind === 'elementwise')) return [[...first]];
+  const layers: Node[][] = [[...first]];
+  const taken = new Set<Node>(first);
+  let current = exposed;
+  // The nodes the taken layers' kernels compute: candidates now (hidden below a layer node) or not, none is one after.
+  const inside = new Set<Node>();
+  // Nodes whose kernels read what others read end it here, before the walks' arrays are built.
+  if (!first.every((m) => computesAlone(m, exposed, taken, ahead, inside))) return layers;
+  // What each layer's walks ask of an expression's node, by slot (every node a draft computes has one): flags, and the layer that last costed it.
+  const flags = new Uint8Array(slots.nodes.length);
+  for (const n of worth) flags[slots.of(n)] |= WORTH;
+  for (const n of taken) flags[slots.of(n)] |= TAKEN;
+  const costedIn = new Int32Array(slots.nodes.length).fill(-1);
+  const cutCost = new Float64Array(slots.nodes.length);
+  // Per draft, the slot of each expression's node by expression id (-1: none).
+  const nodeSlots = relevant.map((draft) => {
+    const bySlot = new Int32Array(draft.builder.size + 1).fill(-1);
+    for (const e of analysisOf(draft, slots).exprs) if (e.origin !== null) bySlot[e.id] = slots.of(e.origin);
+    return bySlot;
+  });
+  const largest = relevant.reduce((m, d) => Math.max(m, d.builder.size + 1), 0);
+  const costs = new Float64Array(largest);
+  const below = new Int32Array(largest);
+  const atNext = new Uint8Array(largest);
+  for (let take = ahead.takeAfter(1); take !== 'all'; take = ahead.takeAfter(layers.length)) {
+    const exposedNow = current;
+    if (layers.length > 1 && !layers[layers.length - 1].every((m) => computesAlone(m, exposedNow, taken, ahead, inside))) break;
+    // (A node of a layer's kernel that no draft's expression names has no slot, and needs no flag.)
+    for (const n of inside) if (slots.find(n) >= 0) flags[slots.find(n)] |= INSIDE;
+    // The next round's exposed candidates, in its order (see above), and the expressions exposing them, per draft.
+    const next = new Map<Node, Expr[]>();
+    const found = relevant.map((draft, d) => {
+      const bySlot = nodeSlots[d];
+      const isTaken = (e: Expr) => bySlot[e.id] >= 0 && (flags[bySlot[e.id]] & TAKEN) !== 0;
+      const isCandidate = (e: Expr) => bySlot[e.id] >= 0 && (flags[bySlot[e.id]] & (WORTH | TAKEN | INSIDE)) === WORTH;
+      const exprs = outermost(draft, isCandidate, isTaken);
+      for (const e of exprs) {
+        const list = next.get(e.origin!);
+        if (list) list.push(e);
+        else next.set(e.origin!, [e]);
+      }
+      return exprs;
+    });
+    for (const n of next.keys()) flags[slots.of(n)] |= NEXT;
+    const layerIndex = layers.length;
+    const costed: number[] = [];
+    const containsOther = new Set<number>();
+    relevant.forEach((draft, d) => {
+      const bySlot = nodeSlots[d];
+      const exprs = analysisOf(draft, slots).exprs;
+      for (const e of exprs) atNext[e.id] = 0;
+      for (const e of found[d]) atNext[e.id] = 1;
+      for (const e of exprs) {
+        let total = 0;
+        let under = NONE_BELOW;
+        for (const c of childrenOf(e)) {
+          const k = bySlot[c.id];
+          // A taken node is a load in the redrafted kernel: one unit, and nothing below it.
+          if (k >= 0 && (flags[k] & TAKEN) !== 0) {
+            if (e.kind !== 'reduce') total += 1;
+            continue;
+          }
+          if (e.kind !== 'reduce') total += costs[c.id];
+          under = mergeSlots(under, below[c.id]);
+          if (k >= 0 && (flags[k] & NEXT) !== 0) under = mergeSlots(under, k);
+        }
+        let body = 0;
+        if (e.kind === 'reduce') {
+          const k = bySlot[e.body.id];
+          body = k >= 0 && (flags[k] & TAKEN) !== 0 ? 1 : costs[e.body.id];
+        }
+        const cost = (costs[e.id] = total + ownCost(e, body));
+        below[e.id] = under;
+        const k = bySlot[e.id];
+        if (k < 0 || (flags[k] & (TAKEN | INSIDE)) !== 0) continue;
+        if ((flags[k] & WORTH) !== 0) {
+          if (costedIn[k] !== layerIndex) {
+            costedIn[k] = layerIndex;
+            cutCost[k] = cost;
+            costed.push(k);
+          } else if (cost > cutCost[k]) {
+            cutCost[k] = cost;
+          }
+        }
+        if (under !== NONE_BELOW && under !== k && atNext[e.id] === 1) containsOther.add(k);
+      }
+    });
+    for (const n of next.keys()) flags[slots.of(n)] &= ~NEXT;
+    // A candidate that the layers make cheap would leave the next round's candidates.
+    if (!costed.every((k) => isWorth(slots.nodes[k], k, cutCost[k], slots))) break;
+    const layer = take === 'outermost' ? [...next.keys()] : [...next.keys()].filter((n) => !containsOther.has(slots.of(n)));
+    if (layer.length === 0) break;
+    layers.push(layer);
+    for (const n of layer) {
+      taken.add(n);
+      flags[slots.of(n)] |= TAKEN;
+    }
+    current = next;
+  }
+  return layers;
+}
+
+/** Flags of laterLayers' nodes. */
+const WORTH = 1;
+const TAKEN = 2;
+const INSIDE = 4;
+const NEXT = 8;
+/** laterLayers' record of the exposed candidates below an expression: none, several, or the slot of the one. */
+const NONE_BELOW = -1;
+const SEVERAL_BELOW = -2;
+
+/** mergeBelow, by slot. */
+function mergeSlots(a: number, b: number): number {
+  return a === NONE_BELOW || a === b ? b : b === NONE_BELOW ? a : SEVERAL_BELOW;
+}
+
+/**
+ * Whether the kernel of `m`, drafted with `taken` materialized too, computes only nodes that
+ * are elementwise (so of its shape, at its index) or leaves, that nothing else reads and that
+ * are not exposed candidates (see laterLayers), constants and their broadcasts aside: no
+ * movement or reduction below it. Adds them to `region`.
+ */
+function computesAlone(m: Node, exposed: ReadonlyMap<Node, unknown>, taken: ReadonlySet<Node>, ahead: Lookahead, region: Set<Node>): boolean {
+  if (m.rule.kind !== 'elementwise') return false;
+  const stack = [...m.inputs];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (region.has(n) || taken.has(n) || ahead.isBoundary(n) || isConstantNode(n)) continue;
+    if ((n.rule.kind !== 'elementwise' && n.rule.kind !== 'leaf') || exposed.has(n) || ahead.readerCounts.get(n) !== 1) return false;
+    region.add(n);
+    for (const input of n.inputs) stack.push(input);
+  }
+  return true;
+}
+
+/** A constant, or a broadcast of one: lowered to one constant expression, a leaf. */
+function isConstantNode(n: Node): boolean {
+  while ((n.op === 'expand' || n.op === 'reshape') && !isInputLeaf(n)) n = n.inputs[0];
+  return n.op === 'const' && !isInputLeaf(n);
+}
+
+/** Whether a node is worth materializing, with the evidence of this round (slot k) and one evaluation costing `cost`. */
+function isWorth(node: Node, k: number, cost: number, slots: NodeSlots): boolean {
+  const size = sizeOf(node.shape);
+  if (size === 0) return false;
+  const redundant = slots.executions[k] > size * (1 + 1e-9);
+  const expensive = cost >= EXPENSIVE || node.rule.kind === 'reduce';
+  const several = Array.isArray(slots.readers[k]);
+  return (redundant && expensive) || (several && cost >= EXPENSIVE) || slots.instances[k] > MAX_INSTANCES;
 }
 
 /** The exposed candidates below an expression, from those below two of its parts: one node, or several. */
@@ -475,8 +677,8 @@ function rebuiltRootsAreNew(rebuilt: readonly Node[], roots: readonly Node[], is
 let outermostMarks = new Uint32Array(1024);
 let outermostStamp = 0;
 
-/** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one. */
-function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
+/** Expressions of `draft` satisfying `stop` that are reachable from its stores without passing another one (nor an expression that is `cut`). */
+function outermost(draft: Draft, stop: (e: Expr) => boolean, cut?: (e: Expr) => boolean): Expr[] {
   const found: Expr[] = [];
   const size = draft.builder.size + 1;
   if (outermostMarks.length < size && size <= SCRATCH_LIMIT) outermostMarks = new Uint32Array(Math.min(2 * size, SCRATCH_LIMIT));
@@ -498,6 +700,7 @@ function outermost(draft: Draft, stop: (e: Expr) => boolean): Expr[] {
       found.push(e);
       continue;
     }
+    if (cut?.(e)) continue;
     for (const c of childrenOf(e)) stack.push(c);
   }
   return found;
@@ -966,6 +1169,10 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
   const large = nodes.length > LARGE_PROGRAM;
   const careful = large ? LARGE_CAREFUL_ROUNDS : CAREFUL_ROUNDS;
   const allFrom = large ? LARGE_ALL_FROM : MAX_ROUNDS - 2;
+  // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
+  // a round per level; past the first rounds, every outermost candidate goes at once, and
+  // a last round takes every candidate left rather than leave a giant kernel behind.
+  const takeIn = (round: number): Take => (round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all');
   schedulerWork.schedules++;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     schedulerWork.rounds++;
@@ -988,14 +1195,13 @@ export function schedule(roots: readonly Node[], options: ScheduleOptions): Sche
       fresh = [...new Set(next)];
     }
     drafts = [...materialized].map((o) => draftOf.get(o)!);
-    // A program whose candidates nest deeply (a chain of softmaxes under hessian) would take
-    // a round per level; past the first rounds, every outermost candidate goes at once, and
-    // a last round takes every candidate left rather than leave a giant kernel behind.
-    const take = round < careful ? 'careful' : round < allFrom ? 'outermost' : 'all';
-    const { next, readers } = nextMaterializations(drafts, materialized, take, slots);
+    const take = takeIn(round);
+    const { next, readers, rounds } = nextMaterializations(drafts, materialized, take, slots, lookaheadSwitch.enabled ? { takeAfter: (k) => takeIn(round + k), isBoundary, readerCounts } : undefined);
     if (next.length === 0) break;
     next.forEach((n) => materialized.add(n));
     for (const n of next) for (const d of readers(n)) draftOf.delete(d.outputs[0]);
+    // Rounds taken at once count as the rounds they stand for.
+    round += rounds - 1;
     if (round === MAX_ROUNDS - 1) drafts = [...materialized].map((o) => draftOf.get(o) ?? draftKernel([o], isBoundary, false));
   }
   // A draft that computes inline a node the rounds materialized for other drafts reads it
