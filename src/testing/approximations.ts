@@ -49,7 +49,10 @@ const in64 = (node: Node): Node => Object.create(node, { dtype: { value: 'float6
  * exact across a jump such as a comparison flipping), or when all move together, if that is
  * more (x * x at x = 0); sums, movement, gathers and scatters
  * carry the errors as they carry values (their coefficients are 0 or 1); a max takes the
- * largest error. Add it to the tolerance for the rounding of the other ops. The program is
+ * largest error. Every op that rounds (not a negation, selection or comparison) and whose
+ * operands moved adds an ulp of its result: its rounding may then land on the neighbouring
+ * float, which the ops after it amplify as they do any error. Add it to the tolerance for
+ * the rounding of the other ops. The program is
  * built with the interpreter active; ops computed before `build()` returns count as exact.
  * @example
  * const x = tensor([5.2], { dtype: 'float32' });
@@ -77,6 +80,8 @@ export function approximationErrorBound(build: () => Tensor, bounds: ErrorBounds
         // Linear in their float operands with coefficients 0 and 1 (a max selects): applied
         // to the operands' errors, and to integer operands' values (indices), they carry them.
         error = node.rule.evaluate(node.inputs.map((n, k) => (isFloat(n) ? inputErrors[k] ?? new Float64Array(inputValues[k].length) : inputValues[k])), in64(node), node.inputs) as Float64Array;
+        // A sum of moved operands may round to the neighbouring float (a max selects, movement copies).
+        if (node.op === 'reduce_sum') error.forEach((e, i) => e > 0 && (error[i] = e + roundingFlip(value[i], node.dtype)));
         break;
       default:
         throw new ArgumentError(`approximationErrorBound: ${node.op} (a ${node.rule.kind} op) of an approximated value is not supported; compute its operand before build() returns`);
@@ -104,6 +109,8 @@ function elementwiseError(node: Node, value: TypedArray, inputs: readonly TypedA
       // Operands that move together (x * x) can move the result where each alone does not:
       // at x = 0, only the second-order e^2.
       if (moving > 1) total = Math.max(total, moved(f, args, base, (a, j) => a + (inputErrors[j]?.[i] ?? 0), (a, j) => a - (inputErrors[j]?.[i] ?? 0)));
+      // Once an operand has moved, this op's own rounding may land on the neighbouring float.
+      if (moving > 0 && !EXACT_OPS.has(node.op)) total += roundingFlip(value[i], node.dtype);
     }
     if (stated) {
       const v = value[i];
@@ -112,6 +119,19 @@ function elementwiseError(node: Node, value: TypedArray, inputs: readonly TypedA
     error[i] = total;
   }
   return error;
+}
+
+/** Elementwise ops whose result is one of the representable values they are given: no rounding. */
+const EXACT_OPS: ReadonlySet<string> = new Set(['neg', 'abs', 'sign', 'floor', 'ceil', 'round', 'stop_gradient', 'max', 'lt', 'eq', 'where']);
+
+/**
+ * How far an op's result can move when its operands moved by any amount, however small: its
+ * rounding to `dtype` may then land on the neighbouring value (one ulp), and everything after
+ * it carries that too. Without it a program that amplifies a rounded intermediate (the square
+ * of a logsumexp, 5 times) moved beyond its allowance by a whole ulp of that intermediate.
+ */
+function roundingFlip(v: number, dtype: string): number {
+  return Number.isFinite(v) ? ulp(v, dtype === 'float32' ? 'float32' : 'float64') : 0;
 }
 
 /** The most f(args) moves from `base` when its operands go up, or down, as `up` and `down` say. */
