@@ -132,13 +132,13 @@ function leafHash(kind: 'buffer' | 'param', dtype: DType, shape: Shape): number 
   return finishHash();
 }
 
-/** How many leaves a tie between two operands compares before it falls back to ids. */
-const TIE_LEAVES = 64;
+/** How many nodes below each of two tied operands are walked before the tie falls back to ids. */
+const TIE_NODES = 256;
 
 /**
  * The order of a commutative op's two operands: by structural hash; equal hashes are equal
  * structures, which the ids of the leaves below them tell apart (the order the user's program
- * created those leaves, in the same walk of each), and, past `TIE_LEAVES` leaves, their own
+ * created those leaves, in the same walk of each), and, past `TIE_NODES` nodes, their own
  * ids. An order by id alone made a program's graph depend on what was built before it: a node
  * that an earlier, unrealized build left in the interning table keeps its older id.
  */
@@ -152,12 +152,19 @@ export function compareOperands(a: Node, b: Node): number {
   return a.id - b.id;
 }
 
-/** The ids of the first `TIE_LEAVES` leaves below `node` (operands that stand as leaves), depth first. */
+/**
+ * The ids of the leaves below `node` (operands that stand as leaves), depth first, each node
+ * once, within the first `TIE_NODES` nodes: a bounded walk, since a tie can sit on top of a
+ * long history (a loop's state through thousands of steps).
+ */
 function leafIds(node: Node): number[] {
   const ids: number[] = [];
+  const seen = new Set<Node>();
   const stack = [node];
-  while (stack.length && ids.length < TIE_LEAVES) {
+  while (stack.length && seen.size < TIE_NODES) {
     const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
     if (n.op === 'param' || standsAsLeaf(n)) ids.push(n.id);
     else for (let i = n.inputs.length - 1; i >= 0; i--) stack.push(n.inputs[i]);
   }
