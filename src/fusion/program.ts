@@ -8,7 +8,7 @@ import { bytesPerElement, dtypeOfTypedArray, type DType, type TypedArray } from 
 import { ArgumentError, DeviceError } from '../lazy/errors.js';
 import { checkAllocatable, COMMUTATIVE } from '../lazy/build.js';
 import { primitiveRule, type CallSignature } from '../lazy/primitive.js';
-import { hashStructure, Node, structuralKey, topoSort } from '../lazy/node.js';
+import { holeHash, Node, rehash, structuralKey, topoSort } from '../lazy/node.js';
 import type { Backend } from '../lazy/realize.js';
 import { sizeOf } from '../lazy/shape.js';
 import { Storage, type Device, type DeviceBuffer, type Executable, type KernelMemory } from '../backends/device.js';
@@ -204,7 +204,9 @@ function describeNode(node: Node): string {
  * A string equal for two DAGs exactly when they have the same structure, whatever the values
  * of their leaves, and those leaves in canonical order. Commutative operands count in either
  * order: `canonicalInputs` lists them by a hash of their structure down to the leaves (the
- * leaves as holes), not as they were built, and the key follows that order.
+ * leaves as holes), not as they were built, and the key follows that order. The hash is the
+ * one nodes are built with (`rehash`), so a DAG whose inputs were already values when it was
+ * built is in that order already, and is walked once.
  */
 export function structureOf(roots: readonly Node[]): { key: string; leaves: Node[]; canonicalInputs: (node: Node) => readonly Node[] } {
   const built = topoSort(roots, isInputLeaf);
@@ -217,7 +219,7 @@ export function structureOf(roots: readonly Node[]): { key: string; leaves: Node
     index.set(node, k);
     text[k] = describeNode(node);
     if (isInputLeaf(node)) {
-      hashes[k] = hashStructure(text[k], []);
+      hashes[k] = holeHash(node);
       continue;
     }
     const inputHashes = node.inputs.map((i) => hashes[index.get(i)!]);
@@ -231,7 +233,7 @@ export function structureOf(roots: readonly Node[]): { key: string; leaves: Node
         inputHashes.reverse();
       }
     }
-    hashes[k] = hashStructure(text[k], inputHashes);
+    hashes[k] = rehash(node, inputHashes);
   }
   const canonicalInputs = (node: Node): readonly Node[] => (swapped.has(node) ? [node.inputs[1], node.inputs[0]] : node.inputs);
   // Built in the canonical order already (the usual case): the walk is the same.

@@ -181,8 +181,8 @@ function startHash(): void {
   lane2 = 0x01000193 ^ 0x5bd1e995;
 }
 
-function hashText(text: string): void {
-  for (let i = 0; i < text.length; i++) {
+function hashText(text: string, from = 0): void {
+  for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
     lane1 = Math.imul(lane1 ^ c, 0x01000193);
     lane2 = Math.imul(lane2 ^ c, 0x01000193) ^ (lane2 >>> 15);
@@ -199,12 +199,28 @@ function finishHash(): number {
   return (lane1 >>> 6) * 0x4000000 + (lane2 >>> 6);
 }
 
-/** A 52-bit hash of a node's own description and its inputs' hashes, in order. */
-export function hashStructure(text: string, inputHashes: readonly number[]): number {
+/**
+ * The hash `node` would have over operands of these hashes, built as `Node.hash` is: the
+ * program cache key (`structureOf`) hashes a DAG again with its inputs as holes, and where
+ * nothing below a node became a hole since it was built, it finds the node's own hash, and
+ * the operand order it was built in.
+ */
+export function rehash(node: Node, inputHashes: readonly number[]): number {
+  let bar = -1;
+  for (let i = 0; i < 4; i++) bar = node.key.indexOf('|', bar + 1);
   startHash();
-  hashText(text);
-  for (const hash of inputHashes) hashNumber(hash);
+  hashText(node.op);
+  hashText(node.dtype);
+  hashNumber(node.shape.length);
+  for (const d of node.shape) hashNumber(d);
+  hashText(node.key, bar + 1);
+  for (const h of inputHashes) hashNumber(h);
   return finishHash();
+}
+
+/** The hash of a program's input (a hole of the cache key), as an operand's leaf hash is built. */
+export function holeHash(node: Node): number {
+  return leafHash(node.op === 'param' ? 'param' : 'buffer', node.dtype, node.shape);
 }
 
 /**
