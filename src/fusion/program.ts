@@ -249,7 +249,7 @@ export function structureOf(roots: readonly Node[]): { key: string; leaves: Node
       leaves.push(node);
       parts[k] = own;
     } else {
-      const inputs = swapped.has(node) ? [node.inputs[1], node.inputs[0]] : node.inputs;
+      const inputs = canonicalInputs(node);
       parts[k] = inputs.length === 1 ? `${own}|${local.get(inputs[0])}` : `${own}|${inputs.map((i) => local.get(i)).join(',')}`;
     }
   }

@@ -94,12 +94,7 @@ function structuralHash(op: string, dtype: DType, shape: Shape, attrsText: strin
   const first = inputs.length > 0 ? operandHash(inputs[0]) : 0;
   const second = inputs.length > 1 ? operandHash(inputs[1]) : 0;
   const rest = inputs.length > 2 ? inputs.slice(2).map(operandHash) : undefined;
-  startHash();
-  hashText(op);
-  hashText(dtype);
-  hashNumber(shape.length);
-  for (const d of shape) hashNumber(d);
-  hashText(attrsText);
+  startNodeHash(op, dtype, shape, attrsText);
   if (inputs.length > 0) hashNumber(first);
   if (inputs.length > 1) hashNumber(second);
   if (rest) for (const h of rest) hashNumber(h);
@@ -124,11 +119,7 @@ function standsAsLeaf(node: Node): boolean {
 }
 
 function leafHash(kind: 'buffer' | 'param', dtype: DType, shape: Shape): number {
-  startHash();
-  hashText(kind);
-  hashText(dtype);
-  hashNumber(shape.length);
-  for (const d of shape) hashNumber(d);
+  startNodeHash(kind, dtype, shape, '');
   return finishHash();
 }
 
@@ -195,6 +186,19 @@ function hashNumber(value: number): void {
   lane2 = Math.imul(lane2 ^ Math.floor(value / 0x4000000), 0x5bd1e995) ^ (lane2 >>> 13);
 }
 
+/**
+ * Starts a node's hash with what it is: op (or leaf kind), dtype, shape and the attribute text
+ * (`attrs` from `from` on). One piece for building, leaves and `rehash`, which must agree.
+ */
+function startNodeHash(op: string, dtype: DType, shape: Shape, attrs: string, from = 0): void {
+  startHash();
+  hashText(op);
+  hashText(dtype);
+  hashNumber(shape.length);
+  for (const d of shape) hashNumber(d);
+  hashText(attrs, from);
+}
+
 function finishHash(): number {
   return (lane1 >>> 6) * 0x4000000 + (lane2 >>> 6);
 }
@@ -208,12 +212,7 @@ function finishHash(): number {
 export function rehash(node: Node, inputHashes: readonly number[]): number {
   let bar = -1;
   for (let i = 0; i < 4; i++) bar = node.key.indexOf('|', bar + 1);
-  startHash();
-  hashText(node.op);
-  hashText(node.dtype);
-  hashNumber(node.shape.length);
-  for (const d of node.shape) hashNumber(d);
-  hashText(node.key, bar + 1);
+  startNodeHash(node.op, node.dtype, node.shape, node.key, bar + 1);
   for (const h of inputHashes) hashNumber(h);
   return finishHash();
 }

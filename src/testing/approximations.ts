@@ -20,7 +20,6 @@ import { ulp, type OpErrorBound } from '../backends/wasm/accuracy.js';
 
 export { ulp, type OpErrorBound };
 
-
 /** Stated error bounds of a backend's approximated ops, by dtype and op name (`tanh`, `exp`, ...). */
 export interface ErrorBounds {
   readonly float32?: Readonly<Record<string, OpErrorBound>>;
